@@ -1,0 +1,3 @@
+"""Cairn: a reproducible experiment artifact registry."""
+
+__version__ = "0.1.0"
