@@ -1,0 +1,1 @@
+"""Pieces every Cairn service shares: settings, identity, events, codec, topics, blobs."""

@@ -1,0 +1,46 @@
+"""One settings class for every Cairn process.
+
+The variable names are the ones `scripts/stack env` prints (and compose/ sets), so a shell
+that evaluated that output, a container and a test all configure Cairn the same way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Endpoints and knobs, read from the environment (and `.env` if present)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:19092", validation_alias=_env("KAFKA_BOOTSTRAP_SERVERS")
+    )
+    schema_registry_url: str = Field(
+        "http://127.0.0.1:18081/apis/ccompat/v7", validation_alias=_env("SCHEMA_REGISTRY_URL")
+    )
+    search_url: str = Field("http://127.0.0.1:19200", validation_alias=_env("SEARCH_URL"))
+    search_engine: Literal["opensearch", "elasticsearch"] = Field(
+        "opensearch", validation_alias=_env("SEARCH_ENGINE")
+    )
+    database_url: str = Field(
+        "postgresql://cairn:cairn@127.0.0.1:15432/cairn", validation_alias=_env("DATABASE_URL")
+    )
+    api_url: str = Field("http://127.0.0.1:18000", validation_alias=_env("CAIRN_API_URL"))
+    blob_dir: Path = Field(Path(".stack/data/blobs"), validation_alias=_env("CAIRN_BLOB_DIR"))
+    topic_prefix: str = Field("", validation_alias=_env("CAIRN_TOPIC_PREFIX"))
+    index_prefix: str = Field("cairn", validation_alias=_env("CAIRN_INDEX_PREFIX"))
+    http_host: str = Field("127.0.0.1", validation_alias=_env("CAIRN_HTTP_HOST"))
+    http_port: int = Field(18000, validation_alias=_env("CAIRN_HTTP_PORT"))
+    max_event_bytes: int = Field(1_000_000, validation_alias=_env("CAIRN_MAX_EVENT_BYTES"))
+    max_file_bytes: int = Field(5 * 1024**3, validation_alias=_env("CAIRN_MAX_FILE_BYTES"))
+    max_files: int = Field(10_000, validation_alias=_env("CAIRN_MAX_FILES"))

@@ -1,0 +1,78 @@
+"""Test harness: real services for integration tests, a private namespace per run.
+
+Tests under tests/integration and tests/e2e are marked `integration` automatically; only
+they ask for the `endpoints` fixture, so unit tests run without any service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from tests import endpoints as discovery
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = Path(str(item.fspath)).parts
+        if "integration" in parts or "e2e" in parts:
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def endpoints() -> Iterator[discovery.Endpoints]:
+    found = discovery.from_environment()
+    if found is not None:
+        yield found
+    elif discovery.docker_answers():
+        with discovery.from_testcontainers() as found:
+            yield found
+    else:
+        yield discovery.from_local_stack()
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """Names private to one test run, so concurrent runs never see each other's data."""
+
+    run_id: str
+    topic_prefix: str
+    index_prefix: str
+    database: str
+    database_url: str
+
+
+def _with_database(url: str, database: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{database}"
+
+
+@pytest.fixture(scope="session")
+def namespace(endpoints: discovery.Endpoints) -> Iterator[Namespace]:
+    run_id = uuid.uuid4().hex[:10]
+    database = f"cairn_test_{run_id}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(endpoints.database_url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{database}"'))
+    try:
+        yield Namespace(
+            run_id=run_id,
+            topic_prefix=f"test.{run_id}.",
+            index_prefix=f"test-{run_id}",
+            database=database,
+            database_url=_with_database(endpoints.database_url, database),
+        )
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
