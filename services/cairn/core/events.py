@@ -1,0 +1,82 @@
+"""Building and reading events as plain dicts shaped by the Avro schemas.
+
+The payload union is written as (record name, body) so fastavro never guesses the branch;
+`plain()` turns what fastavro reads (UUID, datetime) back into JSON-ready values, the form
+the ledger hashes and stores.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from uuid6 import uuid7
+
+NAMESPACE = "dev.cairn.events"
+PAYLOAD_TYPES = (
+    "Published",
+    "MetadataEdited",
+    "StageChanged",
+    "AliasMoved",
+    "LinkAdded",
+    "Verdict",
+    "LifecycleRequested",
+)
+
+
+def now_ms() -> int:
+    return int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+
+
+def new_event(
+    artifact: str,
+    payload_type: str,
+    body: Mapping[str, Any],
+    *,
+    actor: str,
+    tool: str,
+    run_id: str | None = None,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    if payload_type not in PAYLOAD_TYPES:
+        raise ValueError(f"unknown payload type {payload_type}")
+    return {
+        "event_id": event_id or str(uuid7()),
+        "occurred_at": now_ms(),
+        "actor": actor,
+        "source": {"tool": tool, "host": socket.gethostname(), "run_id": run_id},
+        "artifact": artifact,
+        "schema_version": 1,
+        "payload": (f"{NAMESPACE}.{payload_type}", dict(body)),
+    }
+
+
+def payload_of(event: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(short type name, body) of an event's payload."""
+    name, body = event["payload"]
+    return name.rsplit(".", 1)[-1], body
+
+
+def plain(value: Any) -> Any:
+    """JSON-ready copy: UUID → str, datetime → epoch millis, tuples → lists."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [plain(v) for v in value] if not _is_union_pair(value) else (value[0], plain(value[1]))
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return int(value.timestamp() * 1000)
+    return value
+
+
+def _is_union_pair(value: Any) -> bool:
+    return (
+        isinstance(value, tuple)
+        and len(value) == 2
+        and isinstance(value[0], str)
+        and value[0].startswith(NAMESPACE + ".")
+    )

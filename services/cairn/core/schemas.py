@@ -1,0 +1,42 @@
+"""The Avro contracts, loaded from avro_schemas/*.avsc (the single source of truth).
+
+Named types live in one file each (`<namespace>.<Name>.avsc`); fastavro resolves the
+references, so each topic's schema is registered as one self-contained document.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastavro import parse_schema
+from fastavro.schema import load_schema
+
+SCHEMA_DIR = Path(__file__).resolve().parents[3] / "avro_schemas"
+EVENT = "dev.cairn.events.ArtifactEvent"
+RECORDED = "dev.cairn.events.RecordedEvent"
+
+
+def schema_dir() -> Path:
+    here = SCHEMA_DIR
+    if not here.is_dir():  # installed as a wheel inside a container image: /app/avro_schemas
+        here = Path.cwd() / "avro_schemas"
+    return here
+
+
+@cache
+def expanded(name: str) -> dict[str, Any]:
+    """The schema with every referenced named type inlined, as the registry wants it."""
+    schema = load_schema(str(schema_dir() / f"{name}.avsc"), _write_hint=False)
+    return json.loads(json.dumps(schema))
+
+
+@cache
+def parsed(name: str) -> Any:
+    return parse_schema(expanded(name))
+
+
+def as_text(name: str) -> str:
+    return json.dumps(expanded(name), separators=(",", ":"))

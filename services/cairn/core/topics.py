@@ -1,0 +1,46 @@
+"""Topic names (with a configurable prefix) and their creation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from confluent_kafka.admin import AdminClient, NewTopic
+
+
+@dataclass(frozen=True)
+class Topics:
+    prefix: str = ""
+    partitions: int = 6
+
+    @property
+    def events(self) -> str:
+        return f"{self.prefix}cairn.artifact.events"
+
+    @property
+    def changelog(self) -> str:
+        return f"{self.prefix}cairn.artifact.changelog"
+
+    def dead_letter(self, consumer: str) -> str:
+        return f"{self.prefix}cairn.deadletter.{consumer}"
+
+    def all(self) -> list[str]:
+        return [self.events, self.changelog, self.dead_letter("ledger")]
+
+
+def ensure_topics(bootstrap: str, topics: Topics) -> None:
+    """Create missing topics; an existing topic is fine (idempotent start-up)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    existing = set(admin.list_topics(timeout=15).topics)
+    wanted = [
+        NewTopic(name, num_partitions=topics.partitions, replication_factor=1)
+        for name in topics.all()
+        if name not in existing
+    ]
+    if not wanted:
+        return
+    for name, future in admin.create_topics(wanted).items():
+        try:
+            future.result(timeout=30)
+        except Exception as exc:  # a concurrent creator won the race
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise RuntimeError(f"could not create topic {name}: {exc}") from exc

@@ -1,0 +1,102 @@
+"""compose/docker-compose.yml must stay interchangeable with scripts/stack.
+
+People on the host run `eval "$(scripts/stack env)"` and expect it to reach either route, and
+Cairn's services read exactly those variables. So the Cairn containers get the same variable
+set (plus CAIRN_HTTP_PORT and CAIRN_HTTP_HOST), and every port in those endpoints is published on 127.0.0.1 only.
+Nothing here needs Docker's engine: Debian's docker-compose 1.29 validates the file offline.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "compose" / "docker-compose.yml"
+EXPECTED_SERVICES = {"kafka", "postgres", "registry", "search", "ledger", "api"}
+CAIRN_SERVICES = ("ledger", "api")
+
+
+def stack_env() -> dict[str, str]:
+    """What `scripts/stack env` prints, with its defaults (CAIRN_* overrides removed)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAIRN_")}
+    out = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "stack"), "env"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    return dict(re.findall(r"^export ([A-Z_][A-Z0-9_]*)=(.*)$", out, re.MULTILINE))
+
+
+def compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
+    return data
+
+
+def published(port: str | int | dict[str, Any]) -> tuple[str, int | None]:
+    """(host ip, host port) of one `ports:` entry; no ip means Docker's default, 0.0.0.0."""
+    if isinstance(port, dict):
+        host_port = port.get("published")
+        return str(port.get("host_ip", "0.0.0.0")), int(host_port) if host_port else None
+    parts = str(port).split("/")[0].split(":")
+    if len(parts) == 3:
+        return parts[0], int(parts[1])
+    if len(parts) == 2:
+        return "0.0.0.0", int(parts[0])
+    return "0.0.0.0", None  # container port only: Docker picks a host port on every address
+
+
+def test_docker_compose_accepts_the_file() -> None:
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        pytest.skip("no docker-compose binary: `apt-get install docker-compose` to check the file")
+    result = subprocess.run(
+        [binary, "-f", str(COMPOSE_FILE), "config"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_all_services_are_defined() -> None:
+    assert set(compose()["services"]) >= EXPECTED_SERVICES
+
+
+@pytest.mark.parametrize("name", CAIRN_SERVICES)
+def test_cairn_services_get_the_stack_variables(name: str) -> None:
+    environment = compose()["services"][name]["environment"]
+    if isinstance(environment, list):
+        environment = dict(item.split("=", 1) for item in environment)
+    assert set(environment) == set(stack_env()) | {"CAIRN_HTTP_PORT", "CAIRN_HTTP_HOST"}
+
+
+def test_stack_ports_are_published_on_loopback() -> None:
+    values = [v for k, v in stack_env().items() if k != "CAIRN_BLOB_DIR"]
+    wanted = {int(p) for v in values for p in re.findall(r":(\d+)(?=/|$)", v)}
+    assert wanted, "found no ports in `scripts/stack env`"
+    on_loopback = {
+        port
+        for service in compose()["services"].values()
+        for ip, port in map(published, service.get("ports", []))
+        if ip == "127.0.0.1"
+    }
+    assert wanted <= on_loopback, f"not published on 127.0.0.1: {sorted(wanted - on_loopback)}"
+
+
+def test_nothing_is_published_on_all_addresses() -> None:
+    for name, service in compose()["services"].items():
+        for port in service.get("ports", []):
+            ip, _ = published(port)
+            assert ip not in ("0.0.0.0", "::", ""), f"{name} publishes {port!r} on every address"
