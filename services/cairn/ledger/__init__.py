@@ -1,0 +1,1 @@
+"""The ledger: the single writer of PostgreSQL and the source of truth."""
