@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
-from tenacity import retry, stop_after_delay, wait_exponential
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
 
 from cairn.core import schemas
 from cairn.core.events import plain
@@ -32,7 +32,8 @@ class RegistryClient:
         self._http = httpx.Client(base_url=url.rstrip("/"), timeout=timeout)
         self._schemas_by_id: dict[int, Any] = {}
 
-    @retry(stop=stop_after_delay(60), wait=wait_exponential(max=5), reraise=True)
+    @retry(retry=retry_if_exception(lambda e: _transient(e)), stop=stop_after_delay(60),
+           wait=wait_exponential(max=5), reraise=True)
     def register(self, subject: str, schema_text: str) -> int:
         """Register (idempotently) and return the schema id; 409 means incompatible."""
         reply = self._http.post(
@@ -59,6 +60,13 @@ class RegistryClient:
 
     def close(self) -> None:
         self._http.close()
+
+
+def _transient(exc: BaseException) -> bool:
+    """Registry not up yet or failing: worth retrying. A 4xx answer is final."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code >= 500
+    return isinstance(exc, httpx.TransportError)
 
 
 class IncompatibleSchema(RuntimeError):

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     index_prefix: str = Field("cairn", validation_alias=_env("CAIRN_INDEX_PREFIX"))
     http_host: str = Field("127.0.0.1", validation_alias=_env("CAIRN_HTTP_HOST"))
     http_port: int = Field(18000, validation_alias=_env("CAIRN_HTTP_PORT"))
+    kinds: str = Field("model,dataset,eval_log", validation_alias=_env("CAIRN_KINDS"))
     max_event_bytes: int = Field(1_000_000, validation_alias=_env("CAIRN_MAX_EVENT_BYTES"))
     max_file_bytes: int = Field(5 * 1024**3, validation_alias=_env("CAIRN_MAX_FILE_BYTES"))
     max_files: int = Field(10_000, validation_alias=_env("CAIRN_MAX_FILES"))
+
+    @property
+    def kind_list(self) -> tuple[str, ...]:
+        return tuple(k.strip() for k in self.kinds.split(",") if k.strip())

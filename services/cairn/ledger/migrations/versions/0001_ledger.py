@@ -22,6 +22,7 @@ CREATE TABLE event_log (
     occurred_at  timestamptz NOT NULL,
     recorded_at  timestamptz NOT NULL,
     event        jsonb NOT NULL,
+    state        jsonb NOT NULL,  -- the version after this event: republished as-is on redelivery
     version_id   bigint,
     prev_hash    text NOT NULL,
     hash         text NOT NULL

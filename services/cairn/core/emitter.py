@@ -1,0 +1,46 @@
+"""Emit input events to cairn.artifact.events: checked, Avro-encoded, acknowledged.
+
+The SDK (direct mode) and the api both publish through this, so the same checks and size
+limit apply whichever way an event enters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cairn.core import schemas
+from cairn.core.codec import AvroCodec, RegistryClient
+from cairn.core.identity import InvalidInput
+from cairn.core.kafka import produce_all, produce_all_async, producer
+from cairn.core.settings import Settings
+from cairn.core.topics import Topics
+
+
+class Emitter:
+    def __init__(self, settings: Settings, client_id: str) -> None:
+        self.settings = settings
+        self.topics = Topics(settings.topic_prefix)
+        self.registry = RegistryClient(settings.schema_registry_url)
+        self.codec = AvroCodec(self.registry, self.topics.events, schemas.EVENT)
+        self.producer = producer(settings.kafka_bootstrap_servers, client_id)
+
+    def encode(self, event: dict[str, Any]) -> tuple[str, bytes, bytes, None]:
+        value = self.codec.encode(event)
+        if len(value) > self.settings.max_event_bytes:
+            raise InvalidInput(
+                "event_too_large",
+                f"the event is {len(value)} bytes; the limit is {self.settings.max_event_bytes}"
+                " (CAIRN_MAX_EVENT_BYTES): move large metadata into a file of the artifact",
+            )
+        return self.topics.events, event["artifact"].encode(), value, None
+
+    def emit(self, *events: dict[str, Any]) -> None:
+        """Block until Kafka acknowledged every event (acks=all)."""
+        produce_all(self.producer, [self.encode(e) for e in events])
+
+    async def emit_async(self, *events: dict[str, Any]) -> None:
+        await produce_all_async(self.producer, [self.encode(e) for e in events])
+
+    def close(self) -> None:
+        self.producer.flush(10)
+        self.registry.close()

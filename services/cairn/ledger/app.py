@@ -1,0 +1,108 @@
+"""The ledger's faust app: batches from cairn.artifact.events, recorded, republished.
+
+Faust acknowledges a batch's offsets only after the loop body returns, and the body
+returns only after PostgreSQL committed and Kafka acknowledged the changelog records, so
+an offset is never committed ahead of what it stands for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import faust
+from prometheus_client import Counter, Gauge, generate_latest
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+
+from cairn.core import schemas
+from cairn.core.codec import AvroCodec, RegistryClient
+from cairn.core.kafka import produce_all_async, producer
+from cairn.core.logs import configure
+from cairn.core.settings import Settings
+from cairn.core.topics import Topics
+from cairn.ledger.batch import RawRecord, dead_letter_headers, record_batch
+
+RECORDED = Counter("cairn_ledger_recorded_total", "Events recorded", ["outcome"])
+DEAD = Counter("cairn_ledger_dead_letters_total", "Events refused", ["reason"])
+REPEATS = Counter("cairn_ledger_redelivered_total", "Events seen again and republished")
+LAST_SEQ = Gauge("cairn_ledger_last_seq", "Highest seq published to the changelog")
+TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+             asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError)
+
+
+def create_app(settings: Settings) -> faust.App:
+    log = configure("ledger")
+    topics = Topics(settings.topic_prefix)
+    app = faust.App(
+        f"{settings.topic_prefix}cairn-ledger",
+        broker=f"kafka://{settings.kafka_bootstrap_servers}",
+        value_serializer="raw",
+        key_serializer="raw",
+        topic_replication_factor=1,
+        topic_partitions=topics.partitions,
+        consumer_auto_offset_reset="earliest",
+        web_host=settings.http_host,
+        web_port=settings.http_port,
+        web_in_thread=False,
+        broker_commit_every=1000,
+        broker_commit_interval=1.0,
+    )
+    source = app.topic(topics.events, value_type=bytes, key_type=bytes)
+    registry = RegistryClient(settings.schema_registry_url)
+    events_codec = AvroCodec(registry, topics.events, schemas.EVENT)
+    changelog_codec = AvroCodec(registry, topics.changelog, schemas.RECORDED)
+    kafka = producer(settings.kafka_bootstrap_servers, "cairn-ledger")
+    state: dict[str, Any] = {"pool": None, "ready": False}
+
+    async def pool() -> asyncpg.Pool:
+        if state["pool"] is None:
+            state["pool"] = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=4)
+        return state["pool"]
+
+    @app.agent(source)
+    async def ledger(stream: faust.Stream) -> None:
+        async for batch in stream.take_events(500, within=0.05):
+            raws = [RawRecord(e.message.key, e.message.value, e.message.topic,
+                              e.message.partition, e.message.offset) for e in batch]
+            async for attempt in AsyncRetrying(retry=retry_if_exception_type(TRANSIENT),
+                                               wait=wait_exponential(max=10)):
+                with attempt:  # PostgreSQL away: wait and redo the whole batch, skip nothing
+                    result = await record_batch(await pool(), raws, events_codec,
+                                                settings.kind_list)
+            out = [(topics.changelog, r["event"]["artifact"].encode(), changelog_codec.encode(r),
+                    None) for r in result.recorded]
+            out += [(topics.dead_letter("ledger"), raw.key, raw.value or b"",
+                     dead_letter_headers(raw, reason, message))
+                    for raw, reason, message in result.dead]
+            await produce_all_async(kafka, out)
+            for r in result.recorded:
+                RECORDED.labels(r["outcome"]).inc()
+                LAST_SEQ.set(max(LAST_SEQ._value.get(), r["seq"]))
+            for _, reason, message in result.dead:
+                DEAD.labels(reason).inc()
+                log.warning("dead-lettered", reason=reason, detail=message)
+            REPEATS.inc(result.repeats)
+            state["ready"] = True
+
+    @app.task
+    async def warm_up() -> None:
+        await pool()
+        state["ready"] = True
+        log.info("ledger ready", events=topics.events, changelog=topics.changelog)
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        return web.json({"status": "ok"})
+
+    @app.page("/readyz")
+    async def readyz(web: Any, request: Any) -> Any:
+        if not state["ready"]:
+            return web.json({"status": "starting"}, status=503)
+        return web.json({"status": "ready"})
+
+    @app.page("/metrics")
+    async def metrics(web: Any, request: Any) -> Any:
+        return web.bytes(generate_latest(), content_type="text/plain")
+
+    app.cairn_codecs = (events_codec, changelog_codec)  # type: ignore[attr-defined]
+    return app

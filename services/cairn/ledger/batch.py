@@ -1,0 +1,91 @@
+"""One batch of input records → one PostgreSQL transaction → changelog and dead letters.
+
+Order of effects, which is what makes kill -9 at any point safe:
+1. decode; undecodable records become dead letters;
+2. one transaction, a savepoint per event: an event seen before (by event_id) yields its
+   stored changelog record again; a refused event rolls back its savepoint, is noted in
+   `rejected_events` and becomes a dead letter; the rest are recorded;
+3. commit; 4. produce the changelog records and dead letters and wait for their acks;
+5. only then does the caller acknowledge the input offsets.
+A crash before 3 leaves nothing; between 3 and 5 the batch is redelivered, every event is
+found by event_id and its changelog record is produced again (consumers dedupe by seq).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from cairn.core.codec import AvroCodec, UndecodableRecord
+from cairn.core.identity import InvalidInput
+from cairn.ledger import recorder
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    key: bytes | None
+    value: bytes | None
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass
+class BatchResult:
+    recorded: list[dict[str, Any]] = field(default_factory=list)  # changelog records, in order
+    dead: list[tuple[RawRecord, str, str]] = field(default_factory=list)  # (record, reason, msg)
+    repeats: int = 0
+
+
+async def record_batch(
+    pool: asyncpg.Pool,
+    records: Sequence[RawRecord],
+    codec: AvroCodec,
+    kinds: tuple[str, ...],
+) -> BatchResult:
+    result = BatchResult()
+    decoded: list[tuple[RawRecord, dict[str, Any]]] = []
+    for raw in records:
+        try:
+            decoded.append((raw, codec.decode(raw.value)))
+        except UndecodableRecord as exc:
+            result.dead.append((raw, "undecodable", str(exc)))
+    if not decoded:
+        return result
+    async with pool.acquire() as conn, conn.transaction():
+        for raw, event in decoded:
+            await _one(conn, raw, event, kinds, result)
+    return result
+
+
+async def _one(conn: asyncpg.Connection, raw: RawRecord, event: dict[str, Any],
+               kinds: tuple[str, ...], result: BatchResult) -> None:
+    previous = await recorder.already_recorded(conn, event["event_id"])
+    if previous is not None:
+        result.recorded.append(previous)
+        result.repeats += 1
+        return
+    try:
+        async with conn.transaction():  # savepoint: a refused event leaves no trace here
+            result.recorded.append(await recorder.record(conn, event, kinds=kinds))
+    except (InvalidInput, KeyError, TypeError, ValueError) as exc:
+        reason = exc.reason if isinstance(exc, InvalidInput) else "malformed"
+        await conn.execute(
+            "INSERT INTO rejected_events (event_id, artifact, reason, message)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING",
+            event["event_id"], event.get("artifact"), reason, str(exc),
+        )
+        result.dead.append((raw, reason, str(exc)))
+
+
+def dead_letter_headers(raw: RawRecord, reason: str, message: str) -> list[tuple[str, bytes]]:
+    return [
+        ("cairn.dlq.reason", reason.encode()),
+        ("cairn.dlq.message", message[:2000].encode()),
+        ("cairn.dlq.source", json.dumps(
+            {"topic": raw.topic, "partition": raw.partition, "offset": raw.offset}).encode()),
+    ]

@@ -1,0 +1,92 @@
+"""Reads the ledger needs inside its transactions (resolving selectors, building state)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+
+from cairn.core.identity import InvalidInput, is_version_selector
+
+Conn = asyncpg.Connection
+
+
+async def artifact_row(conn: Conn, artifact: str, *, lock: bool = False) -> asyncpg.Record | None:
+    project, _, name = artifact.partition("/")
+    sql = "SELECT * FROM artifacts WHERE project = $1 AND name = $2"
+    return await conn.fetchrow(sql + (" FOR UPDATE" if lock else ""), project, name)
+
+
+async def resolve_version(conn: Conn, artifact_id: int, selector: str) -> asyncpg.Record:
+    """vN, a digest prefix (7+ hex) or an alias → the version row, or InvalidInput."""
+    selector = selector.removeprefix("sha256:")
+    if selector.startswith("v") and selector[1:].isdigit():
+        row = await conn.fetchrow(
+            "SELECT * FROM versions WHERE artifact_id = $1 AND version_number = $2",
+            artifact_id, int(selector[1:]),
+        )
+    elif is_version_selector(selector):
+        rows = await conn.fetch(
+            "SELECT * FROM versions WHERE artifact_id = $1 AND digest LIKE $2 LIMIT 2",
+            artifact_id, selector + "%",
+        )
+        if len(rows) > 1:
+            raise InvalidInput("ambiguous_digest", f"digest prefix {selector} matches several versions")
+        row = rows[0] if rows else None
+    else:
+        row = await conn.fetchrow(
+            "SELECT v.* FROM aliases a JOIN versions v ON v.id = a.version_id "
+            "WHERE a.artifact_id = $1 AND a.alias = $2",
+            artifact_id, selector,
+        )
+    if row is None:
+        raise InvalidInput("unknown_version", f"no version {selector!r} of this artifact")
+    return row
+
+
+async def version_state(conn: Conn, version_id: int) -> dict[str, Any]:
+    """The VersionState record (avro_schemas) of one version, as it is now."""
+    v = await conn.fetchrow(
+        "SELECT v.*, a.project, a.name FROM versions v JOIN artifacts a ON a.id = v.artifact_id "
+        "WHERE v.id = $1",
+        version_id,
+    )
+    files = await conn.fetch(
+        "SELECT path, size, sha256, media_type FROM files WHERE version_id = $1 ORDER BY path",
+        version_id,
+    )
+    links = await conn.fetch(
+        "SELECT relation, target_ref, external FROM links WHERE source_version_id = $1 ORDER BY id",
+        version_id,
+    )
+    aliases = await conn.fetch(
+        "SELECT alias FROM aliases WHERE version_id = $1 ORDER BY alias", version_id
+    )
+    content = {
+        "kind": v["kind"],
+        "project": v["project"],
+        "name": v["name"],
+        "digest": v["digest"],
+        "files": [dict(f) for f in files],
+        "metadata": json.loads(v["metadata"]),
+        "environment": json.loads(v["environment"]),
+        "links": [
+            {"relation": r["relation"], "target": r["target_ref"],
+             "external": json.loads(r["external"]) if r["external"] else None}
+            for r in links
+        ],
+        "stage": v["stage"],
+        "extra": json.dumps(json.loads(v["extra"]), sort_keys=True),
+    }
+    return {
+        "version_number": v["version_number"],
+        "digest": v["digest"],
+        "content": content,
+        "stage": v["stage"],
+        "aliases": [a["alias"] for a in aliases],
+        "status": v["status"],
+        "validation": v["validation"],
+        "created_at": int(v["created_at"].timestamp() * 1000),
+        "updated_seq": v["updated_seq"],
+    }

@@ -1,0 +1,289 @@
+"""Record one input event: dedupe, apply to the projections, append to the hash chain.
+
+Everything happens in the caller's transaction, so the log entry and the projections it
+changed commit together or not at all. The return value is the changelog record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import asyncpg
+
+from cairn.core import chain
+from cairn.core.events import now_ms, payload_of
+from cairn.core.identity import InvalidInput, check_alias, parse_ref
+from cairn.core import checks
+from cairn.ledger.queries import artifact_row, resolve_version, version_state
+
+Conn = asyncpg.Connection
+
+
+def _ts(ms: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
+
+
+async def already_recorded(conn: Conn, event_id: str) -> dict[str, Any] | None:
+    """The changelog record of an event recorded before (redelivery), else None."""
+    row = await conn.fetchrow("SELECT * FROM event_log WHERE event_id = $1", event_id)
+    return None if row is None else changelog_record(row)
+
+
+def changelog_record(row: asyncpg.Record) -> dict[str, Any]:
+    event = json.loads(row["event"])
+    event["payload"] = tuple(event["payload"])
+    return {
+        "seq": row["seq"],
+        "recorded_at": int(row["recorded_at"].timestamp() * 1000),
+        "hash": row["hash"],
+        "outcome": row["outcome"],
+        "event": event,
+        "state": json.loads(row["state"]),
+    }
+
+
+async def record(conn: Conn, event: dict[str, Any], *, kinds: tuple[str, ...]) -> dict[str, Any]:
+    """Apply a new event; raises InvalidInput (nothing written) when it must be refused."""
+    kind, body = payload_of(event)
+    handler = HANDLERS[kind]
+    version_id, outcome = await handler(conn, event, body, kinds)
+    return await _append(conn, event, kind, outcome, version_id)
+
+
+async def _append(conn: Conn, event: dict[str, Any], kind: str, outcome: str,
+                  version_id: int) -> dict[str, Any]:
+    head = await conn.fetchrow("SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE")
+    seq, recorded_at = head["seq"] + 1, now_ms()
+    stored_event = json.loads(json.dumps(event))  # tuples → lists, exactly as jsonb keeps it
+    digest = chain.entry_hash(head["hash"], seq, stored_event, outcome, recorded_at)
+    await conn.execute("UPDATE versions SET updated_seq = $2 WHERE id = $1", version_id, seq)
+    state = await version_state(conn, version_id)
+    await conn.execute(
+        "INSERT INTO event_log (seq, event_id, artifact, event_type, outcome, actor, occurred_at,"
+        " recorded_at, event, state, version_id, prev_hash, hash)"
+        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb,$10::jsonb,$11,$12,$13)",
+        seq, event["event_id"], event["artifact"], kind, outcome, event["actor"],
+        _ts(event["occurred_at"]), _ts(recorded_at), json.dumps(stored_event), json.dumps(state),
+        version_id, head["hash"], digest,
+    )
+    await conn.execute("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1", seq, digest)
+    return {"seq": seq, "recorded_at": recorded_at, "hash": digest, "outcome": outcome,
+            "event": event, "state": state}
+
+
+async def _seq_placeholder(conn: Conn) -> int:
+    """The seq the current event will get (chain head + 1), for created_seq columns."""
+    return int(await conn.fetchval("SELECT seq + 1 FROM chain_head WHERE id = 1")) 
+
+
+async def _published(conn: Conn, event: dict[str, Any], body: dict[str, Any],
+                     kinds: tuple[str, ...]) -> tuple[int, str]:
+    checks.check_published(event["artifact"], body, kinds)
+    seq = await _seq_placeholder(conn)
+    occurred = _ts(event["occurred_at"])
+    await conn.execute(
+        "INSERT INTO projects (name, created_at, created_seq) VALUES ($1, $2, $3)"
+        " ON CONFLICT (name) DO NOTHING", body["project"], occurred, seq,
+    )
+    await conn.execute(
+        "INSERT INTO artifacts (project, name, kind, created_at, created_seq)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (project, name) DO NOTHING",
+        body["project"], body["name"], body["kind"], occurred, seq,
+    )
+    art = await artifact_row(conn, event["artifact"], lock=True)
+    assert art is not None
+    if art["kind"] != body["kind"]:
+        raise InvalidInput("kind_mismatch", f"{event['artifact']} is a {art['kind']}, "
+                           f"not a {body['kind']}")
+    existing = await conn.fetchval(
+        "SELECT id FROM versions WHERE artifact_id = $1 AND digest = $2", art["id"], body["digest"]
+    )
+    if existing is not None:
+        return existing, "duplicate"  # same content: the same version, nothing changes
+    number = art["latest_version"] + 1
+    await conn.execute("UPDATE artifacts SET latest_version = $2 WHERE id = $1", art["id"], number)
+    version_id = await conn.fetchval(
+        "INSERT INTO versions (artifact_id, version_number, digest, kind, metadata, environment,"
+        " extra, stage, created_by, created_at, created_seq, updated_seq)"
+        " VALUES ($1,$2,$3,$4,$5::jsonb,$6::jsonb,$7::jsonb,$8,$9,$10,$11,$11) RETURNING id",
+        art["id"], number, body["digest"], body["kind"], json.dumps(body["metadata"]),
+        json.dumps(body["environment"]), body.get("extra") or "{}", body.get("stage"),
+        event["actor"], occurred, seq,
+    )
+    await conn.executemany(
+        "INSERT INTO files (version_id, path, size, sha256, media_type) VALUES ($1,$2,$3,$4,$5)",
+        [(version_id, f["path"], f["size"], f["sha256"], f.get("media_type")) for f in body["files"]],
+    )
+    for link in body["links"]:
+        await _add_link(conn, version_id, link, seq)
+    await _resolve_waiting_links(conn, event["artifact"], version_id, number, body["digest"])
+    await _set_alias(conn, art["id"], "latest", version_id, seq)
+    return version_id, "applied"
+
+
+async def _add_link(conn: Conn, version_id: int, link: dict[str, Any], seq: int) -> None:
+    target_artifact = selector = None
+    target_version = None
+    if link.get("target"):
+        target = link["target"]
+        if target.startswith("sha256:"):
+            selector = target.removeprefix("sha256:")
+            target_version = await conn.fetchval(
+                "SELECT id FROM versions WHERE digest = $1 ORDER BY id LIMIT 1", selector
+            )
+        else:
+            ref = parse_ref(target)
+            target_artifact, selector = ref.artifact, ref.selector or "latest"
+            art = await artifact_row(conn, target_artifact)
+            if art is not None:
+                try:
+                    target_version = (await resolve_version(conn, art["id"], selector))["id"]
+                except InvalidInput:
+                    target_version = None  # not there yet: resolved when it arrives
+    await conn.execute(
+        "INSERT INTO links (source_version_id, relation, target_ref, target_artifact,"
+        " target_selector, target_version_id, external, created_seq)"
+        " VALUES ($1,$2,$3,$4,$5,$6,$7::jsonb,$8) ON CONFLICT DO NOTHING",
+        version_id, link["relation"], link.get("target"), target_artifact, selector,
+        target_version, json.dumps(link["external"]) if link.get("external") else None, seq,
+    )
+
+
+async def _resolve_waiting_links(conn: Conn, artifact: str, version_id: int, number: int,
+                                 digest: str) -> None:
+    await conn.execute(
+        "UPDATE links SET target_version_id = $1 WHERE target_version_id IS NULL AND ("
+        " (target_artifact = $2 AND (target_selector = $3 OR target_selector = 'latest'"
+        "   OR (length(target_selector) >= 7 AND $4 LIKE target_selector || '%')))"
+        " OR (target_artifact IS NULL AND target_selector = $4))",
+        version_id, artifact, f"v{number}", digest,
+    )
+
+
+async def _set_alias(conn: Conn, artifact_id: int, alias: str, version_id: int, seq: int) -> None:
+    await conn.execute(
+        "INSERT INTO aliases (artifact_id, alias, version_id, updated_seq) VALUES ($1,$2,$3,$4)"
+        " ON CONFLICT (artifact_id, alias) DO UPDATE SET version_id = $3, updated_seq = $4",
+        artifact_id, alias, version_id, seq,
+    )
+
+
+async def _target(conn: Conn, event: dict[str, Any], selector: str) -> tuple[int, int]:
+    art = await artifact_row(conn, event["artifact"], lock=True)
+    if art is None:
+        raise InvalidInput("unknown_artifact", f"no artifact {event['artifact']}")
+    return art["id"], (await resolve_version(conn, art["id"], selector))["id"]
+
+
+async def _stage_changed(conn: Conn, event: dict[str, Any], body: dict[str, Any],
+                         kinds: tuple[str, ...]) -> tuple[int, str]:
+    checks.check_stage(body["stage"])
+    _, version_id = await _target(conn, event, body["version"])
+    await conn.execute("UPDATE versions SET stage = $2 WHERE id = $1", version_id, body["stage"])
+    return version_id, "applied"
+
+
+async def _alias_moved(conn: Conn, event: dict[str, Any], body: dict[str, Any],
+                       kinds: tuple[str, ...]) -> tuple[int, str]:
+    alias = check_alias(body["alias"])
+    if alias == "latest":
+        raise InvalidInput("reserved_alias", "'latest' always points at the newest version")
+    art = await artifact_row(conn, event["artifact"], lock=True)
+    if art is None:
+        raise InvalidInput("unknown_artifact", f"no artifact {event['artifact']}")
+    if body.get("version") is None:
+        version_id = await conn.fetchval(
+            "DELETE FROM aliases WHERE artifact_id = $1 AND alias = $2 RETURNING version_id",
+            art["id"], alias,
+        )
+        if version_id is None:
+            raise InvalidInput("unknown_alias", f"{event['artifact']} has no alias {alias!r}")
+        return version_id, "applied"
+    version_id = (await resolve_version(conn, art["id"], body["version"]))["id"]
+    await _set_alias(conn, art["id"], alias, version_id, await _seq_placeholder(conn))
+    await conn.execute(
+        "UPDATE links SET target_version_id = $1 WHERE target_version_id IS NULL"
+        " AND target_artifact = $2 AND target_selector = $3",
+        version_id, event["artifact"], alias,
+    )
+    return version_id, "applied"
+
+
+async def _metadata_edited(conn: Conn, event: dict[str, Any], body: dict[str, Any],
+                           kinds: tuple[str, ...]) -> tuple[int, str]:
+    _, version_id = await _target(conn, event, body["version"])
+    if body.get("reverts"):
+        undone = await conn.fetchrow(
+            "SELECT previous FROM metadata_edits WHERE event_id = $1 AND version_id = $2",
+            body["reverts"], version_id,
+        )
+        if undone is None:
+            raise InvalidInput("unknown_edit", f"no edit {body['reverts']} of this version")
+        changes = json.loads(undone["previous"])
+    else:
+        changes = checks.check_metadata_changes(body["changes"])
+    current = json.loads(await conn.fetchval("SELECT metadata FROM versions WHERE id = $1", version_id))
+    previous = {k: current.get(k) for k in changes}
+    current.update(changes)
+    if current.get("tags") is None:
+        current["tags"] = []
+    await conn.execute("UPDATE versions SET metadata = $2::jsonb WHERE id = $1",
+                       version_id, json.dumps(current))
+    await conn.execute(
+        "INSERT INTO metadata_edits (seq, event_id, version_id, actor, changes, previous, reverts)"
+        " VALUES ($1,$2,$3,$4,$5::jsonb,$6::jsonb,$7)",
+        await _seq_placeholder(conn), event["event_id"], version_id, event["actor"],
+        json.dumps(changes), json.dumps(previous), body.get("reverts"),
+    )
+    return version_id, "applied"
+
+
+async def _link_added(conn: Conn, event: dict[str, Any], body: dict[str, Any],
+                      kinds: tuple[str, ...]) -> tuple[int, str]:
+    checks.check_link(body["link"])
+    _, version_id = await _target(conn, event, body["version"])
+    await _add_link(conn, version_id, body["link"], await _seq_placeholder(conn))
+    return version_id, "applied"
+
+
+async def _verdict(conn: Conn, event: dict[str, Any], body: dict[str, Any],
+                   kinds: tuple[str, ...]) -> tuple[int, str]:
+    checks.check_verdict(body)
+    _, version_id = await _target(conn, event, body["version"])
+    await conn.execute(
+        "INSERT INTO verdicts (version_id, check_name, status, reasons, seq)"
+        " VALUES ($1,$2,$3,$4::jsonb,$5) ON CONFLICT (version_id, check_name)"
+        " DO UPDATE SET status = $3, reasons = $4::jsonb, seq = $5",
+        version_id, body["check"], body["status"], json.dumps(body["reasons"]),
+        await _seq_placeholder(conn),
+    )
+    await conn.execute(
+        "UPDATE versions SET validation = (SELECT CASE"
+        " WHEN bool_or(status = 'failed') THEN 'failed'"
+        " WHEN bool_or(status = 'warning') THEN 'warning' ELSE 'passed' END"
+        " FROM verdicts WHERE version_id = $1) WHERE id = $1",
+        version_id,
+    )
+    return version_id, "applied"
+
+
+async def _lifecycle(conn: Conn, event: dict[str, Any], body: dict[str, Any],
+                     kinds: tuple[str, ...]) -> tuple[int, str]:
+    checks.check_lifecycle(body)
+    _, version_id = await _target(conn, event, body["version"])
+    status = {"archive": "archived", "restore": "active", "delete": "deleted"}[body["action"]]
+    await conn.execute("UPDATE versions SET status = $2 WHERE id = $1", version_id, status)
+    return version_id, "applied"
+
+
+HANDLERS = {
+    "Published": _published,
+    "StageChanged": _stage_changed,
+    "AliasMoved": _alias_moved,
+    "MetadataEdited": _metadata_edited,
+    "LinkAdded": _link_added,
+    "Verdict": _verdict,
+    "LifecycleRequested": _lifecycle,
+}
