@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 
 from tests import endpoints as discovery
+from tests.processes import Service
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -76,3 +77,33 @@ def namespace(endpoints: discovery.Endpoints) -> Iterator[Namespace]:
         )
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+
+
+def service_env(endpoints: discovery.Endpoints, ns: Namespace, blob_dir: Path) -> dict[str, str]:
+    """The environment of a Cairn service inside this run's namespace."""
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka,
+        "SCHEMA_REGISTRY_URL": endpoints.registry,
+        "SEARCH_URL": endpoints.search_url,
+        "SEARCH_ENGINE": endpoints.search_engine,
+        "DATABASE_URL": ns.database_url,
+        "CAIRN_TOPIC_PREFIX": ns.topic_prefix,
+        "CAIRN_INDEX_PREFIX": ns.index_prefix,
+        "CAIRN_BLOB_DIR": str(blob_dir),
+    }
+
+
+@pytest.fixture(scope="session")
+def cairn_env(
+    endpoints: discovery.Endpoints, namespace: Namespace, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    return service_env(endpoints, namespace, tmp_path_factory.mktemp("blobs"))
+
+
+@pytest.fixture(scope="session")
+def ledger(cairn_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    service = Service("ledger", cairn_env, tmp_path_factory.mktemp("logs")).start()
+    try:
+        yield service
+    finally:
+        service.stop()
