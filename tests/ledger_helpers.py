@@ -59,3 +59,29 @@ async def wait_recorded(database_url: str, event_ids: list[str], timeout: float 
 
 def emitter_for(env: dict[str, str]) -> Emitter:
     return Emitter(settings_for(env), "cairn-test")
+
+
+def read_topic(bootstrap: str, topic: str, timeout: float = 60.0) -> list[Any]:
+    """Every record now in a topic, from the beginning of each partition to its end."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4()}",
+                         "enable.auto.commit": False})
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        parts = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in meta.partitions]
+        ends = {p.partition: consumer.get_watermark_offsets(p, timeout=10)[1] for p in parts}
+        consumer.assign(parts)
+        done = {p for p, end in ends.items() if end == 0}
+        out: list[Any] = []
+        deadline = time.monotonic() + timeout
+        while len(done) < len(parts) and time.monotonic() < deadline:
+            for msg in consumer.consume(1000, timeout=1.0):
+                if msg.error():
+                    continue
+                out.append(msg)
+                if msg.offset() + 1 >= ends[msg.partition()]:
+                    done.add(msg.partition())
+        return out
+    finally:
+        consumer.close()

@@ -45,6 +45,10 @@ def create_app(settings: Settings) -> faust.App:
         web_port=settings.http_port,
         web_in_thread=False,
         broker_commit_every=1000,
+        # A killed member holds its partitions until the session times out: keep that short
+        # so a restarted ledger resumes within seconds (faust's default is 60 s).
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
         broker_commit_interval=1.0,
     )
     source = app.topic(topics.events, value_type=bytes, key_type=bytes)
