@@ -57,21 +57,27 @@ async def record_batch(
     if not decoded:
         return result
     async with pool.acquire() as conn, conn.transaction():
+        seen = await recorder.recorded_among(conn, [e["event_id"] for _, e in decoded])
+        head = await recorder.lock_head(conn)
         for raw, event in decoded:
-            await _one(conn, raw, event, kinds, result)
+            if event["event_id"] in seen:  # redelivered: publish what was recorded, again
+                result.recorded.append(seen[event["event_id"]])
+                result.repeats += 1
+                continue
+            recorded = await _one(conn, raw, event, head, kinds, result)
+            if recorded is not None:
+                seen[event["event_id"]] = recorded
+                head = (recorded["seq"], recorded["hash"])
+        await recorder.save_head(conn, head)
     return result
 
 
 async def _one(conn: asyncpg.Connection, raw: RawRecord, event: dict[str, Any],
-               kinds: tuple[str, ...], result: BatchResult) -> None:
-    previous = await recorder.already_recorded(conn, event["event_id"])
-    if previous is not None:
-        result.recorded.append(previous)
-        result.repeats += 1
-        return
+               head: tuple[int, str], kinds: tuple[str, ...], result: BatchResult
+               ) -> dict[str, Any] | None:
     try:
         async with conn.transaction():  # savepoint: a refused event leaves no trace here
-            result.recorded.append(await recorder.record(conn, event, kinds=kinds))
+            recorded = await recorder.record(conn, event, head, kinds=kinds)
     except (InvalidInput, KeyError, TypeError, ValueError) as exc:
         reason = exc.reason if isinstance(exc, InvalidInput) else "malformed"
         await conn.execute(
@@ -80,6 +86,9 @@ async def _one(conn: asyncpg.Connection, raw: RawRecord, event: dict[str, Any],
             event["event_id"], event.get("artifact"), reason, str(exc),
         )
         result.dead.append((raw, reason, str(exc)))
+        return None
+    result.recorded.append(recorded)
+    return recorded
 
 
 def dead_letter_headers(raw: RawRecord, reason: str, message: str) -> list[tuple[str, bytes]]:

@@ -45,37 +45,32 @@ async def resolve_version(conn: Conn, artifact_id: int, selector: str) -> asyncp
     return row
 
 
+STATE_SQL = """
+SELECT v.*, a.project, a.name,
+  (SELECT coalesce(json_agg(json_build_object('path', f.path, 'size', f.size, 'sha256', f.sha256,
+          'media_type', f.media_type) ORDER BY f.path), '[]') FROM files f WHERE f.version_id = v.id)
+    AS files,
+  (SELECT coalesce(json_agg(json_build_object('relation', l.relation, 'target', l.target_ref,
+          'external', l.external) ORDER BY l.id), '[]') FROM links l WHERE l.source_version_id = v.id)
+    AS links,
+  (SELECT coalesce(array_agg(al.alias ORDER BY al.alias), '{}') FROM aliases al
+    WHERE al.version_id = v.id) AS aliases
+FROM versions v JOIN artifacts a ON a.id = v.artifact_id WHERE v.id = $1
+"""
+
+
 async def version_state(conn: Conn, version_id: int) -> dict[str, Any]:
-    """The VersionState record (avro_schemas) of one version, as it is now."""
-    v = await conn.fetchrow(
-        "SELECT v.*, a.project, a.name FROM versions v JOIN artifacts a ON a.id = v.artifact_id "
-        "WHERE v.id = $1",
-        version_id,
-    )
-    files = await conn.fetch(
-        "SELECT path, size, sha256, media_type FROM files WHERE version_id = $1 ORDER BY path",
-        version_id,
-    )
-    links = await conn.fetch(
-        "SELECT relation, target_ref, external FROM links WHERE source_version_id = $1 ORDER BY id",
-        version_id,
-    )
-    aliases = await conn.fetch(
-        "SELECT alias FROM aliases WHERE version_id = $1 ORDER BY alias", version_id
-    )
+    """The VersionState record (avro_schemas) of one version, as it is now: one round trip."""
+    v = await conn.fetchrow(STATE_SQL, version_id)
     content = {
         "kind": v["kind"],
         "project": v["project"],
         "name": v["name"],
         "digest": v["digest"],
-        "files": [dict(f) for f in files],
+        "files": json.loads(v["files"]),
         "metadata": json.loads(v["metadata"]),
         "environment": json.loads(v["environment"]),
-        "links": [
-            {"relation": r["relation"], "target": r["target_ref"],
-             "external": json.loads(r["external"]) if r["external"] else None}
-            for r in links
-        ],
+        "links": json.loads(v["links"]),
         "stage": v["stage"],
         "extra": json.dumps(json.loads(v["extra"]), sort_keys=True),
     }
@@ -84,7 +79,7 @@ async def version_state(conn: Conn, version_id: int) -> dict[str, Any]:
         "digest": v["digest"],
         "content": content,
         "stage": v["stage"],
-        "aliases": [a["alias"] for a in aliases],
+        "aliases": list(v["aliases"]),
         "status": v["status"],
         "validation": v["validation"],
         "created_at": int(v["created_at"].timestamp() * 1000),

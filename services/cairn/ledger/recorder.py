@@ -25,10 +25,10 @@ def _ts(ms: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
 
 
-async def already_recorded(conn: Conn, event_id: str) -> dict[str, Any] | None:
-    """The changelog record of an event recorded before (redelivery), else None."""
-    row = await conn.fetchrow("SELECT * FROM event_log WHERE event_id = $1", event_id)
-    return None if row is None else changelog_record(row)
+async def recorded_among(conn: Conn, event_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Changelog records of the events in `event_ids` that were recorded before (redelivery)."""
+    rows = await conn.fetch("SELECT * FROM event_log WHERE event_id = ANY($1::uuid[])", event_ids)
+    return {str(row["event_id"]): changelog_record(row) for row in rows}
 
 
 def changelog_record(row: asyncpg.Record) -> dict[str, Any]:
@@ -44,21 +44,36 @@ def changelog_record(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
-async def record(conn: Conn, event: dict[str, Any], *, kinds: tuple[str, ...]) -> dict[str, Any]:
-    """Apply a new event; raises InvalidInput (nothing written) when it must be refused."""
+async def lock_head(conn: Conn) -> tuple[int, str]:
+    """Lock the chain head for this transaction: appends are serialised, seq stays gapless."""
+    head = await conn.fetchrow("SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE")
+    return int(head["seq"]), str(head["hash"])
+
+
+async def save_head(conn: Conn, head: tuple[int, str]) -> None:
+    await conn.execute("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1", *head)
+
+
+async def record(conn: Conn, event: dict[str, Any], head: tuple[int, str], *,
+                 kinds: tuple[str, ...]) -> dict[str, Any]:
+    """Apply a new event after `head`; raises InvalidInput when it must be refused.
+
+    The caller wraps this in a savepoint and, once its transaction is done, saves the last
+    head it got back (`record["seq"]`, `record["hash"]`) with `save_head`.
+    """
     kind, body = payload_of(event)
-    handler = HANDLERS[kind]
-    version_id, outcome = await handler(conn, event, body, kinds)
-    return await _append(conn, event, kind, outcome, version_id)
+    seq = head[0] + 1
+    version_id, outcome = await HANDLERS[kind](conn, event, body, seq, kinds)
+    return await _append(conn, event, kind, outcome, version_id, seq, head[1])
 
 
 async def _append(conn: Conn, event: dict[str, Any], kind: str, outcome: str,
-                  version_id: int) -> dict[str, Any]:
-    head = await conn.fetchrow("SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE")
-    seq, recorded_at = head["seq"] + 1, now_ms()
+                  version_id: int, seq: int, prev_hash: str) -> dict[str, Any]:
+    recorded_at = now_ms()
     stored_event = json.loads(json.dumps(event))  # tuples → lists, exactly as jsonb keeps it
-    digest = chain.entry_hash(head["hash"], seq, stored_event, outcome, recorded_at)
-    await conn.execute("UPDATE versions SET updated_seq = $2 WHERE id = $1", version_id, seq)
+    digest = chain.entry_hash(prev_hash, seq, stored_event, outcome, recorded_at)
+    if outcome == "applied":
+        await conn.execute("UPDATE versions SET updated_seq = $2 WHERE id = $1", version_id, seq)
     state = await version_state(conn, version_id)
     await conn.execute(
         "INSERT INTO event_log (seq, event_id, artifact, event_type, outcome, actor, occurred_at,"
@@ -66,22 +81,15 @@ async def _append(conn: Conn, event: dict[str, Any], kind: str, outcome: str,
         " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb,$10::jsonb,$11,$12,$13)",
         seq, event["event_id"], event["artifact"], kind, outcome, event["actor"],
         _ts(event["occurred_at"]), _ts(recorded_at), json.dumps(stored_event), json.dumps(state),
-        version_id, head["hash"], digest,
+        version_id, prev_hash, digest,
     )
-    await conn.execute("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1", seq, digest)
     return {"seq": seq, "recorded_at": recorded_at, "hash": digest, "outcome": outcome,
             "event": event, "state": state}
 
 
-async def _seq_placeholder(conn: Conn) -> int:
-    """The seq the current event will get (chain head + 1), for created_seq columns."""
-    return int(await conn.fetchval("SELECT seq + 1 FROM chain_head WHERE id = 1")) 
-
-
 async def _published(conn: Conn, event: dict[str, Any], body: dict[str, Any],
-                     kinds: tuple[str, ...]) -> tuple[int, str]:
+                     seq: int, kinds: tuple[str, ...]) -> tuple[int, str]:
     checks.check_published(event["artifact"], body, kinds)
-    seq = await _seq_placeholder(conn)
     occurred = _ts(event["occurred_at"])
     await conn.execute(
         "INSERT INTO projects (name, created_at, created_seq) VALUES ($1, $2, $3)"
@@ -178,7 +186,7 @@ async def _target(conn: Conn, event: dict[str, Any], selector: str) -> tuple[int
 
 
 async def _stage_changed(conn: Conn, event: dict[str, Any], body: dict[str, Any],
-                         kinds: tuple[str, ...]) -> tuple[int, str]:
+                         seq: int, kinds: tuple[str, ...]) -> tuple[int, str]:
     checks.check_stage(body["stage"])
     _, version_id = await _target(conn, event, body["version"])
     await conn.execute("UPDATE versions SET stage = $2 WHERE id = $1", version_id, body["stage"])
@@ -186,7 +194,7 @@ async def _stage_changed(conn: Conn, event: dict[str, Any], body: dict[str, Any]
 
 
 async def _alias_moved(conn: Conn, event: dict[str, Any], body: dict[str, Any],
-                       kinds: tuple[str, ...]) -> tuple[int, str]:
+                       seq: int, kinds: tuple[str, ...]) -> tuple[int, str]:
     alias = check_alias(body["alias"])
     if alias == "latest":
         raise InvalidInput("reserved_alias", "'latest' always points at the newest version")
@@ -202,7 +210,7 @@ async def _alias_moved(conn: Conn, event: dict[str, Any], body: dict[str, Any],
             raise InvalidInput("unknown_alias", f"{event['artifact']} has no alias {alias!r}")
         return version_id, "applied"
     version_id = (await resolve_version(conn, art["id"], body["version"]))["id"]
-    await _set_alias(conn, art["id"], alias, version_id, await _seq_placeholder(conn))
+    await _set_alias(conn, art["id"], alias, version_id, seq)
     await conn.execute(
         "UPDATE links SET target_version_id = $1 WHERE target_version_id IS NULL"
         " AND target_artifact = $2 AND target_selector = $3",
@@ -212,7 +220,7 @@ async def _alias_moved(conn: Conn, event: dict[str, Any], body: dict[str, Any],
 
 
 async def _metadata_edited(conn: Conn, event: dict[str, Any], body: dict[str, Any],
-                           kinds: tuple[str, ...]) -> tuple[int, str]:
+                           seq: int, kinds: tuple[str, ...]) -> tuple[int, str]:
     _, version_id = await _target(conn, event, body["version"])
     if body.get("reverts"):
         undone = await conn.fetchrow(
@@ -234,22 +242,22 @@ async def _metadata_edited(conn: Conn, event: dict[str, Any], body: dict[str, An
     await conn.execute(
         "INSERT INTO metadata_edits (seq, event_id, version_id, actor, changes, previous, reverts)"
         " VALUES ($1,$2,$3,$4,$5::jsonb,$6::jsonb,$7)",
-        await _seq_placeholder(conn), event["event_id"], version_id, event["actor"],
+        seq, event["event_id"], version_id, event["actor"],
         json.dumps(changes), json.dumps(previous), body.get("reverts"),
     )
     return version_id, "applied"
 
 
 async def _link_added(conn: Conn, event: dict[str, Any], body: dict[str, Any],
-                      kinds: tuple[str, ...]) -> tuple[int, str]:
+                      seq: int, kinds: tuple[str, ...]) -> tuple[int, str]:
     checks.check_link(body["link"])
     _, version_id = await _target(conn, event, body["version"])
-    await _add_link(conn, version_id, body["link"], await _seq_placeholder(conn))
+    await _add_link(conn, version_id, body["link"], seq)
     return version_id, "applied"
 
 
 async def _verdict(conn: Conn, event: dict[str, Any], body: dict[str, Any],
-                   kinds: tuple[str, ...]) -> tuple[int, str]:
+                   seq: int, kinds: tuple[str, ...]) -> tuple[int, str]:
     checks.check_verdict(body)
     _, version_id = await _target(conn, event, body["version"])
     await conn.execute(
@@ -257,7 +265,7 @@ async def _verdict(conn: Conn, event: dict[str, Any], body: dict[str, Any],
         " VALUES ($1,$2,$3,$4::jsonb,$5) ON CONFLICT (version_id, check_name)"
         " DO UPDATE SET status = $3, reasons = $4::jsonb, seq = $5",
         version_id, body["check"], body["status"], json.dumps(body["reasons"]),
-        await _seq_placeholder(conn),
+        seq,
     )
     await conn.execute(
         "UPDATE versions SET validation = (SELECT CASE"
@@ -270,7 +278,7 @@ async def _verdict(conn: Conn, event: dict[str, Any], body: dict[str, Any],
 
 
 async def _lifecycle(conn: Conn, event: dict[str, Any], body: dict[str, Any],
-                     kinds: tuple[str, ...]) -> tuple[int, str]:
+                     seq: int, kinds: tuple[str, ...]) -> tuple[int, str]:
     checks.check_lifecycle(body)
     _, version_id = await _target(conn, event, body["version"])
     status = {"archive": "archived", "restore": "active", "delete": "deleted"}[body["action"]]

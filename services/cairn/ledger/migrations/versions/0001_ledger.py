@@ -119,7 +119,7 @@ CREATE INDEX links_target ON links (target_version_id);
 CREATE INDEX links_unresolved ON links (target_artifact) WHERE target_version_id IS NULL;
 
 CREATE TABLE metadata_edits (
-    seq        bigint PRIMARY KEY REFERENCES event_log (seq),
+    seq        bigint PRIMARY KEY REFERENCES event_log (seq) DEFERRABLE INITIALLY DEFERRED,
     event_id   uuid NOT NULL,
     version_id bigint NOT NULL REFERENCES versions (id),
     actor      text NOT NULL,
