@@ -79,7 +79,7 @@ def test_cairn_services_get_the_stack_variables(name: str) -> None:
     environment = compose()["services"][name]["environment"]
     if isinstance(environment, list):
         environment = dict(item.split("=", 1) for item in environment)
-    assert set(environment) == set(stack_env()) | {"CAIRN_HTTP_PORT", "CAIRN_HTTP_HOST"}
+    assert set(environment) == set(stack_env()) | {"CAIRN_HTTP_PORT", "CAIRN_HTTP_HOST", "CAIRN_API_TOKENS"}
 
 
 def test_stack_ports_are_published_on_loopback() -> None:
