@@ -1,0 +1,47 @@
+"""scripts/stack itself: status, logs and env say true things about the running stack."""
+
+from __future__ import annotations
+
+import subprocess
+
+import httpx
+import pytest
+
+from tests.endpoints import ROOT, Endpoints, parse_exports
+
+STACK = str(ROOT / "scripts" / "stack")
+
+
+@pytest.fixture(autouse=True)
+def _local_stack_only(endpoints: Endpoints) -> None:
+    if endpoints.origin != "scripts/stack":
+        pytest.skip(f"services come from {endpoints.origin}, not scripts/stack")
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([STACK, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_status_reports_every_backing_service_healthy() -> None:
+    status = _run("status")
+    assert status.returncode == 0, status.stdout + status.stderr
+    rows = {line.split()[0]: line.split()[2] for line in status.stdout.splitlines()[1:]}
+    for service in ("postgres", "kafka", "search", "registry"):
+        assert rows[service] == "healthy"
+
+
+def test_up_is_idempotent_and_env_points_at_live_services() -> None:
+    again = _run("up", "--no-services")
+    assert again.returncode == 0, again.stderr
+    assert "already running" in again.stderr
+    env = parse_exports(_run("env").stdout)
+    assert httpx.get(f"{env['SEARCH_URL']}/_cluster/health").json()["status"] in ("green", "yellow")
+    assert httpx.get(f"{env['SCHEMA_REGISTRY_URL']}/config").json()["compatibilityLevel"] == \
+        "BACKWARD_TRANSITIVE"
+
+
+def test_logs_of_a_service_and_of_an_unknown_one() -> None:
+    kafka = _run("logs", "kafka")
+    assert kafka.returncode == 0 and "(kafka." in kafka.stdout  # log4j lines name their logger
+    unknown = _run("logs", "nosuch")
+    assert unknown.returncode != 0 and "no log for 'nosuch'" in unknown.stderr
