@@ -107,3 +107,29 @@ def ledger(cairn_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
         yield service
     finally:
         service.stop()
+
+
+API_ACTOR = "alice"
+API_TOKEN = "secret-token"  # the fixed token the `api` fixture's CAIRN_API_TOKENS gives alice
+
+
+def api_env(cairn_env: dict[str, str], **extra: str) -> dict[str, str]:
+    """The environment of an api in this run's namespace that accepts API_TOKEN."""
+    return {**cairn_env, "CAIRN_API_TOKENS": f"{API_ACTOR}={API_TOKEN}", **extra}
+
+
+@pytest.fixture(scope="session")
+def api_token() -> str:
+    return API_TOKEN
+
+
+@pytest.fixture(scope="session")
+def api(
+    cairn_env: dict[str, str], ledger: Service, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Service]:
+    """The real api, started after the ledger (whose tables it reads); writes need API_TOKEN."""
+    service = Service("api", api_env(cairn_env), tmp_path_factory.mktemp("logs")).start()
+    try:
+        yield service
+    finally:
+        service.stop()

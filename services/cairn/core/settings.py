@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     max_event_bytes: int = Field(1_000_000, validation_alias=_env("CAIRN_MAX_EVENT_BYTES"))
     max_file_bytes: int = Field(5 * 1024**3, validation_alias=_env("CAIRN_MAX_FILE_BYTES"))
     max_files: int = Field(10_000, validation_alias=_env("CAIRN_MAX_FILES"))
+    # The api's bearer tokens, `actor=token` pairs separated by commas; empty refuses all writes.
+    api_tokens: str = Field("", validation_alias=_env("CAIRN_API_TOKENS"))
+    # The token the SDK and CLI send to the api.
+    token: str | None = Field(None, validation_alias=_env("CAIRN_TOKEN"))
 
     @property
     def kind_list(self) -> tuple[str, ...]:

@@ -25,6 +25,12 @@ from cairn.core.identity import InvalidInput
 from cairn.ledger import recorder
 
 
+# Errors that mean "this event can never be recorded": refuse it, dead-letter it, go on.
+# Connection-level errors are not here: the caller retries the whole batch for those.
+REFUSED = (InvalidInput, KeyError, TypeError, ValueError)
+UNPROCESSABLE = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError)
+
+
 @dataclass(frozen=True)
 class RawRecord:
     key: bytes | None
@@ -78,8 +84,9 @@ async def _one(conn: asyncpg.Connection, raw: RawRecord, event: dict[str, Any],
     try:
         async with conn.transaction():  # savepoint: a refused event leaves no trace here
             recorded = await recorder.record(conn, event, head, kinds=kinds)
-    except (InvalidInput, KeyError, TypeError, ValueError) as exc:
-        reason = exc.reason if isinstance(exc, InvalidInput) else "malformed"
+    except (*REFUSED, *UNPROCESSABLE) as exc:
+        reason = exc.reason if isinstance(exc, InvalidInput) else (
+            "malformed" if isinstance(exc, REFUSED) else "unprocessable")
         await conn.execute(
             "INSERT INTO rejected_events (event_id, artifact, reason, message)"
             " VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING",

@@ -1,0 +1,98 @@
+"""The composition root: `create_app(settings)` wires PostgreSQL, Kafka and the blob store.
+
+The lifespan opens every client and closes them in `finally`, so a failed start-up or a
+shutdown never leaks a pool or leaves produced events unflushed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic.json_schema import models_json_schema
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from cairn.api import errors
+from cairn.api.auth import parse_tokens
+from cairn.api.middleware import JsonBodyLimit, Metrics
+from cairn.api.models import Publish
+from cairn.api.routers import include_all
+from cairn.core.blobstore import LocalBlobStore
+from cairn.core.emitter import Emitter
+from cairn.core.logs import configure
+from cairn.core.settings import Settings
+from cairn.core.topics import Topics, ensure_topics
+
+log = configure("api")
+
+
+async def _open_pool(settings: Settings) -> asyncpg.Pool:
+    """Wait for PostgreSQL (it may still be starting beside us) rather than fail at once."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type((OSError, asyncpg.PostgresConnectionError,
+                                       asyncpg.CannotConnectNowError)),
+        stop=stop_after_delay(60), wait=wait_exponential(max=5), reraise=True,
+    ):
+        with attempt:
+            return await asyncpg.create_pool(settings.database_url, min_size=1, max_size=10)
+    raise AssertionError("unreachable")
+
+
+def _open_emitter(settings: Settings) -> Emitter:
+    """Create the topics if the ledger has not yet (so the first event cannot auto-create
+    one with the wrong partition count) and register the event schema once, up front."""
+    ensure_topics(settings.kafka_bootstrap_servers, Topics(settings.topic_prefix))
+    emitter = Emitter(settings, "cairn-api")
+    emitter.codec.register()
+    return emitter
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    pool = await _open_pool(settings)
+    try:
+        emitter = await asyncio.to_thread(_open_emitter, settings)
+        try:
+            app.state.pool, app.state.emitter = pool, emitter
+            app.state.blobs = LocalBlobStore(settings.blob_dir)
+            log.info("api ready", host=settings.http_host, port=settings.http_port,
+                     events=emitter.topics.events, actors=len(app.state.tokens))
+            yield
+        finally:
+            await asyncio.to_thread(emitter.close)
+    finally:
+        await pool.close()
+
+
+def create_app(settings: Settings) -> FastAPI:
+    app = FastAPI(title="Cairn", version="1", lifespan=lifespan,
+                  summary="Reproducible experiment artifact registry")
+    app.state.settings = settings
+    app.state.tokens = parse_tokens(settings.api_tokens)
+    if not app.state.tokens:
+        log.warning("CAIRN_API_TOKENS is empty: every write will be refused")
+    errors.install(app)
+    include_all(app)
+    app.add_middleware(JsonBodyLimit, max_bytes=settings.max_event_bytes)
+    app.add_middleware(Metrics)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema plus Publish, which the publish route reads by hand (JSON or
+    multipart) and so never declares as a parameter."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, summary=app.summary,
+                             routes=app.routes)
+        _, defs = models_json_schema([(Publish, "validation")],
+                                     ref_template="#/components/schemas/{model}")
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(defs["$defs"])
+        app.openapi_schema = schema
+    return app.openapi_schema

@@ -1,0 +1,89 @@
+"""Writes: build a checked event, emit it, answer with its id. The ledger applies it later.
+
+Nothing here touches PostgreSQL: the ledger is the only writer, and clients follow an event
+with GET /v1/events/{event_id}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+from prometheus_client import Counter
+
+from cairn.api.errors import ApiError, Reason
+from cairn.api.models import Publish, PublishAccepted
+from cairn.core import payloads
+from cairn.core.blobstore import BlobStore
+from cairn.core.emitter import Emitter
+from cairn.core.events import new_event
+from cairn.core.identity import InvalidInput
+from cairn.core.settings import Settings
+
+EMITTED = Counter("cairn_api_events_emitted_total", "Events the api emitted", ["type"])
+log = structlog.get_logger("api")
+
+
+async def emit(emitter: Emitter, artifact: str, payload_type: str, body: Mapping[str, Any],
+               actor: str) -> str:
+    """Emit one event and wait for Kafka's ack (acks=all); return its event_id."""
+    event = new_event(artifact, payload_type, body, actor=actor, tool="api")
+    try:
+        await emitter.emit_async(event)
+    except InvalidInput:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # fastavro's refusals
+        raise InvalidInput("invalid_payload", f"the event does not fit its Avro schema: {exc}"
+                           ) from exc
+    EMITTED.labels(payload_type).inc()
+    log.info("emitted", type=payload_type, artifact=artifact, event_id=event["event_id"],
+             actor=actor)
+    return str(event["event_id"])
+
+
+def published_body(req: Publish, settings: Settings) -> dict[str, Any]:
+    """The checked Published body, digest included; malformed parts become InvalidInput."""
+    if len(req.files) > settings.max_files:
+        raise InvalidInput("too_many_files", f"{len(req.files)} files exceed the limit of "
+                           f"{settings.max_files} (CAIRN_MAX_FILES)")
+    try:
+        return payloads.published(
+            kind=req.kind, project=req.project, name=req.name,
+            files=[f.model_dump() for f in req.files], metadata_=req.metadata,
+            environment=req.environment, links=[lk.model_dump() for lk in req.links],
+            stage=req.stage, extra=req.extra, kinds=settings.kind_list,
+        )
+    except InvalidInput:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InvalidInput("invalid_payload", f"malformed field in the request: {exc!r}"
+                           ) from exc
+
+
+def missing_blobs(blobs: BlobStore, files: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Files whose blob is not stored, and refuse sizes that disagree with the stored blob
+    (the size is part of the version's identity)."""
+    missing: list[str] = []
+    for f in files:
+        if not blobs.has(f["sha256"]):
+            missing.append(f["sha256"])
+        elif blobs.size(f["sha256"]) != f["size"]:
+            raise InvalidInput("size_mismatch", f"{f['path']}: size {f['size']} differs from "
+                               f"the stored blob's {blobs.size(f['sha256'])} bytes")
+    return sorted(set(missing))
+
+
+async def publish(req: Publish, *, actor: str, settings: Settings, blobs: BlobStore,
+                  emitter: Emitter) -> PublishAccepted:
+    body = published_body(req, settings)
+    missing = await asyncio.to_thread(missing_blobs, blobs, body["files"])
+    if missing:
+        shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" * (len(missing) > 10))
+        raise ApiError(400, Reason.MISSING_BLOBS,
+                       f"upload these blobs first (PUT /v1/blobs/{{sha256}}): {shown}",
+                       missing=missing)
+    artifact = f"{req.project}/{req.name}"
+    event_id = await emit(emitter, artifact, "Published", body, actor)
+    return PublishAccepted(event_id=event_id, digest=body["digest"], artifact=artifact)

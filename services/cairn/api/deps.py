@@ -1,0 +1,101 @@
+"""Dependencies as `Annotated` aliases, so a route reads `def put(actor: CurrentActor, ...)`.
+
+Everything comes from `app.state`, filled by the lifespan in app.py; nothing is global.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import asyncpg
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from cairn.api.auth import actor_for
+from cairn.api.errors import ApiError, Reason, not_found
+from cairn.core.blobstore import BlobStore
+from cairn.core.emitter import Emitter
+from cairn.core.identity import InvalidInput, check_alias, check_name, is_version_selector
+from cairn.core.settings import Settings
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def _pool(request: Request) -> asyncpg.Pool:
+    return request.app.state.pool
+
+
+def _emitter(request: Request) -> Emitter:
+    return request.app.state.emitter  # type: ignore[no-any-return]
+
+
+def _blobs(request: Request) -> BlobStore:
+    return request.app.state.blobs  # type: ignore[no-any-return]
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+PoolDep = Annotated[asyncpg.Pool, Depends(_pool)]
+EmitterDep = Annotated[Emitter, Depends(_emitter)]
+BlobsDep = Annotated[BlobStore, Depends(_blobs)]
+
+_bearer = HTTPBearer(auto_error=False, description="CAIRN_API_TOKENS on the server, CAIRN_TOKEN "
+                     "on clients; needed for every write")
+
+
+def _current_actor(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """The actor of the bearer token: the `actor` of every event this request emits."""
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if credentials is None:
+        raise ApiError(401, Reason.UNAUTHENTICATED,
+                       "writes need 'Authorization: Bearer <token>' (set CAIRN_TOKEN)",
+                       headers=challenge)
+    actor = actor_for(request.app.state.tokens, credentials.credentials)
+    if actor is None:
+        raise ApiError(401, Reason.UNAUTHENTICATED, "the bearer token is not valid",
+                       headers=challenge)
+    return actor
+
+
+CurrentActor = Annotated[str, Depends(_current_actor)]
+
+
+async def _existing_artifact(project: str, name: str, pool: PoolDep) -> str:
+    """`project/name` if the ledger knows it: writes to an unknown artifact get 404 at once
+    instead of an event the ledger would only reject later."""
+    check_name(project, "project")
+    check_name(name)
+    known = await pool.fetchval(
+        "SELECT 1 FROM artifacts WHERE project = $1 AND name = $2", project, name
+    )
+    if not known:
+        raise not_found(f"artifact {project}/{name}")
+    return f"{project}/{name}"
+
+
+ExistingArtifact = Annotated[str, Depends(_existing_artifact)]
+
+
+def check_selector(selector: str) -> str:
+    """vN, a digest prefix (7+ hex, `sha256:` optional) or an alias, as the ledger resolves it."""
+    bare = selector.removeprefix("sha256:")
+    if is_version_selector(bare):
+        return bare
+    try:
+        return check_alias(selector)
+    except InvalidInput:
+        raise InvalidInput(
+            "invalid_selector",
+            f"{selector!r} is not a version: use vN, 7+ hex digits of a digest, or an alias",
+        ) from None
+
+
+def _selector(selector: str) -> str:
+    return check_selector(selector)
+
+
+Selector = Annotated[str, Depends(_selector)]

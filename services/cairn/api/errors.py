@@ -1,0 +1,121 @@
+"""One error body for every failure: {"error": {"reason": <stable code>, "message": <what to fix>}}.
+
+Clients branch on `reason`, never on the message or on FastAPI's own error shapes, so every
+exception a route can raise is translated here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+import asyncpg
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+
+from cairn.core.identity import InvalidInput
+from cairn.core.kafka import DeliveryFailed
+
+log = structlog.get_logger("api")
+
+
+class Reason(StrEnum):
+    """Reasons the api itself gives; InvalidInput reasons from cairn.core pass through as-is."""
+
+    NOT_FOUND = "not_found"
+    UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN = "forbidden"
+    TOO_LARGE = "too_large"
+    INVALID_REQUEST = "invalid_request"
+    MISSING_BLOBS = "missing_blobs"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    NOT_READY = "not_ready"
+    UNAVAILABLE = "unavailable"
+    INTERNAL = "internal"
+
+
+# InvalidInput reasons that mean "too big" rather than "wrong": 413, reason too_large.
+TOO_LARGE = {"blob_too_large", "event_too_large"}
+_BY_STATUS = {404: Reason.NOT_FOUND, 405: Reason.METHOD_NOT_ALLOWED, 413: Reason.TOO_LARGE,
+              401: Reason.UNAUTHENTICATED, 403: Reason.FORBIDDEN}
+
+
+class ApiError(Exception):
+    """An HTTP failure with a reason code; `extra` adds machine-readable detail to the body."""
+
+    def __init__(self, status: int, reason: str, message: str, *,
+                 headers: Mapping[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.reason, self.message = status, reason, message
+        self.headers, self.extra = headers, extra
+
+
+def error_response(status: int, reason: str, message: str,
+                   headers: Mapping[str, str] | None = None, **extra: Any) -> JSONResponse:
+    body = {"error": {"reason": str(reason), "message": message, **extra}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def not_found(what: str) -> ApiError:
+    return ApiError(404, Reason.NOT_FOUND, f"{what} does not exist")
+
+
+async def _api_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.reason, exc.message, exc.headers, **exc.extra)
+
+
+async def _invalid_input(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidInput)
+    if exc.reason in TOO_LARGE:
+        return error_response(413, Reason.TOO_LARGE, str(exc))
+    return error_response(400, exc.reason, str(exc))
+
+
+async def _validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()[:10]
+    ]
+    return error_response(422, Reason.INVALID_REQUEST, "; ".join(problems) or "invalid request")
+
+
+async def _http(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    reason = _BY_STATUS.get(exc.status_code, f"http_{exc.status_code}")
+    return error_response(exc.status_code, reason, str(exc.detail), exc.headers)
+
+
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("dependency unavailable", path=request.url.path, error=repr(exc))
+    return error_response(503, Reason.UNAVAILABLE,
+                          "Kafka or PostgreSQL did not answer; retry with the same request")
+
+
+async def _disconnected(_: Request, exc: Exception) -> JSONResponse:
+    return error_response(400, Reason.INVALID_REQUEST, "the client went away mid-request")
+
+
+async def _internal(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", path=request.url.path, exc_info=exc)
+    return error_response(500, Reason.INTERNAL, "internal error; the api log has the details")
+
+
+UNAVAILABLE = (DeliveryFailed, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
+               asyncpg.TooManyConnectionsError, ConnectionError, TimeoutError)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(InvalidInput, _invalid_input)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(ClientDisconnect, _disconnected)
+    for exc_type in UNAVAILABLE:
+        app.add_exception_handler(exc_type, _unavailable)
+    app.add_exception_handler(Exception, _internal)

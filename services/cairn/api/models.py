@@ -1,0 +1,103 @@
+"""Request and response bodies. Shape only: cairn.core.payloads and checks judge the content,
+so the api, the SDK and the ledger refuse the same things with the same reasons."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is an error, not ignored
+
+
+class FileEntry(Body):
+    path: str
+    size: int = Field(ge=0)
+    sha256: str
+    media_type: str | None = None
+
+
+class ManifestFile(Body):
+    """A file in a multipart manifest: size and sha256 come from the uploaded part if omitted."""
+
+    path: str
+    size: int | None = Field(None, ge=0)
+    sha256: str | None = None
+    media_type: str | None = None
+
+
+class LinkIn(Body):
+    relation: str
+    target: str | None = None
+    external: dict[str, Any] | None = None
+
+
+class Publish(Body):
+    kind: str
+    project: str
+    name: str
+    files: list[FileEntry]
+    metadata: dict[str, Any] = Field(default_factory=dict)  # empty: "missing_creator", not 422
+    environment: dict[str, Any] | None = None
+    links: list[LinkIn] = Field(default_factory=list)
+    stage: str | None = None
+    extra: dict[str, Any] | None = None
+
+
+class Manifest(Publish):
+    """The "manifest" part of a multipart publish."""
+
+    files: list[ManifestFile] = Field(default_factory=list)  # type: ignore[assignment]
+
+
+class MissingQuery(Body):
+    sha256: list[str]
+
+
+class MetadataChanges(Body):
+    changes: dict[str, Any]
+
+
+class Revert(Body):
+    event_id: str
+
+
+class StageChange(Body):
+    stage: str
+
+
+class AliasTarget(Body):
+    version: str
+
+
+class Accepted(BaseModel):
+    event_id: str
+
+
+class PublishAccepted(Accepted):
+    digest: str
+    artifact: str
+
+
+class BlobStored(BaseModel):
+    sha256: str
+    size: int
+
+
+class Missing(BaseModel):
+    missing: list[str]
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse(model: type[M], raw: bytes | str, where: str = "body") -> M:
+    """Validate a body read by hand (streamed routes) with the same 422 as FastAPI's own."""
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = [{**e, "loc": (where, *e["loc"])} for e in exc.errors()]
+        raise RequestValidationError(errors) from None

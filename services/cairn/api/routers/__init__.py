@@ -1,0 +1,12 @@
+"""One router per resource, gathered by `include_all`."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from cairn.api.routers import aliases, artifacts, blobs, events, health, versions
+
+
+def include_all(app: FastAPI) -> None:
+    for module in (health, blobs, artifacts, versions, aliases, events):
+        app.include_router(module.router)

@@ -1,0 +1,80 @@
+"""Publish artifact versions and read them back (by version, digest prefix, alias or ref)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from cairn.api import commands, reads
+from cairn.api.deps import (
+    BlobsDep,
+    CurrentActor,
+    EmitterDep,
+    PoolDep,
+    Selector,
+    SettingsDep,
+    check_selector,
+)
+from cairn.api.form_publish import store_form
+from cairn.api.models import Publish, PublishAccepted, parse
+from cairn.api.uploads import PartReader, blocking_chunks, in_upload_thread
+from cairn.core.identity import check_name, parse_ref
+
+router = APIRouter(tags=["artifacts"])
+PUBLISH_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "JSON (the Publish schema; every file's blob uploaded before), or "
+                       "multipart/form-data: a 'manifest' part with the same JSON (files "
+                       "optional, size and sha256 optional) plus one part per file whose "
+                       "filename is the file's path",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Publish"}},
+                    "multipart/form-data": {"schema": {"type": "object"}}},
+    }
+}
+
+
+@router.post("/v1/artifacts", status_code=202, response_model=PublishAccepted,
+             openapi_extra=PUBLISH_BODY)
+async def publish(request: Request, response: Response, actor: CurrentActor,
+                  settings: SettingsDep, blobs: BlobsDep, emitter: EmitterDep
+                  ) -> PublishAccepted:
+    """Emit an "artifact published" event; follow it at GET /v1/events/{event_id}."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        req = await in_upload_thread(lambda: store_form(
+            PartReader(content_type, blocking_chunks(request.stream())).parts(), blobs,
+            settings))
+    else:
+        req = parse(Publish, await request.body())
+    accepted = await commands.publish(req, actor=actor, settings=settings, blobs=blobs,
+                                      emitter=emitter)
+    response.headers["Location"] = f"/v1/events/{accepted.event_id}"
+    return accepted
+
+
+@router.get("/v1/artifacts/{project}/{name}")
+async def get_artifact(project: str, name: str, pool: PoolDep) -> dict[str, Any]:
+    """The artifact, its aliases and the summary of every version."""
+    check_name(project, "project")
+    check_name(name)
+    return await reads.artifact_summary(pool, project, name)
+
+
+@router.get("/v1/artifacts/{project}/{name}/versions/{selector}")
+async def get_version(project: str, name: str, selector: Selector, pool: PoolDep
+                      ) -> dict[str, Any]:
+    """One version: content, provenance, stage, aliases, lineage both ways and verdicts."""
+    check_name(project, "project")
+    check_name(name)
+    return await reads.version_detail(pool, project, name, selector)
+
+
+@router.get("/v1/resolve")
+async def resolve(ref: str, pool: PoolDep) -> dict[str, Any]:
+    """`project/name@v3`, `project/name@<digest prefix>`, `project/name:alias` or
+    `project/name` (latest) → the version's detail."""
+    parsed = parse_ref(ref)
+    selector = check_selector(parsed.selector or "latest")
+    return await reads.version_detail(pool, parsed.project, parsed.name, selector)

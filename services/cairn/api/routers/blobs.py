@@ -1,0 +1,95 @@
+"""Content-addressed blobs: upload before publishing, download by sha256.
+
+A blob is stored only if its bytes hash to the name it was uploaded under, so a name is a
+promise about content that every reader can check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import structlog
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
+
+from cairn.api.deps import BlobsDep, CurrentActor, SettingsDep
+from cairn.api.errors import ApiError, Reason, not_found
+from cairn.api.models import BlobStored, Missing, MissingQuery
+from cairn.api.uploads import blocking_chunks, in_upload_thread
+from cairn.core.blobstore import BlobCorrupted
+from cairn.core.identity import check_sha256
+
+router = APIRouter(prefix="/v1/blobs", tags=["blobs"])
+log = structlog.get_logger("api")
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+@router.put("/{sha256}", status_code=201, response_model=BlobStored,
+            responses={200: {"model": BlobStored, "description": "already stored"}})
+async def put_blob(sha256: str, request: Request, response: Response, _: CurrentActor,
+                   blobs: BlobsDep, settings: SettingsDep) -> BlobStored:
+    """Store the raw body under its sha256: 201, or 200 if it was there already."""
+    check_sha256(sha256)
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > settings.max_file_bytes:
+        raise _too_large(settings.max_file_bytes)
+    existed = await asyncio.to_thread(blobs.has, sha256)
+    digest, size = await in_upload_thread(lambda: blobs.put(
+        blocking_chunks(request.stream()), sha256, settings.max_file_bytes))
+    if existed:
+        response.status_code = 200
+    return BlobStored(sha256=digest, size=size)
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, Reason.TOO_LARGE, f"a blob may have at most {limit} bytes "
+                    "(CAIRN_MAX_FILE_BYTES)")
+
+
+@router.post("/missing", response_model=Missing)
+async def missing_blobs(query: MissingQuery, _: CurrentActor, blobs: BlobsDep) -> Missing:
+    """Which of these blobs the store lacks, so a client uploads only those."""
+    wanted = list(dict.fromkeys(check_sha256(s) for s in query.sha256))
+    present = await asyncio.to_thread(lambda: {s for s in wanted if blobs.has(s)})
+    return Missing(missing=[s for s in wanted if s not in present])
+
+
+@router.head("/{sha256}")
+async def has_blob(sha256: str, blobs: BlobsDep) -> Response:
+    check_sha256(sha256)
+    if not await asyncio.to_thread(blobs.has, sha256):
+        raise not_found(f"blob {sha256}")
+    size = await asyncio.to_thread(blobs.size, sha256)
+    return Response(headers={"Content-Length": str(size), "ETag": f'"{sha256}"'})
+
+
+@router.get("/{sha256}", response_class=StreamingResponse,
+            responses={200: {"content": {"application/octet-stream": {}}}})
+async def get_blob(sha256: str, blobs: BlobsDep) -> StreamingResponse:
+    """The blob's bytes, verified against the digest while streaming."""
+    check_sha256(sha256)
+    if not await asyncio.to_thread(blobs.has, sha256):
+        raise not_found(f"blob {sha256}")
+    size = await asyncio.to_thread(blobs.size, sha256)
+    return StreamingResponse(
+        hold_last(blobs.open(sha256), sha256), media_type="application/octet-stream",
+        headers={"Content-Length": str(size), "ETag": f'"{sha256}"', "Cache-Control": IMMUTABLE},
+    )
+
+
+def hold_last(chunks: Iterator[bytes], sha256: str) -> Iterator[bytes]:
+    """Send each chunk only once the next was read. The store raises BlobCorrupted after the
+    last chunk, so corruption cuts the response short of Content-Length and the client sees
+    a broken download instead of complete-looking bad bytes."""
+    held: bytes | None = None
+    try:
+        for chunk in chunks:
+            if held is not None:
+                yield held
+            held = chunk
+    except BlobCorrupted:
+        log.error("blob corrupted on disk: download cut short", sha256=sha256)
+        raise
+    if held is not None:
+        yield held

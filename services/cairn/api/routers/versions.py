@@ -1,0 +1,79 @@
+"""Changes to one version: descriptive metadata (audited, revertible), stage, lineage links.
+
+The selector goes to the ledger as given (vN, digest prefix or alias): it resolves it when it
+applies the event, in order with every other change to the artifact.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from fastapi import APIRouter
+
+from cairn.api import commands, reads
+from cairn.api.deps import CurrentActor, EmitterDep, ExistingArtifact, PoolDep, Selector
+from cairn.api.models import Accepted, LinkIn, MetadataChanges, Revert, StageChange
+from cairn.core import checks, payloads
+from cairn.core.identity import InvalidInput, check_name
+
+router = APIRouter(prefix="/v1/artifacts/{project}/{name}/versions/{selector}",
+                   tags=["versions"])
+
+
+@router.patch("/metadata", status_code=202)
+async def edit_metadata(body: MetadataChanges, artifact: ExistingArtifact, selector: Selector,
+                        actor: CurrentActor, emitter: EmitterDep) -> Accepted:
+    """Set descriptive fields (description, tags, card, ...); content never changes."""
+    changes = json.dumps(body.changes, sort_keys=True)
+    checks.check_metadata_changes(changes)
+    event_id = await commands.emit(emitter, artifact, "MetadataEdited",
+                                   {"version": selector, "changes": changes, "reverts": None},
+                                   actor)
+    return Accepted(event_id=event_id)
+
+
+@router.get("/history")
+async def metadata_history(project: str, name: str, selector: Selector, pool: PoolDep
+                           ) -> list[dict[str, Any]]:
+    """Every metadata edit of the version, oldest first, with what it replaced."""
+    check_name(project, "project")
+    check_name(name)
+    return await reads.edit_history(pool, project, name, selector)
+
+
+@router.post("/revert", status_code=202)
+async def revert_edit(body: Revert, artifact: ExistingArtifact, selector: Selector,
+                      actor: CurrentActor, emitter: EmitterDep) -> Accepted:
+    """Undo one edit: the ledger puts back the values that edit replaced."""
+    try:
+        edit = str(uuid.UUID(body.event_id))
+    except ValueError:
+        raise InvalidInput("invalid_event_id", f"{body.event_id!r} is not an event id") from None
+    event_id = await commands.emit(emitter, artifact, "MetadataEdited",
+                                   {"version": selector, "changes": "{}", "reverts": edit},
+                                   actor)
+    return Accepted(event_id=event_id)
+
+
+@router.put("/stage", status_code=202)
+async def set_stage(body: StageChange, artifact: ExistingArtifact, selector: Selector,
+                    actor: CurrentActor, emitter: EmitterDep) -> Accepted:
+    stage = checks.check_stage(body.stage)
+    event_id = await commands.emit(emitter, artifact, "StageChanged",
+                                   {"version": selector, "stage": stage}, actor)
+    return Accepted(event_id=event_id)
+
+
+@router.post("/links", status_code=202)
+async def add_link(body: LinkIn, artifact: ExistingArtifact, selector: Selector,
+                   actor: CurrentActor, emitter: EmitterDep) -> Accepted:
+    """A lineage edge from this version to another artifact or to external code or data."""
+    try:
+        link = payloads.link(body.relation, body.target, body.external)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise InvalidInput("invalid_link", f"malformed link: {exc!r}") from exc
+    event_id = await commands.emit(emitter, artifact, "LinkAdded",
+                                   {"version": selector, "link": link}, actor)
+    return Accepted(event_id=event_id)
