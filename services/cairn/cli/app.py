@@ -1,0 +1,103 @@
+"""The typer app, its global options, and the one place where failures become exit codes.
+
+Exit codes: 0 done; 1 the api or the ledger refused, or the api was unreachable; 2 the
+input was wrong and nothing was sent; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from cairn.core.identity import InvalidInput
+from cairn.sdk.errors import CairnError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    name="cairn",
+    help="Publish, find and fetch models, datasets and evaluation logs in Cairn.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@dataclass
+class Options:
+    api_url: str | None = None
+    token: str | None = None
+    progress: bool | None = None
+
+
+_given = Options()  # set by the callback, which runs before every command
+
+
+@app.callback()
+def main(
+    api_url: Annotated[str | None, typer.Option(
+        "--api-url", help="The api's URL (env CAIRN_API_URL; default http://127.0.0.1:18000)",
+        show_default=False)] = None,
+    token: Annotated[str | None, typer.Option(
+        "--token", help="Bearer token for writes (env CAIRN_TOKEN)", show_default=False)] = None,
+    progress: Annotated[bool | None, typer.Option(
+        "--progress/--no-progress", help="Progress bars (default: on a terminal)",
+        show_default=False)] = None,
+) -> None:
+    shown = progress if progress is not None else (True if sys.stderr.isatty() else None)
+    global _given
+    _given = Options(api_url, token, shown)
+
+
+def client(transport: str = "http") -> Any:
+    """A Client from the global options; built lazily so local checks come first."""
+    from cairn.sdk.client import Client
+
+    return Client(_given.api_url, _given.token, transport=transport,  # type: ignore[arg-type]
+                  progress=_given.progress)
+
+
+def handled(fn: F) -> F:
+    """Report any failure as one line on stderr, with an exit code, never a traceback."""
+    from cairn.cli import render
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except InvalidInput as exc:
+            render.fail(CairnError(exc.reason, str(exc)))
+            raise typer.Exit(2) from None
+        except CairnError as exc:
+            render.fail(exc)
+            raise typer.Exit(2 if exc.local else 1) from None
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            render.fail(CairnError("invalid_configuration", f"setting {where}: {first['msg']}; "
+                                   "fix the environment variable or .env"))
+            raise typer.Exit(2) from None
+        except OSError as exc:  # local files: permission denied, disk full, ...
+            render.fail(CairnError("os_error", f"{exc}; fix the file or directory and retry"))
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            render.fail(CairnError("interrupted", "stopped by the user; nothing was left half-"
+                                   "written (run the command again)"))
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def command(*args: Any, **kwargs: Any) -> Callable[[F], F]:
+    """`@app.command()` with failures handled."""
+    def register(fn: F) -> F:
+        app.command(*args, **kwargs)(handled(fn))
+        return fn
+
+    return register

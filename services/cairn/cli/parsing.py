@@ -1,0 +1,107 @@
+"""Turning `key=value` options into metadata, links and edits; pure, no network.
+
+Each refusal says which option to fix and how, as a CairnError the command reports in one
+line before anything is hashed or sent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from cairn.core import payloads
+from cairn.sdk.errors import CairnError
+
+EXTERNAL_PREFIXES = ("code:", "data:")
+
+
+def pairs(values: Iterable[str] | None, option: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for value in values or []:
+        key, sep, rest = value.partition("=")
+        if not sep or not key.strip():
+            raise CairnError("invalid_option", f"--{option} {value!r}: write it as key=value")
+        out[key.strip()] = rest
+    return out
+
+
+def param_value(text: str) -> Any:
+    """A JSON scalar when it reads as one (3, 0.1, true, null), else the text itself."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if value is None or isinstance(value, bool | int | float) else text
+
+
+def params(values: Iterable[str] | None) -> dict[str, Any]:
+    return {k: param_value(v) for k, v in pairs(values, "param").items()}
+
+
+def metrics(values: Iterable[str] | None) -> dict[str, float]:
+    out = {}
+    for key, text in pairs(values, "metric").items():
+        try:
+            out[key] = float(text)
+        except ValueError:
+            raise CairnError("invalid_option", f"--metric {key}={text!r}: a metric must be a "
+                             "number, e.g. --metric accuracy=0.91") from None
+    return out
+
+
+def seeds(values: Iterable[str] | None) -> dict[str, int]:
+    out = {}
+    for key, text in pairs(values, "seed").items():
+        try:
+            out[key] = int(text)
+        except ValueError:
+            raise CairnError("invalid_option", f"--seed {key}={text!r}: a seed must be an "
+                             "integer, e.g. --seed torch=42") from None
+    return out
+
+
+def links(values: Iterable[str] | None) -> list[dict[str, Any]]:
+    """`relation=project/name@v1`, or `relation=code:<url>` / `relation=data:<url>`."""
+    out = []
+    for value in values or []:
+        relation, sep, target = value.partition("=")
+        if not sep or not relation or not target:
+            raise CairnError("invalid_link", f"--link {value!r}: write it as relation=target, "
+                             "e.g. --link trained_on=project/dataset@v1")
+        if target.startswith(EXTERNAL_PREFIXES):
+            kind, _, url = target.partition(":")
+            out.append(payloads.link(relation, external={"kind": kind, "url": url}))
+        else:
+            out.append(payloads.link(relation, target))
+    return out
+
+
+def metadata(*, creator: str | None, tags: list[str] | None, param: list[str] | None,
+             metric: list[str] | None, seed: list[str] | None, **text: str | None
+             ) -> dict[str, Any]:
+    """Metadata from publish options; options not given are left out (defaults apply)."""
+    meta: dict[str, Any] = {k: v for k, v in text.items() if v is not None}
+    if creator:
+        meta["creator"] = creator
+    if tags:
+        meta["tags"] = list(tags)
+    meta.update(params=params(param), metrics=metrics(metric), seeds=seeds(seed))
+    return meta
+
+
+def changes(*, tags: list[str] | None, card: str | None, **text: str | None) -> dict[str, Any]:
+    """The fields an `edit` sets; at least one is needed."""
+    out: dict[str, Any] = {k: v for k, v in text.items() if v is not None}
+    if tags:
+        out["tags"] = list(tags)
+    if card is not None:
+        try:
+            with open(card, encoding="utf-8") as fh:
+                out["card"] = fh.read()
+        except OSError as exc:
+            raise CairnError("invalid_option", f"--card {card}: cannot read it ({exc})") from None
+    if not out:
+        raise CairnError("empty_edit", "nothing to change: give --description, --tag, "
+                         "--license, --owner-team, --data-source, --framework or --card")
+    return out

@@ -1,0 +1,65 @@
+"""Commands that read Cairn: show, versions, history, pull. `--json` prints plain JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cairn.cli import render
+from cairn.cli.app import client, command
+
+JsonOut = Annotated[bool, typer.Option("--json", help="Print plain JSON on stdout")]
+Ref = Annotated[str, typer.Argument(
+    metavar="REF", help="project/name@v3, project/name@<digest prefix> or project/name:alias")]
+
+
+@command()
+def show(ref: Ref, as_json: JsonOut = False) -> None:
+    """A version: files, metadata, environment and lineage both ways."""
+    with client() as c:
+        detail = c.show(ref)
+    if as_json:
+        render.as_json(detail)
+    else:
+        render.version_detail(detail)
+
+
+@command()
+def versions(
+    artifact: Annotated[str, typer.Argument(metavar="PROJECT/NAME")], as_json: JsonOut = False
+) -> None:
+    """Every version of an artifact, with stages and aliases."""
+    with client() as c:
+        summary = c.versions(artifact)
+    if as_json:
+        render.as_json(summary)
+    else:
+        render.versions(summary)
+
+
+@command()
+def history(ref: Ref, as_json: JsonOut = False) -> None:
+    """The audited metadata edits of a version (revert one with `cairn revert`)."""
+    with client() as c:
+        rows = c.history(ref)
+    if as_json:
+        render.as_json(rows)
+    else:
+        render.history(rows)
+
+
+@command()
+def pull(
+    ref: Ref,
+    dest: Annotated[Path, typer.Argument(metavar="DEST", help="Directory to restore into")],
+    as_json: JsonOut = False,
+) -> None:
+    """Restore every file of a version under DEST, verified byte for byte."""
+    with client() as c:
+        paths = c.pull(ref, dest)
+    if as_json:
+        render.as_json([str(p) for p in paths])
+    else:
+        render.pulled(paths, dest)

@@ -1,0 +1,183 @@
+"""Everything the CLI prints: rich tables on stdout, plain JSON for --json, errors on stderr.
+
+Errors are one line (`error: <what to fix> [reason]`), never wrapped, so scripts can grep
+them; --json output is plain `json.dumps`, never rich, so it always parses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from cairn.sdk.errors import CairnError
+from cairn.sdk.publish import PublishResult
+
+out = Console(highlight=False, markup=False)  # user text like "[x]" is never markup
+err = Console(stderr=True, highlight=False, markup=False)
+
+
+def as_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def fail(exc: CairnError) -> None:
+    err.print(Text.assemble(("error: ", "bold red"), exc.message, (f" [{exc.reason}]", "dim")),
+              soft_wrap=True)
+
+
+def ok(message: str) -> None:
+    out.print(Text.assemble(("✔ ", "bold green"), message), soft_wrap=True)
+
+
+def size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+def when(value: Any) -> str:
+    """Timestamps arrive as ISO text or epoch milliseconds; show both the same way."""
+    if isinstance(value, int | float):
+        value = dt.datetime.fromtimestamp(value / 1000, dt.UTC).isoformat()
+    return str(value or "-").replace("T", " ")[:19]
+
+
+def published(result: PublishResult) -> None:
+    short = result.digest[:12]
+    if result.ref is None:
+        ok(f"accepted {result.artifact} (sha256:{short}…), event {result.event_id}; "
+           "not waiting for the ledger")
+    elif result.outcome == "duplicate":
+        ok(f"{result.ref} already has this content (sha256:{short}…); nothing changed")
+    else:
+        ok(f"published {result.ref} (sha256:{short}…)")
+
+
+def written(what: str, status: Mapping[str, Any]) -> None:
+    seq = f" (seq {status['seq']})" if status.get("seq") is not None else ""
+    state = "recorded" if status.get("status") == "recorded" else "accepted"
+    ok(f"{what}: {state}{seq}")
+
+
+def pulled(paths: Sequence[Path], dest: Path) -> None:
+    total = sum(p.stat().st_size for p in paths)
+    ok(f"restored {len(paths)} file{'s' * (len(paths) != 1)} ({size(total)}) into {dest}")
+
+
+def version_detail(d: Mapping[str, Any]) -> None:
+    meta, env = d.get("metadata") or {}, d.get("environment") or {}
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold cyan", no_wrap=True)
+    head.add_column(overflow="fold")  # digests and refs are never cut short
+    rows = [
+        ("ref", d.get("ref")), ("kind", d.get("kind")), ("digest", f"sha256:{d.get('digest')}"),
+        ("stage", d.get("stage")), ("status", d.get("status")),
+        ("validation", d.get("validation")), ("aliases", ", ".join(d.get("aliases") or [])),
+        ("created", f"{when(d.get('created_at'))} by {d.get('created_by') or '-'}"),
+        ("creator", meta.get("creator")), ("description", meta.get("description")),
+        ("tags", ", ".join(meta.get("tags") or [])), ("license", meta.get("license")),
+        ("params", _pairs(meta.get("params"))), ("metrics", _pairs(meta.get("metrics"))),
+        ("seeds", _pairs(meta.get("seeds"))),
+        ("python", env.get("python")), ("os", env.get("os")),
+        ("git", _git(env)), ("image", env.get("container_image_digest")),
+    ]
+    for key, value in rows:
+        if value not in (None, "", "sha256:None"):
+            head.add_row(key, Text(str(value)))
+    out.print(head)
+    out.print(files_table(d.get("files") or []))
+    if d.get("links_out") or d.get("links_in"):
+        out.print(links_table(d))
+
+
+def _pairs(mapping: Mapping[str, Any] | None) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted((mapping or {}).items()))
+
+
+def _git(env: Mapping[str, Any]) -> str | None:
+    if not env.get("git_commit"):
+        return None
+    dirty = " (dirty)" if env.get("git_dirty") else ""
+    return f"{env['git_commit'][:12]}{dirty} {env.get('git_remote') or ''}".strip()
+
+
+def _table(title: str) -> Table:
+    return Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
+                 show_edge=False, pad_edge=False, collapse_padding=True)
+
+
+def files_table(files: Sequence[Mapping[str, Any]]) -> Table:
+    table = _table(f"{len(files)} file{'s' * (len(files) != 1)}")
+    table.add_column("path", overflow="fold")
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("sha256", style="dim", no_wrap=True)
+    table.add_column("media type")
+    for f in files:
+        table.add_row(f["path"], size(f.get("size")), str(f.get("sha256", ""))[:16],
+                      f.get("media_type") or "-")
+    return table
+
+
+def links_table(d: Mapping[str, Any]) -> Table:
+    table = _table("lineage")
+    table.add_column("", no_wrap=True)
+    table.add_column("relation", style="magenta", no_wrap=True)
+    table.add_column("artifact", overflow="fold")
+    for link in d.get("links_out") or []:  # what this version was made from
+        target = (link.get("target") or {}).get("ref") or link.get("target_ref") or \
+            (link.get("external") or {}).get("url", "-")
+        table.add_row("upstream", link.get("relation"), str(target))
+    for link in d.get("links_in") or []:  # what was made from this version
+        table.add_row("downstream", link.get("relation"),
+                      str((link.get("source") or {}).get("ref")))
+    return table
+
+
+def versions(summary: Mapping[str, Any]) -> None:
+    by_version: dict[Any, list[str]] = {}
+    for alias, number in (summary.get("aliases") or {}).items():
+        by_version.setdefault(number, []).append(alias)
+    table = _table(f"{summary.get('project')}/{summary.get('name')} ({summary.get('kind')})")
+    for col in ("version", "digest", "stage", "status", "validation", "aliases", "created",
+                "by"):
+        table.add_column(col, no_wrap=col in ("version", "digest", "created"))
+    for v in summary.get("versions") or []:
+        n = v.get("version_number")
+        table.add_row(f"v{n}", str(v.get("digest", ""))[:8], v.get("stage") or "-",
+                      v.get("status") or "-", v.get("validation") or "-",
+                      ", ".join(sorted(by_version.get(n, []))), when(v.get("created_at"))[:10],
+                      v.get("created_by") or "-")
+    out.print(table)
+
+
+def history(rows: Sequence[Mapping[str, Any]]) -> None:
+    """One block per edit: who, when, the full event id (revert needs it), old → new."""
+    if not rows:
+        out.print("no metadata edits")
+        return
+    for r in rows:
+        head = Text.assemble((f"seq {r.get('seq')}", "bold"), f"  {when(r.get('recorded_at'))}  ",
+                             (str(r.get("actor") or "-"), "cyan"), f"  event {r.get('event_id')}")
+        if r.get("reverts"):
+            head.append(f"  (reverts {r['reverts']})", style="yellow")
+        out.print(head, soft_wrap=True)
+        changes, previous = r.get("changes") or {}, r.get("previous") or {}
+        for key in sorted(changes if isinstance(changes, dict) else {}):
+            out.print(Text(f"    {key}: {json.dumps(previous.get(key))} → "
+                           f"{json.dumps(changes[key])}"), soft_wrap=True)
+    out.print(Text("undo an edit with: cairn revert REF EVENT", style="dim"))

@@ -1,0 +1,140 @@
+"""Commands that change Cairn: publish, alias, stage, edit, revert.
+
+Every option is parsed and checked before a client is made, so bad input fails with a clear
+one-line message before any file is hashed or any request is sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from cairn.cli import parsing, render
+from cairn.cli.app import client, command
+from cairn.core.identity import split_artifact
+from cairn.sdk import files as local_files
+from cairn.sdk.errors import CairnError
+
+Many = Annotated[list[str] | None, typer.Option(show_default=False)]
+Text = Annotated[str | None, typer.Option(show_default=False)]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout")]
+
+
+class Via(StrEnum):
+    http = "http"
+    kafka = "kafka"
+
+
+@command()
+def publish(
+    kind: Annotated[str, typer.Argument(metavar="KIND", help="model, dataset or eval_log")],
+    artifact: Annotated[str, typer.Argument(metavar="PROJECT/NAME")],
+    paths: Annotated[list[str], typer.Argument(
+        metavar="PATH...", help="Files and directories, relative to the working directory "
+        "(or -C DIR); a directory's files keep its name as a prefix")],
+    creator: Annotated[str | None, typer.Option(help="Who made it (default: your user name)",
+                                                show_default=False)] = None,
+    description: Text = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Repeatable")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", help="k=v, repeatable")] = None,
+    metric: Annotated[list[str] | None, typer.Option("--metric", help="k=number")] = None,
+    seed: Annotated[list[str] | None, typer.Option("--seed", help="k=integer")] = None,
+    link: Annotated[list[str] | None, typer.Option(
+        "--link", help="relation=project/name@vN (or relation=code:URL / data:URL)")] = None,
+    stage: Text = None,
+    license: Text = None,
+    owner_team: Text = None,
+    data_source: Text = None,
+    framework: Text = None,
+    directory: Annotated[str | None, typer.Option(
+        "-C", "--directory", help="Resolve PATHs from here instead of the working directory",
+        show_default=False)] = None,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once accepted")] = False,
+    via: Annotated[Via, typer.Option(help="Send the event through the api or to Kafka")] = Via.http,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the ledger")] = 60.0,
+    as_json: JsonOut = False,
+) -> None:
+    """Publish files as a new version of PROJECT/NAME (the same content is the same version)."""
+    project, name = split_artifact(artifact)
+    metadata = parsing.metadata(
+        creator=creator, tags=tag, param=param, metric=metric, seed=seed,
+        description=description, license=license, owner_team=owner_team,
+        data_source=data_source, framework=framework)
+    links = parsing.links(link)
+    local_files.plan(paths, directory)  # refuse bad paths before making a client
+    with client(via.value) as c:
+        result = c.publish(kind, project, name, paths, metadata=metadata, links=links,
+                           stage=stage, root=directory, wait=not no_wait, timeout=timeout)
+    if as_json:
+        render.as_json(asdict(result))
+    else:
+        render.published(result)
+
+
+@command()
+def alias(
+    artifact: Annotated[str, typer.Argument(metavar="PROJECT/NAME")],
+    name: Annotated[str, typer.Argument(metavar="ALIAS", help="e.g. prod, champion")],
+    version: Annotated[str | None, typer.Argument(metavar="[VERSION]",
+                                                  help="v3, 3 or a digest prefix")] = None,
+    delete: Annotated[bool, typer.Option("--delete", help="Remove the alias")] = False,
+) -> None:
+    """Point ALIAS at VERSION (aliases move; versions never change), or --delete it."""
+    if delete == (version is not None):
+        raise CairnError("invalid_option", "give a VERSION to move the alias to, or --delete "
+                         "without a VERSION to remove it")
+    with client() as c:
+        if delete:
+            render.written(f"{artifact}:{name} removed", c.remove_alias(artifact, name))
+        else:
+            status = c.set_alias(artifact, name, version)
+            render.written(f"{artifact}:{name} → {version}", status)
+
+
+@command()
+def stage(
+    ref: Annotated[str, typer.Argument(metavar="REF", help="project/name@v3 or :alias")],
+    to: Annotated[str, typer.Argument(metavar="STAGE",
+                                      help="development, staging, production or archived")],
+) -> None:
+    """Move a version to a stage."""
+    with client() as c:
+        render.written(f"{ref} is now in {to}", c.set_stage(ref, to))
+
+
+@command()
+def edit(
+    ref: Annotated[str, typer.Argument(metavar="REF")],
+    description: Text = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Replaces the tags")] = None,
+    license: Text = None,
+    owner_team: Text = None,
+    data_source: Text = None,
+    framework: Text = None,
+    preprocessing: Text = None,
+    card: Annotated[str | None, typer.Option(help="A Markdown file: the model or dataset card",
+                                             show_default=False)] = None,
+) -> None:
+    """Edit descriptive metadata (audited; content never changes)."""
+    changes = parsing.changes(
+        tags=tag, card=card, description=description, license=license,
+        owner_team=owner_team, data_source=data_source, framework=framework,
+        preprocessing=preprocessing)
+    with client() as c:
+        status = c.edit_metadata(ref, **changes)
+    render.written(f"{ref}: {', '.join(sorted(changes))} edited, event {status.get('event_id')}",
+                   status)
+
+
+@command()
+def revert(
+    ref: Annotated[str, typer.Argument(metavar="REF")],
+    event_id: Annotated[str, typer.Argument(metavar="EVENT_ID",
+                                            help="The edit to undo (see `cairn history`)")],
+) -> None:
+    """Undo one metadata edit."""
+    with client() as c:
+        render.written(f"{ref}: edit {event_id} reverted", c.revert(ref, event_id))

@@ -1,0 +1,190 @@
+"""`cairn.Client`: publish, pull, read and change artifacts through the api.
+
+    client = cairn.Client()                      # CAIRN_API_URL, CAIRN_TOKEN
+    client.publish("model", "vision", "resnet50", ["model.pt"],
+                   metadata={"metrics": {"top1": 0.76}}, links=[("trained_on", "vision/imnet@v1")])
+    client.pull("vision/resnet50:latest", "out/")
+
+A publish checks every input, hashes files while streaming, uploads only the blobs the api
+lacks, then posts the version to the api (transport "http") or emits the event to Kafka
+itself (transport "kafka", blobs still go to the api), and waits until the ledger recorded
+or rejected it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+
+from cairn.core import checks, payloads
+from cairn.core.identity import check_alias, parse_ref, split_artifact
+from cairn.core.settings import Settings
+from cairn.sdk import files as local_files
+from cairn.sdk import publish as steps
+from cairn.sdk import transfer
+from cairn.sdk.environment import capture
+from cairn.sdk.errors import CairnError, translated
+from cairn.sdk.http import Http
+from cairn.sdk.publish import PublishResult
+
+Transport = Literal["http", "kafka"]
+
+
+class Client:
+    def __init__(self, api_url: str | None = None, token: str | None = None,
+                 settings: Settings | None = None, transport: Transport = "http", *,
+                 progress: bool | None = None, http: httpx.Client | None = None) -> None:
+        """`progress`: True always draws bars, None only for large transfers, False never.
+        `http` replaces the httpx client (tests pass one with a MockTransport)."""
+        if transport not in ("http", "kafka"):
+            raise CairnError("invalid_transport", f"transport {transport!r} must be http or kafka")
+        self.settings = settings or Settings()
+        self.transport = transport
+        self.progress = progress
+        token = token if token is not None else self.settings.token
+        self.http = Http(api_url or self.settings.api_url, token, http)
+        self._emitter: Any = None
+
+    # -- publishing -----------------------------------------------------------------------
+
+    @translated
+    def publish(self, kind: str, project: str, name: str, files: local_files.FilesArg, *,
+                metadata: Mapping[str, Any] | None = None,
+                links: Sequence[steps.LinkArg] | None = None, stage: str | None = None,
+                extra: Mapping[str, Any] | None = None,
+                environment: Mapping[str, Any] | None = None, image_digest: str | None = None,
+                root: str | Path | None = None, wait: bool = True, timeout: float = 60.0
+                ) -> PublishResult:
+        meta = {"creator": steps.default_creator(), **(metadata or {})}
+        link_list = steps.links(links)
+        steps.check_inputs(kind, project, name, meta, stage, self.settings.kind_list)
+        planned = local_files.plan(files, root)
+        self.http.require_token()  # before hashing: a missing token should not cost minutes
+        hashed = local_files.hash_all(planned, self.progress)
+        body = payloads.published(
+            kind=kind, project=project, name=name, files=[f.entry() for f in hashed],
+            metadata_=meta, environment=environment if environment is not None
+            else capture(image_digest), links=link_list, stage=stage, extra=extra,
+            kinds=self.settings.kind_list,
+        )
+        transfer.upload_missing(self.http, hashed, self.progress)
+        artifact = f"{project}/{name}"
+        if self.transport == "kafka":
+            event_id = self._emit(artifact, body, actor=meta["creator"])
+        else:
+            reply = self.http.json("POST", "/v1/artifacts", json=steps.request_body(body, extra))
+            event_id = reply["event_id"]
+        result = PublishResult(event_id, body["digest"], artifact)
+        if not wait:
+            return result
+        status = self.wait_for(event_id, timeout)
+        return replace(result, ref=status.get("ref"), version_number=status.get("version_number"),
+                       outcome=status.get("outcome", "applied"))
+
+    def _emit(self, artifact: str, body: dict[str, Any], actor: str) -> str:
+        if self._emitter is None:
+            from cairn.core.emitter import Emitter  # only kafka mode needs registry and Kafka
+
+            self._emitter = Emitter(self.settings, "cairn-sdk")
+        return steps.emit(self._emitter, self.settings, artifact, body, actor)
+
+    def wait_for(self, event_id: str, timeout: float = 60.0) -> dict[str, Any]:
+        """The recorded event's status; CairnError if the ledger rejected it or is too slow."""
+        return steps.wait_recorded(self.http, event_id, timeout)
+
+    # -- reading --------------------------------------------------------------------------
+
+    @translated
+    def show(self, ref: str) -> dict[str, Any]:
+        parse_ref(ref)
+        return dict(self.http.json("GET", "/v1/resolve", params={"ref": ref}))
+
+    @translated
+    def versions(self, project: str, name: str | None = None) -> dict[str, Any]:
+        """`versions("p", "n")` or `versions("p/n")`."""
+        project, name = split_artifact(f"{project}/{name}" if name else project)
+        return dict(self.http.json("GET", f"/v1/artifacts/{project}/{name}"))
+
+    @translated
+    def history(self, ref: str) -> list[dict[str, Any]]:
+        return list(self.http.json("GET", f"{_version_path(ref)}/history"))
+
+    @translated
+    def pull(self, ref: str, dest: str | Path) -> list[Path]:
+        """Restore every file of a version under dest, verified byte for byte."""
+        detail = self.show(ref)
+        return transfer.restore(self.http, detail["files"], Path(dest), self.progress)
+
+    # -- changing (each is an audited event; wait=True returns once the ledger recorded it) --
+
+    @translated
+    def set_alias(self, artifact: str, alias: str, version: str | int, *, wait: bool = True,
+                  timeout: float = 60.0) -> dict[str, Any]:
+        project, name = split_artifact(artifact)
+        check_alias(alias)
+        return self._write("PUT", f"/v1/artifacts/{project}/{name}/aliases/{alias}",
+                           {"version": _selector(version)}, wait, timeout)
+
+    @translated
+    def remove_alias(self, artifact: str, alias: str, *, wait: bool = True,
+                     timeout: float = 60.0) -> dict[str, Any]:
+        project, name = split_artifact(artifact)
+        check_alias(alias)
+        return self._write("DELETE", f"/v1/artifacts/{project}/{name}/aliases/{alias}", None,
+                           wait, timeout)
+
+    @translated
+    def set_stage(self, ref: str, stage: str, *, wait: bool = True, timeout: float = 60.0
+                  ) -> dict[str, Any]:
+        checks.check_stage(stage)
+        return self._write("PUT", f"{_version_path(ref)}/stage", {"stage": stage}, wait, timeout)
+
+    @translated
+    def edit_metadata(self, ref: str, *, wait: bool = True, timeout: float = 60.0,
+                      **changes: Any) -> dict[str, Any]:
+        checks.check_metadata_changes(json.dumps(changes))
+        return self._write("PATCH", f"{_version_path(ref)}/metadata", {"changes": changes},
+                           wait, timeout)
+
+    @translated
+    def revert(self, ref: str, event_id: str, *, wait: bool = True, timeout: float = 60.0
+               ) -> dict[str, Any]:
+        return self._write("POST", f"{_version_path(ref)}/revert", {"event_id": event_id},
+                           wait, timeout)
+
+    def _write(self, method: str, path: str, body: Any, wait: bool, timeout: float
+               ) -> dict[str, Any]:
+        reply = self.http.request(method, path, json=body)
+        accepted = dict(reply.json()) if reply.content else {}
+        event_id = accepted.get("event_id")
+        if not wait or not event_id:
+            return {**accepted, "status": "pending"}
+        return {**accepted, **self.wait_for(event_id, timeout)}
+
+    def close(self) -> None:
+        self.http.close()
+        if self._emitter is not None:
+            self._emitter.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def _version_path(ref: str) -> str:
+    r = parse_ref(ref)
+    return f"/v1/artifacts/{r.project}/{r.name}/versions/{r.selector or 'latest'}"
+
+
+def _selector(version: str | int) -> str:
+    """3 or "3" → "v3"; "v3", digests and aliases pass through."""
+    text = str(version).strip()
+    return f"v{text}" if text.isdigit() else text
+

@@ -1,0 +1,73 @@
+"""The api over HTTP: base URL, bearer token on writes, and errors as CairnError.
+
+Every request goes through `request`/`stream`, so the `{"error": {"reason", "message"}}`
+body and an unreachable api are translated in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from cairn.sdk.errors import CairnError
+
+WRITES = ("PUT", "POST", "PATCH", "DELETE")
+
+
+class Http:
+    def __init__(self, url: str, token: str | None, client: httpx.Client | None = None,
+                 timeout: float = 60.0) -> None:
+        self.url = url.rstrip("/")
+        self.token = token
+        self._client = client or httpx.Client(
+            base_url=self.url, timeout=httpx.Timeout(timeout, connect=5.0))
+
+    def require_token(self) -> str:
+        if not self.token:
+            raise CairnError("unauthenticated", "writing to Cairn needs a token: set "
+                             "CAIRN_TOKEN (or pass token= / --token)")
+        return self.token
+
+    def _headers(self, method: str, extra: dict[str, str] | None) -> dict[str, str]:
+        headers = dict(extra or {})
+        if method in WRITES:
+            headers["Authorization"] = f"Bearer {self.require_token()}"
+        return headers
+
+    def request(self, method: str, path: str, *, json: Any = None,
+                params: dict[str, str] | None = None, content: Iterable[bytes] | None = None,
+                headers: dict[str, str] | None = None) -> httpx.Response:
+        sent = self._headers(method, headers)
+        try:
+            reply = self._client.request(method, self._full(path), json=json, params=params,
+                                         content=content, headers=sent)
+        except httpx.TransportError as exc:
+            raise CairnError.transport(self.url, exc) from exc
+        if not reply.is_success:
+            raise CairnError.from_response(reply)
+        return reply
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.request(method, path, **kwargs).json()
+
+    @contextmanager
+    def stream(self, method: str, path: str) -> Iterator[httpx.Response]:
+        try:
+            with self._client.stream(method, self._full(path),
+                                     headers=self._headers(method, None)) as reply:
+                if not reply.is_success:
+                    reply.read()
+                    raise CairnError.from_response(reply)
+                yield reply
+        except httpx.TransportError as exc:
+            raise CairnError.transport(self.url, exc) from exc
+
+    def _full(self, path: str) -> str:
+        # an injected client may have no base_url; an absolute URL works with either
+        return f"{self.url}{path}"
+
+    def close(self) -> None:
+        self._client.close()

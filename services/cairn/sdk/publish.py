@@ -1,0 +1,157 @@
+"""The steps of a publish: inputs checked, the api request body, the Kafka emit, the wait.
+
+Everything a user can get wrong (names, kind, metadata, links, stage, paths) is checked by
+cairn.core before a file is hashed or a byte is sent; then the event goes out, and the
+SDK polls the api until the ledger recorded or rejected it.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+import httpx
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    retry_if_result,
+    stop_after_delay,
+    wait_exponential,
+)
+
+from cairn.core import checks, payloads
+from cairn.core.events import new_event
+from cairn.core.identity import check_kind, check_name
+from cairn.core.settings import Settings
+from cairn.sdk.errors import CairnError
+from cairn.sdk.http import Http
+
+LinkArg: TypeAlias = Mapping[str, Any] | tuple[str, str] | Sequence[str]
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    event_id: str
+    digest: str
+    artifact: str
+    ref: str | None = None  # project/name@vN once recorded
+    version_number: int | None = None
+    outcome: str = "pending"  # applied | duplicate (same content as an existing version)
+
+
+def default_creator() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no USER variable and no passwd entry (some containers)
+        return f"uid-{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+def links(given: Sequence[LinkArg] | None) -> list[dict[str, Any]]:
+    """Links as dicts ({"relation", "target"|"external"}) or (relation, target) pairs."""
+    out = []
+    for item in given or []:
+        if isinstance(item, Mapping):
+            out.append(payloads.link(item["relation"], item.get("target"), item.get("external")))
+        else:
+            relation, target = item
+            out.append(payloads.link(relation, target))
+    return out
+
+
+def check_inputs(kind: str, project: str, name: str, metadata: Mapping[str, Any],
+                 stage: str | None, kinds: tuple[str, ...]) -> None:
+    check_name(project, "project")
+    check_name(name)
+    check_kind(kind, kinds)
+    payloads.metadata(metadata)
+    if stage is not None:
+        checks.check_stage(stage)
+
+
+def request_body(body: Mapping[str, Any], extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    """POST /v1/artifacts JSON from a checked payload (extra as an object, no nulls in links)."""
+    return {
+        "kind": body["kind"], "project": body["project"], "name": body["name"],
+        "files": [{k: v for k, v in f.items() if v is not None} for f in body["files"]],
+        "metadata": body["metadata"], "environment": body["environment"],
+        "links": [{k: v for k, v in lk.items() if v is not None} for lk in body["links"]],
+        "stage": body["stage"], "extra": dict(extra or {}),
+    }
+
+
+class StillPending(Exception):
+    pass
+
+
+def _last_outcome(state: RetryCallState) -> Any:
+    """At the deadline: the last answer (pending), or the last error if there was one."""
+    assert state.outcome is not None
+    return state.outcome.result()  # re-raises the attempt's exception
+
+
+def poll_event(fetch: Callable[[], dict[str, Any]], timeout: float,
+               transient: Callable[[BaseException], bool]) -> dict[str, Any]:
+    """Ask until the event is recorded or rejected; raise StillPending after `timeout`."""
+    retrying = Retrying(
+        retry=(retry_if_result(lambda s: s.get("status") == "pending")
+               | retry_if_exception(transient)),
+        stop=stop_after_delay(timeout),
+        wait=wait_exponential(multiplier=0.05, min=0.05, max=1.0),
+        retry_error_callback=_last_outcome,
+    )
+    status: dict[str, Any] = retrying(fetch)
+    if status.get("status") == "pending":
+        raise StillPending()
+    return status
+
+
+def wait_recorded(http: Http, event_id: str, timeout: float) -> dict[str, Any]:
+    """GET /v1/events/{id} until recorded (its status) or rejected (CairnError)."""
+    def fetch() -> dict[str, Any]:
+        try:
+            return dict(http.json("GET", f"/v1/events/{event_id}"))
+        except CairnError as exc:
+            if exc.status == 404:  # not visible yet
+                return {"status": "pending"}
+            raise
+
+    try:
+        status = poll_event(fetch, timeout, _transient)
+    except StillPending:
+        raise CairnError("not_recorded", f"event {event_id} was accepted but not recorded "
+                         f"within {timeout:g}s; is the ledger running? Check later with "
+                         f"GET /v1/events/{event_id}", detail={"event_id": event_id},
+                         local=False) from None
+    if status["status"] == "rejected":
+        raise CairnError(status.get("reason") or "rejected", status.get("message") or
+                         "the ledger rejected the event", detail={"event_id": event_id},
+                         local=False)
+    return status
+
+
+def _transient(exc: BaseException) -> bool:
+    return isinstance(exc, CairnError) and (exc.status in (502, 503, 504)
+                                            or exc.reason == "network_error")
+
+
+def emit(emitter: Any, settings: Settings, artifact: str, body: dict[str, Any], actor: str
+         ) -> str:
+    """Transport "kafka": emit the Published event ourselves; returns its event_id."""
+    from cairn.core.kafka import DeliveryFailed
+
+    event = new_event(artifact, "Published", body, actor=actor, tool="sdk")
+    try:
+        emitter.emit(event)
+    except DeliveryFailed as exc:
+        raise CairnError("kafka_unreachable", f"Kafka at {settings.kafka_bootstrap_servers} did "
+                         f"not acknowledge the event ({exc}); check KAFKA_BOOTSTRAP_SERVERS or "
+                         "use transport='http'", local=False) from exc
+    except httpx.HTTPError as exc:  # the schema registry, asked for the schema id
+        raise CairnError("registry_unreachable", f"the schema registry at "
+                         f"{settings.schema_registry_url} did not answer ({exc}); check "
+                         "SCHEMA_REGISTRY_URL or use transport='http'", local=False) from exc
+    return str(event["event_id"])

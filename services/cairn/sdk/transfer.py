@@ -1,0 +1,110 @@
+"""Moving bytes: upload only the blobs the api lacks, and restore files byte for byte.
+
+Uploads stream from disk (the api verifies the sha256 while storing); downloads stream into
+a temporary file beside the target, hashing as they go, and are renamed into place only when
+size and sha256 match, so a failed pull never leaves a half-written file under a real name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from cairn.core.blobstore import CHUNK, read_chunks
+from cairn.core.identity import InvalidInput, check_path, check_sha256
+from cairn.sdk.errors import CairnError
+from cairn.sdk.files import LocalFile, hash_file
+from cairn.sdk.http import Http
+from cairn.sdk.progress import Advance, bytes_progress
+
+
+def upload_missing(http: Http, files: Sequence[LocalFile], show: bool | None) -> list[str]:
+    """PUT every blob the api does not have yet; returns the sha256s uploaded."""
+    shas = sorted({f.sha256 for f in files})
+    missing = set(http.json("POST", "/v1/blobs/missing", json={"sha256": shas})["missing"])
+    todo = list({f.sha256: f for f in files if f.sha256 in missing}.values())
+    with bytes_progress("uploading", sum(f.size for f in todo), show) as advance:
+        for f in todo:
+            _upload(http, f, advance)
+    return [f.sha256 for f in todo]
+
+
+def _upload(http: Http, f: LocalFile, advance: Advance) -> None:
+    def body() -> Iterator[bytes]:
+        with f.source.open("rb") as fh:
+            for chunk in read_chunks(fh):
+                advance(len(chunk))
+                yield chunk
+
+    try:
+        http.request("PUT", f"/v1/blobs/{f.sha256}", content=body(),
+                     headers={"Content-Type": "application/octet-stream",
+                              "Content-Length": str(f.size)})
+    except CairnError as exc:
+        if exc.reason == "digest_mismatch":
+            raise CairnError("file_changed", f"{f.source} changed after it was hashed; "
+                             "publish again once nothing is writing to it", exc.status) from exc
+        raise
+
+
+def targets(files: Sequence[Mapping[str, Any]], dest: Path) -> list[Path]:
+    """Where each manifest path lands under dest; refuses any path that could escape dest."""
+    real_dest = dest.resolve()
+    out = []
+    for f in files:
+        path = check_path(f["path"])
+        check_sha256(f["sha256"])
+        target = dest.joinpath(*path.split("/"))
+        # an existing symlink inside dest could still lead outside: resolve what exists
+        if not target.resolve().is_relative_to(real_dest):
+            raise InvalidInput("path_escape", f"{path!r} would be written outside {dest} "
+                               "(through a symlink there); pull into an empty directory")
+        out.append(target)
+    return out
+
+
+def restore(http: Http, files: Sequence[Mapping[str, Any]], dest: Path, show: bool | None
+            ) -> list[Path]:
+    """Write every file of a manifest under dest; files already identical are kept."""
+    dest.mkdir(parents=True, exist_ok=True)
+    paths = targets(files, dest)
+    with bytes_progress("downloading", sum(int(f["size"]) for f in files), show) as advance:
+        for f, target in zip(files, paths, strict=True):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if _identical(target, f):
+                advance(int(f["size"]))
+                continue
+            _download(http, f["sha256"], int(f["size"]), target, advance)
+    return paths
+
+
+def _identical(target: Path, f: Mapping[str, Any]) -> bool:
+    if target.is_symlink() or not target.is_file() or target.stat().st_size != int(f["size"]):
+        return False
+    return bool(hash_file(target, lambda _: None)[0] == f["sha256"])
+
+
+def _download(http: Http, sha256: str, size: int, target: Path, advance: Advance) -> None:
+    # a fresh name opened with "xb" gets the user's umask, unlike mkstemp's 0600
+    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:12]}.part"
+    try:
+        digest, written = hashlib.sha256(), 0
+        with tmp.open("xb") as out, http.stream("GET", f"/v1/blobs/{sha256}") as reply:
+            for chunk in reply.iter_bytes(CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+                written += len(chunk)
+                advance(len(chunk))
+            out.flush()
+            os.fsync(out.fileno())
+        if digest.hexdigest() != sha256 or written != size:
+            raise CairnError("corrupt_download", f"{target.name}: got {written} bytes hashing "
+                             f"to {digest.hexdigest()}, expected {size} bytes of {sha256}; "
+                             "pull again")
+        os.replace(tmp, target)  # atomic: the real name only ever holds verified bytes
+    finally:
+        tmp.unlink(missing_ok=True)

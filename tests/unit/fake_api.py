@@ -1,0 +1,114 @@
+"""An in-memory stand-in for the api's HTTP contract, for SDK unit tests (no services).
+
+Only what the SDK relies on: blobs, publish (versions deduplicated by digest, recorded at
+once), event status, resolve, versions and the 202 writes. Integration tests use the real api.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from typing import Any
+
+import httpx
+
+TOKEN = "secret"
+
+
+def _error(status: int, reason: str, message: str) -> httpx.Response:
+    return httpx.Response(status, json={"error": {"reason": reason, "message": message}})
+
+
+class FakeApi:
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}
+        self.versions: dict[str, list[dict[str, Any]]] = {}  # project/name -> versions
+        self.events: dict[str, dict[str, Any]] = {}
+        self.uploads: list[str] = []
+        self.requests: list[httpx.Request] = []
+        self.reject_next: tuple[str, str] | None = None
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(transport=httpx.MockTransport(self.handle))
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        path, method = request.url.path, request.method
+        if method in ("PUT", "POST", "PATCH", "DELETE") and \
+                request.headers.get("authorization") != f"Bearer {TOKEN}":
+            return _error(401, "unauthenticated", "a bearer token is required")
+        if path == "/v1/blobs/missing":
+            wanted = json.loads(request.content)["sha256"]
+            return httpx.Response(200, json={"missing": [s for s in wanted if s not in self.blobs]})
+        if m := re.fullmatch(r"/v1/blobs/([0-9a-f]{64})", path):
+            return self._blob(method, m.group(1), request)
+        if path == "/v1/artifacts" and method == "POST":
+            return self._publish(json.loads(request.content))
+        if m := re.fullmatch(r"/v1/events/(.+)", path):
+            event = self.events.get(m.group(1))
+            return httpx.Response(200, json=event) if event else _error(404, "not_found", "no")
+        if path == "/v1/resolve":
+            return self._resolve(request.url.params["ref"])
+        if m := re.fullmatch(r"/v1/artifacts/([^/]+)/([^/]+)", path):
+            return self._summary(f"{m.group(1)}/{m.group(2)}")
+        if method in ("PUT", "PATCH", "DELETE", "POST"):
+            return self._recorded({"status": "recorded", "seq": len(self.events) + 1})
+        return _error(404, "not_found", f"{method} {path}")
+
+    def _blob(self, method: str, sha: str, request: httpx.Request) -> httpx.Response:
+        if method == "PUT":
+            if hashlib.sha256(request.content).hexdigest() != sha:
+                return _error(400, "digest_mismatch", "bytes do not hash to the name")
+            self.uploads.append(sha)
+            self.blobs[sha] = request.content
+            return httpx.Response(201, json={"sha256": sha, "size": len(request.content)})
+        if sha not in self.blobs:
+            return _error(404, "not_found", f"no blob {sha}")
+        return httpx.Response(200, content=self.blobs[sha])
+
+    def _publish(self, body: dict[str, Any]) -> httpx.Response:
+        from cairn.core import payloads
+
+        missing = [f["sha256"] for f in body["files"] if f["sha256"] not in self.blobs]
+        if missing:
+            return _error(400, "missing_blobs", f"upload first: {missing}")
+        checked = payloads.published(
+            kind=body["kind"], project=body["project"], name=body["name"], files=body["files"],
+            metadata_=body["metadata"], environment=body["environment"], links=body["links"],
+            stage=body["stage"], extra=body["extra"])
+        artifact = f"{body['project']}/{body['name']}"
+        if self.reject_next:
+            reason, message = self.reject_next
+            return self._recorded({"status": "rejected", "reason": reason, "message": message})
+        versions = self.versions.setdefault(artifact, [])
+        same = [v for v in versions if v["digest"] == checked["digest"]]
+        outcome = "duplicate" if same else "applied"
+        if not same:
+            versions.append({**checked, "version_number": len(versions) + 1,
+                             "ref": f"{artifact}@v{len(versions) + 1}"})
+        version = same[0] if same else versions[-1]
+        reply = self._recorded({"status": "recorded", "seq": len(self.events) + 1,
+                                "outcome": outcome, "version_number": version["version_number"],
+                                "digest": version["digest"], "ref": version["ref"]})
+        return httpx.Response(202, json={**reply.json(), "digest": checked["digest"],
+                                         "artifact": artifact})
+
+    def _recorded(self, status: dict[str, Any]) -> httpx.Response:
+        event_id = str(uuid.uuid4())
+        self.events[event_id] = status
+        return httpx.Response(202, json={"event_id": event_id})
+
+    def _resolve(self, ref: str) -> httpx.Response:
+        artifact, _, selector = ref.partition("@")
+        for v in self.versions.get(artifact, []):
+            if selector in (f"v{v['version_number']}", "") or v["digest"].startswith(selector):
+                return httpx.Response(200, json=v)
+        return _error(404, "not_found", f"{ref} does not exist")
+
+    def _summary(self, artifact: str) -> httpx.Response:
+        versions = self.versions.get(artifact)
+        if not versions:
+            return _error(404, "not_found", f"{artifact} does not exist")
+        return httpx.Response(200, json={"versions": versions, "aliases": {}})

@@ -1,0 +1,101 @@
+"""The `cairn` command without services: option parsing and one-line errors before any network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cairn.cli import parsing
+from cairn.cli.main import app
+from cairn.sdk.errors import CairnError
+from typer.testing import CliRunner
+
+CLOSED = "http://127.0.0.1:9"  # nothing listens there: a request would say "not reachable"
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model.pt").write_bytes(b"weights")
+    for name in ("CAIRN_TOKEN", "CAIRN_API_URL", "CAIRN_IMAGE_DIGEST"):
+        monkeypatch.delenv(name, raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str, token: str | None = "t"):  # type: ignore[no-untyped-def]
+        env = {"CAIRN_API_URL": CLOSED, **({"CAIRN_TOKEN": token} if token else {})}
+        return runner.invoke(app, list(args), env=env)
+
+    return invoke
+
+
+def _one_line_error(result) -> str:  # type: ignore[no-untyped-def]
+    assert result.exit_code != 0, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["publish", "model", "p/m", "../secret.pt"], "'..'"),
+    (["publish", "model", "p/m", "/etc/hostname"], "outside"),
+    (["publish", "model", "p/m", "model.pt", "--link", "trained_on"], "relation=target"),
+    (["publish", "model", "p/m", "model.pt", "--link", "ate=p/d@v1"], "relation 'ate'"),
+    (["publish", "model", "p/m", "model.pt", "--link", "trained_on=p/d@x"], "vN"),
+    (["publish", "model", "p/m", "model.pt", "--metric", "acc=high"], "must be a number"),
+    (["publish", "model", "p/m", "model.pt", "--seed", "torch=1.5"], "integer"),
+    (["publish", "model", "p/m", "model.pt", "--param", "novalue"], "key=value"),
+    (["publish", "model", "p/m", "model.pt", "--stage", "prod"], "stage 'prod'"),
+    (["publish", "widget", "p/m", "model.pt"], "kind 'widget'"),
+    (["publish", "model", "Bad Name", "model.pt"], "not a reference"),
+    (["show", "p/m@latest!"], "after '@'"),
+    (["alias", "p/m", "prod", "v1", "--delete"], "--delete"),
+    (["edit", "p/m@v1"], "nothing to change"),
+])
+def test_bad_input_fails_in_one_line_before_any_network(run, args: list[str], expected: str
+                                                        ) -> None:  # type: ignore[no-untyped-def]
+    result = run(*args)
+    line = _one_line_error(result)
+    assert expected in line
+    assert "not reachable" not in line  # refused before any request
+    assert result.exit_code == 2
+
+
+def test_publish_without_a_token_says_how_to_set_one(run) -> None:  # type: ignore[no-untyped-def]
+    line = _one_line_error(run("publish", "model", "p/m", "model.pt", token=None))
+    assert "CAIRN_TOKEN" in line
+
+
+def test_unreachable_api_says_where_and_what_to_run(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("versions", "p/m", "--json")
+    line = _one_line_error(result)
+    assert CLOSED in line and "scripts/stack up" in line and "[api_unreachable]" in line
+    assert result.exit_code == 1 and result.stdout == ""
+
+
+def test_param_values_are_json_scalars_or_text() -> None:
+    assert parsing.params(["lr=0.001", "layers=50", "amp=true", "opt=adam", "x=", "y=[1]",
+                           "eq=a=b", "none=null"]) == {
+        "lr": 0.001, "layers": 50, "amp": True, "opt": "adam", "x": "", "y": "[1]",
+        "eq": "a=b", "none": None}
+
+
+def test_links_to_refs_and_to_external_code_or_data() -> None:
+    got = parsing.links(["trained_on=p/d@v1", "uses=code:https://github.com/org/repo"])
+    assert got[0]["target"] == "p/d@v1"
+    assert got[1]["external"]["kind"] == "code" and got[1]["target"] is None
+
+
+def test_metadata_leaves_out_what_was_not_given() -> None:
+    meta = parsing.metadata(creator=None, tags=["a"], param=None, metric=["f1=0.5"],
+                            seed=["np=1"], description=None, license="MIT")
+    assert meta == {"tags": ["a"], "license": "MIT", "params": {}, "metrics": {"f1": 0.5},
+                    "seeds": {"np": 1}}
+
+
+def test_edit_changes_read_the_card_file(tmp_path: Path) -> None:
+    card = tmp_path / "card.md"
+    card.write_text("# Model\n")
+    assert parsing.changes(tags=None, card=str(card), description="d") == {
+        "description": "d", "card": "# Model\n"}
+    with pytest.raises(CairnError):
+        parsing.changes(tags=None, card=str(tmp_path / "nope.md"))
