@@ -107,8 +107,10 @@ CORPUS: list[dict[str, Any]] = [
 def _files(item: dict[str, Any]) -> list[Path]:
     name = item["ref"].replace("/", "__") + f"-{item['seed']}"
     if item["kind"] == "dataset":
-        return [_dir(name, {"train.csv": _csv(item["rows"], ["id", "x1", "x2", "label"], item["seed"]),
-                            "README.md": f"# {item['ref']}\n\n{item['meta'].get('description', '')}\n"})]
+        directory = _dir(name, {
+            "train.csv": _csv(item["rows"], ["id", "x1", "x2", "label"], item["seed"]),
+            "README.md": f"# {item['ref']}\n\n{item['meta'].get('description', '')}\n"})
+        return sorted(directory.iterdir())
     if item["kind"] == "model":
         rng = random.Random(item["seed"])
         return [_write(f"{name}/weights.json", json.dumps([rng.random() for _ in range(256)])),
@@ -131,7 +133,9 @@ def load(client: Client, force: bool = False) -> int:
             pass
     for item in CORPUS:
         project, name = item["ref"].split("/")
-        result = client.publish(item["kind"], project, name, _files(item), metadata=item["meta"],
+        files = _files(item)
+        result = client.publish(item["kind"], project, name, files, root=files[0].parent,
+                                metadata=item["meta"],
                                 links=[_link(r, t) for r, t in item.get("links", [])],
                                 stage=item.get("stage"), wait=True)
         if item.get("alias"):
