@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer
@@ -14,6 +18,12 @@ from cairn.ledger.audit import verify_chain
 from tests.conftest import Namespace
 from tests.ledger_helpers import emitter_for, publish_event, wait_recorded
 from tests.processes import Service
+
+
+def _audit_cli(database_url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(Path(sys.executable).parent / "cairn"), "audit", "verify"],
+                          env={**os.environ, "DATABASE_URL": database_url},
+                          capture_output=True, text=True, timeout=60)
 
 
 def _project() -> str:
@@ -143,6 +153,7 @@ async def test_hash_chain_verifies_and_detects_tampering(
     emitter.emit(e)
     await wait_recorded(namespace.database_url, [e["event_id"]])
     assert (await verify_chain(namespace.database_url)).ok
+    assert _audit_cli(namespace.database_url).returncode == 0
     conn = await asyncpg.connect(namespace.database_url)
     try:
         seq = await conn.fetchval("SELECT seq FROM event_log WHERE event_id = $1", uuid.UUID(e["event_id"]))
@@ -152,6 +163,8 @@ async def test_hash_chain_verifies_and_detects_tampering(
             seq, json.dumps("mallory"))
         report = await verify_chain(namespace.database_url)
         assert not report.ok and report.first_bad_seq == seq
+        cli = _audit_cli(namespace.database_url)
+        assert cli.returncode == 1 and f"at seq {seq}" in cli.stderr
         await conn.execute(
             "UPDATE event_log SET event = jsonb_set(event, '{actor}', $2::jsonb) WHERE seq = $1",
             seq, json.dumps(original))
