@@ -86,14 +86,14 @@ def sdk_rate(n: int) -> dict:
             files.append(f)
         t0 = time.perf_counter()
         for i, f in enumerate(files):
-            client.publish("eval_log", "bench", f"eval-{i % 20:02d}", [f], wait=False)
+            client.publish("eval_log", "bench", f"eval-{i % 20:02d}", [f], root=work, wait=False)
         nowait_s = time.perf_counter() - t0
         waited = max(1, n // 10)
         t0 = time.perf_counter()
         for i in range(waited):
             f = work / f"waited-{i}.json"
             f.write_text(json.dumps({"waited": i}))
-            client.publish("eval_log", "bench", "eval-waited", [f], wait=True)
+            client.publish("eval_log", "bench", "eval-waited", [f], root=work, wait=True)
         waited_s = time.perf_counter() - t0
         return {"sdk_events": n, "sdk_publish_per_s": round(n / nowait_s, 1),
                 "sdk_publish_waited_per_s": round(waited / waited_s, 1)}
