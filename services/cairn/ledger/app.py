@@ -12,9 +12,9 @@ from typing import Any
 import asyncpg
 import faust
 from prometheus_client import Counter, Gauge, generate_latest
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from cairn.core import schemas
+from cairn.core.batches import settle
 from cairn.core.codec import AvroCodec, RegistryClient
 from cairn.core.kafka import produce_all_async, producer
 from cairn.core.logs import configure
@@ -26,8 +26,6 @@ RECORDED = Counter("cairn_ledger_recorded_total", "Events recorded", ["outcome"]
 DEAD = Counter("cairn_ledger_dead_letters_total", "Events refused", ["reason"])
 REPEATS = Counter("cairn_ledger_redelivered_total", "Events seen again and republished")
 LAST_SEQ = Gauge("cairn_ledger_last_seq", "Highest seq published to the changelog")
-TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-             asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError)
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -68,25 +66,24 @@ def create_app(settings: Settings) -> faust.App:
         async for batch in stream.take_events(500, within=0.05):
             raws = [RawRecord(e.message.key, e.message.value, e.message.topic,
                               e.message.partition, e.message.offset) for e in batch]
-            async for attempt in AsyncRetrying(retry=retry_if_exception_type(TRANSIENT),
-                                               wait=wait_exponential(max=10)):
-                with attempt:  # PostgreSQL away: wait and redo the whole batch, skip nothing
-                    result = await record_batch(await pool(), raws, events_codec,
-                                                settings.kind_list)
-            out = [(topics.changelog, r["event"]["artifact"].encode(), changelog_codec.encode(r),
-                    None) for r in result.recorded]
-            out += [(topics.dead_letter("ledger"), raw.key, raw.value or b"",
-                     dead_letter_headers(raw, reason, message))
-                    for raw, reason, message in result.dead]
-            await produce_all_async(kafka, out)
-            for r in result.recorded:
-                RECORDED.labels(r["outcome"]).inc()
-                LAST_SEQ.set(max(LAST_SEQ._value.get(), r["seq"]))
-            for _, reason, message in result.dead:
-                DEAD.labels(reason).inc()
-                log.warning("dead-lettered", reason=reason, detail=message)
-            REPEATS.inc(result.repeats)
-            state["ready"] = True
+            await settle(lambda raws=raws: record_and_publish(raws), log, "ledger")
+
+    async def record_and_publish(raws: list[RawRecord]) -> None:
+        """Record in PostgreSQL, then publish; both idempotent, so a retry redoes both."""
+        result = await record_batch(await pool(), raws, events_codec, settings.kind_list)
+        out = [(topics.changelog, r["event"]["artifact"].encode(), changelog_codec.encode(r),
+                None) for r in result.recorded]
+        out += [(topics.dead_letter("ledger"), raw.key, raw.value or b"",
+                 dead_letter_headers(raw, reason, message))
+                for raw, reason, message in result.dead]
+        await produce_all_async(kafka, out)
+        for r in result.recorded:
+            RECORDED.labels(r["outcome"]).inc()
+            LAST_SEQ.set(max(LAST_SEQ._value.get(), r["seq"]))
+        for _, reason, message in result.dead:
+            DEAD.labels(reason).inc()
+            log.warning("dead-lettered", reason=reason, detail=message)
+        REPEATS.inc(result.repeats)
 
     @app.task
     async def warm_up() -> None:
