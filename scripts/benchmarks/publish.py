@@ -106,7 +106,8 @@ def main() -> None:
     args = parser.parse_args()
     result = {"benchmark": "publish", "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                                   "platform": platform.platform()}}
-    result.update(ledger_rate(args.events))
+    if args.events:
+        result.update(ledger_rate(args.events))
     if args.sdk_events:
         result.update(sdk_rate(args.sdk_events))
     print(json.dumps(result, indent=2))

@@ -8,6 +8,7 @@ publish. Keys are exactly cairn.core.payloads.ENVIRONMENT_DEFAULTS.
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import platform
 import shutil
@@ -27,17 +28,26 @@ def capture(image_digest: str | None = None, cwd: str | os.PathLike[str] | None 
             ) -> dict[str, Any]:
     """The environment of this process; `image_digest` falls back to env CAIRN_IMAGE_DIGEST."""
     env = copy.deepcopy(ENVIRONMENT_DEFAULTS)
-    env.update(
-        python=platform.python_version(),
-        packages=installed_packages(),
-        os=platform.platform(),
-        cpu=cpu_model(),
-        accelerators=gpus(),
-        container_image_digest=image_digest or os.environ.get("CAIRN_IMAGE_DIGEST") or None,
-        hostname=socket.gethostname(),
-    )
+    env.update(copy.deepcopy(_process_facts()))
+    env["container_image_digest"] = image_digest or os.environ.get("CAIRN_IMAGE_DIGEST") or None
     env.update(git_state(Path(cwd) if cwd is not None else Path.cwd()))
     return env
+
+
+@functools.cache
+def _process_facts() -> dict[str, Any]:
+    """What cannot change while this process runs (packages: restart after installing more).
+
+    Reading every package's metadata costs ~60 ms, most of a small publish, so once is enough.
+    """
+    return {
+        "python": platform.python_version(),
+        "packages": installed_packages(),
+        "os": platform.platform(),
+        "cpu": cpu_model(),
+        "accelerators": gpus(),
+        "hostname": socket.gethostname(),
+    }
 
 
 def installed_packages() -> dict[str, str]:
