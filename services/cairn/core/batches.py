@@ -29,11 +29,14 @@ async def settle(work: Callable[[], Awaitable[None]], log: Any, what: str) -> No
 async def _until_done(work: Callable[[], Awaitable[None]], log: Any, what: str) -> None:
     def report(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
-        log.warning("batch failed; retrying", work=what, attempt=state.attempt_number,
-                    error=repr(exc))
+        log.warning(
+            "batch failed; retrying", work=what, attempt=state.attempt_number, error=repr(exc)
+        )
 
-    async for attempt in AsyncRetrying(retry=retry_if_exception_type(Exception),
-                                       wait=wait_exponential(multiplier=0.2, max=30),
-                                       before_sleep=report):
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(Exception),
+        wait=wait_exponential(multiplier=0.2, max=30),
+        before_sleep=report,
+    ):
         with attempt:
             await work()

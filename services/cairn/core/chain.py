@@ -15,8 +15,9 @@ from typing import Any
 GENESIS = "0" * 64
 
 
-def entry_hash(prev_hash: str, seq: int, event: Mapping[str, Any], outcome: str,
-               recorded_at_ms: int) -> str:
+def entry_hash(
+    prev_hash: str, seq: int, event: Mapping[str, Any], outcome: str, recorded_at_ms: int
+) -> str:
     body = json.dumps(
         {"seq": seq, "event": event, "outcome": outcome, "recorded_at": recorded_at_ms},
         sort_keys=True,
@@ -44,7 +45,9 @@ def verify(rows: Iterable[Mapping[str, Any]]) -> ChainReport:
         count += 1
         seq = row["seq"]
         if seq != expected_seq:
-            return ChainReport(count, seq, f"seq {seq} follows {expected_seq - 1}: a gap or reorder")
+            return ChainReport(
+                count, seq, f"seq {seq} follows {expected_seq - 1}: a gap or reorder"
+            )
         if row["prev_hash"] != prev:
             return ChainReport(count, seq, f"seq {seq} does not link to the entry before it")
         recomputed = entry_hash(prev, seq, row["event"], row["outcome"], row["recorded_at_ms"])

@@ -25,21 +25,30 @@ from cairn.core.identity import (
 )
 
 EDITABLE = {
-    "description": str, "card": str, "license": str, "owner_team": str,
-    "data_source": str, "preprocessing": str, "framework": str, "tags": list,
+    "description": str,
+    "card": str,
+    "license": str,
+    "owner_team": str,
+    "data_source": str,
+    "preprocessing": str,
+    "framework": str,
+    "tags": list,
 }
 LIFECYCLE_ACTIONS = ("archive", "restore", "delete")
 VERDICT_STATUSES = ("passed", "failed", "warning")
 
 
-def check_published(artifact: str, body: Mapping[str, Any], kinds: tuple[str, ...] = KINDS,
-                    max_files: int = 10_000) -> None:
+def check_published(
+    artifact: str, body: Mapping[str, Any], kinds: tuple[str, ...] = KINDS, max_files: int = 10_000
+) -> None:
     project, name = split_artifact(artifact)
     check_name(body["project"], "project")
     check_name(body["name"])
     if (body["project"], body["name"]) != (project, name):
-        raise InvalidInput("key_mismatch", f"event key {artifact} differs from the payload's "
-                           f"{body['project']}/{body['name']}")
+        raise InvalidInput(
+            "key_mismatch",
+            f"event key {artifact} differs from the payload's {body['project']}/{body['name']}",
+        )
     check_kind(body["kind"], kinds)
     files = body["files"]
     if not files:
@@ -53,8 +62,9 @@ def check_published(artifact: str, body: Mapping[str, Any], kinds: tuple[str, ..
             raise InvalidInput("invalid_size", f"{f['path']}: size must not be negative")
     digest = manifest_digest(body["kind"], files)
     if digest != body["digest"]:
-        raise InvalidInput("digest_mismatch", f"digest {body['digest']} is not the manifest's "
-                           f"sha256 ({digest})")
+        raise InvalidInput(
+            "digest_mismatch", f"digest {body['digest']} is not the manifest's sha256 ({digest})"
+        )
     if not body["metadata"]["creator"].strip():
         raise InvalidInput("missing_creator", "metadata.creator is required")
     for link in body["links"]:
@@ -66,8 +76,10 @@ def check_published(artifact: str, body: Mapping[str, Any], kinds: tuple[str, ..
 
 def check_link(link: Mapping[str, Any]) -> None:
     if link["relation"] not in RELATIONS:
-        raise InvalidInput("invalid_relation",
-                           f"relation {link['relation']!r} must be one of {', '.join(RELATIONS)}")
+        raise InvalidInput(
+            "invalid_relation",
+            f"relation {link['relation']!r} must be one of {', '.join(RELATIONS)}",
+        )
     if (link.get("target") is None) == (link.get("external") is None):
         raise InvalidInput("invalid_link", "a link needs exactly one of target or external")
     if link.get("target") is not None:
@@ -106,8 +118,10 @@ def check_metadata_changes(text: str) -> dict[str, Any]:
         raise InvalidInput("empty_edit", "a metadata edit must change at least one field")
     for key, value in changes.items():
         if key not in EDITABLE:
-            raise InvalidInput("not_editable", f"{key!r} cannot be edited; editable fields: "
-                               f"{', '.join(sorted(EDITABLE))}")
+            raise InvalidInput(
+                "not_editable",
+                f"{key!r} cannot be edited; editable fields: {', '.join(sorted(EDITABLE))}",
+            )
         kind = EDITABLE[key]
         if kind is list:
             if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
@@ -119,11 +133,13 @@ def check_metadata_changes(text: str) -> dict[str, Any]:
 
 def check_verdict(body: Mapping[str, Any]) -> None:
     if body["status"] not in VERDICT_STATUSES:
-        raise InvalidInput("invalid_verdict",
-                           f"status must be one of {', '.join(VERDICT_STATUSES)}")
+        raise InvalidInput(
+            "invalid_verdict", f"status must be one of {', '.join(VERDICT_STATUSES)}"
+        )
 
 
 def check_lifecycle(body: Mapping[str, Any]) -> None:
     if body["action"] not in LIFECYCLE_ACTIONS:
-        raise InvalidInput("invalid_action",
-                           f"action must be one of {', '.join(LIFECYCLE_ACTIONS)}")
+        raise InvalidInput(
+            "invalid_action", f"action must be one of {', '.join(LIFECYCLE_ACTIONS)}"
+        )

@@ -32,8 +32,12 @@ class RegistryClient:
         self._http = httpx.Client(base_url=url.rstrip("/"), timeout=timeout)
         self._schemas_by_id: dict[int, Any] = {}
 
-    @retry(retry=retry_if_exception(lambda e: _transient(e)), stop=stop_after_delay(60),
-           wait=wait_exponential(max=5), reraise=True)
+    @retry(
+        retry=retry_if_exception(lambda e: _transient(e)),
+        stop=stop_after_delay(60),
+        wait=wait_exponential(max=5),
+        reraise=True,
+    )
     def register(self, subject: str, schema_text: str) -> int:
         """Register (idempotently) and return the schema id; 409 means incompatible."""
         reply = self._http.post(

@@ -65,7 +65,9 @@ def plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, tuple | list):
-        return [plain(v) for v in value] if not _is_union_pair(value) else (value[0], plain(value[1]))
+        return (
+            [plain(v) for v in value] if not _is_union_pair(value) else (value[0], plain(value[1]))
+        )
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, dt.datetime):

@@ -114,7 +114,9 @@ class Ref:
 
 
 def is_version_selector(selector: str) -> bool:
-    return bool(re.match(r"^v\d+$", selector)) or (len(selector) >= 7 and bool(_HEX.match(selector)))
+    return bool(re.match(r"^v\d+$", selector)) or (
+        len(selector) >= 7 and bool(_HEX.match(selector))
+    )
 
 
 def parse_ref(text: str) -> Ref:

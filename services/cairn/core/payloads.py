@@ -14,22 +14,42 @@ from cairn.core import checks
 from cairn.core.identity import KINDS, InvalidInput, manifest_digest
 
 METADATA_DEFAULTS: dict[str, Any] = {
-    "owner_team": None, "license": None, "data_source": None, "preprocessing": None,
-    "description": None, "card": None, "framework": None, "tags": [], "params": {},
-    "metrics": {}, "seeds": {}, "data_splits": [],
+    "owner_team": None,
+    "license": None,
+    "data_source": None,
+    "preprocessing": None,
+    "description": None,
+    "card": None,
+    "framework": None,
+    "tags": [],
+    "params": {},
+    "metrics": {},
+    "seeds": {},
+    "data_splits": [],
 }
 ENVIRONMENT_DEFAULTS: dict[str, Any] = {
-    "python": None, "packages": {}, "os": None, "cpu": None, "accelerators": [],
-    "container_image_digest": None, "git_commit": None, "git_dirty": None, "git_remote": None,
+    "python": None,
+    "packages": {},
+    "os": None,
+    "cpu": None,
+    "accelerators": [],
+    "container_image_digest": None,
+    "git_commit": None,
+    "git_dirty": None,
+    "git_remote": None,
     "hostname": None,
 }
 
 
-def _record(given: Mapping[str, Any] | None, defaults: Mapping[str, Any], what: str) -> dict[str, Any]:
+def _record(
+    given: Mapping[str, Any] | None, defaults: Mapping[str, Any], what: str
+) -> dict[str, Any]:
     given = dict(given or {})
     unknown = set(given) - set(defaults) - {"creator"}
     if unknown:
-        raise InvalidInput("unknown_field", f"{what} has unknown fields: {', '.join(sorted(unknown))}")
+        raise InvalidInput(
+            "unknown_field", f"{what} has unknown fields: {', '.join(sorted(unknown))}"
+        )
     return {**defaults, **given}
 
 
@@ -40,18 +60,29 @@ def metadata(given: Mapping[str, Any] | None) -> dict[str, Any]:
     meta["metrics"] = {k: float(v) for k, v in meta["metrics"].items()}
     meta["seeds"] = {k: int(v) for k, v in meta["seeds"].items()}
     meta["data_splits"] = [
-        {"name": s["name"], "rows": s.get("rows"), "fraction": s.get("fraction"),
-         "selector": s.get("selector")} for s in meta["data_splits"]
+        {
+            "name": s["name"],
+            "rows": s.get("rows"),
+            "fraction": s.get("fraction"),
+            "selector": s.get("selector"),
+        }
+        for s in meta["data_splits"]
     ]
     return meta
 
 
-def link(relation: str, target: str | None = None, external: Mapping[str, Any] | None = None
-         ) -> dict[str, Any]:
+def link(
+    relation: str, target: str | None = None, external: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     ext = None
     if external is not None:
-        ext = {"kind": external["kind"], "url": external["url"], "commit": external.get("commit"),
-               "path": external.get("path"), "license": external.get("license")}
+        ext = {
+            "kind": external["kind"],
+            "url": external["url"],
+            "commit": external.get("commit"),
+            "path": external.get("path"),
+            "license": external.get("license"),
+        }
     value = {"relation": relation, "target": target, "external": ext}
     checks.check_link(value)
     return value
@@ -71,8 +102,13 @@ def published(
     kinds: tuple[str, ...] = KINDS,
 ) -> dict[str, Any]:
     entries = [
-        {"path": f["path"], "size": int(f["size"]), "sha256": f["sha256"],
-         "media_type": f.get("media_type")} for f in files
+        {
+            "path": f["path"],
+            "size": int(f["size"]),
+            "sha256": f["sha256"],
+            "media_type": f.get("media_type"),
+        }
+        for f in files
     ]
     body = {
         "kind": kind,

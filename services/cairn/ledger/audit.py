@@ -33,8 +33,14 @@ async def verify_chain(database_url: str) -> chain.ChainReport:
         rows = [r async for r in _rows(conn)]
         report = chain.verify(rows)
         head = await conn.fetchrow("SELECT seq, hash FROM chain_head WHERE id = 1")
-        if report.ok and rows and (head["seq"], head["hash"]) != (rows[-1]["seq"], rows[-1]["hash"]):
-            return chain.ChainReport(report.entries, head["seq"], "the chain head does not match the last entry")
+        if (
+            report.ok
+            and rows
+            and (head["seq"], head["hash"]) != (rows[-1]["seq"], rows[-1]["hash"])
+        ):
+            return chain.ChainReport(
+                report.entries, head["seq"], "the chain head does not match the last entry"
+            )
         return report
     finally:
         await conn.close()

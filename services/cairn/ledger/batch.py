@@ -24,7 +24,6 @@ from cairn.core.codec import AvroCodec, UndecodableRecord
 from cairn.core.identity import InvalidInput
 from cairn.ledger import recorder
 
-
 # Errors that mean "this event can never be recorded": refuse it, dead-letter it, go on.
 # Connection-level errors are not here: the caller retries the whole batch for those.
 REFUSED = (InvalidInput, KeyError, TypeError, ValueError)
@@ -78,19 +77,30 @@ async def record_batch(
     return result
 
 
-async def _one(conn: asyncpg.Connection, raw: RawRecord, event: dict[str, Any],
-               head: tuple[int, str], kinds: tuple[str, ...], result: BatchResult
-               ) -> dict[str, Any] | None:
+async def _one(
+    conn: asyncpg.Connection,
+    raw: RawRecord,
+    event: dict[str, Any],
+    head: tuple[int, str],
+    kinds: tuple[str, ...],
+    result: BatchResult,
+) -> dict[str, Any] | None:
     try:
         async with conn.transaction():  # savepoint: a refused event leaves no trace here
             recorded = await recorder.record(conn, event, head, kinds=kinds)
     except (*REFUSED, *UNPROCESSABLE) as exc:
-        reason = exc.reason if isinstance(exc, InvalidInput) else (
-            "malformed" if isinstance(exc, REFUSED) else "unprocessable")
+        reason = (
+            exc.reason
+            if isinstance(exc, InvalidInput)
+            else ("malformed" if isinstance(exc, REFUSED) else "unprocessable")
+        )
         await conn.execute(
             "INSERT INTO rejected_events (event_id, artifact, reason, message)"
             " VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING",
-            event["event_id"], event.get("artifact"), reason, str(exc),
+            event["event_id"],
+            event.get("artifact"),
+            reason,
+            str(exc),
         )
         result.dead.append((raw, reason, str(exc)))
         return None
@@ -102,6 +112,10 @@ def dead_letter_headers(raw: RawRecord, reason: str, message: str) -> list[tuple
     return [
         ("cairn.dlq.reason", reason.encode()),
         ("cairn.dlq.message", message[:2000].encode()),
-        ("cairn.dlq.source", json.dumps(
-            {"topic": raw.topic, "partition": raw.partition, "offset": raw.offset}).encode()),
+        (
+            "cairn.dlq.source",
+            json.dumps(
+                {"topic": raw.topic, "partition": raw.partition, "offset": raw.offset}
+            ).encode(),
+        ),
     ]

@@ -24,21 +24,26 @@ async def resolve_version(conn: Conn, artifact_id: int, selector: str) -> asyncp
     if selector.startswith("v") and selector[1:].isdigit():
         row = await conn.fetchrow(
             "SELECT * FROM versions WHERE artifact_id = $1 AND version_number = $2",
-            artifact_id, int(selector[1:]),
+            artifact_id,
+            int(selector[1:]),
         )
     elif is_version_selector(selector):
         rows = await conn.fetch(
             "SELECT * FROM versions WHERE artifact_id = $1 AND digest LIKE $2 LIMIT 2",
-            artifact_id, selector + "%",
+            artifact_id,
+            selector + "%",
         )
         if len(rows) > 1:
-            raise InvalidInput("ambiguous_digest", f"digest prefix {selector} matches several versions")
+            raise InvalidInput(
+                "ambiguous_digest", f"digest prefix {selector} matches several versions"
+            )
         row = rows[0] if rows else None
     else:
         row = await conn.fetchrow(
             "SELECT v.* FROM aliases a JOIN versions v ON v.id = a.version_id "
             "WHERE a.artifact_id = $1 AND a.alias = $2",
-            artifact_id, selector,
+            artifact_id,
+            selector,
         )
     if row is None:
         raise InvalidInput("unknown_version", f"no version {selector!r} of this artifact")

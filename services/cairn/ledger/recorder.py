@@ -12,10 +12,9 @@ from typing import Any
 
 import asyncpg
 
-from cairn.core import chain
+from cairn.core import chain, checks
 from cairn.core.events import now_ms, payload_of
 from cairn.core.identity import InvalidInput, check_alias, parse_ref
-from cairn.core import checks
 from cairn.ledger.queries import artifact_row, resolve_version, version_state
 
 Conn = asyncpg.Connection
@@ -72,7 +71,7 @@ async def _append(conn: Conn, event: dict[str, Any], kind: str, outcome: str,
     recorded_at = now_ms()
     stored_event = json.loads(json.dumps(event))  # tuples → lists, exactly as jsonb keeps it
     digest = chain.entry_hash(prev_hash, seq, stored_event, outcome, recorded_at)
-    if outcome == "applied":
+    if outcome == "applied" and kind != "Published":  # a new version was inserted with it
         await conn.execute("UPDATE versions SET updated_seq = $2 WHERE id = $1", version_id, seq)
     state = await version_state(conn, version_id)
     await conn.execute(
@@ -87,31 +86,38 @@ async def _append(conn: Conn, event: dict[str, Any], kind: str, outcome: str,
             "event": event, "state": state}
 
 
+# One round trip each: round trips, not work, bound the ledger's rate.
+UPSERT_ARTIFACT = """
+WITH project AS (
+    INSERT INTO projects (name, created_at, created_seq) VALUES ($1, $4, $5)
+    ON CONFLICT (name) DO NOTHING
+)
+INSERT INTO artifacts (project, name, kind, created_at, created_seq) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (project, name) DO UPDATE SET latest_version = artifacts.latest_version
+RETURNING id, kind, latest_version
+"""
+NEXT_NUMBER = """
+UPDATE artifacts SET latest_version = latest_version + 1
+WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM versions WHERE artifact_id = $1 AND digest = $2)
+RETURNING latest_version
+"""
+
+
 async def _published(conn: Conn, event: dict[str, Any], body: dict[str, Any],
                      seq: int, kinds: tuple[str, ...]) -> tuple[int, str]:
     checks.check_published(event["artifact"], body, kinds)
     occurred = _ts(event["occurred_at"])
-    await conn.execute(
-        "INSERT INTO projects (name, created_at, created_seq) VALUES ($1, $2, $3)"
-        " ON CONFLICT (name) DO NOTHING", body["project"], occurred, seq,
-    )
-    await conn.execute(
-        "INSERT INTO artifacts (project, name, kind, created_at, created_seq)"
-        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (project, name) DO NOTHING",
-        body["project"], body["name"], body["kind"], occurred, seq,
-    )
-    art = await artifact_row(conn, event["artifact"], lock=True)
-    assert art is not None
+    art = await conn.fetchrow(UPSERT_ARTIFACT, body["project"], body["name"], body["kind"],
+                              occurred, seq)  # creates the project too; row stays locked
     if art["kind"] != body["kind"]:
         raise InvalidInput("kind_mismatch", f"{event['artifact']} is a {art['kind']}, "
                            f"not a {body['kind']}")
-    existing = await conn.fetchval(
-        "SELECT id FROM versions WHERE artifact_id = $1 AND digest = $2", art["id"], body["digest"]
-    )
-    if existing is not None:
-        return existing, "duplicate"  # same content: the same version, nothing changes
-    number = art["latest_version"] + 1
-    await conn.execute("UPDATE artifacts SET latest_version = $2 WHERE id = $1", art["id"], number)
+    number = await conn.fetchval(NEXT_NUMBER, art["id"], body["digest"])
+    if number is None:  # same content: the same version, nothing changes
+        existing = await conn.fetchval(
+            "SELECT id FROM versions WHERE artifact_id = $1 AND digest = $2",
+            art["id"], body["digest"])
+        return existing, "duplicate"
     version_id = await conn.fetchval(
         "INSERT INTO versions (artifact_id, version_number, digest, kind, metadata, environment,"
         " extra, stage, created_by, created_at, created_seq, updated_seq)"
@@ -122,7 +128,8 @@ async def _published(conn: Conn, event: dict[str, Any], body: dict[str, Any],
     )
     await conn.executemany(
         "INSERT INTO files (version_id, path, size, sha256, media_type) VALUES ($1,$2,$3,$4,$5)",
-        [(version_id, f["path"], f["size"], f["sha256"], f.get("media_type")) for f in body["files"]],
+        [(version_id, f["path"], f["size"], f["sha256"], f.get("media_type"))
+         for f in body["files"]],
     )
     for link in body["links"]:
         await _add_link(conn, version_id, link, seq)
@@ -232,7 +239,8 @@ async def _metadata_edited(conn: Conn, event: dict[str, Any], body: dict[str, An
         changes = json.loads(undone["previous"])
     else:
         changes = checks.check_metadata_changes(body["changes"])
-    current = json.loads(await conn.fetchval("SELECT metadata FROM versions WHERE id = $1", version_id))
+    current = json.loads(
+        await conn.fetchval("SELECT metadata FROM versions WHERE id = $1", version_id))
     previous = {k: current.get(k) for k in changes}
     current.update(changes)
     if current.get("tags") is None:
