@@ -4,19 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from cairn.api.routers import (
-    aliases,
-    artifacts,
-    blobs,
-    events,
-    health,
-    lineage,
-    search,
-    usage,
-    versions,
-)
+from cairn.api.routers import aliases, artifacts, blobs, events, health, versions
 
 
 def include_all(app: FastAPI) -> None:
-    for module in (health, blobs, artifacts, versions, aliases, events, lineage, search, usage):
+    for module in (health, blobs, artifacts, versions, aliases, events):
         app.include_router(module.router)

@@ -1,1 +1,0 @@
-"""The indexer: the ledger's changelog → the search index (and `cairn reindex`)."""
