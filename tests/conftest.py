@@ -7,6 +7,7 @@ they ask for the `endpoints` fixture, so unit tests run without any service.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import asyncpg
 import pytest
 
 from tests import endpoints as discovery
+from tests.endpoints import ROOT
 from tests.processes import Service
 
 
@@ -103,6 +105,45 @@ def cairn_env(
 @pytest.fixture(scope="session")
 def ledger(cairn_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     service = Service("ledger", cairn_env, tmp_path_factory.mktemp("logs")).start()
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+@pytest.fixture(scope="session")
+def indexer(cairn_env: dict[str, str], ledger: Service, tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[Service]:
+    """The real indexer on this run's changelog and index alias (after the ledger, whose
+    tables it reads for usage and alias corrections). The run's indices go with it."""
+    from tests.search_helpers import drop_indices
+
+    service = Service("indexer", cairn_env, tmp_path_factory.mktemp("logs")).start()
+    try:
+        yield service
+    finally:
+        service.stop()
+        drop_indices(cairn_env["SEARCH_URL"], cairn_env["CAIRN_INDEX_PREFIX"])
+
+
+VALIDATED_PROJECTS = "val-*"  # the validator judges only these: other tests' logs stay theirs
+
+
+@pytest.fixture(scope="session")
+def validation_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the repo's validation/ that tests add project rules to while it runs."""
+    root = tmp_path_factory.mktemp("validation") / "validation"
+    shutil.copytree(ROOT / "validation", root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def validator(cairn_env: dict[str, str], ledger: Service, validation_dir: Path,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """The real validator, judging projects named val-*; hooks may call loopback."""
+    env = {**cairn_env, "CAIRN_VALIDATION_DIR": str(validation_dir),
+           "CAIRN_ALLOW_PRIVATE_HOOKS": "true", "CAIRN_VALIDATOR_PROJECTS": VALIDATED_PROJECTS}
+    service = Service("validator", env, tmp_path_factory.mktemp("logs")).start()
     try:
         yield service
     finally:

@@ -222,13 +222,13 @@ def test_alias_and_stage_changes_show_in_reads(client: httpx.Client) -> None:
     base = f"/v1/artifacts/{proj}/ranker"
     recorded(client, accepted(client.put(f"{base}/aliases/prod", json={"version": "v1"})))
     recorded(client, accepted(client.put(f"{base}/versions/prod/stage",
-                                         json={"stage": "production"})))
+                                         json={"stage": "staging"})))  # production is gated
 
     artifact = client.get(base).json()
     assert artifact["aliases"] == {"latest": 2, "prod": 1}
-    assert [v["stage"] for v in artifact["versions"]] == ["production", None]
+    assert [v["stage"] for v in artifact["versions"]] == ["staging", None]
     prod = client.get("/v1/resolve", params={"ref": f"{proj}/ranker:prod"}).json()
-    assert (prod["version_number"], prod["stage"]) == (1, "production")
+    assert (prod["version_number"], prod["stage"]) == (1, "staging")
     assert prod["aliases"] == ["prod"]
 
     recorded(client, accepted(client.delete(f"{base}/aliases/prod")))

@@ -22,13 +22,16 @@ from cairn.api.auth import parse_tokens
 from cairn.api.middleware import JsonBodyLimit, Metrics
 from cairn.api.models import Publish
 from cairn.api.routers import include_all
+from cairn.api.usage import UsageEmitter
 from cairn.core.blobstore import LocalBlobStore
 from cairn.core.emitter import Emitter
 from cairn.core.logs import configure
 from cairn.core.settings import Settings
 from cairn.core.topics import Topics, ensure_topics
+from cairn.search.backend import backend_for
 
 log = configure("api")
+SEARCH_PATIENCE = 5.0
 
 
 async def _open_pool(settings: Settings) -> asyncpg.Pool:
@@ -52,6 +55,13 @@ def _open_emitter(settings: Settings) -> Emitter:
     return emitter
 
 
+def _open_usage(emitter: Emitter) -> UsageEmitter:
+    """Usage events share the emitter's producer (flushed when it closes) and registry."""
+    usage = UsageEmitter(emitter.registry, emitter.producer, emitter.topics)
+    usage.register()
+    return usage
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
@@ -60,10 +70,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         emitter = await asyncio.to_thread(_open_emitter, settings)
         try:
             app.state.pool, app.state.emitter = pool, emitter
+            app.state.usage = await asyncio.to_thread(_open_usage, emitter)
             app.state.blobs = LocalBlobStore(settings.blob_dir)
+            # The engine is not contacted here: the api starts (and writes work) while it is
+            # down; a search then waits SEARCH_PATIENCE seconds and answers 503.
+            app.state.search = backend_for(settings, patience=SEARCH_PATIENCE)
             log.info("api ready", host=settings.http_host, port=settings.http_port,
                      events=emitter.topics.events, actors=len(app.state.tokens))
-            yield
+            try:
+                yield
+            finally:
+                await app.state.search.close()
         finally:
             await asyncio.to_thread(emitter.close)
     finally:

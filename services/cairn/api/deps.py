@@ -13,10 +13,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cairn.api.auth import actor_for
 from cairn.api.errors import ApiError, Reason, not_found
+from cairn.api.usage import UsageEmitter
 from cairn.core.blobstore import BlobStore
 from cairn.core.emitter import Emitter
 from cairn.core.identity import InvalidInput, check_alias, check_name, is_version_selector
 from cairn.core.settings import Settings
+from cairn.search.backend import SearchBackend
 
 
 def _settings(request: Request) -> Settings:
@@ -35,10 +37,20 @@ def _blobs(request: Request) -> BlobStore:
     return request.app.state.blobs  # type: ignore[no-any-return]
 
 
+def _usage(request: Request) -> UsageEmitter:
+    return request.app.state.usage  # type: ignore[no-any-return]
+
+
+def _search(request: Request) -> SearchBackend:
+    return request.app.state.search  # type: ignore[no-any-return]
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 PoolDep = Annotated[asyncpg.Pool, Depends(_pool)]
 EmitterDep = Annotated[Emitter, Depends(_emitter)]
 BlobsDep = Annotated[BlobStore, Depends(_blobs)]
+SearchDep = Annotated[SearchBackend, Depends(_search)]
+UsageDep = Annotated[UsageEmitter, Depends(_usage)]
 
 _bearer = HTTPBearer(auto_error=False, description="CAIRN_API_TOKENS on the server, CAIRN_TOKEN "
                      "on clients; needed for every write")

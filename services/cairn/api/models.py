@@ -73,6 +73,14 @@ class AliasTarget(Body):
     version: str
 
 
+class UsageReport(Body):
+    """A use the client measured itself: the SDK's pull, with its wall time."""
+
+    ref: str
+    action: str = "download"
+    retrieve_ms: int | None = None
+
+
 class Accepted(BaseModel):
     event_id: str
 

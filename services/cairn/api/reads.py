@@ -53,7 +53,7 @@ async def artifact_summary(pool: asyncpg.Pool, project: str, name: str) -> dict[
     }
 
 
-async def _version(conn: asyncpg.Connection, project: str, name: str, selector: str
+async def find_version(conn: asyncpg.Connection, project: str, name: str, selector: str
                    ) -> asyncpg.Record:
     art = await artifact_row(conn, f"{project}/{name}")
     if art is None:
@@ -69,7 +69,7 @@ async def _version(conn: asyncpg.Connection, project: str, name: str, selector: 
 async def version_detail(pool: asyncpg.Pool, project: str, name: str, selector: str
                          ) -> dict[str, Any]:
     async with snapshot(pool) as conn:
-        v = await _version(conn, project, name, selector)
+        v = await find_version(conn, project, name, selector)
         vid = v["id"]
         files = await conn.fetch("SELECT path, size, sha256, media_type FROM files"
                                  " WHERE version_id = $1 ORDER BY path", vid)
@@ -87,6 +87,7 @@ async def version_detail(pool: asyncpg.Pool, project: str, name: str, selector: 
             " WHERE l.target_version_id = $1 ORDER BY l.id", vid)
         verdicts = await conn.fetch("SELECT check_name, status, reasons FROM verdicts"
                                     " WHERE version_id = $1 ORDER BY check_name", vid)
+        usage = await conn.fetchrow("SELECT * FROM usage_counts WHERE version_id = $1", vid)
     return {
         "ref": _ref(project, name, v["version_number"]), "project": project, "name": name,
         "kind": v["kind"], "version_number": v["version_number"], "digest": v["digest"],
@@ -94,6 +95,7 @@ async def version_detail(pool: asyncpg.Pool, project: str, name: str, selector: 
         "metadata": json.loads(v["metadata"]), "environment": json.loads(v["environment"]),
         "extra": json.loads(v["extra"] or "{}"),
         "stage": v["stage"], "status": v["status"], "validation": v["validation"],
+        "completeness": v["completeness"],
         "aliases": [a["alias"] for a in aliases],
         "created_at": _iso(v["created_at"]), "created_by": v["created_by"],
         "links_out": [_link_out(r) for r in links_out],
@@ -102,7 +104,19 @@ async def version_detail(pool: asyncpg.Pool, project: str, name: str, selector: 
                                  "digest": r["digest"]}} for r in links_in],
         "verdicts": [{"check": r["check_name"], "status": r["status"],
                       "reasons": json.loads(r["reasons"])} for r in verdicts],
+        "usage": usage_summary(usage),
     }
+
+
+def usage_summary(row: asyncpg.Record | None) -> dict[str, Any]:
+    """Counts as the ledger last added them up (a few seconds behind the reads themselves)."""
+    if row is None:
+        return {"views": 0, "downloads": 0, "retrieves": 0, "mean_retrieve_ms": None,
+                "last_used_at": None}
+    mean = row["retrieve_ms_total"] / row["retrieves"] if row["retrieves"] else None
+    return {"views": row["views"], "downloads": row["downloads"], "retrieves": row["retrieves"],
+            "mean_retrieve_ms": None if mean is None else round(mean, 1),
+            "last_used_at": _iso(row["last_used_at"]) if row["last_used_at"] else None}
 
 
 def _link_out(r: asyncpg.Record) -> dict[str, Any]:
@@ -116,7 +130,7 @@ def _link_out(r: asyncpg.Record) -> dict[str, Any]:
 async def edit_history(pool: asyncpg.Pool, project: str, name: str, selector: str
                        ) -> list[dict[str, Any]]:
     async with snapshot(pool) as conn:
-        v = await _version(conn, project, name, selector)
+        v = await find_version(conn, project, name, selector)
         rows = await conn.fetch(
             "SELECT m.seq, m.event_id, m.actor, m.changes, m.previous, m.reverts, e.recorded_at"
             " FROM metadata_edits m JOIN event_log e ON e.seq = m.seq"

@@ -1,6 +1,13 @@
 """The `cairn` command: `cairn.cli.main:app` (pyproject's console script)."""
 
-from cairn.cli import audit, read, write  # noqa: F401  (importing registers the commands)
+from cairn.cli import (  # noqa: F401  (importing registers the commands)
+    audit,
+    lineage,
+    read,
+    reindex,
+    search,
+    write,
+)
 from cairn.cli.app import app
 
 __all__ = ["app"]

@@ -87,7 +87,8 @@ def version_detail(d: Mapping[str, Any]) -> None:
     rows = [
         ("ref", d.get("ref")), ("kind", d.get("kind")), ("digest", f"sha256:{d.get('digest')}"),
         ("stage", d.get("stage")), ("status", d.get("status")),
-        ("validation", d.get("validation")), ("aliases", ", ".join(d.get("aliases") or [])),
+        ("validation", d.get("validation")), ("completeness", _score(d.get("completeness"))),
+        ("aliases", ", ".join(d.get("aliases") or [])),
         ("created", f"{when(d.get('created_at'))} by {d.get('created_by') or '-'}"),
         ("creator", meta.get("creator")), ("description", meta.get("description")),
         ("tags", ", ".join(meta.get("tags") or [])), ("license", meta.get("license")),
@@ -103,6 +104,28 @@ def version_detail(d: Mapping[str, Any]) -> None:
     out.print(files_table(d.get("files") or []))
     if d.get("links_out") or d.get("links_in"):
         out.print(links_table(d))
+    if d.get("verdicts"):
+        verdicts(d["verdicts"])
+
+
+MARKS = {"passed": ("✔", "green"), "warning": ("!", "yellow"), "failed": ("✘", "bold red")}
+
+
+def verdicts(rows: Sequence[Mapping[str, Any]]) -> None:
+    """One line per check, then one per reason: never wrapped, so every reason stays whole
+    and greppable however narrow the terminal."""
+    out.print(Text("checks", style="bold"))
+    width = max(len(str(v.get("check"))) for v in rows)
+    for v in rows:
+        mark, style = MARKS.get(v.get("status") or "", ("?", "dim"))
+        out.print(Text.assemble(f"  {mark} ", (str(v.get("check")).ljust(width), style),
+                                f"  {v.get('status')}"), soft_wrap=True)
+        for reason in v.get("reasons") or []:
+            out.print(Text(f"      {reason}"), soft_wrap=True)
+
+
+def _score(value: Any) -> str | None:
+    return None if value is None else f"{float(value):.2f}"
 
 
 def _pairs(mapping: Mapping[str, Any] | None) -> str:

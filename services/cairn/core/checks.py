@@ -136,6 +136,9 @@ def check_verdict(body: Mapping[str, Any]) -> None:
         raise InvalidInput(
             "invalid_verdict", f"status must be one of {', '.join(VERDICT_STATUSES)}"
         )
+    score = body.get("score")
+    if score is not None and not 0.0 <= score <= 1.0:
+        raise InvalidInput("invalid_score", f"score {score} must be between 0 and 1")
 
 
 def check_lifecycle(body: Mapping[str, Any]) -> None:

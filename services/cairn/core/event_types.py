@@ -129,6 +129,7 @@ class Verdict(TypedDict):
     check: str
     status: str
     reasons: list[str]
+    score: None | float
 
 
 class LifecycleRequested(TypedDict):
@@ -158,5 +159,20 @@ class VersionState(TypedDict):
     aliases: list[str]
     status: str
     validation: str
+    completeness: None | float
     created_at: int
     updated_seq: int
+
+
+class UsageEvent(TypedDict):
+    """One use of a version (a view or a download) on cairn.usage; counted once per event_id."""
+
+    event_id: str
+    occurred_at: int
+    actor: str
+    source: Source
+    artifact: str
+    schema_version: int
+    digest: str
+    action: str
+    retrieve_ms: None | int

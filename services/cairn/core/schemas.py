@@ -17,6 +17,7 @@ from fastavro.schema import load_schema
 SCHEMA_DIR = Path(__file__).resolve().parents[3] / "avro_schemas"
 EVENT = "dev.cairn.events.ArtifactEvent"
 RECORDED = "dev.cairn.events.RecordedEvent"
+USAGE = "dev.cairn.events.UsageEvent"
 
 
 def schema_dir() -> Path:
@@ -39,4 +40,4 @@ def parsed(name: str) -> Any:
 
 
 def as_text(name: str) -> str:
-    return json.dumps(expanded(name), separators=(",", ":"))
+    return json.dumps(expanded(name), separators=(",", ":"), sort_keys=True)  # stable text

@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     blob_dir: Path = Field(Path(".stack/data/blobs"), validation_alias=_env("CAIRN_BLOB_DIR"))
     topic_prefix: str = Field("", validation_alias=_env("CAIRN_TOPIC_PREFIX"))
     index_prefix: str = Field("cairn", validation_alias=_env("CAIRN_INDEX_PREFIX"))
+    # Near-real-time visibility of indexed changes (the index's refresh_interval); nothing
+    # ever refreshes per request.
+    search_refresh: str = Field("1s", validation_alias=_env("CAIRN_SEARCH_REFRESH"))
+    # Seconds between the indexer's passes over changed usage counts.
+    usage_sync: float = Field(5.0, validation_alias=_env("CAIRN_USAGE_SYNC"))
     http_host: str = Field("127.0.0.1", validation_alias=_env("CAIRN_HTTP_HOST"))
     http_port: int = Field(18000, validation_alias=_env("CAIRN_HTTP_PORT"))
     kinds: str = Field("model,dataset,eval_log", validation_alias=_env("CAIRN_KINDS"))
@@ -49,6 +54,12 @@ class Settings(BaseSettings):
     api_tokens: str = Field("", validation_alias=_env("CAIRN_API_TOKENS"))
     # The token the SDK and CLI send to the api.
     token: str | None = Field(None, validation_alias=_env("CAIRN_TOKEN"))
+    # The validator: where schemas and per-project rules live (None: the repo's validation/),
+    # which projects it judges (comma-separated shell patterns), and whether hooks may call
+    # private or loopback addresses (off: a hook must not become a way into the network).
+    validation_dir: Path | None = Field(None, validation_alias=_env("CAIRN_VALIDATION_DIR"))
+    validator_projects: str = Field("*", validation_alias=_env("CAIRN_VALIDATOR_PROJECTS"))
+    allow_private_hooks: bool = Field(False, validation_alias=_env("CAIRN_ALLOW_PRIVATE_HOOKS"))
 
     @property
     def kind_list(self) -> tuple[str, ...]:

@@ -20,11 +20,16 @@ class Topics:
     def changelog(self) -> str:
         return f"{self.prefix}cairn.artifact.changelog"
 
+    @property
+    def usage(self) -> str:
+        """Views and downloads: counted by the ledger, never chained or indexed as changes."""
+        return f"{self.prefix}cairn.usage"
+
     def dead_letter(self, consumer: str) -> str:
         return f"{self.prefix}cairn.deadletter.{consumer}"
 
     def all(self) -> list[str]:
-        return [self.events, self.changelog, self.dead_letter("ledger")]
+        return [self.events, self.changelog, self.usage, self.dead_letter("ledger")]
 
 
 def ensure_topics(bootstrap: str, topics: Topics) -> None:

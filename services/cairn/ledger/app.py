@@ -20,6 +20,7 @@ from cairn.core.kafka import produce_all_async, producer
 from cairn.core.logs import configure
 from cairn.core.settings import Settings
 from cairn.core.topics import Topics
+from cairn.ledger import usage
 from cairn.ledger.batch import RawRecord, dead_letter_headers, record_batch
 
 RECORDED = Counter("cairn_ledger_recorded_total", "Events recorded", ["outcome"])
@@ -105,5 +106,6 @@ def create_app(settings: Settings) -> faust.App:
     async def metrics(web: Any, request: Any) -> Any:
         return web.bytes(generate_latest(), content_type="text/plain")
 
-    app.cairn_codecs = (events_codec, changelog_codec)  # type: ignore[attr-defined]
+    usage_codec = usage.install(app, settings, registry, pool, kafka)  # the second agent
+    app.cairn_codecs = (events_codec, changelog_codec, usage_codec)  # type: ignore[attr-defined]
     return app

@@ -87,6 +87,7 @@ async def version_state(conn: Conn, version_id: int) -> dict[str, Any]:
         "aliases": list(v["aliases"]),
         "status": v["status"],
         "validation": v["validation"],
+        "completeness": v["completeness"],
         "created_at": int(v["created_at"].timestamp() * 1000),
         "updated_seq": v["updated_seq"],
     }

@@ -15,6 +15,7 @@ import asyncpg
 from cairn.core import chain, checks
 from cairn.core.events import now_ms, payload_of
 from cairn.core.identity import InvalidInput, check_alias, parse_ref
+from cairn.ledger import stages
 from cairn.ledger.queries import artifact_row, resolve_version, version_state
 
 Conn = asyncpg.Connection
@@ -196,8 +197,20 @@ async def _stage_changed(conn: Conn, event: dict[str, Any], body: dict[str, Any]
                          seq: int, kinds: tuple[str, ...]) -> tuple[int, str]:
     checks.check_stage(body["stage"])
     _, version_id = await _target(conn, event, body["version"])
+    stages.check_transition(await _stage_facts(conn, event["artifact"], version_id),
+                            body["stage"])
     await conn.execute("UPDATE versions SET stage = $2 WHERE id = $1", version_id, body["stage"])
     return version_id, "applied"
+
+
+async def _stage_facts(conn: Conn, artifact: str, version_id: int) -> stages.Facts:
+    row = await conn.fetchrow(
+        "SELECT v.version_number, v.stage, v.validation, (SELECT count(*) FROM links l"
+        " JOIN versions s ON s.id = l.source_version_id WHERE l.target_version_id = v.id"
+        " AND l.relation = 'evaluates' AND s.kind = 'eval_log') AS evaluations"
+        " FROM versions v WHERE v.id = $1", version_id)
+    return stages.Facts(f"{artifact}@v{row['version_number']}", row["stage"],
+                        row["validation"], row["evaluations"])
 
 
 async def _alias_moved(conn: Conn, event: dict[str, Any], body: dict[str, Any],
@@ -275,12 +288,12 @@ async def _verdict(conn: Conn, event: dict[str, Any], body: dict[str, Any],
         version_id, body["check"], body["status"], json.dumps(body["reasons"]),
         seq,
     )
-    await conn.execute(
-        "UPDATE versions SET validation = (SELECT CASE"
-        " WHEN bool_or(status = 'failed') THEN 'failed'"
-        " WHEN bool_or(status = 'warning') THEN 'warning' ELSE 'passed' END"
-        " FROM verdicts WHERE version_id = $1) WHERE id = $1",
-        version_id,
+    await conn.execute(  # warnings do not make a version invalid; no verdict yet is pending
+        "UPDATE versions SET validation = (SELECT CASE WHEN count(*) = 0 THEN 'pending'"
+        " WHEN bool_or(status = 'failed') THEN 'invalid' ELSE 'valid' END"
+        " FROM verdicts WHERE version_id = $1),"
+        " completeness = coalesce($2, completeness) WHERE id = $1",
+        version_id, body.get("score"),
     )
     return version_id, "applied"
 

@@ -31,6 +31,7 @@ from cairn.sdk.environment import capture
 from cairn.sdk.errors import CairnError, translated
 from cairn.sdk.http import Http
 from cairn.sdk.publish import PublishResult
+from cairn.sdk.usage import reported_pull
 
 Transport = Literal["http", "kafka"]
 
@@ -116,9 +117,24 @@ class Client:
 
     @translated
     def pull(self, ref: str, dest: str | Path) -> list[Path]:
-        """Restore every file of a version under dest, verified byte for byte."""
-        detail = self.show(ref)
-        return transfer.restore(self.http, detail["files"], Path(dest), self.progress)
+        """Restore every file of a version under dest, verified byte for byte; then report
+        it (one download, with its wall time) to the version's usage, best effort."""
+        parse_ref(ref)
+        with reported_pull(self.http) as report:
+            detail = self.http.json("GET", "/v1/resolve", params={"ref": ref},
+                                    headers=report.headers)
+            paths = transfer.restore(self.http, detail["files"], Path(dest), self.progress,
+                                     ref=detail["ref"], headers=report.headers)
+            report.ref = detail["ref"]
+        return paths
+
+    @translated
+    def lineage(self, ref: str, direction: str = "both", depth: int = 3) -> dict[str, Any]:
+        """{"root", "nodes", "edges"}: what `ref` was made from (up), what was made from
+        it (down), or both, up to `depth` links away (at most 10)."""
+        parse_ref(ref)
+        return dict(self.http.json("GET", "/v1/lineage", params={
+            "ref": ref, "direction": direction, "depth": str(depth)}))
 
     # -- changing (each is an audited event; wait=True returns once the ledger recorded it) --
 

@@ -39,11 +39,13 @@ class Http:
 
     def request(self, method: str, path: str, *, json: Any = None,
                 params: dict[str, str] | None = None, content: Iterable[bytes] | None = None,
-                headers: dict[str, str] | None = None) -> httpx.Response:
+                headers: dict[str, str] | None = None, timeout: float | None = None
+                ) -> httpx.Response:
         sent = self._headers(method, headers)
+        limit = httpx.USE_CLIENT_DEFAULT if timeout is None else timeout
         try:
             reply = self._client.request(method, self._full(path), json=json, params=params,
-                                         content=content, headers=sent)
+                                         content=content, headers=sent, timeout=limit)
         except httpx.TransportError as exc:
             raise CairnError.transport(self.url, exc) from exc
         if not reply.is_success:
@@ -54,10 +56,11 @@ class Http:
         return self.request(method, path, **kwargs).json()
 
     @contextmanager
-    def stream(self, method: str, path: str) -> Iterator[httpx.Response]:
+    def stream(self, method: str, path: str, *, params: dict[str, str] | None = None,
+               headers: dict[str, str] | None = None) -> Iterator[httpx.Response]:
         try:
-            with self._client.stream(method, self._full(path),
-                                     headers=self._headers(method, None)) as reply:
+            with self._client.stream(method, self._full(path), params=params,
+                                     headers=self._headers(method, headers)) as reply:
                 if not reply.is_success:
                     reply.read()
                     raise CairnError.from_response(reply)

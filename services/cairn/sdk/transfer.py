@@ -67,9 +67,12 @@ def targets(files: Sequence[Mapping[str, Any]], dest: Path) -> list[Path]:
     return out
 
 
-def restore(http: Http, files: Sequence[Mapping[str, Any]], dest: Path, show: bool | None
-            ) -> list[Path]:
-    """Write every file of a manifest under dest; files already identical are kept."""
+def restore(http: Http, files: Sequence[Mapping[str, Any]], dest: Path, show: bool | None,
+            *, ref: str | None = None, headers: dict[str, str] | None = None) -> list[Path]:
+    """Write every file of a manifest under dest; files already identical are kept.
+
+    `ref` tells the api which version each blob is downloaded as (a blob may belong to
+    several), so the download is counted for that version."""
     dest.mkdir(parents=True, exist_ok=True)
     paths = targets(files, dest)
     with bytes_progress("downloading", sum(int(f["size"]) for f in files), show) as advance:
@@ -78,7 +81,8 @@ def restore(http: Http, files: Sequence[Mapping[str, Any]], dest: Path, show: bo
             if _identical(target, f):
                 advance(int(f["size"]))
                 continue
-            _download(http, f["sha256"], int(f["size"]), target, advance)
+            _download(http, f["sha256"], int(f["size"]), target, advance,
+                      {"ref": ref} if ref else None, headers)
     return paths
 
 
@@ -88,12 +92,14 @@ def _identical(target: Path, f: Mapping[str, Any]) -> bool:
     return bool(hash_file(target, lambda _: None)[0] == f["sha256"])
 
 
-def _download(http: Http, sha256: str, size: int, target: Path, advance: Advance) -> None:
+def _download(http: Http, sha256: str, size: int, target: Path, advance: Advance,
+              params: dict[str, str] | None, headers: dict[str, str] | None) -> None:
     # a fresh name opened with "xb" gets the user's umask, unlike mkstemp's 0600
     tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:12]}.part"
     try:
         digest, written = hashlib.sha256(), 0
-        with tmp.open("xb") as out, http.stream("GET", f"/v1/blobs/{sha256}") as reply:
+        with tmp.open("xb") as out, http.stream("GET", f"/v1/blobs/{sha256}",
+                                                 params=params, headers=headers) as reply:
             for chunk in reply.iter_bytes(CHUNK):
                 digest.update(chunk)
                 out.write(chunk)

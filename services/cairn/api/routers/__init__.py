@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from cairn.api.routers import aliases, artifacts, blobs, events, health, versions
+from cairn.api.routers import (
+    aliases,
+    artifacts,
+    blobs,
+    events,
+    health,
+    lineage,
+    search,
+    usage,
+    versions,
+)
 
 
 def include_all(app: FastAPI) -> None:
-    for module in (health, blobs, artifacts, versions, aliases, events):
+    for module in (health, blobs, artifacts, versions, aliases, events, lineage, search, usage):
         app.include_router(module.router)

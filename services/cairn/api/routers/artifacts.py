@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Request, Response
 
 from cairn.api import commands, reads
 from cairn.api.deps import (
@@ -14,11 +14,13 @@ from cairn.api.deps import (
     PoolDep,
     Selector,
     SettingsDep,
+    UsageDep,
     check_selector,
 )
 from cairn.api.form_publish import store_form
 from cairn.api.models import Publish, PublishAccepted, parse
 from cairn.api.uploads import PartReader, blocking_chunks, in_upload_thread
+from cairn.api.usage import count_view
 from cairn.core.identity import check_name, parse_ref
 
 router = APIRouter(tags=["artifacts"])
@@ -63,18 +65,25 @@ async def get_artifact(project: str, name: str, pool: PoolDep) -> dict[str, Any]
 
 
 @router.get("/v1/artifacts/{project}/{name}/versions/{selector}")
-async def get_version(project: str, name: str, selector: Selector, pool: PoolDep
+async def get_version(project: str, name: str, selector: Selector, pool: PoolDep,
+                      request: Request, usage: UsageDep, background: BackgroundTasks
                       ) -> dict[str, Any]:
-    """One version: content, provenance, stage, aliases, lineage both ways and verdicts."""
+    """One version: content, provenance, stage, aliases, lineage both ways, verdicts and
+    usage. Counts as a view of the version."""
     check_name(project, "project")
     check_name(name)
-    return await reads.version_detail(pool, project, name, selector)
+    detail = await reads.version_detail(pool, project, name, selector)
+    background.add_task(count_view, usage, request, detail)
+    return detail
 
 
 @router.get("/v1/resolve")
-async def resolve(ref: str, pool: PoolDep) -> dict[str, Any]:
+async def resolve(ref: str, pool: PoolDep, request: Request, usage: UsageDep,
+                  background: BackgroundTasks) -> dict[str, Any]:
     """`project/name@v3`, `project/name@<digest prefix>`, `project/name:alias` or
-    `project/name` (latest) → the version's detail."""
+    `project/name` (latest) → the version's detail (a view, like the route above)."""
     parsed = parse_ref(ref)
     selector = check_selector(parsed.selector or "latest")
-    return await reads.version_detail(pool, parsed.project, parsed.name, selector)
+    detail = await reads.version_detail(pool, parsed.project, parsed.name, selector)
+    background.add_task(count_view, usage, request, detail)
+    return detail

@@ -10,15 +10,16 @@ import asyncio
 from collections.abc import Iterator
 
 import structlog
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Request, Response
 from fastapi.responses import StreamingResponse
 
-from cairn.api.deps import BlobsDep, CurrentActor, SettingsDep
+from cairn.api.deps import BlobsDep, CurrentActor, PoolDep, SettingsDep, UsageDep
 from cairn.api.errors import ApiError, Reason, not_found
 from cairn.api.models import BlobStored, Missing, MissingQuery
 from cairn.api.uploads import blocking_chunks, in_upload_thread
+from cairn.api.usage import count_download
 from cairn.core.blobstore import BlobCorrupted
-from cairn.core.identity import check_sha256
+from cairn.core.identity import check_sha256, parse_ref
 
 router = APIRouter(prefix="/v1/blobs", tags=["blobs"])
 log = structlog.get_logger("api")
@@ -66,9 +67,14 @@ async def has_blob(sha256: str, blobs: BlobsDep) -> Response:
 
 @router.get("/{sha256}", response_class=StreamingResponse,
             responses={200: {"content": {"application/octet-stream": {}}}})
-async def get_blob(sha256: str, blobs: BlobsDep) -> StreamingResponse:
-    """The blob's bytes, verified against the digest while streaming."""
+async def get_blob(sha256: str, blobs: BlobsDep, request: Request, pool: PoolDep,
+                   usage: UsageDep, background: BackgroundTasks, ref: str | None = None
+                   ) -> StreamingResponse:
+    """The blob's bytes, verified against the digest while streaming. Counts as a download
+    of the version `ref` names (`project/name@v3`), or of the one version listing the blob."""
     check_sha256(sha256)
+    version = parse_ref(ref) if ref else None
+    background.add_task(count_download, usage, request, pool, sha256, version)
     if not await asyncio.to_thread(blobs.has, sha256):
         raise not_found(f"blob {sha256}")
     size = await asyncio.to_thread(blobs.size, sha256)

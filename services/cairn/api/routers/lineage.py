@@ -1,0 +1,34 @@
+"""Lineage graphs: what a version was made from (up), what was made from it (down), or both.
+
+`GET /v1/lineage?ref=project/name@v3` is the canonical form; `GET /v1/lineage/project/name@v3`
+answers the same, for people who type URLs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from cairn.api import lineage
+from cairn.api.deps import PoolDep
+from cairn.core.identity import InvalidInput
+
+router = APIRouter(prefix="/v1/lineage", tags=["lineage"])
+
+
+@router.get("")
+async def get_lineage(pool: PoolDep, ref: str | None = None, direction: str | None = None,
+                      depth: str | None = None) -> dict[str, Any]:
+    """The graph around `ref`: nodes (versions, external code or data, links whose target
+    is not recorded yet) and edges from the version declaring a link to its target."""
+    if not ref:
+        raise InvalidInput("missing_ref", "give ref=project/name@vN (or :alias)")
+    checked_direction, checked_depth = lineage.parse_params(direction, depth)
+    return await lineage.graph(pool, ref, checked_direction, checked_depth)
+
+
+@router.get("/{ref:path}")
+async def get_lineage_by_path(ref: str, pool: PoolDep, direction: str | None = None,
+                              depth: str | None = None) -> dict[str, Any]:
+    return await get_lineage(pool, ref, direction, depth)

@@ -1,0 +1,81 @@
+"""Faceted, full-text search and suggestions over the index the indexer keeps.
+
+The index may lag the ledger by a refresh interval; reads of one artifact or version come
+from PostgreSQL (artifacts.py), never from here. Engine trouble is a 503 with a reason the
+client can act on; a bad filter, sort or page is a 400 from the pure parsing in cairn.search.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+
+from cairn.api.deps import SearchDep, SettingsDep
+from cairn.api.errors import ApiError
+from cairn.search.backend import IndexMissing, SearchRefused, SearchUnavailable, alias_name
+from cairn.search.query import build_request, search_body
+from cairn.search.results import check_suggest, search_response, suggest_body, suggest_response
+
+router = APIRouter(prefix="/v1", tags=["search"])
+Many = Annotated[list[str] | None, Query()]
+
+
+@asynccontextmanager
+async def _engine_errors() -> AsyncIterator[None]:
+    try:
+        yield
+    except IndexMissing:
+        raise ApiError(503, "index_missing", "the search index does not exist yet: start "
+                       "the indexer or run `cairn reindex`") from None
+    except SearchUnavailable:
+        raise ApiError(503, "search_unavailable", "the search engine did not answer; retry "
+                       "shortly") from None
+    except SearchRefused as exc:
+        raise ApiError(400, "search_refused", f"the search engine refused the query: "
+                       f"{str(exc)[:300]}") from None
+
+
+@router.get("/search")
+async def search(
+    backend: SearchDep, settings: SettingsDep,
+    q: Annotated[str | None, Query(description="Free text (all words must match)")] = None,
+    kind: Many = None, project: Many = None, stage: Many = None, tag: Many = None,
+    license: Many = None, creator: Many = None, owner_team: Many = None,
+    framework: Many = None, validation: Many = None, dataset: Many = None,
+    status: Many = None, alias: Many = None,
+    metric: Annotated[list[str] | None, Query(description="e.g. accuracy>=0.9")] = None,
+    filter: Annotated[list[str] | None, Query(
+        description="kind=model, tag=nlp, metric.accuracy>=0.9 ...")] = None,
+    created_after: str | None = None, created_before: str | None = None,
+    sort: Annotated[str, Query(description="relevance | created[:asc] | usage | "
+                               "metric.NAME[:asc|:desc]")] = "relevance",
+    page: int = 1, size: int = 20, facet_size: int = 20,
+) -> dict[str, Any]:
+    """Hits and facet counts; each facet is counted with every filter but its own.
+    Several values of one filter match any of them; different filters must all match."""
+    given = {"kind": kind, "project": project, "stage": stage, "tag": tag, "license": license,
+             "creator": creator, "owner_team": owner_team, "framework": framework,
+             "validation": validation, "dataset": dataset, "status": status, "alias": alias}
+    req = build_request(q=q, filters={k: v for k, v in given.items() if v},
+                        expressions=filter or (), metrics=metric or (),
+                        created_after=created_after, created_before=created_before,
+                        sort=sort, page=page, size=size, facet_size=facet_size)
+    async with _engine_errors():
+        reply = await backend.search(alias_name(settings), search_body(req))
+    return search_response(reply, req)
+
+
+@router.get("/suggest")
+async def suggest(
+    backend: SearchDep, settings: SettingsDep,
+    prefix: Annotated[str, Query(description="What the user typed so far")],
+    field: Literal["name", "tag", "metric"] = "name", size: int = 10,
+) -> dict[str, Any]:
+    """Artifact names, tags or metric names whose words start with what was typed."""
+    check_suggest(prefix, field, size)
+    async with _engine_errors():
+        reply = await backend.search(alias_name(settings), suggest_body(prefix, field, size))
+    return suggest_response(reply, prefix, field, size)

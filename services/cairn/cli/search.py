@@ -1,0 +1,100 @@
+"""`cairn search`: find versions through the api; a table of hits and a facet summary.
+
+Filters are checked here with the same pure parser the api uses, so a malformed filter is
+a one-line error (exit 2) before any request is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from cairn.cli import render
+from cairn.cli.app import client, command
+from cairn.search.query import build_request
+
+Many = Annotated[list[str] | None, typer.Option(show_default=False)]
+SUMMARY_FACETS = ("kind", "project", "stage", "tag", "validation", "framework", "license",
+                  "dataset", "owner_team", "creator")
+
+
+@command()
+def search(
+    q: Annotated[str | None, typer.Argument(metavar="[TEXT]", help="Words to find")] = None,
+    kind: Many = None, project: Many = None, stage: Many = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Repeatable")] = None,
+    filter: Annotated[list[str] | None, typer.Option(
+        "--filter", "-f", help="kind=model, license=mit, dataset=p/name, metric.accuracy>=0.9,"
+        " ... (repeatable)")] = None,
+    created_after: Annotated[str | None, typer.Option(help="ISO date")] = None,
+    created_before: Annotated[str | None, typer.Option(help="ISO date")] = None,
+    sort: Annotated[str, typer.Option(
+        help="relevance, created[:asc], usage or metric.NAME[:asc|:desc]")] = "relevance",
+    page: int = 1,
+    size: int = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the api's answer as JSON")] = False,
+) -> None:
+    """Search artifact versions by text, facets, metric ranges and dates."""
+    filters = {"kind": kind or [], "project": project or [], "stage": stage or [],
+               "tag": tag or []}
+    build_request(q=q, filters=filters, expressions=filter or (), created_after=created_after,
+                  created_before=created_before, sort=sort, page=page, size=size)
+    params: dict[str, Any] = {k: v for k, v in filters.items() if v}
+    params.update({"filter": filter or [], "sort": sort, "page": page, "size": size})
+    params.update({k: v for k, v in (("q", q), ("created_after", created_after),
+                                     ("created_before", created_before)) if v})
+    with client() as c:
+        answer = c.http.json("GET", "/v1/search", params=params)
+    if as_json:
+        render.as_json(answer)
+        return
+    render.out.print(hits_table(answer, sort))
+    for line in facet_lines(answer.get("facets") or {}):
+        render.out.print(line, soft_wrap=True)
+
+
+def _metrics(metrics: Mapping[str, Any], sort: str) -> str:
+    first = sort.partition(":")[0].removeprefix("metric.") if sort.startswith("metric.") else None
+    names = sorted(metrics, key=lambda n: (n != first, n))[:3]
+    return ", ".join(f"{n}={metrics[n]:g}" for n in names)
+
+
+def hits_table(answer: Mapping[str, Any], sort: str) -> Table:
+    hits: Sequence[Mapping[str, Any]] = answer.get("hits") or []
+    total, page, size = answer.get("total", 0), answer.get("page", 1), answer.get("size", 20)
+    shown = f"{(page - 1) * size + 1}–{(page - 1) * size + len(hits)}" if hits else "0"
+    table = Table(title=f"{total} match{'es' * (total != 1)} (showing {shown})",
+                  title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
+                  pad_edge=False, collapse_padding=True)
+    for col in ("version", "kind", "stage", "validation", "created", "tags", "metrics", "used"):
+        table.add_column(col, overflow="fold" if col in ("version", "tags") else "ellipsis")
+    for h in hits:
+        usage = h.get("usage") or {}
+        table.add_row(Text(str(h.get("ref") or h.get("id"))), h.get("kind") or "-",
+                      h.get("stage") or "-", h.get("validation") or "-",
+                      render.when(h.get("created_at"))[:10], Text(", ".join(h.get("tags") or [])),
+                      Text(_metrics(h.get("metrics") or {}, sort)), str(usage.get("total", 0)))
+    return table
+
+
+def facet_lines(facets: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[Text]:
+    """One line per facet with values: `kind  model 12 · dataset 4`."""
+    lines = []
+    for name in SUMMARY_FACETS:
+        buckets = facets.get(name) or []
+        if not buckets:
+            continue
+        line = Text.assemble((f"{name:<11}", "bold cyan"))
+        for i, b in enumerate(buckets[:8]):
+            line.append(" · " if i else "")
+            line.append(str(b["value"]))
+            line.append(f" {b['count']}", style="dim")
+        if len(buckets) > 8:
+            line.append(f" · +{len(buckets) - 8} more", style="dim")
+        lines.append(line)
+    return lines

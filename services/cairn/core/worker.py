@@ -1,0 +1,56 @@
+"""What every Cairn stream consumer shares: faust's settings and its health and metrics pages.
+
+Raw bytes in (each service decodes with its own Avro codec), offsets from the beginning for
+a new consumer group, and a short broker session so a killed member's partitions move to
+another within seconds (faust's default is 60 s). The ledger and the indexer predate this
+module and still spell the same settings out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import faust
+from prometheus_client import generate_latest
+
+from cairn.core.settings import Settings
+
+
+def stream_app(settings: Settings, group: str, partitions: int, commit_every: int) -> faust.App:
+    """A faust App whose consumer group is `group` (prefixed like the topics)."""
+    return faust.App(
+        f"{settings.topic_prefix}{group}",
+        broker=f"kafka://{settings.kafka_bootstrap_servers}",
+        value_serializer="raw",
+        key_serializer="raw",
+        topic_replication_factor=1,
+        topic_partitions=partitions,
+        consumer_auto_offset_reset="earliest",
+        web_host=settings.http_host,
+        web_port=settings.http_port,
+        web_in_thread=False,
+        broker_commit_every=commit_every,
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
+        broker_commit_interval=1.0,
+    )
+
+
+def service_pages(app: faust.App, readiness: Callable[[], dict[str, Any] | None]) -> None:
+    """/healthz (the process answers), /readyz (`readiness()` is not None), /metrics."""
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        return web.json({"status": "ok"})
+
+    @app.page("/readyz")
+    async def readyz(web: Any, request: Any) -> Any:
+        detail = readiness()
+        if detail is None:
+            return web.json({"status": "starting"}, status=503)
+        return web.json({"status": "ready", **detail})
+
+    @app.page("/metrics")
+    async def metrics(web: Any, request: Any) -> Any:
+        return web.bytes(generate_latest(), content_type="text/plain")

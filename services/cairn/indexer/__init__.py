@@ -1,0 +1,1 @@
+"""The indexer: the ledger's changelog → the search index (and `cairn reindex`)."""

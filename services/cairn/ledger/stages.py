@@ -1,0 +1,65 @@
+"""Stage transition rules: which stage changes the ledger records, and why it refuses others.
+
+Pure: the ledger reads the facts (current stage, validation, evaluations) in its transaction
+and passes them in, so the rules are unit-tested without a database. Stages follow
+development → staging → production → archived:
+- a version moves forward one stage at a time (no stage counts as development), moves back
+  to any earlier stage (a rollback), and may be archived from anywhere;
+- entering production also needs a `valid` validation and at least one eval_log version
+  linked to it with `evaluates`: what a reviewer would ask for before shipping.
+A stage given at publish time is not a transition and is not checked: it records where an
+orchestrator already put the version (imported history, the demo corpus), and a version that
+does not exist yet can have neither verdicts nor evaluations. Every StageChanged is checked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cairn.core.identity import STAGES, InvalidInput
+
+ORDER = {stage: i for i, stage in enumerate(STAGES)}  # development 0 … archived 3
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the ledger knows about the version, read in the transaction that changes it."""
+
+    ref: str
+    stage: str | None
+    validation: str  # pending | valid | invalid
+    evaluations: int  # eval_log versions linked to it with `evaluates`
+
+
+def check_transition(facts: Facts, target: str) -> None:
+    """Raise InvalidInput (stage_order or promotion_refused) when `target` is not allowed."""
+    current = facts.stage or "development"
+    if target == facts.stage or target == "archived":
+        return
+    if ORDER[target] > ORDER[current] + 1:
+        skipped = STAGES[ORDER[current] + 1]
+        raise InvalidInput(
+            "stage_order",
+            f"{facts.ref} is in {facts.stage or 'no stage'}; {target} comes after {skipped}: "
+            f"move it to {skipped} first",
+        )
+    if target == "production" and current != "production":
+        missing = promotion_gaps(facts)
+        if missing:
+            raise InvalidInput(
+                "promotion_refused",
+                f"promotion of {facts.ref} to production refused: {'; '.join(missing)}",
+            )
+
+
+def promotion_gaps(facts: Facts) -> list[str]:
+    """Each missing precondition of production, in words a user can act on."""
+    gaps = []
+    if facts.validation == "pending":
+        gaps.append("validation is pending (no verdict yet: is the validator running?)")
+    elif facts.validation != "valid":
+        gaps.append(f"validation is {facts.validation} (see the failed checks with cairn show)")
+    if facts.evaluations == 0:
+        gaps.append("no eval_log version is linked to it with 'evaluates' "
+                    "(publish an evaluation first)")
+    return gaps

@@ -1,0 +1,164 @@
+"""The ledger's usage agent: every usage event counted exactly once into usage_counts.
+
+Usage is not a change of an artifact, so it bypasses the hash chain and the changelog. One
+batch is one transaction: the events are inserted into `usage_events` (its primary key is the
+event_id, so a redelivered event inserts nothing) and only the rows that went in are added
+to `usage_counts`. Offsets are acknowledged after the commit, so a crash redelivers the
+batch and the dedupe makes that harmless.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import faust
+from confluent_kafka import Producer
+from prometheus_client import Counter
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+
+from cairn.core import schemas
+from cairn.core.codec import AvroCodec, RegistryClient, UndecodableRecord
+from cairn.core.identity import InvalidInput
+from cairn.core.kafka import produce_all_async
+from cairn.core.logs import configure
+from cairn.core.settings import Settings
+from cairn.core.topics import Topics
+from cairn.core.usage import check_usage
+from cairn.ledger.batch import RawRecord, dead_letter_headers
+
+COUNTED = Counter("cairn_ledger_usage_counted_total", "Usage events counted", ["action"])
+USAGE_REPEATS = Counter("cairn_ledger_usage_redelivered_total", "Usage events seen again")
+USAGE_DEAD = Counter("cairn_ledger_usage_dead_letters_total", "Usage events refused", ["reason"])
+TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+             asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError)
+
+RESOLVE_SQL = """
+SELECT t.artifact, t.digest, v.id
+FROM unnest($1::text[], $2::text[]) AS t(artifact, digest)
+JOIN artifacts a ON a.project = split_part(t.artifact, '/', 1)
+                AND a.name = split_part(t.artifact, '/', 2)
+JOIN versions v ON v.artifact_id = a.id AND v.digest = t.digest
+"""
+
+# usage_events first: only the events it really inserted (not seen before) reach the counts.
+COUNT_SQL = """
+WITH fresh AS (
+  INSERT INTO usage_events (event_id, version_id, action, retrieve_ms, actor, at)
+  SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::bigint[], $5::text[],
+                       $6::timestamptz[])
+  ON CONFLICT (event_id) DO NOTHING
+  RETURNING version_id, action, retrieve_ms, at
+), counted AS (
+  INSERT INTO usage_counts AS c (version_id, views, downloads, retrieves, retrieve_ms_total,
+                                 last_used_at, updated_at)
+  SELECT version_id, count(*) FILTER (WHERE action = 'view'),
+         count(*) FILTER (WHERE action = 'download'), count(retrieve_ms),
+         coalesce(sum(retrieve_ms), 0), max(at), clock_timestamp()
+  FROM fresh GROUP BY version_id ORDER BY version_id
+  ON CONFLICT (version_id) DO UPDATE SET
+    views = c.views + EXCLUDED.views, downloads = c.downloads + EXCLUDED.downloads,
+    retrieves = c.retrieves + EXCLUDED.retrieves,
+    retrieve_ms_total = c.retrieve_ms_total + EXCLUDED.retrieve_ms_total,
+    last_used_at = greatest(c.last_used_at, EXCLUDED.last_used_at),
+    updated_at = EXCLUDED.updated_at
+  RETURNING 1
+)
+SELECT action, count(*) AS n FROM fresh GROUP BY action
+"""
+
+
+@dataclass
+class UsageResult:
+    counted: dict[str, int] = field(default_factory=dict)  # action -> events newly counted
+    repeats: int = 0
+    dead: list[tuple[RawRecord, str, str]] = field(default_factory=list)
+
+
+def decode(raws: Sequence[RawRecord], codec: AvroCodec, result: UsageResult
+           ) -> list[tuple[RawRecord, dict[str, Any]]]:
+    """Decoded, checked events, first copy of each event_id; the rest become dead letters."""
+    out: dict[str, tuple[RawRecord, dict[str, Any]]] = {}
+    for raw in raws:
+        try:
+            event = codec.decode(raw.value)
+            check_usage(event["action"], event["retrieve_ms"])
+        except UndecodableRecord as exc:
+            result.dead.append((raw, "undecodable", str(exc)))
+            continue
+        except InvalidInput as exc:
+            result.dead.append((raw, exc.reason, str(exc)))
+            continue
+        if event["event_id"] in out:
+            result.repeats += 1
+        out.setdefault(event["event_id"], (raw, event))
+    return list(out.values())
+
+
+async def count_batch(pool: asyncpg.Pool, events: Sequence[tuple[RawRecord, dict[str, Any]]]
+                      ) -> UsageResult:
+    """One transaction: resolve each event's version, insert the new events, add them up.
+
+    Returns a fresh result each call, so a retried batch never reports anything twice.
+    """
+    result = UsageResult()
+    if not events:
+        return result
+    async with pool.acquire() as conn, conn.transaction():
+        pairs = sorted({(e["artifact"], e["digest"]) for _, e in events})
+        rows = await conn.fetch(RESOLVE_SQL, [a for a, _ in pairs], [d for _, d in pairs])
+        version_of = {(r["artifact"], r["digest"]): r["id"] for r in rows}
+        known = []
+        for raw, e in events:
+            vid = version_of.get((e["artifact"], e["digest"]))
+            if vid is None:  # the api only reports versions it read: a foreign or stray event
+                result.dead.append((raw, "unknown_version",
+                                    f"{e['artifact']} has no version {e['digest'][:12]}"))
+            else:
+                known.append((e, vid))
+        fresh = await conn.fetch(
+            COUNT_SQL, [e["event_id"] for e, _ in known], [vid for _, vid in known],
+            [e["action"] for e, _ in known], [e["retrieve_ms"] for e, _ in known],
+            [e["actor"] for e, _ in known],
+            [dt.datetime.fromtimestamp(e["occurred_at"] / 1000, dt.UTC) for e, _ in known])
+    result.counted = {r["action"]: r["n"] for r in fresh}
+    result.repeats = len(known) - sum(result.counted.values())
+    return result
+
+
+def install(app: faust.App, settings: Settings, registry: RegistryClient,
+            pool: Callable[[], Awaitable[asyncpg.Pool]], kafka: Producer) -> AvroCodec:
+    """Add the usage agent to the ledger's app; returns its codec (register it at start-up)."""
+    log = configure("ledger")
+    topics = Topics(settings.topic_prefix)
+    codec = AvroCodec(registry, topics.usage, schemas.USAGE)
+
+    @app.agent(app.topic(topics.usage, value_type=bytes, key_type=bytes))
+    async def usage(stream: faust.StreamT[Any]) -> None:
+        async for batch in stream.take_events(500, within=0.2):  # type: ignore[attr-defined]
+            raws = [RawRecord(e.message.key, e.message.value, e.message.topic,
+                              e.message.partition, e.message.offset) for e in batch]
+            refused = UsageResult()
+            events = decode(raws, codec, refused)
+            async for attempt in AsyncRetrying(retry=retry_if_exception_type(TRANSIENT),
+                                               wait=wait_exponential(max=10)):
+                with attempt:  # PostgreSQL away: redo the whole batch; the dedupe keeps it exact
+                    result = await count_batch(await pool(), events)
+            result.dead += refused.dead
+            result.repeats += refused.repeats
+            if result.dead:
+                await produce_all_async(kafka, [
+                    (topics.dead_letter("ledger"), raw.key, raw.value or b"",
+                     dead_letter_headers(raw, reason, message))
+                    for raw, reason, message in result.dead])
+            for action, n in result.counted.items():
+                COUNTED.labels(action).inc(n)
+            for _, reason, message in result.dead:
+                USAGE_DEAD.labels(reason).inc()
+                log.warning("usage dead-lettered", reason=reason, detail=message)
+            USAGE_REPEATS.inc(result.repeats)
+
+    return codec

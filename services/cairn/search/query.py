@@ -1,0 +1,207 @@
+"""Search requests: parsed and checked in pure code, then turned into an engine request body.
+
+User text only ever goes into `match` queries (operator and) or exact `term`/`terms`
+values, never into query_string, regexps or wildcards, so no operator or pattern a user
+types can change what the query means. Facet counts follow faceted-search practice: every
+facet is counted with every filter but its own (facet filters go in `post_filter`, each
+facet's aggregation sits in a `filter` aggregation of all the other facet filters).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cairn.core.identity import InvalidInput
+from cairn.search.documents import field_name_ok
+
+# filter/facet name → document field
+FACETS = {
+    "kind": "kind", "project": "project", "stage": "stage", "tag": "tags", "license": "license",
+    "creator": "creator", "owner_team": "owner_team", "framework": "framework",
+    "validation": "validation", "dataset": "datasets", "status": "status", "alias": "aliases",
+}
+OPS = {">=": "gte", "<=": "lte", ">": "gt", "<": "lt", "=": "eq", "==": "eq"}
+MAX_WINDOW = 10_000  # the engines' index.max_result_window
+MAX_TEXT = 500
+HIDDEN_STATUS = "deleted"  # shown only when a status filter asks for it
+_METRIC = re.compile(r"^\s*(?:metric\.)?(?P<name>[^<>=]+?)\s*(?P<op>>=|<=|==|=|>|<)\s*"
+                     r"(?P<value>[^<>=\s]+)\s*$")
+
+
+@dataclass(frozen=True)
+class MetricRange:
+    name: str
+    op: str  # a key of OPS
+    value: float
+
+    def clause(self) -> dict[str, Any]:
+        path = f"metrics.{self.name}"
+        if OPS[self.op] == "eq":
+            return {"term": {path: self.value}}
+        return {"range": {path: {OPS[self.op]: self.value}}}
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    q: str | None = None
+    filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    metrics: tuple[MetricRange, ...] = ()
+    created_after: int | None = None  # epoch millis, inclusive
+    created_before: int | None = None  # epoch millis, exclusive
+    sort: str = "relevance"
+    page: int = 1
+    size: int = 20
+    facet_size: int = 20
+
+
+def parse_metric(expr: str) -> MetricRange:
+    """`accuracy>=0.9` or `metric.accuracy>=0.9` (ops: >= <= > < =)."""
+    match = _METRIC.match(expr)
+    if not match or not field_name_ok(match["name"].strip()):
+        raise InvalidInput("invalid_metric_filter", f"{expr!r}: write a metric filter as "
+                           "name>=number, e.g. accuracy>=0.9 (ops: >= <= > < =)")
+    try:
+        value = float(match["value"])
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise InvalidInput("invalid_metric_filter", f"{expr!r}: {match['value']!r} is not a "
+                           "finite number")
+    return MetricRange(match["name"].strip(), match["op"], value)
+
+
+def parse_filter(expr: str) -> tuple[str, str] | MetricRange:
+    """A CLI/api `filter`: `kind=model`, `tag=nlp` or a metric range `metric.acc>=0.9`."""
+    if expr.strip().startswith("metric."):
+        return parse_metric(expr)
+    name, sep, value = expr.partition("=")
+    name = name.strip()
+    if not sep or name not in FACETS or not value.strip():
+        raise InvalidInput("invalid_filter", f"{expr!r}: use one of "
+                           f"{', '.join(f'{f}=VALUE' for f in FACETS)} or metric.NAME>=NUMBER")
+    return name, value.strip()
+
+
+def parse_date(text: str, what: str) -> int:
+    """ISO date or date-time (UTC unless it says otherwise) → epoch millis."""
+    try:
+        when = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput("invalid_date", f"{what} {text!r}: use an ISO date such as "
+                           "2025-01-31 or 2025-01-31T12:00:00Z") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return int(when.timestamp() * 1000)
+
+
+def sort_clauses(sort: str) -> list[Any]:
+    """relevance | created[:asc|:desc] | usage | metric.<name>[:asc|:desc]; ties by ref."""
+    key, _, order = sort.strip().partition(":")
+    if order not in ("", "asc", "desc"):
+        raise InvalidInput("invalid_sort", f"sort {sort!r}: the order must be asc or desc")
+    order = order or "desc"
+    if key == "relevance":
+        clauses: list[Any] = ["_score", {"created_at": "desc"}]
+    elif key == "created":
+        clauses = [{"created_at": order}]
+    elif key == "usage":
+        clauses = [{"usage.total": order}, {"created_at": "desc"}]
+    elif key.startswith("metric.") and field_name_ok(key.removeprefix("metric.")):
+        clauses = [{f"metrics.{key.removeprefix('metric.')}": {
+            "order": order, "missing": "_last", "unmapped_type": "double"}}]
+    else:
+        raise InvalidInput("invalid_sort", f"sort {sort!r}: use relevance, created, usage or "
+                           "metric.NAME, optionally with :asc or :desc")
+    return [*clauses, {"ref": "asc"}]
+
+
+def build_request(*, q: str | None = None, filters: Mapping[str, Iterable[str]] | None = None,
+                  expressions: Iterable[str] = (), metrics: Iterable[str] = (),
+                  created_after: str | None = None, created_before: str | None = None,
+                  sort: str = "relevance", page: int = 1, size: int = 20,
+                  facet_size: int = 20) -> SearchRequest:
+    """Everything a caller gives, checked: InvalidInput names the parameter to fix."""
+    chosen: dict[str, list[str]] = {}
+    for name, values in (filters or {}).items():
+        if name not in FACETS:
+            raise InvalidInput("invalid_filter", f"unknown filter {name!r}")
+        chosen.setdefault(name, []).extend(v.strip() for v in values if v.strip())
+    ranges = [parse_metric(m) for m in metrics]
+    for expr in expressions:
+        parsed = parse_filter(expr)
+        if isinstance(parsed, MetricRange):
+            ranges.append(parsed)
+        else:
+            chosen.setdefault(parsed[0], []).append(parsed[1])
+    q = (q or "").strip() or None
+    if q is not None and len(q) > MAX_TEXT:
+        raise InvalidInput("invalid_query", f"q is {len(q)} characters; the limit is {MAX_TEXT}")
+    if not 1 <= size <= 100 or page < 1 or page * size > MAX_WINDOW:
+        raise InvalidInput("invalid_page", f"page {page} of size {size}: size is 1..100 and "
+                           f"page*size at most {MAX_WINDOW}; narrow the search instead")
+    if not 1 <= facet_size <= 500:
+        raise InvalidInput("invalid_page", "facet_size must be 1..500")
+    sort_clauses(sort)  # refuse a bad sort before anything is sent
+    return SearchRequest(
+        q=q, filters={k: tuple(dict.fromkeys(v)) for k, v in chosen.items() if v},
+        metrics=tuple(ranges),
+        created_after=parse_date(created_after, "created_after") if created_after else None,
+        created_before=parse_date(created_before, "created_before") if created_before else None,
+        sort=sort, page=page, size=size, facet_size=facet_size,
+    )
+
+
+def facet_clause(req: SearchRequest, facet: str) -> dict[str, Any] | None:
+    """The filter a facet contributes; status hides deleted versions unless asked."""
+    values = req.filters.get(facet)
+    if values:
+        return {"terms": {FACETS[facet]: list(values)}}
+    if facet == "status":
+        return {"bool": {"must_not": [{"term": {"status": HIDDEN_STATUS}}]}}
+    return None
+
+
+def _all_but(req: SearchRequest, skip: str | None) -> list[dict[str, Any]]:
+    return [c for f in FACETS if f != skip and (c := facet_clause(req, f)) is not None]
+
+
+def text_query(q: str | None) -> dict[str, Any]:
+    if q is None:
+        return {"match_all": {}}
+    return {"bool": {
+        "must": [{"match": {"all_text": {"query": q, "operator": "and"}}}],
+        "should": [
+            {"term": {"name": {"value": q, "boost": 8}}},
+            {"match": {"name.text": {"query": q, "operator": "and", "boost": 4}}},
+            {"match": {"tags.text": {"query": q, "boost": 2}}},
+            {"match": {"description": {"query": q, "boost": 1.5}}},
+        ],
+    }}
+
+
+def search_body(req: SearchRequest) -> dict[str, Any]:
+    common: list[dict[str, Any]] = [m.clause() for m in req.metrics]
+    if req.created_after is not None or req.created_before is not None:
+        bounds = {"gte": req.created_after, "lt": req.created_before}
+        common.append({"range": {"created_at": {k: v for k, v in bounds.items()
+                                                if v is not None}}})
+    aggs = {
+        facet: {"filter": {"bool": {"filter": _all_but(req, facet)}},
+                "aggs": {"values": {"terms": {"field": fld, "size": req.facet_size}}}}
+        for facet, fld in FACETS.items()
+    }
+    return {
+        "query": {"bool": {"must": [text_query(req.q)], "filter": common}},
+        "post_filter": {"bool": {"filter": _all_but(req, None)}},
+        "aggs": aggs,
+        "sort": sort_clauses(req.sort if req.q or req.sort != "relevance" else "created"),
+        "from": (req.page - 1) * req.size,
+        "size": req.size,
+        "track_total_hits": True,
+        "_source": {"excludes": ["card", "links"]},
+    }

@@ -1,0 +1,53 @@
+"""Metadata against the JSON Schema of its kind (validation/schemas/{kind}.schema.json).
+
+The validated document is the version's content as JSON: kind, project, name, metadata,
+environment, links, stage, and `extra` parsed into an object, so a schema can constrain
+the free-form extra metadata per kind as well as the standard fields.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from jsonschema import SchemaError
+from jsonschema.validators import validator_for
+
+from cairn.validator.checks import FAILED, Outcome, judged
+
+CHECK = "schema"
+MAX_REASONS = 20
+
+
+def document(content: Mapping[str, Any]) -> dict[str, Any]:
+    doc = {k: v for k, v in content.items() if k not in ("files", "digest")}
+    try:
+        doc["extra"] = json.loads(content.get("extra") or "{}")
+    except json.JSONDecodeError:
+        doc["extra"] = content.get("extra")  # the schema then says what is wrong with it
+    return doc
+
+
+def check(content: Mapping[str, Any], schema: Mapping[str, Any] | None, source: str
+          ) -> Outcome:
+    """`source` names the schema file in reasons; no schema for the kind passes."""
+    if schema is None:
+        return judged(CHECK, ())
+    cls = validator_for(schema)
+    try:
+        cls.check_schema(schema)
+    except SchemaError as exc:
+        return Outcome(CHECK, FAILED, (f"schema: {source} is not a valid JSON Schema: "
+                                       f"{exc.message}",))
+    errors = sorted(cls(schema).iter_errors(document(content)),
+                    key=lambda e: [str(p) for p in e.absolute_path])
+    problems = [f"schema: {_where(e.absolute_path)}: {e.message} ({source})"
+                for e in errors[:MAX_REASONS]]
+    if len(errors) > MAX_REASONS:
+        problems.append(f"schema: … and {len(errors) - MAX_REASONS} more")
+    return judged(CHECK, problems)
+
+
+def _where(path: Any) -> str:
+    return ".".join(str(p) for p in path) or "(the whole document)"

@@ -1,0 +1,75 @@
+"""Which changelog records to judge, and the Verdict events a judgement becomes.
+
+A verdict's event_id is derived from the judged record (its seq and digest) and the check
+name, so judging the same record again (a repeated seq, a restart before the offset was
+committed) emits the same event ids, and the ledger, which dedupes by event_id, records
+each verdict once. The id is still a valid UUIDv7: its time is the record's recorded_at.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from cairn.core.events import new_event, payload_of
+from cairn.validator.checks import Outcome
+
+ACTOR = TOOL = "validator"
+# A new version, and the changes that can change a verdict (a license added, a link made).
+JUDGED = ("Published", "MetadataEdited", "LinkAdded")
+MAX_REASONS, MAX_REASON_CHARS = 50, 500  # a chatty hook must not make an event too large
+
+
+def wanted(record: Mapping[str, Any], projects: Iterable[str]) -> bool:
+    kind, _ = payload_of(record["event"])
+    project = record["state"]["content"]["project"]
+    return (record["outcome"] == "applied" and kind in JUDGED
+            and any(fnmatch.fnmatchcase(project, p) for p in projects))
+
+
+def verdict_id(recorded_at_ms: int, seq: int, digest: str, check: str) -> str:
+    """A deterministic UUIDv7: 48 bits of time, version 7, variant 10, 74 hashed bits."""
+    h = int.from_bytes(hashlib.sha256(f"{seq}:{digest}:{check}".encode()).digest()[:10], "big")
+    value = ((recorded_at_ms & (2**48 - 1)) << 80 | 0x7 << 76 | (h >> 62 & 0xFFF) << 64
+             | 0b10 << 62 | h & (2**62 - 1))
+    return str(uuid.UUID(int=value))
+
+
+def verdict_events(record: Mapping[str, Any], outcomes: Iterable[Outcome]
+                   ) -> list[dict[str, Any]]:
+    state = record["state"]
+    artifact = f"{state['content']['project']}/{state['content']['name']}"
+    return [
+        new_event(artifact, "Verdict",
+                  {"version": state["digest"], "check": o.check, "status": o.status,
+                   "reasons": _clipped(o.reasons), "score": o.score},
+                  actor=ACTOR, tool=TOOL, run_id=f"seq-{record['seq']}",
+                  event_id=verdict_id(record["recorded_at"], record["seq"], state["digest"],
+                                      o.check))
+        for o in outcomes
+    ]
+
+
+def _clipped(reasons: tuple[str, ...]) -> list[str]:
+    return [r[:MAX_REASON_CHARS] for r in reasons[:MAX_REASONS]]
+
+
+class Seen:
+    """The seqs judged lately, so a repeated changelog record is not judged twice."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self.size = size
+        self._seqs: OrderedDict[int, None] = OrderedDict()
+
+    def __contains__(self, seq: object) -> bool:
+        return seq in self._seqs
+
+    def add(self, seq: int) -> None:
+        self._seqs[seq] = None
+        self._seqs.move_to_end(seq)
+        while len(self._seqs) > self.size:
+            self._seqs.popitem(last=False)

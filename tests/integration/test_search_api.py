@@ -1,0 +1,188 @@
+"""GET /v1/search, GET /v1/suggest and `cairn search` on the real stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cairn.core import payloads
+from cairn.core.events import new_event
+
+from tests.conftest import Namespace, api_env
+from tests.ledger_helpers import emitter_for, fake_file, wait_recorded
+from tests.processes import Service
+from tests.search_helpers import backend_of, wait_index_matches_ledger
+
+CORPUS = [  # name, kind, tags, accuracy, license
+    ("resnet50-imagenet", "model", ["cv", "baseline"], 0.76, "apache-2.0"),
+    ("vit_base.patch16", "model", ["cv", "transformer"], 0.91, "mit"),
+    ("bert-base-uncased", "model", ["nlp", "transformer"], 0.88, "apache-2.0"),
+    ("imagenet-mini", "dataset", ["cv"], None, "cc-by-4.0"),
+]
+
+
+def _published(p: str, name: str, kind: str, tags: list[str], acc: float | None,
+               lic: str) -> dict[str, Any]:
+    meta = {"creator": "ada", "tags": tags, "license": lic,
+            "metrics": {} if acc is None else {"accuracy": acc, "eval.loss": 1 - acc},
+            "description": f"{name} for the search tests"}
+    body = payloads.published(kind=kind, project=p, name=name, metadata_=meta,
+                              files=[fake_file("f.bin", uuid.uuid4().bytes)])
+    return new_event(f"{p}/{name}", "Published", body, actor="ada", tool="test")
+
+
+@pytest.fixture(scope="module")
+def project(indexer: Service, cairn_env: dict[str, str], namespace: Namespace) -> str:
+    import asyncio
+
+    p = f"sa{uuid.uuid4().hex[:8]}"
+    events = [_published(p, *row) for row in CORPUS]
+    emitter = emitter_for(cairn_env)
+    try:
+        emitter.emit(*events)
+    finally:
+        emitter.close()
+
+    async def settle() -> None:
+        await wait_recorded(namespace.database_url, [e["event_id"] for e in events])
+        backend, alias = backend_of(cairn_env)
+        try:
+            await wait_index_matches_ledger(backend, alias, namespace.database_url)
+        finally:
+            await backend.close()
+
+    asyncio.run(settle())
+    return p
+
+
+@pytest.fixture(scope="module")
+def http(api: Service) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=api.url, timeout=30) as c:
+        yield c
+
+
+def search(http: httpx.Client, **params: Any) -> dict[str, Any]:
+    reply = http.get("/v1/search", params=params)
+    assert reply.status_code == 200, reply.text
+    return reply.json()  # type: ignore[no-any-return]
+
+
+def test_text_filters_and_facets(http: httpx.Client, project: str) -> None:
+    got = search(http, project=project, q="imagenet")
+    assert sorted(h["name"] for h in got["hits"]) == ["imagenet-mini", "resnet50-imagenet"]
+    got = search(http, project=project, kind="model", tag=["transformer"])
+    assert sorted(h["name"] for h in got["hits"]) == ["bert-base-uncased", "vit_base.patch16"]
+    facets = {f: {b["value"]: b["count"] for b in got["facets"][f]} for f in ("kind", "tag")}
+    assert facets["kind"] == {"model": 2}  # counted with the tag filter, not its own
+    assert facets["tag"] == {"cv": 2, "transformer": 2, "nlp": 1, "baseline": 1}
+    got = search(http, project=project, filter=["metric.accuracy>=0.8", "license=apache-2.0"])
+    assert [h["name"] for h in got["hits"]] == ["bert-base-uncased"]
+    got = search(http, project=project, q="patch16")  # names split on - _ .
+    assert [h["name"] for h in got["hits"]] == ["vit_base.patch16"]
+    assert search(http, project=project, created_after="2000-01-01")["total"] == 4
+    assert search(http, project=project, created_before="2000-01-01T00:00:00Z")["total"] == 0
+
+
+def test_sorting_and_paging(http: httpx.Client, project: str) -> None:
+    asc = search(http, project=project, kind="model", sort="metric.accuracy:asc")
+    assert [h["metrics"]["accuracy"] for h in asc["hits"]] == [0.76, 0.88, 0.91]
+    desc = search(http, project=project, sort="metric.eval.loss")
+    assert [h["name"] for h in desc["hits"]][:1] == ["resnet50-imagenet"]
+    assert desc["hits"][-1]["name"] == "imagenet-mini"  # no such metric: last
+    pages = [search(http, project=project, sort="created", size=3, page=n) for n in (1, 2)]
+    ids = [h["id"] for page in pages for h in page["hits"]]
+    assert len(ids) == len(set(ids)) == 4 and pages[0]["total"] == 4
+
+
+@pytest.mark.parametrize("params,reason", [
+    ({"filter": "metric.accuracy>>0.9"}, "invalid_metric_filter"),
+    ({"metric": "accuracy>=high"}, "invalid_metric_filter"),
+    ({"filter": "colour=red"}, "invalid_filter"),
+    ({"sort": "shoe_size"}, "invalid_sort"),
+    ({"created_after": "last tuesday"}, "invalid_date"),
+    ({"page": 1000, "size": 100}, "invalid_page"),
+])
+def test_bad_parameters_are_400_with_a_reason(http: httpx.Client, params: dict[str, Any],
+                                              reason: str) -> None:
+    reply = http.get("/v1/search", params=params)
+    assert reply.status_code == 400
+    assert reply.json()["error"]["reason"] == reason and reply.json()["error"]["message"]
+
+
+def test_operators_in_user_text_are_just_words(http: httpx.Client, project: str) -> None:
+    for text in ('name:* OR kind:model', "res*", "/.*/", "imagenet AND NOT", '"unclosed'):
+        reply = http.get("/v1/search", params={"q": text, "project": project})
+        assert reply.status_code == 200, reply.text
+    assert search(http, project=project, q="res*")["total"] == 0
+
+
+def test_suggestions(http: httpx.Client, project: str) -> None:
+    def suggest(prefix: str, field: str) -> list[str]:
+        reply = http.get("/v1/suggest", params={"prefix": prefix, "field": field})
+        assert reply.status_code == 200, reply.text
+        return [s["value"] for s in reply.json()["suggestions"]]
+
+    assert f"{project}/resnet50-imagenet" in suggest("resn", "name")
+    assert f"{project}/vit_base.patch16" in suggest("patc", "name")
+    assert "transformer" in suggest("trans", "tag")
+    assert "eval.loss" in suggest("los", "metric")
+    reply = http.get("/v1/suggest", params={"prefix": "--", "field": "tag"})
+    assert reply.json()["error"]["reason"] == "invalid_prefix"
+
+
+def test_most_used_sorts_first(http: httpx.Client, project: str) -> None:
+    ref = f"{project}/bert-base-uncased@v1"
+    for _ in range(3):
+        assert http.get("/v1/resolve", params={"ref": ref}).status_code == 200  # a view each
+    deadline = time.monotonic() + 60
+    while True:
+        top = search(http, project=project, sort="usage")["hits"][0]
+        if top["id"] == ref and top["usage"]["views"] == 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert (top["id"], top["usage"]) == (ref, {"views": 3, "downloads": 0, "total": 3})
+
+
+def test_cli_search_table_and_json(api: Service, project: str, tmp_path: Path) -> None:
+    cairn = [sys.executable, "-m", "cairn.cli"]
+    env = {**os.environ, "CAIRN_API_URL": api.url, "COLUMNS": "200"}
+    out = subprocess.run([*cairn, "search", "imagenet", "--project", project, "--json"],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["total"] == 2
+    out = subprocess.run([*cairn, "search", "-f", f"project={project}", "-f", "kind=model",
+                          "--sort", "metric.accuracy"], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "3 matches" in out.stdout and f"{project}/vit_base.patch16@v1" in out.stdout
+    assert "tag" in out.stdout and "transformer 2" in out.stdout
+    bad = subprocess.run([*cairn, "search", "-f", "metric.acc>>1"], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "invalid_metric_filter" in bad.stderr
+
+
+@pytest.mark.parametrize("change,reason", [
+    ({"CAIRN_INDEX_PREFIX": f"none-{uuid.uuid4().hex}"}, "index_missing"),
+    ({"SEARCH_URL": "http://127.0.0.1:9"}, "search_unavailable"),
+])
+def test_no_index_or_no_engine_is_503_with_a_reason(
+    cairn_env: dict[str, str], ledger: Service, tmp_path: Path, change: dict[str, str],
+    reason: str
+) -> None:
+    lonely = Service("api", api_env(cairn_env, **change), tmp_path).start()
+    try:
+        reply = httpx.get(f"{lonely.url}/v1/search", timeout=30)
+        assert reply.status_code == 503
+        assert reply.json()["error"]["reason"] == reason and reply.json()["error"]["message"]
+        assert httpx.get(f"{lonely.url}/readyz", timeout=30).status_code == 200  # writes work
+    finally:
+        lonely.stop()

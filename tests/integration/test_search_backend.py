@@ -1,0 +1,182 @@
+"""One contract for SearchBackend, run against every engine that answers.
+
+OpenSearch is the stack's engine (SEARCH_URL/SEARCH_ENGINE); Elasticsearch runs where
+ELASTICSEARCH_URL points at one, and is skipped with the reason otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from cairn.search.backend import (
+    ElasticsearchBackend,
+    IndexMissing,
+    OpenSearchBackend,
+    SearchBackend,
+    SearchRefused,
+    SearchUnavailable,
+)
+from cairn.search.documents import version_document
+from cairn.search.mappings import index_body
+from cairn.search.query import build_request, search_body
+from cairn.search.results import search_response, suggest_body, suggest_response
+
+from tests.conftest import Namespace
+from tests.endpoints import Endpoints
+
+
+def _elasticsearch_url() -> str:
+    url = os.environ.get("ELASTICSEARCH_URL")
+    if not url:
+        pytest.skip("Elasticsearch contract run skipped: ELASTICSEARCH_URL is not set "
+                    "(no Elasticsearch on this machine)")
+    try:
+        info = httpx.get(url, timeout=3).json()
+    except (httpx.HTTPError, ValueError) as exc:
+        pytest.skip(f"Elasticsearch contract run skipped: {url} did not answer ({exc!r})")
+    if info.get("version", {}).get("distribution") == "opensearch":
+        pytest.skip(f"Elasticsearch contract run skipped: {url} is OpenSearch")
+    return url
+
+
+@pytest.fixture(params=["opensearch", "elasticsearch"])
+async def engine(request: pytest.FixtureRequest, endpoints: Endpoints, namespace: Namespace
+                 ) -> AsyncIterator[tuple[SearchBackend, str]]:
+    if request.param == "opensearch":
+        if endpoints.search_engine != "opensearch":
+            pytest.skip(f"the stack's engine is {endpoints.search_engine}")
+        backend: SearchBackend = OpenSearchBackend(endpoints.search_url, patience=10)
+    else:
+        backend = ElasticsearchBackend(_elasticsearch_url(), patience=10)
+    alias = f"{namespace.index_prefix}-contract-{uuid.uuid4().hex[:6]}"
+    try:
+        yield backend, alias
+    finally:
+        for name in await backend.indices_of(alias):
+            await backend.delete_index(name)
+        await backend.close()
+
+
+def _state(name: str, seq: int, *, stage: str | None = None, tags: list[str] | None = None,
+           accuracy: float = 0.5, kind: str = "model") -> dict[str, Any]:
+    meta = {"creator": "ada", "tags": tags or [], "metrics": {"accuracy": accuracy},
+            "description": f"weights of {name}"}
+    return {"version_number": 1, "digest": "d" * 64, "stage": stage, "aliases": ["latest"],
+            "status": "active", "validation": "pending", "created_at": 1_700_000_000_000 + seq,
+            "updated_seq": seq,
+            "content": {"kind": kind, "project": "vision", "name": name, "digest": "d" * 64,
+                        "files": [], "metadata": meta, "environment": {}, "links": [],
+                        "stage": stage, "extra": "{}"}}
+
+
+def _doc(state: dict[str, Any]) -> tuple[str, int, dict[str, Any]]:
+    doc_id, body = version_document(state)
+    return doc_id, body["seq"], body
+
+
+async def test_ensure_alias_is_idempotent(engine: tuple[SearchBackend, str]) -> None:
+    backend, alias = engine
+    first = await backend.ensure_alias(alias, index_body())
+    assert await backend.ensure_alias(alias, index_body()) == first
+    assert await backend.indices_of(alias) == [first]
+    assert first.startswith(f"{alias}-")
+
+
+async def test_racing_creators_end_with_one_write_index(engine: tuple[SearchBackend, str]
+                                                        ) -> None:
+    backend, alias = engine
+    results = await asyncio.gather(*(backend.ensure_alias(alias, index_body()) for _ in range(4)))
+    assert len(set(results)) == 1 and await backend.indices_of(alias) == [results[0]]
+    assert (await backend.bulk_index(alias, [_doc(_state("after-race", 1))])).indexed == 1
+
+
+async def test_external_versions_make_older_states_no_ops(engine: tuple[SearchBackend, str]
+                                                          ) -> None:
+    backend, alias = engine
+    await backend.ensure_alias(alias, index_body())
+    newer = _doc(_state("resnet50", 20, stage="production"))
+    older = _doc(_state("resnet50", 10, stage="development"))
+    assert (await backend.bulk_index(alias, [newer])).indexed == 1
+    result = await backend.bulk_index(alias, [older, newer])  # older: conflict; same: re-applied
+    assert (result.indexed, result.conflicts, result.rejected) == (1, 1, [])
+    await backend.refresh(alias)
+    hits = (await backend.search(alias, {"query": {"match_all": {}}}))["hits"]["hits"]
+    assert [(h["_id"], h["_source"]["stage"]) for h in hits] == [("vision/resnet50@v1",
+                                                                  "production")]
+
+
+async def test_facets_text_and_suggestions(engine: tuple[SearchBackend, str]) -> None:
+    backend, alias = engine
+    await backend.ensure_alias(alias, index_body())
+    states = [_state("resnet50-imagenet", 1, tags=["cv"], accuracy=0.91),
+              _state("bert-base_uncased", 2, tags=["nlp"], accuracy=0.88),
+              _state("imagenet-mini", 3, tags=["cv"], kind="dataset")]
+    await backend.bulk_index(alias, [_doc(s) for s in states])
+    await backend.refresh(alias)
+    req = build_request(q="imagenet", filters={"kind": ["model"]})
+    out = search_response(await backend.search(alias, search_body(req)), req)
+    assert [h["id"] for h in out["hits"]] == ["vision/resnet50-imagenet@v1"]
+    assert {b["value"]: b["count"] for b in out["facets"]["kind"]} == {"model": 1, "dataset": 1}
+    req = build_request(q="uncased")  # the name analyzer splits on - _ .
+    assert search_response(await backend.search(alias, search_body(req)), req)["total"] == 1
+    req = build_request(metrics=["accuracy>=0.9"], sort="metric.accuracy")
+    assert [h["name"] for h in search_response(await backend.search(alias, search_body(req)),
+                                               req)["hits"]] == ["resnet50-imagenet"]
+    names = suggest_response(await backend.search(alias, suggest_body("imag", "name")),
+                             "imag", "name")["suggestions"]
+    assert sorted(s["value"] for s in names) == ["vision/imagenet-mini",
+                                                  "vision/resnet50-imagenet"]
+    assert await backend.count(alias) == 3
+
+
+async def test_swap_alias_moves_readers_and_writers_atomically(
+    engine: tuple[SearchBackend, str]
+) -> None:
+    backend, alias = engine
+    old = await backend.ensure_alias(alias, index_body())
+    await backend.bulk_index(alias, [_doc(_state("old-model", 1))])
+    new = f"{alias}-next"
+    await backend.create_index(new, index_body())
+    await backend.bulk_index(new, [_doc(_state("new-model", 1))], require_alias=False)
+    await backend.refresh(new)
+    assert await backend.swap_alias(alias, new) == [old]
+    assert await backend.indices_of(alias) == [new]
+    hits = (await backend.search(alias, {"query": {"match_all": {}}}))["hits"]["hits"]
+    assert [h["_source"]["name"] for h in hits] == ["new-model"]
+    await backend.bulk_index(alias, [_doc(_state("written-after", 2))])  # goes to `new`
+    await backend.refresh(alias)
+    assert await backend.count(new) == 2
+    await backend.delete_index(old)
+    await backend.delete_index(old)  # deleting twice is fine
+
+
+async def test_missing_alias_is_never_auto_created(engine: tuple[SearchBackend, str]) -> None:
+    backend, alias = engine
+    with pytest.raises(IndexMissing):
+        await backend.search(alias, {"query": {"match_all": {}}})
+    with pytest.raises(IndexMissing):
+        await backend.bulk_index(alias, [_doc(_state("x", 1))])
+    assert await backend.indices_of(alias) == []
+
+
+async def test_a_bad_request_is_refused_not_retried(engine: tuple[SearchBackend, str]) -> None:
+    backend, alias = engine
+    await backend.ensure_alias(alias, index_body())
+    with pytest.raises(SearchRefused):
+        await backend.search(alias, {"query": {"no_such_query": {}}})
+
+
+async def test_an_engine_that_does_not_answer_is_unavailable() -> None:
+    backend = OpenSearchBackend("http://127.0.0.1:9", patience=1.0)
+    try:
+        with pytest.raises(SearchUnavailable):
+            await backend.search("anything", {"query": {"match_all": {}}})
+        assert not await backend.ping()
+    finally:
+        await backend.close()

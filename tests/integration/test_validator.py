@@ -1,0 +1,216 @@
+"""The validator and the production gate on the real stack (api, ledger, validator, Kafka).
+
+Artifacts go in through the SDK (so their blobs are really in the blob store), verdicts come
+back through the ledger, and are read through the api and the `cairn` CLI as a user would.
+Each test has its own project `val-…` and writes its rules into the validator's copy of
+validation/, which it re-reads on every judgement.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cairn.sdk import CairnError, Client
+
+from tests.ledger_helpers import settings_for
+from tests.processes import Service
+
+CAIRN = str(Path(sys.executable).parent / "cairn")
+BUILTIN = {"schema", "naming", "required", "license", "files", "lineage", "completeness"}
+FULL = {"license": "Apache-2.0", "description": "a test artifact", "owner_team": "vision",
+        "tags": ["test"], "params": {"lr": 0.1}, "metrics": {"top1": 0.76},
+        "seeds": {"torch": 7}, "data_splits": [{"name": "train", "fraction": 0.8}]}
+DATASET = {**FULL, "data_source": "s3://corpus/imagenet", "preprocessing": "resize 224"}
+MODEL = {**FULL, "framework": "pytorch"}
+
+
+def project() -> str:
+    return f"val-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def rules(validation_dir: Path) -> Callable[[str, str], None]:
+    def write(project: str, text: str) -> None:
+        (validation_dir / "projects" / f"{project}.toml").write_text(text)
+
+    return write
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    (tmp_path / "data.csv").write_text("x,y\n1,2\n" + uuid.uuid4().hex)
+    (tmp_path / "model.pt").write_bytes(os.urandom(50_000))
+    (tmp_path / "eval.json").write_text(json.dumps({"top1": 0.75, "run": uuid.uuid4().hex}))
+    return tmp_path
+
+
+@pytest.fixture
+def sdk(api: Service, validator: Service, api_token: str, cairn_env: dict[str, str]
+        ) -> Iterator[Client]:
+    with Client(api.url, api_token, settings_for(cairn_env), progress=False) as client:
+        yield client
+
+
+def cairn(api: Service, token: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CAIRN_API_URL": api.url, "CAIRN_TOKEN": token}
+    return subprocess.run([CAIRN, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def judged(sdk: Client, ref: str, checks: set[str] = BUILTIN, timeout: float = 60.0
+           ) -> dict[str, Any]:
+    """The version detail once every check in `checks` has its verdict."""
+    deadline = time.monotonic() + timeout
+    while True:
+        detail = sdk.show(ref)
+        if checks <= {v["check"] for v in detail["verdicts"]}:
+            return detail
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{ref}: verdicts {detail['verdicts']} after {timeout}s")
+        time.sleep(0.3)
+
+
+def reasons(detail: dict[str, Any]) -> dict[str, list[str]]:
+    return {v["check"]: v["reasons"] for v in detail["verdicts"]}
+
+
+def publish_dataset(sdk: Client, p: str, work: Path, name: str = "corpus") -> str:
+    return sdk.publish("dataset", p, name, ["data.csv"], root=work, metadata=DATASET).ref or ""
+
+
+def test_missing_license_and_bad_name_end_invalid_with_both_reasons(
+        sdk: Client, api: Service, api_token: str, rules: Callable[[str, str], None],
+        work: Path) -> None:
+    p = project()
+    rules(p, 'model_pattern = "{project}-{arch}-v{n}"\n')
+    data = publish_dataset(sdk, p, work)
+    meta = {k: v for k, v in MODEL.items() if k != "license"}
+    model = sdk.publish("model", p, "resnet", ["model.pt"], root=work, metadata=meta,
+                        links=[("trained_on", data)])
+    detail = judged(sdk, model.ref or "")
+    assert detail["validation"] == "invalid"
+    missing_license = "license: missing (required for every artifact)"
+    bad_name = (f"naming: 'resnet' does not follow the model convention "
+                f"'{{project}}-{{arch}}-v{{n}}' of project {p} (e.g. {p}-<arch>-v<n>)")
+    assert reasons(detail)["required"] == [missing_license]
+    assert reasons(detail)["naming"] == [bad_name]
+
+    shown = cairn(api, api_token, "show", model.ref or "")
+    assert shown.returncode == 0, shown.stderr
+    assert missing_license in shown.stdout and bad_name in shown.stdout
+    assert "invalid" in shown.stdout
+
+
+def test_a_complete_artifact_ends_valid(sdk: Client, rules: Callable[[str, str], None],
+                                        work: Path) -> None:
+    p = project()
+    rules(p, 'model_pattern = "{project}-{arch}-v{n}"\n'
+             'dataset_pattern = "{project}-{dataset}-{split}-v{n}"\n')
+    data = publish_dataset(sdk, p, work, f"{p}-imagenet-train-v1")
+    model = sdk.publish("model", p, f"{p}-resnet50-v1", ["model.pt"], root=work,
+                        metadata=MODEL, links=[("trained_on", data)])
+    for ref in (data, model.ref or ""):
+        detail = judged(sdk, ref)
+        assert detail["validation"] == "valid", reasons(detail)
+        assert {v["status"] for v in detail["verdicts"]} == {"passed"}
+        assert detail["completeness"] == 1.0
+
+
+class Receiver(BaseHTTPRequestHandler):
+    """A loopback hook: /audit answers a warning at once, /slow answers too late."""
+
+    received: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        Receiver.received.append(body)
+        if self.path == "/slow":
+            time.sleep(1.5)
+        answer = json.dumps({"status": "warning", "reasons": ["audit: 3% accuracy gap "
+                                                             "between groups"]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+def test_http_hooks_on_loopback_give_their_verdicts(
+        sdk: Client, rules: Callable[[str, str], None], receiver: str, work: Path) -> None:
+    p = project()
+    rules(p, f'[[hooks]]\nname = "audit"\nurl = "{receiver}/audit"\ntimeout_s = 5\n'
+             f'[[hooks]]\nname = "slow"\nurl = "{receiver}/slow"\ntimeout_s = 0.5\n'
+             'retries = 1\n')
+    model = sdk.publish("model", p, "hooked", ["model.pt"], root=work, metadata=MODEL)
+    detail = judged(sdk, model.ref or "", BUILTIN | {"audit", "slow"})
+    verdicts = {v["check"]: v for v in detail["verdicts"]}
+    assert verdicts["audit"]["status"] == "warning"
+    assert verdicts["audit"]["reasons"] == ["audit: 3% accuracy gap between groups"]
+    assert verdicts["slow"]["status"] == "failed"
+    assert verdicts["slow"]["reasons"] == ["slow: timed out after 0.5s, 2 attempts"]
+    posted = [b for b in Receiver.received if b["digest"] == model.digest]
+    assert len(posted) == 3  # audit once, slow twice
+    assert posted[0]["content"]["name"] == "hooked" and posted[0]["version_number"] == 1
+
+
+def test_production_needs_a_valid_verdict_and_an_eval_log(
+        sdk: Client, api: Service, api_token: str, work: Path) -> None:
+    p = project()
+    data = publish_dataset(sdk, p, work)
+    good = sdk.publish("model", p, "good", ["model.pt"], root=work, metadata=MODEL,
+                       links=[("trained_on", data)]).ref or ""
+    bad = sdk.publish("model", p, "bad", ["data.csv"], root=work,
+                      metadata={**MODEL, "license": "proprietary"},
+                      links=[("trained_on", data)]).ref or ""
+    assert judged(sdk, good)["validation"] == "valid"
+    assert judged(sdk, bad)["validation"] == "invalid"
+
+    skipped = cairn(api, api_token, "stage", good, "production")
+    assert skipped.returncode == 1 and "[stage_order]" in skipped.stderr
+    for ref in (good, bad):
+        assert cairn(api, api_token, "stage", ref, "staging").returncode == 0
+
+    refused = cairn(api, api_token, "stage", bad, "production")
+    assert refused.returncode == 1 and "[promotion_refused]" in refused.stderr
+    assert "validation is invalid" in refused.stderr and "no eval_log" in refused.stderr
+    with pytest.raises(CairnError) as err:
+        sdk.set_stage(good, "production")
+    assert err.value.reason == "promotion_refused"
+    event = httpx.get(f"{api.url}/v1/events/{err.value.detail['event_id']}").json()
+    assert (event["status"], event["reason"]) == ("rejected", "promotion_refused")
+    assert "no eval_log version is linked to it with 'evaluates'" in event["message"]
+    assert "validation" not in event["message"]  # only what is missing is said
+
+    sdk.publish("eval_log", p, "good-eval", ["eval.json"], root=work,
+                metadata={"metrics": {"top1": 0.75}}, links=[("evaluates", good)])
+    promoted = cairn(api, api_token, "stage", good, "production")
+    assert promoted.returncode == 0, promoted.stderr
+    assert sdk.show(good)["stage"] == "production"
+    still = cairn(api, api_token, "stage", bad, "production")
+    assert still.returncode == 1 and "validation is invalid" in still.stderr
