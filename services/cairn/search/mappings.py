@@ -1,7 +1,9 @@
 """The index's settings and explicit mappings (one physical index per build, behind an alias).
 
-Facets are keyword fields; names, tags and prose go through one analyzer that splits on
-anything that is not a letter or digit (so `resnet50-imagenet_v2.1` finds `imagenet`);
+Facets are keyword fields; names, tags and prose are indexed by one analyzer that splits on
+anything that is not a letter or digit and again where letters meet digits or case changes,
+keeping the whole word too (so `resnet50-imagenet_v2.1` is found by `imagenet`, `resnet` and
+`resnet50`); queries are split on non-alphanumerics only, so `resnet50` stays one exact word.
 `*.suggest` subfields hold edge n-grams of each word for suggestions as a user types.
 One shard: facet counts are exact (a terms aggregation over several shards is approximate).
 """
@@ -11,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 _WORDS = r"[^\p{L}\p{N}]+"
-_TEXT = {"type": "text", "analyzer": "cairn_text"}
-_SUGGEST = {"type": "text", "analyzer": "cairn_prefix", "search_analyzer": "cairn_text"}
+_TEXT = {"type": "text", "analyzer": "cairn_text", "search_analyzer": "cairn_query"}
+_SUGGEST = {"type": "text", "analyzer": "cairn_prefix", "search_analyzer": "cairn_query"}
 
 
 def index_settings(refresh_interval: str = "1s") -> dict[str, Any]:
@@ -25,12 +27,19 @@ def index_settings(refresh_interval: str = "1s") -> dict[str, Any]:
         "mapping.total_fields.limit": 5000,  # metric and param names become fields
         "analysis": {
             "tokenizer": {"cairn_words": {"type": "pattern", "pattern": _WORDS}},
-            "filter": {"cairn_prefixes": {"type": "edge_ngram", "min_gram": 1, "max_gram": 20}},
+            "filter": {
+                "cairn_prefixes": {"type": "edge_ngram", "min_gram": 1, "max_gram": 20},
+                "cairn_parts": {"type": "word_delimiter_graph", "preserve_original": True},
+            },
             "analyzer": {
                 "cairn_text": {"type": "custom", "tokenizer": "cairn_words",
-                               "filter": ["lowercase", "asciifolding"]},
+                               "filter": ["cairn_parts", "flatten_graph", "lowercase",
+                                          "asciifolding"]},
+                "cairn_query": {"type": "custom", "tokenizer": "cairn_words",
+                                "filter": ["lowercase", "asciifolding"]},
                 "cairn_prefix": {"type": "custom", "tokenizer": "cairn_words",
-                                 "filter": ["lowercase", "asciifolding", "cairn_prefixes"]},
+                                 "filter": ["cairn_parts", "flatten_graph", "lowercase",
+                                            "asciifolding", "cairn_prefixes"]},
             },
         },
     }

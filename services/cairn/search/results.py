@@ -48,7 +48,7 @@ def check_suggest(prefix: str, field: str, size: int) -> None:
 
 
 def words(text: str) -> list[str]:
-    """Roughly what the `cairn_text` analyzer makes of text: lower-cased letters and digits."""
+    """Roughly what the `cairn_query` analyzer makes of text: lower-cased letters and digits."""
     return _WORD.findall(text.lower())
 
 
