@@ -134,6 +134,7 @@ def validation_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the repo's validation/ that tests add project rules to while it runs."""
     root = tmp_path_factory.mktemp("validation") / "validation"
     shutil.copytree(ROOT / "validation", root)
+    (root / "projects").mkdir(exist_ok=True)
     return root
 
 

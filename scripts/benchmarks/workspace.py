@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -16,7 +17,10 @@ from tests.processes import Service
 
 
 @contextmanager
-def workspace(services: tuple[str, ...] = ("ledger",)) -> Iterator[tuple[dict[str, str], dict[str, Service]]]:
+def workspace(services: tuple[str, ...] = ("ledger",), *, purge: bool = False
+              ) -> Iterator[tuple[dict[str, str], dict[str, Service]]]:
+    """`purge` also deletes the run's topics, consumer groups and search indices at the end,
+    for benchmarks that fill them with enough data to matter."""
     run = uuid.uuid4().hex[:8]
     admin_url = os.environ["DATABASE_URL"]
     database = f"cairn_bench_{run}"
@@ -48,4 +52,28 @@ def workspace(services: tuple[str, ...] = ("ledger",)) -> Iterator[tuple[dict[st
     finally:
         for svc in running.values():
             svc.stop()
+        if purge:
+            purge_namespace(env)
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+
+
+def purge_namespace(env: dict[str, str]) -> None:
+    """Delete what carries this run's prefixes: topics, consumer groups, indices. Best effort:
+    a leftover is garbage, not a failed benchmark."""
+    from confluent_kafka.admin import AdminClient
+
+    from tests.search_helpers import drop_indices
+
+    prefix = env["CAIRN_TOPIC_PREFIX"]
+    kafka = AdminClient({"bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"]})
+    try:
+        groups = kafka.list_consumer_groups().result(timeout=15).valid
+        ours = [g.group_id for g in groups if g.group_id.startswith(prefix)]
+        for future in (kafka.delete_consumer_groups(ours).values() if ours else ()):
+            future.result(timeout=30)
+        topics = [t for t in kafka.list_topics(timeout=15).topics if t.startswith(prefix)]
+        for future in (kafka.delete_topics(topics).values() if topics else ()):
+            future.result(timeout=30)
+    except Exception as exc:
+        print(f"could not delete the {prefix}* topics or groups: {exc}", file=sys.stderr)
+    drop_indices(env["SEARCH_URL"], env["CAIRN_INDEX_PREFIX"])

@@ -60,3 +60,12 @@ def test_a_named_schema_must_exist_and_stay_inside_the_directory(tmp_path: Path)
     with pytest.raises(ConfigError, match="outside the validation directory"):
         load_schema(tmp_path, Rules("p", schemas={"model": "../../etc/passwd"}), "model")
     assert load_schema(tmp_path, Rules("p"), "model") == (None, "schemas/model.schema.json")
+
+
+def test_the_shipped_example_rules_parse_and_name_what_they_accept() -> None:
+    from cairn.validator.checks import naming  # noqa: PLC0415 - only this test needs it
+
+    rules = load_rules(Path(__file__).resolve().parents[2] / "validation", "example")
+    assert rules.patterns["model"] == "{project}-{arch}-v{n}"
+    assert naming.check("example-resnet-v1", "example", "model", rules.patterns).status == "passed"
+    assert naming.check("ResNet_final", "example", "model", rules.patterns).status == "failed"

@@ -52,6 +52,7 @@ def _open_emitter(settings: Settings) -> Emitter:
     ensure_topics(settings.kafka_bootstrap_servers, Topics(settings.topic_prefix))
     emitter = Emitter(settings, "cairn-api")
     emitter.codec.register()
+    emitter.config_codec.register()
     return emitter
 
 

@@ -23,6 +23,7 @@ class Emitter:
         self.registry = RegistryClient(settings.schema_registry_url)
         self.codec = AvroCodec(self.registry, self.topics.events, schemas.EVENT)
         self.producer = producer(settings.kafka_bootstrap_servers, client_id)
+        self.config_codec = AvroCodec(self.registry, self.topics.config, schemas.CONFIG)
 
     def encode(self, event: dict[str, Any]) -> tuple[str, bytes, bytes, None]:
         value = self.codec.encode(event)
@@ -40,6 +41,15 @@ class Emitter:
 
     async def emit_async(self, *events: dict[str, Any]) -> None:
         await produce_all_async(self.producer, [self.encode(e) for e in events])
+
+    async def emit_config_async(self, event: dict[str, Any]) -> None:
+        """A ConfigEvent, keyed kind/key so one item's changes stay in order."""
+        value = self.config_codec.encode(event)
+        if len(value) > self.settings.max_event_bytes:
+            raise InvalidInput("event_too_large", f"the change is {len(value)} bytes; the "
+                               f"limit is {self.settings.max_event_bytes}")
+        key = f"{event['kind']}/{event['key']}".encode()
+        await produce_all_async(self.producer, [(self.topics.config, key, value, None)])
 
     def close(self) -> None:
         self.producer.flush(10)

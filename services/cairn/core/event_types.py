@@ -176,3 +176,16 @@ class UsageEvent(TypedDict):
     digest: str
     action: str
     retrieve_ms: None | int
+
+
+class ConfigEvent(TypedDict):
+    """A change of registry configuration (a subscription, a retention policy, ...) on cairn.config.events, keyed by kind/key. The ledger checks it, chains it into the same hash-chained event log as artifact events, and keeps the current value of each item in config_items."""
+
+    event_id: str
+    occurred_at: int
+    actor: str
+    source: Source
+    schema_version: int
+    kind: str
+    key: str
+    body: None | str

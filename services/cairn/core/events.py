@@ -8,6 +8,7 @@ the ledger hashes and stores.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import socket
 import uuid
 from collections.abc import Mapping
@@ -51,6 +52,21 @@ def new_event(
         "artifact": artifact,
         "schema_version": 1,
         "payload": (f"{NAMESPACE}.{payload_type}", dict(body)),
+    }
+
+
+def new_config_event(kind: str, key: str, body: Mapping[str, Any] | None, *, actor: str,
+                     tool: str) -> dict[str, Any]:
+    """A ConfigEvent for cairn.config.events; `body=None` removes the item."""
+    return {
+        "event_id": str(uuid7()),
+        "occurred_at": now_ms(),
+        "actor": actor,
+        "source": {"tool": tool, "host": socket.gethostname(), "run_id": None},
+        "schema_version": 1,
+        "kind": kind,
+        "key": key,
+        "body": None if body is None else json.dumps(body, sort_keys=True),
     }
 
 

@@ -18,6 +18,7 @@ SCHEMA_DIR = Path(__file__).resolve().parents[3] / "avro_schemas"
 EVENT = "dev.cairn.events.ArtifactEvent"
 RECORDED = "dev.cairn.events.RecordedEvent"
 USAGE = "dev.cairn.events.UsageEvent"
+CONFIG = "dev.cairn.events.ConfigEvent"
 
 
 def schema_dir() -> Path:

@@ -25,11 +25,16 @@ class Topics:
         """Views and downloads: counted by the ledger, never chained or indexed as changes."""
         return f"{self.prefix}cairn.usage"
 
+    @property
+    def config(self) -> str:
+        """Configuration changes (subscriptions, retention policies): chained by the ledger."""
+        return f"{self.prefix}cairn.config.events"
+
     def dead_letter(self, consumer: str) -> str:
         return f"{self.prefix}cairn.deadletter.{consumer}"
 
     def all(self) -> list[str]:
-        return [self.events, self.changelog, self.usage, self.dead_letter("ledger")]
+        return [self.events, self.changelog, self.usage, self.config, self.dead_letter("ledger")]
 
 
 def ensure_topics(bootstrap: str, topics: Topics) -> None:

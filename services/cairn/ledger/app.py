@@ -20,7 +20,7 @@ from cairn.core.kafka import produce_all_async, producer
 from cairn.core.logs import configure
 from cairn.core.settings import Settings
 from cairn.core.topics import Topics
-from cairn.ledger import usage
+from cairn.ledger import config, usage
 from cairn.ledger.batch import RawRecord, dead_letter_headers, record_batch
 
 RECORDED = Counter("cairn_ledger_recorded_total", "Events recorded", ["outcome"])
@@ -107,5 +107,7 @@ def create_app(settings: Settings) -> faust.App:
         return web.bytes(generate_latest(), content_type="text/plain")
 
     usage_codec = usage.install(app, settings, registry, pool, kafka)  # the second agent
-    app.cairn_codecs = (events_codec, changelog_codec, usage_codec)  # type: ignore[attr-defined]
+    config_codec = config.install(app, settings, registry, pool, kafka)  # and the third
+    app.cairn_codecs = (  # type: ignore[attr-defined]
+        events_codec, changelog_codec, usage_codec, config_codec)
     return app

@@ -1,0 +1,147 @@
+"""The ledger's config agent: configuration changes chained and applied exactly once.
+
+A ConfigEvent (a subscription, a retention policy, ...) is recorded like an artifact event:
+appended to the same hash-chained event_log (so `cairn audit verify` covers who changed what
+configuration) and applied to `config_items` in the same transaction. Refused events are
+noted in `rejected_events` and dead-lettered with the reason; a redelivered event_id is found
+in event_log and changes nothing. Offsets are acknowledged only after the commit (settle).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import faust
+from confluent_kafka import Producer
+from prometheus_client import Counter
+
+from cairn.core import chain, schemas
+from cairn.core.batches import settle
+from cairn.core.codec import AvroCodec, RegistryClient, UndecodableRecord
+from cairn.core.config_items import check_item
+from cairn.core.events import now_ms
+from cairn.core.kafka import produce_all_async
+from cairn.core.logs import configure
+from cairn.core.settings import Settings
+from cairn.core.topics import Topics
+from cairn.ledger.batch import REFUSED, RawRecord, dead_letter_headers
+from cairn.ledger.recorder import lock_head, save_head
+
+APPLIED = Counter("cairn_ledger_config_recorded_total", "Config changes recorded", ["kind"])
+CONFIG_DEAD = Counter("cairn_ledger_config_dead_letters_total", "Config changes refused",
+                      ["reason"])
+EVENT_TYPE = "ConfigChanged"
+
+UPSERT = """
+INSERT INTO config_items AS c (kind, key, body, removed, actor, created_at, updated_at, seq)
+VALUES ($1, $2, $3::jsonb, $4, $5, $6, $6, $7)
+ON CONFLICT (kind, key) DO UPDATE SET body = EXCLUDED.body, removed = EXCLUDED.removed,
+    actor = EXCLUDED.actor, updated_at = EXCLUDED.updated_at, seq = EXCLUDED.seq
+"""
+
+
+@dataclass
+class ConfigResult:
+    recorded: list[dict[str, Any]] = field(default_factory=list)
+    dead: list[tuple[RawRecord, str, str]] = field(default_factory=list)
+    repeats: int = 0
+
+
+def subject(event: dict[str, Any]) -> str:
+    return f"{event['kind']}/{event['key']}"
+
+
+async def record_config(pool: asyncpg.Pool, raws: Sequence[RawRecord], codec: AvroCodec
+                        ) -> ConfigResult:
+    """One transaction for the batch; a savepoint per event so one refusal spares the rest."""
+    result = ConfigResult()
+    decoded = []
+    for raw in raws:
+        try:
+            decoded.append((raw, codec.decode(raw.value)))
+        except UndecodableRecord as exc:
+            result.dead.append((raw, "undecodable", str(exc)))
+    if not decoded:
+        return result
+    async with pool.acquire() as conn, conn.transaction():
+        seen = {str(r["event_id"]) for r in await conn.fetch(
+            "SELECT event_id FROM event_log WHERE event_id = ANY($1::uuid[])"
+            " UNION SELECT event_id FROM rejected_events WHERE event_id = ANY($1::uuid[])",
+            [str(e["event_id"]) for _, e in decoded])}
+        head = await lock_head(conn)
+        for raw, event in decoded:
+            if str(event["event_id"]) in seen:
+                result.repeats += 1
+                continue
+            seen.add(str(event["event_id"]))
+            try:
+                async with conn.transaction():
+                    head = await _apply(conn, event, head)
+                result.recorded.append(event)
+            except REFUSED as exc:
+                reason = getattr(exc, "reason", "invalid_config")
+                await conn.execute(
+                    "INSERT INTO rejected_events (event_id, artifact, reason, message,"
+                    " rejected_at) VALUES ($1, $2, $3, $4, now()) ON CONFLICT DO NOTHING",
+                    str(event["event_id"]), subject(event), reason, str(exc))
+                result.dead.append((raw, reason, str(exc)))
+        await save_head(conn, head)
+    return result
+
+
+async def _apply(conn: asyncpg.Connection, event: dict[str, Any], head: tuple[int, str]
+                 ) -> tuple[int, str]:
+    item = check_item(event["kind"], event["key"], event["body"])
+    seq, recorded_at = head[0] + 1, now_ms()
+    stored = json.loads(json.dumps(event, default=str))
+    digest = chain.entry_hash(head[1], seq, stored, "applied", recorded_at)
+    at = dt.datetime.fromtimestamp(recorded_at / 1000, dt.UTC)
+    await conn.execute(
+        "INSERT INTO event_log (seq, event_id, artifact, event_type, outcome, actor,"
+        " occurred_at, recorded_at, event, state, version_id, prev_hash, hash)"
+        " VALUES ($1,$2,$3,$4,'applied',$5,$6,$7,$8::jsonb,$9::jsonb,NULL,$10,$11)",
+        seq, str(event["event_id"]), subject(event), EVENT_TYPE, event["actor"],
+        dt.datetime.fromtimestamp(event["occurred_at"] / 1000, dt.UTC), at,
+        json.dumps(stored), json.dumps({"kind": event["kind"], "key": event["key"]}),
+        head[1], digest)
+    await conn.execute(UPSERT, event["kind"], event["key"],
+                       None if item is None else json.dumps(item), item is None,
+                       event["actor"], at, seq)
+    return seq, digest
+
+
+def install(app: faust.App, settings: Settings, registry: RegistryClient,
+            pool: Callable[[], Awaitable[asyncpg.Pool]], kafka: Producer) -> AvroCodec:
+    """Add the config agent to the ledger's app; returns its codec (registered at start-up)."""
+    log = configure("ledger")
+    topics = Topics(settings.topic_prefix)
+    codec = AvroCodec(registry, topics.config, schemas.CONFIG)
+
+    async def work(raws: list[RawRecord]) -> None:
+        result = await record_config(await pool(), raws, codec)
+        if result.dead:
+            await produce_all_async(kafka, [
+                (topics.dead_letter("ledger"), raw.key, raw.value or b"",
+                 dead_letter_headers(raw, reason, message))
+                for raw, reason, message in result.dead])
+        for event in result.recorded:
+            APPLIED.labels(event["kind"]).inc()
+            log.info("config recorded", kind=event["kind"], key=event["key"],
+                     actor=event["actor"], removed=event["body"] is None)
+        for _, reason, message in result.dead:
+            CONFIG_DEAD.labels(reason).inc()
+            log.warning("config dead-lettered", reason=reason, detail=message)
+
+    @app.agent(app.topic(topics.config, value_type=bytes, key_type=bytes))
+    async def config(stream: faust.StreamT[Any]) -> None:
+        async for batch in stream.take_events(100, within=0.05):  # type: ignore[attr-defined]
+            raws = [RawRecord(e.message.key, e.message.value, e.message.topic,
+                              e.message.partition, e.message.offset) for e in batch]
+            await settle(lambda raws=raws: work(raws), log, "config")
+
+    return codec
