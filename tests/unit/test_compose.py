@@ -20,8 +20,18 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "compose" / "docker-compose.yml"
-EXPECTED_SERVICES = {"kafka", "postgres", "registry", "search", "ledger", "api"}
-CAIRN_SERVICES = ("ledger", "api")
+
+
+def stack_apps() -> tuple[str, ...]:
+    """Every Cairn service scripts/stack may start (its ALL_APPS), so compose cannot lag."""
+    text = (ROOT / "scripts" / "stack").read_text()
+    found = re.search(r"^ALL_APPS=\(([^)]*)\)", text, re.MULTILINE)
+    assert found, "scripts/stack no longer defines ALL_APPS=(...)"
+    return tuple(found.group(1).split())
+
+
+CAIRN_SERVICES = stack_apps()
+EXPECTED_SERVICES = {"kafka", "postgres", "registry", "search", *CAIRN_SERVICES}
 
 
 def stack_env() -> dict[str, str]:
@@ -100,3 +110,14 @@ def test_nothing_is_published_on_all_addresses() -> None:
         for port in service.get("ports", []):
             ip, _ = published(port)
             assert ip not in ("0.0.0.0", "::", ""), f"{name} publishes {port!r} on every address"
+
+
+@pytest.mark.parametrize("name", CAIRN_SERVICES)
+def test_cairn_services_listen_where_scripts_stack_puts_them(name: str) -> None:
+    text = (ROOT / "scripts" / "stack").read_text()
+    found = re.search(rf"^{name.upper()}_PORT=\$\{{CAIRN_{name.upper()}_PORT:-(\d+)\}}", text,
+                      re.MULTILINE)
+    assert found, f"scripts/stack has no default port for {name}"
+    service = compose()["services"][name]
+    assert service["environment"]["CAIRN_HTTP_PORT"] == found.group(1)
+    assert f"127.0.0.1:{found.group(1)}:{found.group(1)}" in service["ports"]

@@ -71,8 +71,14 @@ def hits_table(answer: Mapping[str, Any], sort: str) -> Table:
     table = Table(title=f"{total} match{'es' * (total != 1)} (showing {shown})",
                   title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
                   pad_edge=False, collapse_padding=True)
-    for col in ("version", "kind", "stage", "validation", "created", "tags", "metrics", "used"):
-        table.add_column(col, overflow="fold" if col in ("version", "tags") else "ellipsis")
+    # The ref is what a user copies next: never cut or folded; tags and metrics give way.
+    longest = max((len(str(h.get("ref") or h.get("id"))) for h in hits), default=7)
+    table.add_column("version", no_wrap=True, min_width=min(longest, 60))
+    for col in ("kind", "stage", "valid", "created"):
+        table.add_column(col, no_wrap=True, overflow="ellipsis")
+    table.add_column("tags", overflow="ellipsis", ratio=1)
+    table.add_column("metrics", overflow="ellipsis", ratio=2, min_width=12)
+    table.add_column("used", justify="right", no_wrap=True)
     for h in hits:
         usage = h.get("usage") or {}
         table.add_row(Text(str(h.get("ref") or h.get("id"))), h.get("kind") or "-",

@@ -5,12 +5,14 @@ the index only ever shows states the ledger had. Faust acknowledges a batch's of
 after the loop body returns, and the body returns only after the engine took the bulk
 request (retried with backoff while it is down) and Kafka took the dead letters.
 One consumer group per index alias: a second indexer filling another engine or alias reads
-the whole changelog for itself.
+the whole changelog for itself. Every batch runs inside `settle()`: faust would acknowledge
+a batch that left by an exception, so the work is retried until done.
 """
 
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -18,6 +20,7 @@ import faust
 from prometheus_client import Counter, Gauge, Histogram, generate_latest
 
 from cairn.core import schemas
+from cairn.core.batches import settle
 from cairn.core.codec import AvroCodec, RegistryClient
 from cairn.core.kafka import produce_all_async, producer
 from cairn.core.logs import configure
@@ -91,28 +94,34 @@ def create_app(settings: Settings) -> faust.App:
     refresher = Refresher(backend, alias, pool, usage_every=settings.usage_sync,
                           visible_after=refresh_seconds(settings.search_refresh) + 0.5)
 
+    async def index_and_report(raws: list[RawRecord]) -> None:
+        """Bulk-index one batch and dead-letter what cannot be indexed; idempotent (external
+        versions by seq), so settle() may redo it whole after any failure."""
+        with BATCH.time():
+            out = await index_batch(raws, codec, backend, alias, pool, ensure)
+        if out.dead:
+            dlq = topics.dead_letter("indexer")
+            await produce_all_async(kafka, [
+                (dlq, raw.key, raw.value or b"", dead_letter_headers(raw, reason, message))
+                for raw, reason, message in out.dead])
+        for _, reason, message in out.dead:
+            DEAD.labels(reason).inc()
+            log.warning("dead-lettered", reason=reason, detail=message)
+        for doc_id, reason in out.result.rejected:
+            log.error("engine refused a document", id=doc_id, reason=reason)
+        INDEXED.labels("indexed").inc(out.result.indexed)
+        INDEXED.labels("older").inc(out.result.conflicts)
+        INDEXED.labels("refused").inc(len(out.result.rejected))
+        LAST_SEQ.set(max(LAST_SEQ._value.get(), out.last_seq))
+        refresher.touch(out.artifacts)
+
     @app.agent(source)  # type: ignore[arg-type]
     async def indexer(stream: faust.Stream[bytes]) -> None:
         async for batch in stream.take_events(500, within=0.2):
             raws = [RawRecord(e.message.key, e.message.value, e.message.topic,
                               e.message.partition, e.message.offset) for e in batch]
-            with BATCH.time():
-                out = await index_batch(raws, codec, backend, alias, pool, ensure)
-            if out.dead:
-                dlq = topics.dead_letter("indexer")
-                await produce_all_async(kafka, [
-                    (dlq, raw.key, raw.value or b"", dead_letter_headers(raw, reason, message))
-                    for raw, reason, message in out.dead])
-            for _, reason, message in out.dead:
-                DEAD.labels(reason).inc()
-                log.warning("dead-lettered", reason=reason, detail=message)
-            for doc_id, reason in out.result.rejected:
-                log.error("engine refused a document", id=doc_id, reason=reason)
-            INDEXED.labels("indexed").inc(out.result.indexed)
-            INDEXED.labels("older").inc(out.result.conflicts)
-            INDEXED.labels("refused").inc(len(out.result.rejected))
-            LAST_SEQ.set(max(LAST_SEQ._value.get(), out.last_seq))
-            refresher.touch(out.artifacts)
+            # faust acks a batch however the body leaves it: settle() finishes it first.
+            await settle(partial(index_and_report, raws), log, "indexer")
 
     @app.task  # type: ignore[untyped-decorator]
     async def warm_up() -> None:
