@@ -135,6 +135,28 @@ async def test_facets_text_and_suggestions(engine: tuple[SearchBackend, str]) ->
     assert await backend.count(alias) == 3
 
 
+async def test_words_split_where_letters_meet_digits(engine: tuple[SearchBackend, str]
+                                                     ) -> None:
+    """`resnet` finds resnet50 and ResNet-V2; `net` finds ResNet (case change); a fragment does not."""
+    backend, alias = engine
+    await backend.ensure_alias(alias, index_body())
+    states = [_state("resnet50-imagenet", 1), _state("ResNet-V2", 2), _state("vit-b16", 3)]
+    await backend.bulk_index(alias, [_doc(s) for s in states])
+    await backend.refresh(alias)
+
+    async def names(q: str) -> list[str]:
+        req = build_request(q=q)
+        hits = search_response(await backend.search(alias, search_body(req)), req)["hits"]
+        return sorted(h["name"] for h in hits)
+
+    assert await names("resnet") == ["ResNet-V2", "resnet50-imagenet"]
+    assert await names("resnet50") == ["resnet50-imagenet"]
+    assert await names("b16") == ["vit-b16"]
+    assert await names("net v2") == ["ResNet-V2"]
+    assert await names("vit b") == ["vit-b16"]
+    assert await names("resne") == []  # prefixes are for suggestions, not search
+
+
 async def test_swap_alias_moves_readers_and_writers_atomically(
     engine: tuple[SearchBackend, str]
 ) -> None:
