@@ -56,19 +56,22 @@ def _with_database(url: str, database: str) -> str:
     return f"{base}/{database}"
 
 
+async def admin_sql(database_url: str, sql: str) -> None:
+    """One statement on the stack's database (CREATE/DROP DATABASE cannot run in a
+    transaction, so no pool, no transaction)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
 @pytest.fixture(scope="session")
 def namespace(endpoints: discovery.Endpoints) -> Iterator[Namespace]:
     run_id = uuid.uuid4().hex[:10]
     database = f"cairn_test_{run_id}"
 
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(endpoints.database_url)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{database}"'))
+    asyncio.run(admin_sql(endpoints.database_url, f'CREATE DATABASE "{database}"'))
     try:
         yield Namespace(
             run_id=run_id,
@@ -78,7 +81,8 @@ def namespace(endpoints: discovery.Endpoints) -> Iterator[Namespace]:
             database_url=_with_database(endpoints.database_url, database),
         )
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        asyncio.run(admin_sql(endpoints.database_url,
+                              f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
 
 
 def service_env(endpoints: discovery.Endpoints, ns: Namespace, blob_dir: Path) -> dict[str, str]:
@@ -151,6 +155,24 @@ def validator(cairn_env: dict[str, str], ledger: Service, validation_dir: Path,
         service.stop()
 
 
+WEBHOOK_KEY = "test-webhook-key"  # the `notifier` fixture's CAIRN_WEBHOOK_KEY
+WEBHOOK_RETRIES = {"CAIRN_WEBHOOK_ATTEMPTS": "4", "CAIRN_WEBHOOK_BACKOFF": "0.4",
+                   "CAIRN_WEBHOOK_TIMEOUT": "2"}  # delays 0.4, 0.8, 1.6 s, then dead
+
+
+@pytest.fixture(scope="session")
+def notifier(cairn_env: dict[str, str], ledger: Service, tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[Service]:
+    """The real notifier: webhooks may target loopback, retries are quick, key WEBHOOK_KEY."""
+    env = {**cairn_env, **WEBHOOK_RETRIES, "CAIRN_WEBHOOK_KEY": WEBHOOK_KEY,
+           "CAIRN_ALLOW_PRIVATE_WEBHOOKS": "true"}
+    service = Service("notifier", env, tmp_path_factory.mktemp("logs")).start()
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
 API_ACTOR = "alice"
 API_TOKEN = "secret-token"  # the fixed token the `api` fixture's CAIRN_API_TOKENS gives alice
 
@@ -171,6 +193,27 @@ def api(
 ) -> Iterator[Service]:
     """The real api, started after the ledger (whose tables it reads); writes need API_TOKEN."""
     service = Service("api", api_env(cairn_env), tmp_path_factory.mktemp("logs")).start()
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+ARCHIVER_INTERVAL = "3"  # seconds between scheduled retention runs in tests
+
+
+@pytest.fixture(scope="session")
+def archive_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("archive")
+
+
+@pytest.fixture(scope="session")
+def archiver(cairn_env: dict[str, str], ledger: Service, archive_dir: Path,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """The real archiver: blobs to and from `archive_dir`, scheduled runs every few seconds."""
+    env = {**cairn_env, "CAIRN_ARCHIVE_DIR": str(archive_dir),
+           "CAIRN_ARCHIVER_INTERVAL": ARCHIVER_INTERVAL}
+    service = Service("archiver", env, tmp_path_factory.mktemp("logs")).start()
     try:
         yield service
     finally:
