@@ -6,6 +6,7 @@ from cairn.cli import (  # noqa: F401  (importing registers the commands)
     read,
     reindex,
     search,
+    subscriptions,
     write,
 )
 from cairn.cli.app import app

@@ -189,3 +189,26 @@ class ConfigEvent(TypedDict):
     kind: str
     key: str
     body: None | str
+
+
+class DeliveryAttempt(TypedDict):
+    """One attempt of the notifier to deliver a changelog event to a subscription's webhook, on cairn.notifier.deliveries, keyed by subscription id. The ledger records each attempt once (by event_id) into its delivery log; it is not chained, since no artifact changed."""
+
+    event_id: str
+    occurred_at: int
+    actor: str
+    source: Source
+    artifact: str
+    schema_version: int
+    subscription: str
+    team: str
+    delivery_id: str
+    seq: int
+    event_type: str
+    target: str
+    attempt: int
+    status_code: None | int
+    error: None | str
+    duration_ms: float
+    state: str
+    next_attempt_at: None | int

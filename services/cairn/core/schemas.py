@@ -19,6 +19,7 @@ EVENT = "dev.cairn.events.ArtifactEvent"
 RECORDED = "dev.cairn.events.RecordedEvent"
 USAGE = "dev.cairn.events.UsageEvent"
 CONFIG = "dev.cairn.events.ConfigEvent"
+DELIVERY = "dev.cairn.events.DeliveryAttempt"
 
 
 def schema_dir() -> Path:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -60,6 +60,19 @@ class Settings(BaseSettings):
     validation_dir: Path | None = Field(None, validation_alias=_env("CAIRN_VALIDATION_DIR"))
     validator_projects: str = Field("*", validation_alias=_env("CAIRN_VALIDATOR_PROJECTS"))
     allow_private_hooks: bool = Field(False, validation_alias=_env("CAIRN_ALLOW_PRIVATE_HOOKS"))
+    # The notifier: webhook targets on private or loopback addresses (refused by default, at
+    # registration and at each delivery); the master key each subscription's signing secret is
+    # derived from (HMAC-SHA256(key, subscription id), so no secret is stored anywhere; empty:
+    # a development key, with a warning); attempts per delivery before it is dead-lettered,
+    # the first retry's delay in seconds (doubling each time, up to the cap), each POST's timeout.
+    allow_private_webhooks: bool = Field(
+        False, validation_alias=_env("CAIRN_ALLOW_PRIVATE_WEBHOOKS"))
+    webhook_key: SecretStr = Field(SecretStr(""), validation_alias=_env("CAIRN_WEBHOOK_KEY"))
+    webhook_attempts: int = Field(5, ge=1, validation_alias=_env("CAIRN_WEBHOOK_ATTEMPTS"))
+    webhook_backoff: float = Field(1.0, ge=0, validation_alias=_env("CAIRN_WEBHOOK_BACKOFF"))
+    webhook_backoff_max: float = Field(
+        60.0, ge=0, validation_alias=_env("CAIRN_WEBHOOK_BACKOFF_MAX"))
+    webhook_timeout: float = Field(10.0, gt=0, validation_alias=_env("CAIRN_WEBHOOK_TIMEOUT"))
 
     @property
     def kind_list(self) -> tuple[str, ...]:

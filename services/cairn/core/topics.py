@@ -30,11 +30,17 @@ class Topics:
         """Configuration changes (subscriptions, retention policies): chained by the ledger."""
         return f"{self.prefix}cairn.config.events"
 
+    @property
+    def deliveries(self) -> str:
+        """The notifier's delivery attempts: recorded by the ledger into its delivery log."""
+        return f"{self.prefix}cairn.notifier.deliveries"
+
     def dead_letter(self, consumer: str) -> str:
         return f"{self.prefix}cairn.deadletter.{consumer}"
 
     def all(self) -> list[str]:
-        return [self.events, self.changelog, self.usage, self.config, self.dead_letter("ledger")]
+        return [self.events, self.changelog, self.usage, self.config, self.deliveries,
+                self.dead_letter("ledger")]
 
 
 def ensure_topics(bootstrap: str, topics: Topics) -> None:

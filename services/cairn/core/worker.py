@@ -8,13 +8,16 @@ module and still spell the same settings out.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import faust
-from prometheus_client import generate_latest
+from prometheus_client import Counter, generate_latest
 
+from cairn.core.codec import AvroCodec, UndecodableRecord
 from cairn.core.settings import Settings
+from cairn.core.topics import Topics, ensure_topics
 
 
 def stream_app(settings: Settings, group: str, partitions: int, commit_every: int) -> faust.App:
@@ -54,3 +57,29 @@ def service_pages(app: faust.App, readiness: Callable[[], dict[str, Any] | None]
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
         return web.bytes(generate_latest(), content_type="text/plain")
+
+
+def run_worker(create_app: Callable[[Settings], faust.App]) -> None:
+    """`python -m cairn.<service>`: make sure the topics exist, register the app's codecs
+    (`app.cairn_codecs`), run the faust worker."""
+    settings = Settings()
+    ensure_topics(settings.kafka_bootstrap_servers, Topics(settings.topic_prefix))
+    app = create_app(settings)
+    for codec in getattr(app, "cairn_codecs", ()):
+        codec.register()
+    sys.argv = [sys.argv[0], "worker", "--loglevel", "info"]
+    app.main()
+
+
+def decode_changelog(codec: AvroCodec, values: Iterable[bytes | None], log: Any,
+                     undecodable: Counter) -> list[dict[str, Any]]:
+    """The decodable records of a changelog batch. One that is not is counted and logged,
+    never dead-lettered: the ledger wrote it, so it is not a consumer's to refuse."""
+    records = []
+    for value in values:
+        try:
+            records.append(codec.decode(value))
+        except UndecodableRecord as exc:
+            undecodable.inc()
+            log.warning("undecodable changelog record", error=str(exc))
+    return records

@@ -20,7 +20,7 @@ from cairn.core.kafka import produce_all_async, producer
 from cairn.core.logs import configure
 from cairn.core.settings import Settings
 from cairn.core.topics import Topics
-from cairn.ledger import config, usage
+from cairn.ledger import config, deliveries, usage
 from cairn.ledger.batch import RawRecord, dead_letter_headers, record_batch
 
 RECORDED = Counter("cairn_ledger_recorded_total", "Events recorded", ["outcome"])
@@ -108,6 +108,7 @@ def create_app(settings: Settings) -> faust.App:
 
     usage_codec = usage.install(app, settings, registry, pool, kafka)  # the second agent
     config_codec = config.install(app, settings, registry, pool, kafka)  # and the third
+    deliveries_codec = deliveries.install(app, settings, registry, pool, kafka)  # fourth
     app.cairn_codecs = (  # type: ignore[attr-defined]
-        events_codec, changelog_codec, usage_codec, config_codec)
+        events_codec, changelog_codec, usage_codec, config_codec, deliveries_codec)
     return app

@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+from confluent_kafka import Producer
 
 from cairn.core.codec import AvroCodec, UndecodableRecord
 from cairn.core.identity import InvalidInput
+from cairn.core.kafka import produce_all_async
 from cairn.ledger import recorder
 
 # Errors that mean "this event can never be recorded": refuse it, dead-letter it, go on.
@@ -119,3 +121,12 @@ def dead_letter_headers(raw: RawRecord, reason: str, message: str) -> list[tuple
             ).encode(),
         ),
     ]
+
+
+async def send_dead_letters(kafka: Producer, topic: str,
+                            dead: Sequence[tuple[RawRecord, str, str]]) -> None:
+    """Produce each refused record as it came, with its reason in the headers; wait for acks."""
+    if dead:
+        await produce_all_async(kafka, [
+            (topic, raw.key, raw.value or b"", dead_letter_headers(raw, reason, message))
+            for raw, reason, message in dead])

@@ -10,18 +10,15 @@ CAIRN_ALLOW_PRIVATE_HOOKS is set: project rules are not a way into the internal 
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
-import socket
 from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import entry_points
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from cairn.core.checks import VERDICT_STATUSES
+from cairn.core.targets import Refused, check_address
 from cairn.validator.checks import FAILED, Outcome
 from cairn.validator.rules import BUILTIN, Hook
 
@@ -29,35 +26,15 @@ GROUP = "cairn.validators"
 Plugin = Callable[[Mapping[str, Any]], tuple[str, Sequence[str]]]
 
 
-class Refused(ValueError):
-    pass
-
-
 class ServerError(RuntimeError):
     """A 5xx answer: worth another attempt, like a timeout."""
-
-
-async def check_address(url: str, allow_private: bool) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Refused(f"url {url!r} must be http(s)://host/…")
-    if allow_private:
-        return
-    infos = await asyncio.get_running_loop().getaddrinfo(
-        parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
-        type=socket.SOCK_STREAM)
-    for *_, sockaddr in infos:
-        address = ipaddress.ip_address(sockaddr[0])
-        if not address.is_global:
-            raise Refused(f"{parts.hostname} resolves to the non-public address {address} "
-                          "(allowed only with CAIRN_ALLOW_PRIVATE_HOOKS=true)")
 
 
 async def call_hook(http: httpx.AsyncClient, hook: Hook, state: Mapping[str, Any], *,
                     allow_private: bool, backoff: float = 0.5) -> Outcome:
     attempts = hook.retries + 1
     try:
-        await check_address(hook.url, allow_private)
+        await check_address(hook.url, allow_private, setting="CAIRN_ALLOW_PRIVATE_HOOKS")
     except (Refused, OSError) as exc:
         return _failed(hook.name, f"refused: {exc}")
     try:

@@ -12,11 +12,13 @@ from cairn.api.routers import (
     health,
     lineage,
     search,
+    subscriptions,
     usage,
     versions,
 )
 
 
 def include_all(app: FastAPI) -> None:
-    for module in (health, blobs, artifacts, versions, aliases, events, lineage, search, usage):
+    for module in (health, blobs, artifacts, versions, aliases, events, lineage, search, usage,
+                   subscriptions):
         app.include_router(module.router)

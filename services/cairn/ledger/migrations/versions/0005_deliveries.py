@@ -26,7 +26,7 @@ CREATE TABLE deliveries (
     seq           bigint NOT NULL,          -- the changelog entry being notified
     event_type    text NOT NULL,
     artifact      text NOT NULL,
-    url           text NOT NULL,
+    target        text NOT NULL,            -- scheme, host and port: never the path
     attempt       integer NOT NULL CHECK (attempt >= 1),
     status_code   integer,                  -- null when no answer came (error says why)
     error         text,
@@ -36,7 +36,7 @@ CREATE TABLE deliveries (
     next_attempt_at timestamptz,            -- set while retrying
     recorded_at   timestamptz NOT NULL DEFAULT clock_timestamp()
 );
-CREATE INDEX deliveries_subscription ON deliveries (subscription, attempted_at DESC, event_id);
+CREATE INDEX deliveries_subscription ON deliveries (subscription, attempted_at DESC, event_id DESC);
 CREATE INDEX deliveries_delivery ON deliveries (delivery_id, attempt);
 """
 

@@ -1,0 +1,205 @@
+"""`cairn subscriptions add|list|show|rm|deliveries`: webhooks for a team's changes.
+
+A subscription is checked here with the same pure check the api and the ledger use, so a bad
+filter or URL is a one-line error (exit 2) before anything is sent. Every command needs a
+token, reads too: subscriptions say where a team's notifications go.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from rich.text import Text
+
+from cairn.cli import render
+from cairn.cli.app import app, client, handled
+from cairn.core.subscriptions import check_subscription
+
+subs = typer.Typer(help="Webhooks that tell a team about the changes it cares about.",
+                   no_args_is_help=True)
+app.add_typer(subs, name="subscriptions")
+
+Many = Annotated[list[str] | None, typer.Option(help="Repeatable; none means any",
+                                                show_default=False)]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print plain JSON on stdout")]
+SubId = Annotated[str, typer.Argument(metavar="ID", help="The subscription's id")]
+PATH = "/v1/subscriptions"
+
+
+class Format(StrEnum):
+    json = "json"
+    slack = "slack"
+
+
+class State(StrEnum):
+    delivered = "delivered"
+    retrying = "retrying"
+    dead = "dead"
+
+
+def _get(c: Any, path: str, **params: Any) -> Any:
+    """A GET with the token: subscription reads are not public."""
+    auth = {"Authorization": f"Bearer {c.http.require_token()}"}
+    return c.http.json("GET", path, headers=auth,
+                       params={k: v for k, v in params.items() if v is not None})
+
+
+@subs.command("add")
+@handled
+def add(
+    team: Annotated[str, typer.Argument(metavar="TEAM")],
+    url: Annotated[str, typer.Argument(metavar="URL", help="The webhook: http(s)://…")],
+    project: Many = None, kind: Many = None, stage: Many = None, tag: Many = None,
+    event_type: Annotated[list[str] | None, typer.Option(
+        "--event-type", help="Published, StageChanged, AliasMoved, Verdict, ... (repeatable)",
+        show_default=False)] = None,
+    format: Annotated[Format, typer.Option(help="json, or slack for Slack")] = Format.json,
+    description: Annotated[str | None, typer.Option(show_default=False)] = None,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once accepted")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the ledger")] = 60.0,
+    as_json: JsonOut = False,
+) -> None:
+    """Subscribe TEAM's webhook URL to the changes the filter options match."""
+    body = check_subscription({
+        "team": team, "url": url, "format": format.value, "description": description,
+        "filter": {"projects": project or [], "kinds": kind or [], "stages": stage or [],
+                   "tags": tag or [], "event_types": event_type or []}})
+    del body["active"]
+    with client() as c:
+        accepted = dict(c.http.json("POST", PATH, json=body))
+        status = {} if no_wait else c.wait_for(accepted["event_id"], timeout)
+    if as_json:
+        render.as_json({**accepted, **status})
+        return
+    render.written(f"subscription {accepted['id']} for team {team}", status)
+    render.out.print(Text.assemble(("secret ", "bold"), accepted["secret"]), soft_wrap=True)
+    render.out.print(Text(f"  verify deliveries with it: {accepted['signing']}. Only you can "
+                          f"see it again: cairn subscriptions show {accepted['id']} --secret",
+                          style="dim"), soft_wrap=True)
+
+
+@subs.command("list")
+@handled
+def list_(
+    team: Annotated[str | None, typer.Option(help="Only this team's", show_default=False)] = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Current subscriptions, newest first."""
+    with client() as c:
+        rows = _get(c, PATH, team=team)
+    if as_json:
+        render.as_json(rows)
+    elif not rows:
+        render.out.print(f"no subscriptions{f' for team {team}' if team else ''}")
+    else:
+        subscriptions_list(rows)
+
+
+@subs.command("show")
+@handled
+def show(
+    sub_id: SubId,
+    secret: Annotated[bool, typer.Option("--secret", help="Also print the signing secret "
+                                         "(its owner only)")] = False,
+    as_json: JsonOut = False,
+) -> None:
+    """One subscription, and where its deliveries stand."""
+    with client() as c:
+        detail = dict(_get(c, f"{PATH}/{sub_id}"))
+        if secret:
+            detail["secret"] = _get(c, f"{PATH}/{sub_id}/secret")["secret"]
+    if as_json:
+        render.as_json(detail)
+        return
+    flt = _filter(detail.get("filter"))
+    totals = ", ".join(f"{n} {s}" for s, n in sorted((detail.get("deliveries") or {}).items()))
+    for key, value in (("id", detail["id"]), ("team", detail.get("team")),
+                       ("url", detail.get("url")), ("format", detail.get("format")),
+                       ("filter", flt), ("description", detail.get("description")),
+                       ("owner", detail.get("owner")),
+                       ("created", render.when(detail.get("created_at"))),
+                       ("removed", "yes" if detail.get("removed") else None),
+                       ("deliveries", totals or "none yet"), ("secret", detail.get("secret"))):
+        if value:
+            render.out.print(Text.assemble((f"{key:<12}", "bold cyan"), str(value)),
+                             soft_wrap=True)
+
+
+@subs.command("rm")
+@handled
+def rm(
+    sub_id: SubId,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once accepted")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the ledger")] = 60.0,
+) -> None:
+    """Remove a subscription (its delivery log stays readable)."""
+    with client() as c:
+        accepted = c.http.json("DELETE", f"{PATH}/{sub_id}")
+        status = {} if no_wait else c.wait_for(accepted["event_id"], timeout)
+    render.written(f"subscription {sub_id} removed", status)
+
+
+@subs.command("deliveries")
+@handled
+def deliveries(
+    sub_id: SubId,
+    state: Annotated[State | None, typer.Option(help="Only attempts that left this state",
+                                                show_default=False)] = None,
+    limit: Annotated[int, typer.Option(help="Attempts per page")] = 50,
+    cursor: Annotated[str | None, typer.Option(help="The `next` of a previous page",
+                                               show_default=False)] = None,
+    as_json: JsonOut = False,
+) -> None:
+    """The delivery log: every attempt, newest first."""
+    with client() as c:
+        page = _get(c, f"{PATH}/{sub_id}/deliveries", state=state.value if state else None,
+                    limit=limit, cursor=cursor)
+    if as_json:
+        render.as_json(page)
+        return
+    if not page["deliveries"]:
+        render.out.print(f"no deliveries for subscription {sub_id}")
+        return
+    render.out.print(deliveries_table(page["deliveries"]))
+    if page.get("next"):
+        render.out.print(Text(f"more: cairn subscriptions deliveries {sub_id} --cursor "
+                              f"{page['next']}", style="dim"), soft_wrap=True)
+
+
+def _filter(flt: Mapping[str, Sequence[str]] | None) -> str:
+    parts = [f"{k}={','.join(v)}" for k, v in sorted((flt or {}).items()) if v]
+    return " ".join(parts) or "everything"
+
+
+def subscriptions_list(rows: Sequence[Mapping[str, Any]]) -> None:
+    """One block per subscription (an id is 36 characters: a table would not fit 80
+    columns), never wrapped, so each line stays greppable."""
+    for r in rows:
+        render.out.print(Text.assemble((r["id"], "bold"), "  ", (r.get("team") or "-", "cyan"),
+                                       f"  {r.get('format')}  by {r.get('owner') or '-'}  "
+                                       f"{render.when(r.get('created_at'))}"), soft_wrap=True)
+        render.out.print(Text(f"    → {r.get('url')}"), soft_wrap=True)
+        render.out.print(Text(f"    filter: {_filter(r.get('filter'))}", style="dim"),
+                         soft_wrap=True)
+
+
+STATE_STYLES = {"delivered": "green", "retrying": "yellow", "dead": "bold red"}
+
+
+def deliveries_table(rows: Sequence[Mapping[str, Any]]) -> Any:
+    """Narrow enough for 80 columns: the answer is the status code, or the error when no
+    answer came; the change and the answer fold, the rest never wraps."""
+    table = render._table(f"{len(rows)} attempt{'s' * (len(rows) != 1)}, newest first")
+    for col in ("when (UTC)", "seq", "change", "try", "answer", "state", "ms"):
+        table.add_column(col, no_wrap=col not in ("change", "answer"), overflow="fold",
+                         ratio=1 if col in ("change", "answer") else None)
+    for r in rows:
+        table.add_row(render.when(r.get("attempted_at"))[5:], str(r.get("seq")),
+                      f"{r.get('event_type')} {r.get('artifact')}", str(r.get("attempt")),
+                      str(r.get("status_code") or r.get("error") or "-"),
+                      Text(str(r.get("state")), style=STATE_STYLES.get(r.get("state") or "", "")),
+                      f"{float(r.get('duration_ms') or 0):.0f}")
+    return table

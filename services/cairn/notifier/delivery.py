@@ -1,0 +1,150 @@
+"""Delivering one job: signed POSTs, retried with exponential backoff, dead after N failures.
+
+Every attempt is reported (through `report`, which the app turns into a DeliveryAttempt on
+cairn.notifier.deliveries) with where the delivery stands after it: `retrying` (with when the
+next attempt is due), `delivered` (a 2xx answer) or `dead`. Any other answer, a timeout or an
+unreachable target is a failed attempt; a target that now resolves to a refused address is
+dead at once, since retrying cannot help. Redirects are not followed: they could lead to a
+private address the check never saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from cairn.core.events import now_ms
+from cairn.core.targets import Refused
+from cairn.notifier import signing
+from cairn.notifier.jobs import Job
+
+DELIVERED, RETRYING, DEAD = "delivered", "retrying", "dead"
+MAX_ERROR = 500
+
+
+@dataclass(frozen=True)
+class Policy:
+    attempts: int = 5
+    backoff: float = 1.0  # seconds before the second attempt; doubled for each further one
+    backoff_max: float = 60.0
+    timeout: float = 10.0
+
+    def wait(self) -> wait_exponential:
+        return wait_exponential(multiplier=self.backoff, max=self.backoff_max)
+
+    def delays(self) -> list[float]:
+        """The pauses between attempts 1→2, 2→3, …: what tenacity will sleep."""
+        wait = self.wait()
+        return [wait(_state(n)) for n in range(1, self.attempts)]
+
+
+def _state(attempt_number: int) -> RetryCallState:
+    state = RetryCallState(None, None, (), {})  # type: ignore[arg-type]
+    state.attempt_number = attempt_number
+    return state
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt's report: the job, its number, what came back, where the delivery stands."""
+
+    job: Job
+    number: int
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+    attempted_at: int  # epoch ms
+    state: str
+    next_attempt_at: int | None = None
+
+
+class Failed(Exception):
+    """An attempt that did not get a 2xx; retried."""
+
+    def __init__(self, status_code: int | None, error: str, started: int, duration_ms: float):
+        super().__init__(error)
+        self.status_code, self.error = status_code, error
+        self.started, self.duration_ms = started, duration_ms
+
+
+class Unrecoverable(Failed):
+    """An attempt that cannot succeed by retrying (a refused target); dead at once."""
+
+
+def _worth_retrying(exc: BaseException) -> bool:
+    return isinstance(exc, Failed) and not isinstance(exc, Unrecoverable)
+
+
+Report = Callable[[Attempt], Awaitable[None]]
+CheckTarget = Callable[[str], Awaitable[None]]  # raises Refused or OSError
+
+
+async def post_once(http: httpx.AsyncClient, job: Job, policy: Policy,
+                    check_target: CheckTarget) -> tuple[int, int, float]:
+    """(status, started ms, duration ms) of a 2xx answer, else Failed / Unrecoverable."""
+    started, t0 = now_ms(), time.perf_counter()
+
+    def failed(cls: type[Failed], status: int | None, error: str) -> Failed:
+        return cls(status, error[:MAX_ERROR], started, (time.perf_counter() - t0) * 1000)
+
+    try:
+        await check_target(job.subscription.url)
+    except Refused as exc:
+        raise failed(Unrecoverable, None, f"refused: {exc}") from None
+    except OSError as exc:
+        raise failed(Failed, None, f"unresolvable target ({exc})") from None
+    headers = signing.signed_headers(job.secret, job.delivery_id, job.event_type, job.body,
+                                     int(time.time()))
+    try:
+        reply = await http.post(job.subscription.url, content=job.body, headers=headers,
+                                timeout=policy.timeout, follow_redirects=False)
+    except httpx.TimeoutException:
+        raise failed(Failed, None, f"timed out after {policy.timeout:g}s") from None
+    except httpx.HTTPError as exc:
+        raise failed(Failed, None, f"unreachable ({type(exc).__name__}: {exc})") from None
+    if not 200 <= reply.status_code < 300:
+        raise failed(Failed, reply.status_code, f"answered HTTP {reply.status_code}")
+    return reply.status_code, started, (time.perf_counter() - t0) * 1000
+
+
+async def deliver(http: httpx.AsyncClient, job: Job, policy: Policy, report: Report,
+                  check_target: CheckTarget,
+                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> str:
+    """Try until delivered or dead; report every attempt; return the final state."""
+    first = job.first_attempt
+    remaining = max(1, policy.attempts - first + 1)
+
+    async def retrying(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        assert isinstance(exc, Failed)
+        pause = state.next_action.sleep if state.next_action else 0.0
+        await report(Attempt(job, first + state.attempt_number - 1, exc.status_code, exc.error,
+                             exc.duration_ms, exc.started, RETRYING,
+                             now_ms() + int(pause * 1000)))
+
+    number = first
+    try:
+        async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(remaining), wait=policy.wait(), reraise=True,
+                retry=retry_if_exception(_worth_retrying),
+                before_sleep=retrying, sleep=sleep):
+            with attempt:
+                number = first + attempt.retry_state.attempt_number - 1
+                status, started, duration = await post_once(http, job, policy, check_target)
+    except Failed as exc:
+        await report(Attempt(job, number, exc.status_code, exc.error, exc.duration_ms,
+                             exc.started, DEAD))
+        return DEAD
+    await report(Attempt(job, number, status, None, duration, started, DELIVERED))
+    return DELIVERED

@@ -1,0 +1,146 @@
+"""What a changelog record looks like to a subscriber: the facts a filter matches on, and the
+body POSTed to its webhook — Cairn's JSON, or a Slack-compatible {"text", "blocks"}.
+
+Pure functions of the record (a decoded RecordedEvent) and the subscription, so the notifier
+sends byte-identical bodies when it retries or redelivers after a restart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cairn.core.events import payload_of
+
+# The version facts a subscriber gets with every change (not the manifest or environment:
+# a webhook says what happened; the api has the rest).
+STATE_FIELDS = ("version_number", "digest", "stage", "aliases", "status", "validation",
+                "completeness")
+META_FIELDS = ("creator", "owner_team", "description", "license", "tags")
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a subscription filter matches on."""
+
+    project: str
+    kind: str
+    stage: str | None
+    tags: list[str]
+    event_type: str
+
+
+def facts(record: Mapping[str, Any]) -> Facts:
+    content = record["state"]["content"]
+    event_type, _ = payload_of(record["event"])
+    return Facts(content["project"], content["kind"], record["state"]["stage"],
+                 list(content["metadata"].get("tags") or []), event_type)
+
+
+def ref(record: Mapping[str, Any]) -> str:
+    return f"{record['event']['artifact']}@v{record['state']['version_number']}"
+
+
+def _iso(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def change(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The event's own payload, except a publication's (the whole manifest: `state` has what
+    matters); an edit's JSON-encoded changes are decoded."""
+    event_type, body = payload_of(record["event"])
+    if event_type == "Published":
+        return None
+    out = dict(body)
+    if isinstance(out.get("changes"), str):
+        with contextlib.suppress(ValueError):
+            out["changes"] = json.loads(out["changes"])
+    return out
+
+
+def state(record: Mapping[str, Any]) -> dict[str, Any]:
+    s = record["state"]
+    content = s["content"]
+    meta = content["metadata"]
+    return {"project": content["project"], "name": content["name"], "kind": content["kind"],
+            **{k: s.get(k) for k in STATE_FIELDS}, **{k: meta.get(k) for k in META_FIELDS},
+            "created_at": _iso(s["created_at"])}
+
+
+def json_body(record: Mapping[str, Any], subscription: str, team: str) -> dict[str, Any]:
+    event = record["event"]
+    return {
+        "event_type": payload_of(event)[0],
+        "event_id": event["event_id"],
+        "artifact": event["artifact"],
+        "ref": ref(record),
+        "seq": record["seq"],
+        "actor": event["actor"],
+        "occurred_at": _iso(event["occurred_at"]),
+        "recorded_at": _iso(record["recorded_at"]),
+        "change": change(record),
+        "state": state(record),
+        "subscription": subscription,
+        "team": team,
+    }
+
+
+def headline(record: Mapping[str, Any]) -> str:
+    """One line saying what happened, for people (Slack, logs)."""
+    event_type, body = payload_of(record["event"])
+    s = record["state"]
+    n = s["version_number"]
+    if event_type == "Published":
+        what = f"published v{n} ({s['content']['kind']})"
+    elif event_type == "StageChanged":
+        what = f"v{n} moved to {body['stage']}"
+    elif event_type == "AliasMoved":
+        what = (f"alias {body['alias']} now points at v{n}" if body.get("version")
+                else f"alias {body['alias']} removed")
+    elif event_type == "Verdict":
+        what = f"v{n} check {body['check']}: {body['status']}"
+    elif event_type == "MetadataEdited":
+        what = f"v{n} metadata edited"
+    elif event_type == "LinkAdded":
+        what = f"v{n} linked ({body['link'].get('relation')})"
+    elif event_type == "LifecycleRequested":
+        what = f"v{n} {body['action']} requested"
+    else:
+        what = f"v{n} {event_type}"
+    return f"{record['event']['artifact']}: {what} by {record['event']['actor']}"
+
+
+def _mrkdwn(text: str) -> str:
+    """Slack's mrkdwn treats &, < and > as control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_body(record: Mapping[str, Any], subscription: str, team: str) -> dict[str, Any]:
+    s = record["state"]
+    line = headline(record)
+    details = [f"seq {record['seq']}", f"stage {s.get('stage') or '-'}",
+               f"validation {s.get('validation')}", f"digest {s['digest'][:12]}"]
+    if s.get("aliases"):
+        details.append("aliases " + ", ".join(s["aliases"]))
+    return {
+        "text": f"[{team}] {line}",
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn",
+                                         "text": f"*{_mrkdwn(ref(record))}*\n{_mrkdwn(line)}"}},
+            {"type": "context", "elements": [
+                {"type": "mrkdwn", "text": _mrkdwn(" · ".join(details))},
+                {"type": "mrkdwn", "text": _mrkdwn(f"Cairn subscription {subscription} "
+                                                   f"of team {team}")},
+            ]},
+        ],
+    }
+
+
+def render(record: Mapping[str, Any], subscription: str, team: str, fmt: str) -> bytes:
+    """The exact bytes POSTed (and signed)."""
+    body = (slack_body if fmt == "slack" else json_body)(record, subscription, team)
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()

@@ -1,0 +1,84 @@
+"""What subscribers receive, and which subscriptions a change reaches."""
+
+from __future__ import annotations
+
+import json
+
+from cairn.notifier import jobs, payloads, signing
+
+from tests.unit.notifier_records import record, subscription
+
+
+def test_json_body_says_what_happened_to_which_version() -> None:
+    body = json.loads(payloads.render(record(), "sub-1", "vision-team", "json"))
+    assert body["event_type"] == "Published" and body["artifact"] == "vision/resnet"
+    assert body["ref"] == "vision/resnet@v3" and body["seq"] == 10 and body["actor"] == "ana"
+    assert body["subscription"] == "sub-1" and body["team"] == "vision-team"
+    assert body["occurred_at"] == "2023-11-14T22:13:20Z" and body["change"] is None
+    state = body["state"]
+    assert state["stage"] == "staging" and state["tags"] == ["cv"]
+    assert state["validation"] == "valid" and state["digest"] == "ab" * 32
+    assert "files" not in state and "environment" not in state
+
+
+def test_a_change_carries_its_own_payload() -> None:
+    edit = record(event_type="MetadataEdited",
+                  body={"version": "v3", "changes": '{"license": "MIT"}', "reverts": None})
+    assert json.loads(payloads.render(edit, "s", "t", "json"))["change"]["changes"] == {
+        "license": "MIT"}
+    moved = record(event_type="StageChanged", body={"version": "v3", "stage": "production"})
+    assert payloads.headline(moved) == "vision/resnet: v3 moved to production by ana"
+
+
+def test_slack_body_has_text_and_blocks_with_escaped_markup() -> None:
+    verdict = record(event_type="Verdict", body={"version": "v3", "check": "license",
+                                                 "status": "failed", "reasons": [], "score": None})
+    body = json.loads(payloads.render(verdict, "sub-1", "ops", "slack"))
+    assert body["text"] == "[ops] vision/resnet: v3 check license: failed by ana"
+    assert [b["type"] for b in body["blocks"]] == ["section", "context"]
+    assert "*vision/resnet@v3*" in body["blocks"][0]["text"]["text"]
+    alias = record(event_type="AliasMoved", body={"alias": "a<b>&c", "version": "v3"})
+    text = json.loads(payloads.render(alias, "s", "t", "slack"))["blocks"][0]["text"]["text"]
+    assert "a&lt;b&gt;&amp;c" in text and "<b>" not in text
+
+
+def test_render_is_byte_stable_so_retries_send_the_same_signed_body() -> None:
+    assert payloads.render(record(), "s", "t", "json") == payloads.render(record(), "s", "t",
+                                                                          "json")
+
+
+def test_plan_matches_filters_and_skips_duplicates_and_history() -> None:
+    subs = [
+        subscription("all"),
+        subscription("vision-prod", projects=["vision"], stages=["production"]),
+        subscription("vision-pub", projects=["vision"], event_types=["Published"]),
+        subscription("nlp", projects=["nlp"]),
+        subscription("tagged", tags=["cv", "audio"], kinds=["model"]),
+        subscription("late", since=10),  # created at seq 10: hears only about later changes
+    ]
+    batch = [record(seq=10), record(seq=10), record(seq=11, outcome="duplicate"),
+             record(seq=12, event_type="StageChanged", stage="production",
+                    body={"version": "v3", "stage": "production"})]
+    planned = jobs.plan(batch, subs, b"k")
+    assert [(j.subscription.id, j.seq) for j in planned] == [
+        ("all", 10), ("vision-pub", 10), ("tagged", 10),
+        ("all", 12), ("vision-prod", 12), ("tagged", 12), ("late", 12)]
+    first = planned[0]
+    assert first.delivery_id == signing.delivery_id("all", 10)
+    assert first.secret == signing.secret_for(b"k", "all") and first.event_type == "Published"
+    assert json.loads(first.body)["subscription"] == "all"
+
+
+def test_resume_drops_ended_deliveries_and_continues_attempt_counts() -> None:
+    planned = jobs.plan([record(seq=1), record(seq=2), record(seq=3)], [subscription("s")], b"k")
+    ids = [j.delivery_id for j in planned]
+    left = jobs.resume(planned, {ids[0]: (2, True), ids[1]: (3, False)})
+    assert [(j.seq, j.first_attempt) for j in left] == [(2, 4), (3, 1)]
+
+
+def test_jobs_are_grouped_per_target_in_seq_order() -> None:
+    planned = jobs.plan([record(seq=2), record(seq=1)], [subscription("a"), subscription("b")],
+                        b"k")
+    groups = jobs.by_target(planned)
+    assert [[(j.subscription.id, j.seq) for j in g] for g in groups] == [
+        [("a", 1), ("a", 2)], [("b", 1), ("b", 2)]]
