@@ -89,7 +89,8 @@ def test_cairn_services_get_the_stack_variables(name: str) -> None:
     environment = compose()["services"][name]["environment"]
     if isinstance(environment, list):
         environment = dict(item.split("=", 1) for item in environment)
-    assert set(environment) == set(stack_env()) | {"CAIRN_HTTP_PORT", "CAIRN_HTTP_HOST", "CAIRN_API_TOKENS"}
+    assert set(environment) == set(stack_env()) | {"CAIRN_HTTP_PORT", "CAIRN_HTTP_HOST", "CAIRN_API_TOKENS",
+                                                 "CAIRN_WEBHOOK_KEY"}
 
 
 def test_stack_ports_are_published_on_loopback() -> None:
