@@ -21,7 +21,7 @@ from cairn.api import errors
 from cairn.api.auth import parse_tokens
 from cairn.api.middleware import JsonBodyLimit, Metrics
 from cairn.api.models import Publish
-from cairn.api.routers import include_all
+from cairn.api.routers import include_all, retention
 from cairn.api.usage import UsageEmitter
 from cairn.core.blobstore import LocalBlobStore
 from cairn.core.emitter import Emitter
@@ -97,6 +97,7 @@ def create_app(settings: Settings) -> FastAPI:
         log.warning("CAIRN_API_TOKENS is empty: every write will be refused")
     errors.install(app)
     include_all(app)
+    app.include_router(retention.router)
     app.add_middleware(JsonBodyLimit, max_bytes=settings.max_event_bytes)
     app.add_middleware(Metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

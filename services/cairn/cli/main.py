@@ -5,6 +5,7 @@ from cairn.cli import (  # noqa: F401  (importing registers the commands)
     lineage,
     read,
     reindex,
+    retention,
     search,
     subscriptions,
     write,

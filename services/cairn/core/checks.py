@@ -33,6 +33,7 @@ EDITABLE = {
     "preprocessing": str,
     "framework": str,
     "tags": list,
+    "legal_hold": bool,  # true: retention and lifecycle requests never archive or delete it
 }
 LIFECYCLE_ACTIONS = ("archive", "restore", "delete")
 VERDICT_STATUSES = ("passed", "failed", "warning")
@@ -123,7 +124,10 @@ def check_metadata_changes(text: str) -> dict[str, Any]:
                 f"{key!r} cannot be edited; editable fields: {', '.join(sorted(EDITABLE))}",
             )
         kind = EDITABLE[key]
-        if kind is list:
+        if kind is bool:
+            if not isinstance(value, bool):
+                raise InvalidInput("invalid_edit", f"{key} must be true or false")
+        elif kind is list:
             if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
                 raise InvalidInput("invalid_edit", f"{key} must be a list of strings")
         elif value is not None and not isinstance(value, str):

@@ -12,11 +12,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from cairn.core.identity import InvalidInput
+from cairn.core.retention import check_policy
 from cairn.core.subscriptions import check_subscription
 
 Check = Callable[[Mapping[str, Any]], dict[str, Any]]
 CHECKS: dict[str, Check] = {
     "subscription": check_subscription,
+    "retention_policy": check_policy,  # key: the project
 }
 MAX_KEY = 128
 

@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     webhook_backoff_max: float = Field(
         60.0, ge=0, validation_alias=_env("CAIRN_WEBHOOK_BACKOFF_MAX"))
     webhook_timeout: float = Field(10.0, gt=0, validation_alias=_env("CAIRN_WEBHOOK_TIMEOUT"))
+    # The archiver: the archive tier's blob directory (default: `archive` beside the blob
+    # directory) and the seconds between its scheduled retention runs (0: none; policies then
+    # apply only through `cairn retention apply`).
+    archive_dir: Path | None = Field(None, validation_alias=_env("CAIRN_ARCHIVE_DIR"))
+    archiver_interval: float = Field(
+        3600.0, ge=0, validation_alias=_env("CAIRN_ARCHIVER_INTERVAL"))
 
     @property
     def kind_list(self) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ import asyncpg
 from cairn.core import chain, checks
 from cairn.core.events import now_ms, payload_of
 from cairn.core.identity import InvalidInput, check_alias, parse_ref
-from cairn.ledger import stages
+from cairn.ledger import lifecycle, stages
 from cairn.ledger.queries import artifact_row, resolve_version, version_state
 
 Conn = asyncpg.Connection
@@ -197,6 +197,8 @@ async def _stage_changed(conn: Conn, event: dict[str, Any], body: dict[str, Any]
                          seq: int, kinds: tuple[str, ...]) -> tuple[int, str]:
     checks.check_stage(body["stage"])
     _, version_id = await _target(conn, event, body["version"])
+    await lifecycle.guard(conn, event["artifact"], version_id, f"a move to {body['stage']}",
+                          archived_ok=body["stage"] == "archived")
     stages.check_transition(await _stage_facts(conn, event["artifact"], version_id),
                             body["stage"])
     await conn.execute("UPDATE versions SET stage = $2 WHERE id = $1", version_id, body["stage"])
@@ -230,6 +232,7 @@ async def _alias_moved(conn: Conn, event: dict[str, Any], body: dict[str, Any],
             raise InvalidInput("unknown_alias", f"{event['artifact']} has no alias {alias!r}")
         return version_id, "applied"
     version_id = (await resolve_version(conn, art["id"], body["version"]))["id"]
+    await lifecycle.guard(conn, event["artifact"], version_id, f"alias {alias}", archived_ok=True)
     await _set_alias(conn, art["id"], alias, version_id, seq)
     await conn.execute(
         "UPDATE links SET target_version_id = $1 WHERE target_version_id IS NULL"
@@ -252,6 +255,8 @@ async def _metadata_edited(conn: Conn, event: dict[str, Any], body: dict[str, An
         changes = json.loads(undone["previous"])
     else:
         changes = checks.check_metadata_changes(body["changes"])
+    await lifecycle.guard(conn, event["artifact"], version_id, "a metadata edit",
+                          archived_ok=set(changes) <= {"legal_hold"})
     current = json.loads(
         await conn.fetchval("SELECT metadata FROM versions WHERE id = $1", version_id))
     previous = {k: current.get(k) for k in changes}
@@ -273,6 +278,7 @@ async def _link_added(conn: Conn, event: dict[str, Any], body: dict[str, Any],
                       seq: int, kinds: tuple[str, ...]) -> tuple[int, str]:
     checks.check_link(body["link"])
     _, version_id = await _target(conn, event, body["version"])
+    await lifecycle.guard(conn, event["artifact"], version_id, "a new link")
     await _add_link(conn, version_id, body["link"], seq)
     return version_id, "applied"
 
@@ -302,7 +308,7 @@ async def _lifecycle(conn: Conn, event: dict[str, Any], body: dict[str, Any],
                      seq: int, kinds: tuple[str, ...]) -> tuple[int, str]:
     checks.check_lifecycle(body)
     _, version_id = await _target(conn, event, body["version"])
-    status = {"archive": "archived", "restore": "active", "delete": "deleted"}[body["action"]]
+    status = await lifecycle.next_status(conn, version_id, body["action"])  # or refused
     await conn.execute("UPDATE versions SET status = $2 WHERE id = $1", version_id, status)
     return version_id, "applied"
 

@@ -31,6 +31,7 @@ from cairn.sdk.environment import capture
 from cairn.sdk.errors import CairnError, translated
 from cairn.sdk.http import Http
 from cairn.sdk.publish import PublishResult
+from cairn.sdk.retention import check_pullable
 from cairn.sdk.usage import reported_pull
 
 Transport = Literal["http", "kafka"]
@@ -123,6 +124,7 @@ class Client:
         with reported_pull(self.http) as report:
             detail = self.http.json("GET", "/v1/resolve", params={"ref": ref},
                                     headers=report.headers)
+            check_pullable(detail)  # archived or deleted: say what to do, fetch nothing
             paths = transfer.restore(self.http, detail["files"], Path(dest), self.progress,
                                      ref=detail["ref"], headers=report.headers)
             report.ref = detail["ref"]

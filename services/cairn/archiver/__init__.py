@@ -1,0 +1,1 @@
+"""The archiver: scheduled retention (plan → lifecycle requests) and the blob archive tier."""

@@ -1,0 +1,116 @@
+"""The archiver's faust app: scheduled retention runs, and blobs moved as lifecycles change.
+
+- Every CAIRN_ARCHIVER_INTERVAL seconds it plans each project's `scheduled` retention policy
+  and emits the plan's LifecycleRequested events (actor `archiver`); the ledger records them,
+  or refuses one whose version became protected since.
+- From the changelog it takes every recorded archive, restore and delete and puts the
+  version's blobs where they now belong (see tiers.py), inside `settle()`, so a batch's
+  offsets are acknowledged only once its blobs are in place.
+The archiver reads PostgreSQL and never writes it: the ledger is the only writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+from typing import Any
+
+import asyncpg
+import faust
+from prometheus_client import Counter, Gauge
+
+from cairn.archiver.inventory import plan_project, scheduled_policies
+from cairn.archiver.requests import lifecycle_events
+from cairn.archiver.tiers import PLACEMENT_SQL, Tiers, archive_root, placement
+from cairn.core import schemas
+from cairn.core.batches import settle
+from cairn.core.blobstore import LocalBlobStore
+from cairn.core.codec import AvroCodec, RegistryClient
+from cairn.core.emitter import Emitter
+from cairn.core.events import now_ms, payload_of
+from cairn.core.logs import configure
+from cairn.core.settings import Settings
+from cairn.core.topics import Topics
+from cairn.core.worker import decode_changelog, service_pages, stream_app
+
+REQUESTED = Counter("cairn_archiver_requested_total", "Lifecycle requests emitted by schedule",
+                    ["action"])
+BLOBS = Counter("cairn_archiver_blobs_total", "Blobs placed after lifecycle changes", ["done"])
+LAST_RUN = Gauge("cairn_archiver_last_run_timestamp", "When the last scheduled run ended")
+UNDECODABLE = Counter("cairn_archiver_undecodable_total", "Changelog records not decodable")
+
+
+def create_app(settings: Settings) -> faust.App:
+    log = configure("archiver")
+    topics = Topics(settings.topic_prefix)
+    app = stream_app(settings, "cairn-archiver", topics.partitions, commit_every=100)
+    source = app.topic(topics.changelog, value_type=bytes, key_type=bytes)
+    changelog_codec = AvroCodec(RegistryClient(settings.schema_registry_url), topics.changelog,
+                                schemas.RECORDED)
+    emitter = Emitter(settings, "cairn-archiver")
+    tiers = Tiers(LocalBlobStore(settings.blob_dir), LocalBlobStore(archive_root(settings)))
+    pools: list[asyncpg.Pool] = []  # opened on first use, inside the worker's event loop
+
+    async def pool() -> asyncpg.Pool:
+        if not pools:
+            pools.append(await asyncpg.create_pool(settings.database_url, min_size=1,
+                                                   max_size=4))
+        return pools[0]
+
+    @app.agent(source)
+    async def archiver(stream: faust.StreamT[Any]) -> None:
+        async for batch in stream.take_events(100, within=0.2):  # type: ignore[attr-defined]
+            values = [e.message.value for e in batch]
+            await settle(partial(place_blobs, values), log, "archiver")
+
+    async def place_blobs(values: list[bytes | None]) -> None:
+        digests: set[str] = set()
+        for record in decode_changelog(changelog_codec, values, log, UNDECODABLE):
+            kind, _ = payload_of(record["event"])
+            if kind == "LifecycleRequested" and record["outcome"] == "applied":
+                digests |= {f["sha256"] for f in record["state"]["content"]["files"]}
+        if not digests:
+            return
+        rows = await (await pool()).fetch(PLACEMENT_SQL, sorted(digests))
+        done = await asyncio.to_thread(
+            tiers.place_all, {r["sha256"]: placement(r["hot"], r["cold"]) for r in rows})
+        for sha256, what in done.items():
+            BLOBS.labels(what).inc()
+            if what in ("missing", "corrupted"):
+                log.error("blob not placed", sha256=sha256, problem=what)
+        if done:
+            log.info("blobs placed", blobs=len(done))
+
+    async def run_policies() -> None:
+        async with (await pool()).acquire() as conn:
+            policies = await scheduled_policies(conn)
+        for item in policies:
+            _, plan = await plan_project(await pool(), item["project"], item["policy"])
+            events = lifecycle_events(item["project"], plan, tool="archiver",
+                                      note="scheduled run")
+            if events:
+                await emitter.emit_async(*events)
+            for step in plan.steps:
+                REQUESTED.labels(step.action).inc()
+            log.info("retention run", project=item["project"], requested=len(events),
+                     protected=len(plan.protected))
+        LAST_RUN.set(now_ms() / 1000)
+
+    if settings.archiver_interval > 0:
+        @app.timer(settings.archiver_interval)  # type: ignore[untyped-decorator]
+        async def scheduled() -> None:
+            try:
+                await run_policies()
+            except Exception as exc:  # the next run tries again; the worker must go on
+                log.error("retention run failed", error=repr(exc))
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def warm_up() -> None:
+        await pool()
+        log.info("archiver ready", changelog=topics.changelog, archive=str(tiers.cold.root),
+                 interval=settings.archiver_interval)
+
+    service_pages(app, lambda: {"archive": str(tiers.cold.root),
+                                "interval": settings.archiver_interval} if pools else None)
+    app.cairn_codecs = (emitter.codec,)  # type: ignore[attr-defined]
+    return app
