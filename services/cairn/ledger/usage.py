@@ -12,29 +12,27 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import asyncpg
 import faust
 from confluent_kafka import Producer
 from prometheus_client import Counter
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from cairn.core import schemas
+from cairn.core.batches import settle
 from cairn.core.codec import AvroCodec, RegistryClient, UndecodableRecord
 from cairn.core.identity import InvalidInput
-from cairn.core.kafka import produce_all_async
 from cairn.core.logs import configure
 from cairn.core.settings import Settings
 from cairn.core.topics import Topics
 from cairn.core.usage import check_usage
-from cairn.ledger.batch import RawRecord, dead_letter_headers
+from cairn.ledger.batch import RawRecord, send_dead_letters
 
 COUNTED = Counter("cairn_ledger_usage_counted_total", "Usage events counted", ["action"])
 USAGE_REPEATS = Counter("cairn_ledger_usage_redelivered_total", "Usage events seen again")
 USAGE_DEAD = Counter("cairn_ledger_usage_dead_letters_total", "Usage events refused", ["reason"])
-TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-             asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError)
 
 RESOLVE_SQL = """
 SELECT t.artifact, t.digest, v.id
@@ -136,29 +134,29 @@ def install(app: faust.App, settings: Settings, registry: RegistryClient,
     topics = Topics(settings.topic_prefix)
     codec = AvroCodec(registry, topics.usage, schemas.USAGE)
 
+    async def count_and_report(raws: list[RawRecord]) -> None:
+        """Decode, count in one transaction, dead-letter the refused; idempotent by event_id,
+        so settle() may redo it whole."""
+        refused = UsageResult()
+        events = decode(raws, codec, refused)
+        result = await count_batch(await pool(), events)
+        result.dead += refused.dead
+        result.repeats += refused.repeats
+        await send_dead_letters(kafka, topics.dead_letter("ledger"), result.dead)
+        for action, n in result.counted.items():
+            COUNTED.labels(action).inc(n)
+        for _, reason, message in result.dead:
+            USAGE_DEAD.labels(reason).inc()
+            log.warning("usage dead-lettered", reason=reason, detail=message)
+        USAGE_REPEATS.inc(result.repeats)
+
     @app.agent(app.topic(topics.usage, value_type=bytes, key_type=bytes))
     async def usage(stream: faust.StreamT[Any]) -> None:
         async for batch in stream.take_events(500, within=0.2):  # type: ignore[attr-defined]
             raws = [RawRecord(e.message.key, e.message.value, e.message.topic,
                               e.message.partition, e.message.offset) for e in batch]
-            refused = UsageResult()
-            events = decode(raws, codec, refused)
-            async for attempt in AsyncRetrying(retry=retry_if_exception_type(TRANSIENT),
-                                               wait=wait_exponential(max=10)):
-                with attempt:  # PostgreSQL away: redo the whole batch; the dedupe keeps it exact
-                    result = await count_batch(await pool(), events)
-            result.dead += refused.dead
-            result.repeats += refused.repeats
-            if result.dead:
-                await produce_all_async(kafka, [
-                    (topics.dead_letter("ledger"), raw.key, raw.value or b"",
-                     dead_letter_headers(raw, reason, message))
-                    for raw, reason, message in result.dead])
-            for action, n in result.counted.items():
-                COUNTED.labels(action).inc(n)
-            for _, reason, message in result.dead:
-                USAGE_DEAD.labels(reason).inc()
-                log.warning("usage dead-lettered", reason=reason, detail=message)
-            USAGE_REPEATS.inc(result.repeats)
+            # PostgreSQL or Kafka away: settle() redoes the batch until done, and only then
+            # may faust acknowledge it.
+            await settle(partial(count_and_report, raws), log, "usage")
 
     return codec
