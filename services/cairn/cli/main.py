@@ -2,6 +2,7 @@
 
 from cairn.cli import (  # noqa: F401  (importing registers the commands)
     audit,
+    lag,
     lineage,
     read,
     reindex,
