@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import sys
 import tempfile
 import uuid
@@ -12,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
+import httpx
 
 from tests.processes import Service
 
@@ -24,6 +26,7 @@ def workspace(services: tuple[str, ...] = ("ledger",), *, purge: bool = False
     run = uuid.uuid4().hex[:8]
     admin_url = os.environ["DATABASE_URL"]
     database = f"cairn_bench_{run}"
+    token = secrets.token_hex(24)  # random and long, as an api outside development demands
 
     async def admin(sql: str) -> None:
         conn = await asyncpg.connect(admin_url)
@@ -41,8 +44,8 @@ def workspace(services: tuple[str, ...] = ("ledger",), *, purge: bool = False
         "CAIRN_TOPIC_PREFIX": f"bench.{run}.",
         "CAIRN_INDEX_PREFIX": f"bench-{run}",
         "CAIRN_BLOB_DIR": str(tmp / "blobs"),
-        "CAIRN_API_TOKENS": "bench=bench-token",
-        "CAIRN_TOKEN": "bench-token",
+        "CAIRN_API_TOKENS": f"bench={token}",
+        "CAIRN_TOKEN": token,
     }
     running: dict[str, Service] = {}
     try:
@@ -58,8 +61,8 @@ def workspace(services: tuple[str, ...] = ("ledger",), *, purge: bool = False
 
 
 def purge_namespace(env: dict[str, str]) -> None:
-    """Delete what carries this run's prefixes: topics, consumer groups, indices. Best effort:
-    a leftover is garbage, not a failed benchmark."""
+    """Delete what carries this run's prefixes: topics, consumer groups, indices and schema
+    subjects. Best effort: a leftover is garbage, not a failed benchmark."""
     from confluent_kafka.admin import AdminClient
 
     from tests.search_helpers import drop_indices
@@ -77,3 +80,12 @@ def purge_namespace(env: dict[str, str]) -> None:
     except Exception as exc:
         print(f"could not delete the {prefix}* topics or groups: {exc}", file=sys.stderr)
     drop_indices(env["SEARCH_URL"], env["CAIRN_INDEX_PREFIX"])
+    registry = env["SCHEMA_REGISTRY_URL"]
+    try:
+        subjects = httpx.get(f"{registry}/subjects", timeout=15).json()
+        for subject in (s for s in subjects if s.startswith(prefix)):
+            httpx.delete(f"{registry}/subjects/{subject}", timeout=15)
+            httpx.delete(f"{registry}/subjects/{subject}", params={"permanent": "true"},
+                         timeout=15)
+    except (httpx.HTTPError, ValueError) as exc:
+        print(f"could not delete the {prefix}* schema subjects: {exc}", file=sys.stderr)

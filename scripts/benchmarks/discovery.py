@@ -1,0 +1,703 @@
+"""Discovery benchmark: ingest until searchable, publish→searchable latency, faceted search
+and lineage latency, on a corpus of N versions that the run builds in its own workspace.
+
+The corpus is generated (seeded) so the numbers come from a known size and shape: several
+projects, all three kinds, skewed creators and teams, tags, licenses, frameworks, metrics,
+and lineage (dataset snapshot chains → models trained_on them, derived_from chains up to 12
+deep → eval logs that evaluate them), deeper than the depth-5 lineage queries. A private
+topic prefix, database and index prefix mean a run never reads or disturbs anyone's data.
+
+- ingest_per_s: N pre-encoded Published events produced to Kafka in bulk; from the first
+  produce until the last version is in PostgreSQL (ledger_per_s) and counted in the search
+  alias (ingest_per_s, the end-to-end figure).
+- publish_to_searchable_ms: single publishes one at a time, each flushed to Kafka, until a
+  term query on its digest finds it in the alias (publish_to_recorded_ms from the ledger's
+  recorded_at, same clock).
+- search_ms / lineage_ms: sequential requests to the api over one keep-alive connection,
+  timed client-side; engine_took_ms replays the same search bodies against the engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import httpx
+from cairn.core import payloads
+from cairn.core.emitter import Emitter
+from cairn.core.events import new_event
+from cairn.core.kafka import produce_all
+from cairn.core.settings import Settings
+from cairn.indexer.app import refresh_seconds
+from cairn.search.query import build_request, search_body
+
+from scripts.benchmarks.workspace import workspace
+
+DAY_MS = 86_400_000
+Params = list[tuple[str, str | int | float | bool | None]]  # query parameters, keys repeat
+
+
+@dataclass(frozen=True)
+class Domain:
+    """One project's vocabulary: what its artifacts are called, tagged and measured by."""
+
+    weight: float
+    archs: tuple[str, ...]
+    tasks: tuple[str, ...]
+    datasets: tuple[str, ...]
+    tags: tuple[str, ...]
+    teams: tuple[str, ...]
+    frameworks: tuple[str, ...]
+    metric: str  # the project's own headline metric, next to accuracy, f1 and loss
+
+
+DOMAINS = {
+    "vision": Domain(0.24, ("resnet50", "vit-b16", "efficientnet-b3", "yolov8", "convnext-t",
+                            "unet", "detr"),
+                     ("defects", "retail-shelf", "xray", "satellite", "faces", "traffic-signs"),
+                     ("imagenet-mini", "coco-subset", "chest-xray", "sat-tiles", "shelf-photos"),
+                     ("cv", "cnn", "transformer", "detection", "segmentation", "classification",
+                      "medical"), ("vision", "platform", "research"),
+                     ("pytorch", "pytorch", "jax", "tensorflow"), "top5"),
+    "nlp": Domain(0.22, ("bert-base", "roberta-large", "t5-small", "llama-7b-lora", "distilbert",
+                         "mistral-7b-qlora"),
+                  ("sentiment", "ner", "summarization", "intent", "toxicity", "qa"),
+                  ("support-tickets", "wiki-dump", "news-corpus", "reviews", "chat-logs"),
+                  ("nlp", "transformer", "multilingual", "distilled", "quantized", "llm"),
+                  ("language", "research", "platform"), ("pytorch", "pytorch", "jax"),
+                  "exact_match"),
+    "fraud": Domain(0.14, ("xgboost", "lightgbm", "catboost", "tabnet", "isolation-forest",
+                           "graphsage"),
+                    ("card-fraud", "chargeback", "account-takeover", "aml", "merchant-risk"),
+                    ("transactions", "chargebacks", "device-graph", "kyc-events"),
+                    ("tabular", "finance", "graph", "anomaly", "baseline"), ("risk", "fraud-ml"),
+                    ("xgboost", "lightgbm", "sklearn", "pytorch"), "auc"),
+    "speech": Domain(0.10, ("whisper-small", "wav2vec2", "conformer", "hubert"),
+                     ("asr", "diarization", "keyword-spotting", "tts-eval"),
+                     ("callcenter-audio", "librispeech-sub", "podcasts"),
+                     ("audio", "asr", "multilingual", "transformer"), ("speech",),
+                     ("pytorch", "pytorch", "tensorflow"), "wer"),
+    "recsys": Domain(0.12, ("two-tower", "dlrm", "sasrec", "lightfm", "wide-deep"),
+                     ("home-feed", "related-items", "search-rank", "email-recs"),
+                     ("clickstream", "impressions", "catalog"),
+                     ("ranking", "retrieval", "embedding", "tabular"), ("recs", "platform"),
+                     ("tensorflow", "pytorch"), "ndcg_at_10"),
+    "forecasting": Domain(0.08, ("prophet", "deepar", "tft", "nbeats", "arima"),
+                          ("demand", "capacity", "energy-load", "churn"),
+                          ("sales-daily", "sensor-hourly", "billing"),
+                          ("time-series", "baseline", "probabilistic"), ("planning", "research"),
+                          ("sklearn", "pytorch", "statsmodels"), "mape"),
+    "genomics": Domain(0.05, ("enformer", "dnabert", "cnn1d"),
+                       ("variant-effect", "expression", "splice-site"),
+                       ("gtex", "encode-tracks", "clinvar"), ("genomics", "medical", "transformer"),
+                       ("bio-ml",), ("pytorch", "jax"), "pearson_r"),
+    "robotics": Domain(0.05, ("ppo-policy", "sac-policy", "diffusion-policy", "rt1-lite"),
+                       ("grasping", "navigation", "pick-place"), ("teleop-demos", "sim-rollouts"),
+                       ("rl", "control", "sim2real"), ("robotics",), ("pytorch", "jax"),
+                       "success_rate"),
+}
+COMMON_TAGS = ("baseline", "experiment", "prod-candidate", "ablation", "nightly", "reviewed")
+LICENSES = (("apache-2.0", "mit", "cc-by-4.0", "cc-by-nc-4.0", "proprietary", "bsd-3-clause"),
+            (30, 15, 10, 5, 35, 5))
+CREATORS = tuple(f"{first}.{last}" for first in ("ana", "ben", "chen", "dara", "emeka", "fatima",
+                                                 "gus", "hana", "ivan", "jo")
+                 for last in ("k", "m", "s", "w", "z", "o"))
+CREATOR_WEIGHTS = tuple(1 / (i + 1) ** 0.8 for i in range(len(CREATORS)))  # a few publish most
+MODEL_VERSIONS = (tuple(range(1, 13)), (10, 8, 7, 6, 6, 5, 5, 5, 4, 3, 3, 3))
+DATASET_VERSIONS = (tuple(range(1, 9)), (6, 5, 5, 4, 4, 4, 3, 3))
+EVALS_PER_MODEL = ((0, 1, 2), (1, 7, 2))
+PACKAGES = {"pytorch": {"torch": "2.3.1"}, "jax": {"jax": "0.4.30", "flax": "0.8.5"},
+            "tensorflow": {"tensorflow": "2.16.1"}, "sklearn": {"scikit-learn": "1.5.1"},
+            "xgboost": {"xgboost": "2.1.0"}, "lightgbm": {"lightgbm": "4.4.0"},
+            "statsmodels": {"statsmodels": "0.14.2"}}
+
+
+GENERIC = {"the", "for", "and", "model", "iteration", "trained", "evaluation", "snapshot"}
+
+
+@dataclass
+class Item:
+    """A generated event and what the bench must remember about it once it is kept."""
+
+    event: dict[str, Any]
+    kind: str
+    artifact: str
+    number: int
+    seed: dict[str, Any] | None = None  # facts a search query can be made of (models, evals)
+
+
+@dataclass
+class Corpus:
+    """What the generator kept: the queryable sample, lineage roots, versions per artifact."""
+
+    kinds: Counter[str] = field(default_factory=Counter)
+    versions: dict[str, int] = field(default_factory=dict)  # artifact → versions kept
+    datasets: dict[str, list[str]] = field(default_factory=lambda: {p: [] for p in DOMAINS})
+    models: dict[str, list[str]] = field(default_factory=lambda: {p: [] for p in DOMAINS})
+    roots: list[str] = field(default_factory=list)  # mid-chain refs for depth-5 lineage
+    seeds: list[dict[str, Any]] = field(default_factory=list)
+    seen_seeds: int = 0
+    links: int = 0
+    deepest_chain: int = 0
+
+
+class Generator:
+    """Families of artifacts (a dataset's snapshot chain, or a model's version chain with its
+    eval logs), seeded, with created_at spread over the last 18 months."""
+
+    def __init__(self, n: int, seed: int, run: str) -> None:
+        self.n, self.run = n, run
+        self.rng = random.Random(seed)
+        self.corpus = Corpus()
+        self.serial = 0
+        self.clock = int(time.time() * 1000) - 540 * DAY_MS
+        self.step = max(1, 539 * DAY_MS // max(n, 1))
+
+    # ---- the stream of kept events
+    def events(self) -> Iterator[dict[str, Any]]:
+        names, weights = list(DOMAINS), [d.weight for d in DOMAINS.values()]
+        kept = 0
+        while kept < self.n:
+            project = self.rng.choices(names, weights)[0]
+            make_dataset = not self.corpus.datasets[project] or self.rng.random() < 0.2
+            family, roots = (self._dataset_family(project) if make_dataset
+                             else self._model_family(project))
+            whole = len(family)
+            family = family[: self.n - kept]
+            for item in family:
+                self._keep(item)
+                yield item.event
+            kept += len(family)
+            if len(family) == whole:  # a cut family's roots may not exist
+                self.corpus.roots.extend(roots)
+
+    def _keep(self, item: Item) -> None:
+        c = self.corpus
+        c.kinds[item.kind] += 1
+        c.links += len(payload_links(item.event))
+        if item.number == 1:
+            project = item.artifact.split("/", 1)[0]
+            if item.kind == "dataset":
+                c.datasets[project].append(item.artifact)
+            elif item.kind == "model":
+                c.models[project].append(item.artifact)
+        c.versions[item.artifact] = item.number
+        c.deepest_chain = max(c.deepest_chain, item.number)
+        if item.seed is not None:  # reservoir sample: every model or eval equally likely
+            c.seen_seeds += 1
+            if len(c.seeds) < 2000:
+                c.seeds.append(item.seed)
+            elif (j := self.rng.randrange(c.seen_seeds)) < 2000:
+                c.seeds[j] = item.seed
+
+    # ---- families
+    def _dataset_family(self, project: str) -> tuple[list[Item], list[str]]:
+        d = DOMAINS[project]
+        rng = self.rng
+        self.serial += 1
+        name = f"{rng.choice(d.datasets)}-{self.serial}"
+        count = rng.choices(*DATASET_VERSIONS)[0]
+        team, creator = rng.choice(d.teams), self._creator()
+        license_ = rng.choices(*LICENSES)[0]
+        source = rng.choice(("s3://lake/raw", "gs://vendor-drop", "https://kaggle.com/d",
+                             "s3://crawl/internal"))
+        items = []
+        for k in range(1, count + 1):
+            links: list[dict[str, Any]] = []
+            if k > 1:
+                links.append({"relation": "derived_from", "target": f"{project}/{name}@v{k - 1}"})
+            elif rng.random() < 0.5:
+                links.append({"relation": "derived_from", "external": {
+                    "kind": "data", "url": f"{source}/{project}/{name}", "commit": None}})
+            rows = rng.randint(10_000, 5_000_000)
+            meta = {
+                "creator": creator, "owner_team": team, "license": license_,
+                "data_source": source, "preprocessing": rng.choice(
+                    ("dedup+normalize", "resize 224", "tokenize bpe-32k", "impute+scale",
+                     "resample 16khz")),
+                "description": f"{name.rsplit('-', 1)[0]} snapshot {k} for {project} "
+                               f"{rng.choice(d.tasks)} work, {rows} rows",
+                "tags": self._tags(d, 1, 3),
+                "data_splits": [{"name": "train", "fraction": 0.8, "rows": int(rows * 0.8)},
+                                {"name": "val", "fraction": 0.1, "rows": rows // 10},
+                                {"name": "test", "fraction": 0.1, "rows": rows // 10}],
+            }
+            files = [self._file(f"part-{i:04d}.parquet", 10**6, 10**9)
+                     for i in range(rng.randint(1, 6))]
+            items.append(self._item("dataset", project, name, k, meta, links, files, None))
+        roots = [f"{project}/{name}@v{k}" for k in range(2, count) if count >= 6]
+        return items, roots
+
+    def _model_family(self, project: str) -> tuple[list[Item], list[str]]:
+        d = DOMAINS[project]
+        rng = self.rng
+        self.serial += 1
+        arch, task = rng.choice(d.archs), rng.choice(d.tasks)
+        name = f"{arch}-{task}-{self.serial}"
+        dataset = rng.choice(self.corpus.datasets[project])
+        ds_versions = self.corpus.versions[dataset]
+        count = rng.choices(*MODEL_VERSIONS)[0]
+        team, creator, framework = rng.choice(d.teams), self._creator(), rng.choice(d.frameworks)
+        license_, tags = rng.choices(*LICENSES)[0], self._tags(d, 1, 3)
+        base = None  # some families start from another model of the project (fine-tuning)
+        if self.corpus.models[project] and rng.random() < 0.15:
+            other = rng.choice(self.corpus.models[project])
+            base = f"{other}@v{self.corpus.versions[other]}"
+        splits = rng.sample(("test", "holdout", "shadow"), rng.choices(*EVALS_PER_MODEL)[0])
+        quality = rng.uniform(0.55, 0.85)
+        items = []
+        for k in range(1, count + 1):
+            ds_ref = f"{dataset}@v{max(1, round(k * ds_versions / count))}"
+            links = [{"relation": "trained_on", "target": ds_ref}]
+            if k > 1:
+                links.append({"relation": "derived_from", "target": f"{project}/{name}@v{k - 1}"})
+            elif base:
+                links.append({"relation": "derived_from", "target": base})
+            acc = min(0.995, quality + 0.1 * (1 - math.exp(-k / 4)) + rng.gauss(0, 0.01))
+            metrics = self._metrics(d, acc)
+            meta = {
+                "creator": creator, "owner_team": team, "license": license_,
+                "framework": framework, "tags": sorted(set(tags) | set(self._tags(d, 0, 1))),
+                "description": f"{arch} {task} model, iteration {k}, trained on "
+                               f"{dataset.split('/', 1)[1]} ({rng.choice(d.tags)})",
+                "metrics": metrics,
+                "params": {"lr": rng.choice((1e-3, 3e-4, 1e-4, 3e-5)),
+                           "epochs": rng.randint(3, 120), "batch_size": rng.choice((32, 64, 256)),
+                           "optimizer": rng.choice(("adamw", "sgd", "lion"))},
+                "seeds": {"torch": rng.randrange(2**31), "data": rng.randrange(2**31)},
+            }
+            files = [self._file("model.safetensors", 10**7, 5 * 10**9),
+                     self._file("config.json", 500, 5000)]
+            stage = (rng.choices((None, "development", "staging", "production"), (40, 25, 20, 15))
+                     if k == count else rng.choices((None, "development"), (70, 30)))[0]
+            items.append(self._item("model", project, name, k, meta, links, files, stage))
+            for split in splits:
+                items.append(self._eval(project, f"{name}-eval-{split}", k, name, ds_ref, meta,
+                                        d, acc))
+        roots = [f"{project}/{name}@v{k}" for k in range(3, count - 1) if count >= 7]
+        return items, roots
+
+    def _eval(self, project: str, name: str, k: int, model: str, ds_ref: str,
+              model_meta: dict[str, Any], d: Domain, acc: float) -> Item:
+        meta = {
+            "creator": model_meta["creator"], "owner_team": model_meta["owner_team"],
+            "license": model_meta["license"], "tags": model_meta["tags"],
+            "description": f"evaluation of {model} v{k} on {ds_ref.split('/', 1)[1]}",
+            "metrics": {**self._metrics(d, acc + self.rng.gauss(-0.01, 0.01)),
+                        "precision": round(acc + self.rng.gauss(0, 0.02), 4),
+                        "recall": round(acc + self.rng.gauss(-0.02, 0.02), 4)},
+        }
+        links = [{"relation": "evaluates", "target": f"{project}/{model}@v{k}"},
+                 {"relation": "uses", "target": ds_ref}]
+        files = [self._file("metrics.json", 200, 5000),
+                 self._file("predictions.parquet", 10**5, 10**8)]
+        return self._item("eval_log", project, name, k, meta, links, files, None)
+
+    # ---- pieces
+    def _item(self, kind: str, project: str, name: str, number: int, meta: dict[str, Any],
+              links: list[dict[str, Any]], files: list[dict[str, Any]], stage: str | None) -> Item:
+        body = payloads.published(kind=kind, project=project, name=name, files=files,
+                                  metadata_=meta, environment=self._environment(meta, kind),
+                                  links=links, stage=stage)
+        event = new_event(f"{project}/{name}", "Published", body, actor=meta["creator"],
+                          tool="bench-discovery", run_id=self.run)
+        self.clock += self.rng.randint(1, 2 * self.step)
+        event["occurred_at"] = self.clock
+        seed = None
+        if kind != "dataset":
+            seed = {"project": project, "kind": kind, "name": name, "tags": meta["tags"],
+                    "license": meta.get("license"), "owner_team": meta.get("owner_team"),
+                    "creator": meta["creator"], "framework": meta.get("framework"),
+                    "description": meta["description"], "metrics": meta["metrics"]}
+        return Item(event, kind, f"{project}/{name}", number, seed)
+
+    def _environment(self, meta: dict[str, Any], kind: str) -> dict[str, Any]:
+        rng = self.rng
+        gpu = kind == "model" and meta.get("framework") in ("pytorch", "jax", "tensorflow")
+        return {
+            "python": rng.choice(("3.10.14", "3.11.9", "3.12.4")),
+            "packages": {**PACKAGES.get(meta.get("framework") or "", {}), "numpy": "1.26.4"},
+            "os": "Linux-5.15.0-x86_64-with-glibc2.35", "cpu": "x86_64",
+            "accelerators": [rng.choice(("NVIDIA A100-SXM4-80GB", "NVIDIA L4", "NVIDIA H100"))]
+            * rng.choice((1, 2, 8)) if gpu else [],
+            "git_commit": f"{rng.getrandbits(160):040x}", "git_dirty": rng.random() < 0.1,
+            "hostname": f"{kind.replace('_', '-')}-runner-{rng.randint(1, 40)}",
+        }
+
+    def _metrics(self, d: Domain, acc: float) -> dict[str, float]:
+        rng = self.rng
+        acc = max(0.0, min(0.999, acc))
+        extra = {"wer": 1 - acc, "mape": (1 - acc) / 2}.get(d.metric, min(1.0, acc + 0.05))
+        return {"accuracy": round(acc, 4), "f1": round(acc - rng.uniform(0, 0.04), 4),
+                "loss": round(-math.log(max(acc, 1e-3)) + rng.uniform(0, 0.1), 4),
+                d.metric: round(extra + rng.gauss(0, 0.005), 4)}
+
+    def _tags(self, d: Domain, low: int, high: int) -> list[str]:
+        pool = d.tags + COMMON_TAGS
+        return sorted(self.rng.sample(pool, self.rng.randint(low, high)))
+
+    def _creator(self) -> str:
+        return self.rng.choices(CREATORS, CREATOR_WEIGHTS)[0]
+
+    def _file(self, path: str, low: int, high: int) -> dict[str, Any]:
+        return {"path": path, "size": self.rng.randint(low, high),
+                "sha256": f"{self.rng.getrandbits(256):064x}"}
+
+
+def payload_links(event: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(event["payload"][1]["links"])
+
+
+# ---- measuring helpers
+def percentiles(values: Sequence[float], *wanted: int) -> dict[str, float | None]:
+    """{"p50": …} by linear interpolation (statistics' inclusive method), in the values' unit."""
+    if len(values) < 2:
+        return {f"p{p}": round(values[0], 2) if values else None for p in wanted}
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return {f"p{p}": round(cuts[p - 1], 2) for p in wanted}
+
+
+def summary(values: Sequence[float], *wanted: int) -> dict[str, Any]:
+    return {"n": len(values), **percentiles(values, *wanted),
+            "mean": round(statistics.fmean(values), 2), "max": round(max(values), 2)}
+
+
+def say(message: str) -> None:
+    print(f"[discovery] {message}", file=sys.stderr, flush=True)
+
+
+def alias_of(env: dict[str, str]) -> str:
+    return f"{env['CAIRN_INDEX_PREFIX']}-versions"
+
+
+def api_client(api: str, env: dict[str, str]) -> httpx.Client:
+    """One keep-alive connection, with the token a CLI or SDK user would send."""
+    return httpx.Client(base_url=api, timeout=30,
+                        headers={"Authorization": f"Bearer {env['CAIRN_TOKEN']}"})
+
+
+def engine_count(client: httpx.Client, env: dict[str, str], query: dict[str, Any] | None = None
+                 ) -> int:
+    body = {"query": query} if query else None
+    reply = client.post(f"{env['SEARCH_URL']}/{alias_of(env)}/_count", json=body)
+    reply.raise_for_status()
+    return int(reply.json()["count"])
+
+
+# ---- 1+2: corpus and ingest
+def encode_corpus(emitter: Emitter, gen: Generator) -> tuple[list[tuple[str, bytes, bytes, None]],
+                                                             int]:
+    """Every event Avro-encoded before the clock starts: the bench's own CPU stays out of the
+    measured window (the machine has few cores to share)."""
+    records, size = [], 0
+    for i, event in enumerate(gen.events(), 1):
+        record = emitter.encode(event)
+        size += len(record[2])
+        records.append(record)
+        if i % 20_000 == 0:
+            say(f"generated {i}/{gen.n} events")
+    return records, size
+
+
+async def ledger_progress(conn: asyncpg.Connection) -> tuple[int, int]:
+    row = await conn.fetchrow("SELECT (SELECT count(*) FROM versions) AS v,"
+                              " (SELECT count(*) FROM rejected_events) AS r")
+    return int(row["v"]), int(row["r"])
+
+
+async def wait_ingested(env: dict[str, str], n: int, started: float, stall_s: float = 180.0
+                        ) -> tuple[float, float]:
+    """Poll (every 0.5 s) until PostgreSQL has n versions and the alias counts n documents:
+    (ledger seconds from the last recorded_at, searchable seconds from the poll that saw n)."""
+    conn = await asyncpg.connect(env["DATABASE_URL"])
+    client = httpx.Client(timeout=30)  # used from a worker thread, never the event loop
+    try:
+        searchable_at, last_change, last_seen, last_say = None, time.time(), (-1, -1), 0.0
+        while searchable_at is None:
+            await asyncio.sleep(0.5)
+            recorded, rejected = await ledger_progress(conn)
+            indexed = await asyncio.to_thread(engine_count, client, env)
+            now = time.time()
+            if rejected:
+                raise RuntimeError(f"the ledger refused {rejected} corpus events (see "
+                                   "rejected_events): the generator made invalid input")
+            if (recorded, indexed) != last_seen:
+                last_seen, last_change = (recorded, indexed), now
+            elif now - last_change > stall_s:
+                raise RuntimeError(f"no progress for {stall_s:.0f}s at ledger {recorded}, "
+                                   f"index {indexed} of {n}")
+            if indexed >= n and recorded >= n:
+                searchable_at = now
+            if now - last_say >= 10:
+                last_say = now
+                say(f"ingest {now - started:6.1f}s: ledger {recorded}/{n}, searchable "
+                    f"{indexed}/{n}")
+        last = await conn.fetchval("SELECT extract(epoch FROM max(recorded_at)) FROM event_log")
+        return float(last) - started, searchable_at - started
+    finally:
+        await asyncio.to_thread(client.close)
+        await conn.close()
+
+
+def ingest(emitter: Emitter, gen: Generator, env: dict[str, str]) -> dict[str, Any]:
+    records, size = encode_corpus(emitter, gen)
+    n = len(records)
+    say(f"corpus ready: {n} events, {size / n:.0f} bytes each on average; producing")
+    started = time.time()
+    produce_all(emitter.producer, records, timeout=600)
+    emit_s = time.time() - started
+    del records
+    ledger_s, searchable_s = asyncio.run(wait_ingested(env, n, started))
+    return {"versions": n, "emit_s": round(emit_s, 2), "ledger_s": round(ledger_s, 2),
+            "searchable_s": round(searchable_s, 2), "ledger_per_s": round(n / ledger_s, 1),
+            "ingest_per_s": round(n / searchable_s, 1), "avg_event_bytes": round(size / n)}
+
+
+# ---- 3: publish → searchable
+def probe_event(gen: Generator, i: int) -> tuple[dict[str, Any], str]:
+    """A new version of an existing model (a retrain): the everyday publish."""
+    rng, c = gen.rng, gen.corpus
+    project = rng.choice([p for p, models in c.models.items() if models])
+    artifact = rng.choice(c.models[project])
+    project, name = artifact.split("/", 1)
+    c.versions[artifact] += 1
+    number = c.versions[artifact]
+    meta = {"creator": gen._creator(), "tags": ["retrain", "latency-probe"],
+            "description": f"retrain {i} of {name}", "framework": "pytorch",
+            "metrics": gen._metrics(DOMAINS[project], rng.uniform(0.6, 0.95))}
+    links = [{"relation": "derived_from", "target": f"{artifact}@v{number - 1}"}]
+    item = gen._item("model", project, name, number, meta, links,
+                     [gen._file("model.safetensors", 10**7, 10**9)], None)
+    item.event["occurred_at"] = int(time.time() * 1000)
+    return item.event, item.event["payload"][1]["digest"]
+
+
+def publish_latency(emitter: Emitter, gen: Generator, env: dict[str, str], probes: int,
+                    poll_s: float = 0.02) -> dict[str, Any]:
+    """A probe starts right after the previous one became visible, i.e. just after a refresh;
+    a random pause of up to one refresh interval keeps them from all waiting a full one."""
+    refresh_s = refresh_seconds(emitter.settings.search_refresh)
+    client = httpx.Client(timeout=30)
+    searchable, emitted = [], {}
+    try:
+        for i in range(probes):
+            event, digest = probe_event(gen, i)
+            started = time.time()
+            emitter.emit(event)
+            deadline = started + 120
+            while engine_count(client, env, {"term": {"digest": digest}}) == 0:
+                if time.time() > deadline:
+                    raise RuntimeError(f"probe {i} not searchable after 120s")
+                time.sleep(poll_s)
+            searchable.append((time.time() - started) * 1000)
+            emitted[event["event_id"]] = started
+            time.sleep(gen.rng.uniform(0, refresh_s))  # at a random phase of the refresh
+            if (i + 1) % 50 == 0:
+                say(f"publish→searchable {i + 1}/{probes}")
+    finally:
+        client.close()
+    recorded = asyncio.run(recorded_latency(env, emitted))
+    return {"publish_to_searchable_ms": summary(searchable, 50, 99),
+            "publish_to_recorded_ms": summary(recorded, 50, 99)}
+
+
+async def recorded_latency(env: dict[str, str], emitted: dict[str, float]) -> list[float]:
+    conn = await asyncpg.connect(env["DATABASE_URL"])
+    try:
+        rows = await conn.fetch("SELECT event_id::text AS id, extract(epoch FROM recorded_at)"
+                                " AS at FROM event_log WHERE event_id = ANY($1::uuid[])",
+                                list(emitted))
+    finally:
+        await conn.close()
+    return [(float(r["at"]) - emitted[r["id"]]) * 1000 for r in rows]
+
+
+# ---- 4: faceted search
+def search_queries(gen: Generator, count: int) -> list[Params]:
+    """Free text from a real version's words, 2-3 of its facet values and a metric range it
+    passes: what someone looking for that kind of thing would type, never empty by design."""
+    rng = gen.rng
+    out: list[Params] = []
+    for _ in range(count):
+        s = rng.choice(gen.corpus.seeds)
+        words = sorted({w for w in (s["name"] + " " + s["description"]).replace("-", " ")
+                        .replace("(", " ").replace(")", " ").replace(",", " ").split()
+                        if len(w) > 2 and not w.isdigit() and w not in GENERIC})
+        params: Params = [("q", " ".join(rng.sample(words, rng.choice((1, 1, 2)))))]
+        facets = [(f, s[f]) for f in ("kind", "project", "license", "owner_team", "creator",
+                                      "framework") if s[f]]
+        facets += [("tag", t) for t in s["tags"][:1]]
+        params += rng.sample(facets, rng.randint(2, 3))
+        metric = rng.choice(("accuracy", "f1", "loss"))
+        value = s["metrics"][metric]
+        params.append(("metric", f"{metric}<={math.ceil((value + 0.1) * 100) / 100}"
+                       if metric == "loss" else
+                       f"{metric}>={math.floor((value - rng.uniform(0, 0.1)) * 100) / 100}"))
+        sort = rng.choices(("relevance", "metric.accuracy:desc", "created"), (70, 20, 10))[0]
+        out.append([*params, ("sort", sort)])
+    return out
+
+
+def search_latency(api: str, env: dict[str, str], queries: list[Params],
+                   warmup: int = 20) -> dict[str, Any]:
+    timings, totals = [], []
+    with api_client(api, env) as client:
+        for i, params in enumerate(queries):
+            started = time.perf_counter()
+            reply = client.get("/v1/search", params=params)
+            elapsed = (time.perf_counter() - started) * 1000
+            reply.raise_for_status()
+            if i >= warmup:
+                timings.append(elapsed)
+                totals.append(reply.json()["total"])
+    return {**summary(timings, 50, 95), "warmup": warmup,
+            "hits_total_median": statistics.median(totals),
+            "zero_hit_share": round(sum(1 for t in totals if t == 0) / len(totals), 3),
+            "engine_took_ms": engine_took(env, queries[warmup:])}
+
+
+def engine_took(env: dict[str, str], queries: list[Params]) -> dict[str, Any]:
+    """The same bodies the api sends, straight to the engine: its own `took` (a second pass,
+    so caches are warmer than in the api pass)."""
+    took = []
+    with httpx.Client(timeout=30) as client:
+        for params in queries:
+            given: dict[str, list[str]] = {}
+            for key, value in params:
+                given.setdefault(key, []).append(str(value))
+            req = build_request(
+                q=given.pop("q", [None])[0], sort=given.pop("sort", ["relevance"])[0],
+                metrics=given.pop("metric", []), filters=given)
+            reply = client.post(f"{env['SEARCH_URL']}/{alias_of(env)}/_search",
+                                json=search_body(req))
+            reply.raise_for_status()
+            took.append(float(reply.json()["took"]))
+    return {**percentiles(took, 50, 95), "pass": "second"}
+
+
+# ---- 5: lineage
+def lineage_latency(api: str, env: dict[str, str], roots: list[str], count: int,
+                    rng: random.Random, warmup: int = 10) -> dict[str, Any]:
+    picked = [rng.choice(roots) for _ in range(count + warmup)]
+    timings, nodes, edges = [], [], []
+    with api_client(api, env) as client:
+        for i, ref in enumerate(picked):
+            started = time.perf_counter()
+            reply = client.get(f"/v1/lineage/{ref}", params={"direction": "both", "depth": 5})
+            elapsed = (time.perf_counter() - started) * 1000
+            reply.raise_for_status()
+            if i >= warmup:
+                graph = reply.json()
+                timings.append(elapsed)
+                nodes.append(len(graph["nodes"]))
+                edges.append(len(graph["edges"]))
+    return {**summary(timings, 50, 95), "warmup": warmup, "direction": "both", "depth": 5,
+            "roots_available": len(roots), "nodes_median": statistics.median(nodes),
+            "nodes_max": max(nodes), "edges_median": statistics.median(edges),
+            "edges_max": max(edges)}
+
+
+# ---- 6: facts
+def machine(env: dict[str, str]) -> dict[str, Any]:
+    engine = httpx.get(env["SEARCH_URL"], timeout=10).json().get("version", {})
+    with open("/proc/cpuinfo") as cpuinfo:
+        model = next((line.split(":", 1)[1].strip() for line in cpuinfo
+                      if line.startswith("model name")), platform.processor())
+    return {"cpus": os.cpu_count(), "cpu_model": model,
+            "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+            "platform": platform.platform(), "python": platform.python_version(),
+            "search_engine": f"{engine.get('distribution', 'elasticsearch')} "
+                             f"{engine.get('number', '?')}",
+            "postgresql": asyncio.run(_pg_version(env["DATABASE_URL"])),
+            "load_avg_1m_at_start": round(os.getloadavg()[0], 2)}
+
+
+def code_version() -> dict[str, Any]:
+    """Which code the services ran: the commit, and whether the work tree differed from it."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+    def git(*args: str) -> str | None:
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "--short", "HEAD")
+    changes = git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {"commit": commit, "dirty": None if changes is None else bool(changes)}
+
+
+async def _pg_version(url: str) -> str:
+    conn = await asyncpg.connect(url)
+    try:
+        return str(await conn.fetchval("SHOW server_version"))
+    finally:
+        await conn.close()
+
+
+def corpus_facts(c: Corpus) -> dict[str, Any]:
+    return {"versions": sum(c.kinds.values()), "by_kind": dict(c.kinds),
+            "artifacts": len(c.versions), "projects": sum(1 for p in c.datasets if c.datasets[p]),
+            "creators": len(CREATORS), "links": c.links, "deepest_version_chain": c.deepest_chain,
+            "lineage_roots": len(c.roots)}
+
+
+def run(n: int, probes: int, queries: int, lineage: int, seed: int) -> dict[str, Any]:
+    with workspace(("ledger", "indexer", "api"), purge=True) as (env, services):
+        say(f"workspace {env['CAIRN_TOPIC_PREFIX']} up: ledger, indexer, api "
+            f"({services['api'].url}); logs in {services['api'].log_path.parent}")
+        result: dict[str, Any] = {"benchmark": "discovery", "corpus_size": n,
+                                  "code": code_version(), "machine": machine(env)}
+        settings = Settings(**env)
+        emitter = Emitter(settings, "bench-discovery")
+        gen = Generator(n, seed, env["CAIRN_TOPIC_PREFIX"])
+        try:
+            result["ingest"] = ingest(emitter, gen, env)
+            result["ingest_per_s"] = result["ingest"]["ingest_per_s"]
+            result["corpus"] = corpus_facts(gen.corpus)
+            say(f"ingested in {result['ingest']['searchable_s']}s; publishing {probes} probes")
+            if probes:
+                result.update(publish_latency(emitter, gen, env, probes))
+            api = services["api"].url
+            if queries:
+                say(f"{queries} faceted searches")
+                result["search_ms"] = search_latency(api, env, search_queries(gen, queries + 20))
+            if lineage:
+                say(f"{lineage} lineage queries")
+                result["lineage_ms"] = lineage_latency(api, env, gen.corpus.roots, lineage,
+                                                       gen.rng)
+        finally:
+            emitter.close()
+        result["settings"] = {"search_refresh": settings.search_refresh, "seed": seed,
+                              "load_avg_1m_at_end": round(os.getloadavg()[0], 2)}
+        return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="scripts/bench discovery")
+    parser.add_argument("--corpus", type=int, default=100_000, help="artifact versions to ingest")
+    parser.add_argument("--probes", type=int, default=200, help="single publishes timed")
+    parser.add_argument("--queries", type=int, default=300, help="faceted searches timed")
+    parser.add_argument("--lineage", type=int, default=200, help="lineage queries timed")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    if args.corpus < 100:
+        parser.error("--corpus must be at least 100")
+    print(json.dumps(run(args.corpus, args.probes, args.queries, args.lineage, args.seed),
+                     indent=2))
+
+
+if __name__ == "__main__":
+    main()
