@@ -21,11 +21,11 @@ import uuid
 from pathlib import Path
 
 import asyncpg
-
 from cairn.core import payloads
 from cairn.core.emitter import Emitter
 from cairn.core.events import new_event
 from cairn.core.settings import Settings
+
 from scripts.benchmarks.workspace import workspace
 
 
