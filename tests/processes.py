@@ -27,7 +27,10 @@ class Service:
     def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:
         self.name = name
         self.port = free_port()
-        self.env = {**os.environ, **env, "CAIRN_HTTP_PORT": str(self.port)}
+        # Development mode: the fixed tokens of tests and benchmarks are fine here (a test
+        # that checks production start-up sets CAIRN_ENVIRONMENT itself).
+        self.env = {**os.environ, "CAIRN_ENVIRONMENT": "development", **env,
+                    "CAIRN_HTTP_PORT": str(self.port)}
         self.log_path = log_dir / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -90,7 +90,7 @@ def test_cairn_services_get_the_stack_variables(name: str) -> None:
     if isinstance(environment, list):
         environment = dict(item.split("=", 1) for item in environment)
     assert set(environment) == set(stack_env()) | {"CAIRN_HTTP_PORT", "CAIRN_HTTP_HOST", "CAIRN_API_TOKENS",
-                                                 "CAIRN_WEBHOOK_KEY"}
+                                                 "CAIRN_WEBHOOK_KEY", "CAIRN_ENVIRONMENT"}
 
 
 def test_stack_ports_are_published_on_loopback() -> None:

@@ -12,15 +12,17 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from cairn.api import errors
-from cairn.api.auth import parse_tokens
+from cairn.api.auth import bootstrap_tokens
+from cairn.api.denials import Bucket
 from cairn.api.middleware import JsonBodyLimit, Metrics
 from cairn.api.models import Publish
+from cairn.api.policy import enforce
 from cairn.api.routers import include_all, retention
 from cairn.api.usage import UsageEmitter
 from cairn.core.blobstore import LocalBlobStore
@@ -89,12 +91,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    app = FastAPI(title="Cairn", version="1", lifespan=lifespan,
+    # Every route goes through the policy table first (cairn.api.policy).
+    app = FastAPI(title="Cairn", version="1", lifespan=lifespan, dependencies=[Depends(enforce)],
                   summary="Reproducible experiment artifact registry")
     app.state.settings = settings
-    app.state.tokens = parse_tokens(settings.api_tokens)
+    try:
+        app.state.tokens = bootstrap_tokens(settings)
+    except ValueError as exc:
+        log.error("refusing to start", problem=str(exc))
+        raise SystemExit(2) from None
     if not app.state.tokens:
-        log.warning("CAIRN_API_TOKENS is empty: every write will be refused")
+        log.warning("no bootstrap token (CAIRN_API_TOKENS, CAIRN_ADMIN_TOKEN): only tokens "
+                    "made through the api are accepted")
+    app.state.denial_bucket = Bucket()
     errors.install(app)
     include_all(app)
     app.include_router(retention.router)

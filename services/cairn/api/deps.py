@@ -11,9 +11,11 @@ import asyncpg
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from cairn.api.auth import actor_for
 from cairn.api.errors import ApiError, Reason, not_found
+from cairn.api.principals import principal_of
 from cairn.api.usage import UsageEmitter
+from cairn.api.visibility import hidden_projects
+from cairn.core.access import Principal
 from cairn.core.blobstore import BlobStore
 from cairn.core.emitter import Emitter
 from cairn.core.identity import InvalidInput, check_alias, check_name, is_version_selector
@@ -52,28 +54,40 @@ BlobsDep = Annotated[BlobStore, Depends(_blobs)]
 SearchDep = Annotated[SearchBackend, Depends(_search)]
 UsageDep = Annotated[UsageEmitter, Depends(_usage)]
 
-_bearer = HTTPBearer(auto_error=False, description="CAIRN_API_TOKENS on the server, CAIRN_TOKEN "
-                     "on clients; needed for every write")
+_bearer = HTTPBearer(auto_error=False, description="A Cairn token (`cairn token create`, "
+                     "`cairn login`) or a bootstrap token; reads of public projects need none")
 
 
-def _current_actor(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
-    """The actor of the bearer token: the `actor` of every event this request emits."""
-    challenge = {"WWW-Authenticate": "Bearer"}
-    if credentials is None:
+async def _principal(request: Request,
+                     _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+                     ) -> Principal:
+    """The caller (cairn.api.principals; the policy dependency resolved it already)."""
+    return await principal_of(request)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(_principal)]
+
+
+async def _current_actor(principal: CurrentPrincipal) -> str:
+    """The caller's name: the `actor` of every event this request emits. The policy table
+    already refused the anonymous wherever a route needs an actor; this is the backstop."""
+    if principal.anonymous:
+        why = f" (the token presented is {principal.token_problem})" \
+            if principal.token_problem else ""
         raise ApiError(401, Reason.UNAUTHENTICATED,
-                       "writes need 'Authorization: Bearer <token>' (set CAIRN_TOKEN)",
-                       headers=challenge)
-    actor = actor_for(request.app.state.tokens, credentials.credentials)
-    if actor is None:
-        raise ApiError(401, Reason.UNAUTHENTICATED, "the bearer token is not valid",
-                       headers=challenge)
-    return actor
+                       f"this needs 'Authorization: Bearer <token>'{why}: set CAIRN_TOKEN or "
+                       "run `cairn login`", headers={"WWW-Authenticate": "Bearer"})
+    return principal.name
 
 
 CurrentActor = Annotated[str, Depends(_current_actor)]
+
+
+async def _hidden(principal: CurrentPrincipal, pool: PoolDep) -> frozenset[str]:
+    return await hidden_projects(pool, principal)
+
+
+HiddenProjects = Annotated[frozenset[str], Depends(_hidden)]  # private, not the caller's
 
 
 async def _existing_artifact(project: str, name: str, pool: PoolDep) -> str:

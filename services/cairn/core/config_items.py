@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from cairn.core import identities
 from cairn.core.identity import InvalidInput
 from cairn.core.retention import check_policy
 from cairn.core.subscriptions import check_subscription
@@ -19,7 +20,9 @@ Check = Callable[[Mapping[str, Any]], dict[str, Any]]
 CHECKS: dict[str, Check] = {
     "subscription": check_subscription,
     "retention_policy": check_policy,  # key: the project
+    **identities.CHECKS,  # users, teams, service accounts, tokens, projects, denials
 }
+LOG_ONLY = identities.LOG_ONLY  # kinds the ledger chains (as this event type) but never keeps
 MAX_KEY = 128
 
 

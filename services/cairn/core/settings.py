@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     api_tokens: str = Field("", validation_alias=_env("CAIRN_API_TOKENS"))
     # The token the SDK and CLI send to the api.
     token: str | None = Field(None, validation_alias=_env("CAIRN_TOKEN"))
+    # Access control: a bootstrap administrator's token (actor "admin"; the CAIRN_API_TOKENS
+    # actors are administrators too), and whether this is a development setup. Outside
+    # development the api refuses to start with a placeholder or short bootstrap token.
+    admin_token: SecretStr = Field(SecretStr(""), validation_alias=_env("CAIRN_ADMIN_TOKEN"))
+    environment: Literal["production", "development"] = Field(
+        "production", validation_alias=_env("CAIRN_ENVIRONMENT"))
     # The validator: where schemas and per-project rules live (None: the repo's validation/),
     # which projects it judges (comma-separated shell patterns), and whether hooks may call
     # private or loopback addresses (off: a hook must not become a way into the network).

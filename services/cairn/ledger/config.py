@@ -23,7 +23,7 @@ from prometheus_client import Counter
 from cairn.core import chain, schemas
 from cairn.core.batches import settle
 from cairn.core.codec import AvroCodec, RegistryClient, UndecodableRecord
-from cairn.core.config_items import check_item
+from cairn.core.config_items import LOG_ONLY, check_item
 from cairn.core.events import now_ms
 from cairn.core.kafka import produce_all_async
 from cairn.core.logs import configure
@@ -105,10 +105,13 @@ async def _apply(conn: asyncpg.Connection, event: dict[str, Any], head: tuple[in
         "INSERT INTO event_log (seq, event_id, artifact, event_type, outcome, actor,"
         " occurred_at, recorded_at, event, state, version_id, prev_hash, hash)"
         " VALUES ($1,$2,$3,$4,'applied',$5,$6,$7,$8::jsonb,$9::jsonb,NULL,$10,$11)",
-        seq, str(event["event_id"]), subject(event), EVENT_TYPE, event["actor"],
+        seq, str(event["event_id"]), subject(event), LOG_ONLY.get(event["kind"], EVENT_TYPE),
+        event["actor"],
         dt.datetime.fromtimestamp(event["occurred_at"] / 1000, dt.UTC), at,
         json.dumps(stored), json.dumps({"kind": event["kind"], "key": event["key"]}),
         head[1], digest)
+    if event["kind"] in LOG_ONLY:  # a record of something that happened (a denial), no item
+        return seq, digest
     await conn.execute(UPSERT, event["kind"], event["key"],
                        None if item is None else json.dumps(item), item is None,
                        event["actor"], at, seq)

@@ -15,7 +15,7 @@ import asyncpg
 from cairn.core import chain, checks
 from cairn.core.events import now_ms, payload_of
 from cairn.core.identity import InvalidInput, check_alias, parse_ref
-from cairn.ledger import lifecycle, stages
+from cairn.ledger import lifecycle, read_only, stages
 from cairn.ledger.queries import artifact_row, resolve_version, version_state
 
 Conn = asyncpg.Connection
@@ -199,6 +199,8 @@ async def _stage_changed(conn: Conn, event: dict[str, Any], body: dict[str, Any]
     _, version_id = await _target(conn, event, body["version"])
     await lifecycle.guard(conn, event["artifact"], version_id, f"a move to {body['stage']}",
                           archived_ok=body["stage"] == "archived")
+    await read_only.guard(conn, event["artifact"], version_id, f"a move to {body['stage']}",
+                          allowed=body["stage"] == "archived")
     stages.check_transition(await _stage_facts(conn, event["artifact"], version_id),
                             body["stage"])
     await conn.execute("UPDATE versions SET stage = $2 WHERE id = $1", version_id, body["stage"])
@@ -257,6 +259,8 @@ async def _metadata_edited(conn: Conn, event: dict[str, Any], body: dict[str, An
         changes = checks.check_metadata_changes(body["changes"])
     await lifecycle.guard(conn, event["artifact"], version_id, "a metadata edit",
                           archived_ok=set(changes) <= {"legal_hold"})
+    await read_only.guard(conn, event["artifact"], version_id, "a metadata edit",
+                          allowed=set(changes) <= {"legal_hold"})
     current = json.loads(
         await conn.fetchval("SELECT metadata FROM versions WHERE id = $1", version_id))
     previous = {k: current.get(k) for k in changes}

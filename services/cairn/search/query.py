@@ -57,6 +57,7 @@ class SearchRequest:
     page: int = 1
     size: int = 20
     facet_size: int = 20
+    hidden_projects: tuple[str, ...] = ()  # private projects the caller may not see
 
 
 def parse_metric(expr: str) -> MetricRange:
@@ -124,7 +125,7 @@ def build_request(*, q: str | None = None, filters: Mapping[str, Iterable[str]] 
                   expressions: Iterable[str] = (), metrics: Iterable[str] = (),
                   created_after: str | None = None, created_before: str | None = None,
                   sort: str = "relevance", page: int = 1, size: int = 20,
-                  facet_size: int = 20) -> SearchRequest:
+                  facet_size: int = 20, hidden_projects: Iterable[str] = ()) -> SearchRequest:
     """Everything a caller gives, checked: InvalidInput names the parameter to fix."""
     chosen: dict[str, list[str]] = {}
     for name, values in (filters or {}).items():
@@ -153,6 +154,7 @@ def build_request(*, q: str | None = None, filters: Mapping[str, Iterable[str]] 
         created_after=parse_date(created_after, "created_after") if created_after else None,
         created_before=parse_date(created_before, "created_before") if created_before else None,
         sort=sort, page=page, size=size, facet_size=facet_size,
+        hidden_projects=tuple(sorted(hidden_projects)),
     )
 
 
@@ -184,8 +186,22 @@ def text_query(q: str | None) -> dict[str, Any]:
     }}
 
 
+def hidden_clause(hidden: Iterable[str]) -> list[dict[str, Any]]:
+    """The filter that keeps private projects out of hits, facet counts and suggestions: in
+    the query itself, so the engine never counts what the caller may not see."""
+    names = sorted(hidden)
+    return [{"bool": {"must_not": [{"terms": {"project": names}}]}}] if names else []
+
+
+def hidden_values(hidden: Iterable[str]) -> str:
+    """A Lucene regexp of `project/...` values in hidden projects (for terms `exclude`)."""
+    return "(" + "|".join("".join(f"\\{c}" if not c.isalnum() else c for c in name)
+                          for name in sorted(hidden)) + ")/.*"
+
+
 def search_body(req: SearchRequest) -> dict[str, Any]:
     common: list[dict[str, Any]] = [m.clause() for m in req.metrics]
+    common += hidden_clause(req.hidden_projects)
     if req.created_after is not None or req.created_before is not None:
         bounds = {"gte": req.created_after, "lt": req.created_before}
         common.append({"range": {"created_at": {k: v for k, v in bounds.items()
@@ -195,6 +211,8 @@ def search_body(req: SearchRequest) -> dict[str, Any]:
                 "aggs": {"values": {"terms": {"field": fld, "size": req.facet_size}}}}
         for facet, fld in FACETS.items()
     }
+    if req.hidden_projects:  # a visible model trained on a hidden dataset names it
+        aggs["dataset"]["aggs"]["values"]["terms"]["exclude"] = hidden_values(req.hidden_projects)
     return {
         "query": {"bool": {"must": [text_query(req.q)], "filter": common}},
         "post_filter": {"bool": {"filter": _all_but(req, None)}},

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cairn.core.identity import InvalidInput
-from cairn.search.query import FACETS, HIDDEN_STATUS, SearchRequest
+from cairn.search.query import FACETS, HIDDEN_STATUS, SearchRequest, hidden_clause
 
 SUGGEST_FIELDS = {"name": "name", "tag": "tags", "metric": "metric_names"}
 _WORD = re.compile(r"[^\W_]+")
@@ -52,11 +52,12 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-def suggest_body(prefix: str, field: str, size: int = 10) -> dict[str, Any]:
+def suggest_body(prefix: str, field: str, size: int = 10,
+                 hidden_projects: tuple[str, ...] = ()) -> dict[str, Any]:
     check_suggest(prefix, field, size)
     visible = {"bool": {"must_not": [{"term": {"status": HIDDEN_STATUS}}]}}
     match = {"match": {f"{SUGGEST_FIELDS[field]}.suggest": {"query": prefix, "operator": "and"}}}
-    query = {"bool": {"must": [match], "filter": [visible]}}
+    query = {"bool": {"must": [match], "filter": [visible, *hidden_clause(hidden_projects)]}}
     if field == "name":
         return {"query": query, "size": size, "collapse": {"field": "artifact"},
                 "sort": ["_score", {"usage.total": "desc"}, {"artifact": "asc"}],

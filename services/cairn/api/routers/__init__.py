@@ -5,12 +5,15 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from cairn.api.routers import (
+    access,
     aliases,
     artifacts,
+    audit,
     blobs,
     events,
     health,
     lineage,
+    projects,
     search,
     subscriptions,
     usage,
@@ -20,5 +23,5 @@ from cairn.api.routers import (
 
 def include_all(app: FastAPI) -> None:
     for module in (health, blobs, artifacts, versions, aliases, events, lineage, search, usage,
-                   subscriptions):
+                   subscriptions, access, projects, audit):
         app.include_router(module.router)

@@ -11,6 +11,7 @@ from cairn.api.deps import (
     BlobsDep,
     CurrentActor,
     EmitterDep,
+    HiddenProjects,
     PoolDep,
     Selector,
     SettingsDep,
@@ -19,8 +20,10 @@ from cairn.api.deps import (
 )
 from cairn.api.form_publish import store_form
 from cairn.api.models import Publish, PublishAccepted, parse
+from cairn.api.policy import authorize
 from cairn.api.uploads import PartReader, blocking_chunks, in_upload_thread
 from cairn.api.usage import count_view
+from cairn.api.visibility import redact_detail
 from cairn.core.identity import check_name, parse_ref
 
 router = APIRouter(tags=["artifacts"])
@@ -50,6 +53,7 @@ async def publish(request: Request, response: Response, actor: CurrentActor,
             settings))
     else:
         req = parse(Publish, await request.body())
+    await authorize(request, "publish", check_name(req.project, "project"))
     accepted = await commands.publish(req, actor=actor, settings=settings, blobs=blobs,
                                       emitter=emitter)
     response.headers["Location"] = f"/v1/events/{accepted.event_id}"
@@ -66,24 +70,24 @@ async def get_artifact(project: str, name: str, pool: PoolDep) -> dict[str, Any]
 
 @router.get("/v1/artifacts/{project}/{name}/versions/{selector}")
 async def get_version(project: str, name: str, selector: Selector, pool: PoolDep,
-                      request: Request, usage: UsageDep, background: BackgroundTasks
-                      ) -> dict[str, Any]:
+                      request: Request, usage: UsageDep, background: BackgroundTasks,
+                      hidden: HiddenProjects) -> dict[str, Any]:
     """One version: content, provenance, stage, aliases, lineage both ways, verdicts and
     usage. Counts as a view of the version."""
     check_name(project, "project")
     check_name(name)
     detail = await reads.version_detail(pool, project, name, selector)
     background.add_task(count_view, usage, request, detail)
-    return detail
+    return redact_detail(detail, hidden)
 
 
 @router.get("/v1/resolve")
 async def resolve(ref: str, pool: PoolDep, request: Request, usage: UsageDep,
-                  background: BackgroundTasks) -> dict[str, Any]:
+                  background: BackgroundTasks, hidden: HiddenProjects) -> dict[str, Any]:
     """`project/name@v3`, `project/name@<digest prefix>`, `project/name:alias` or
     `project/name` (latest) → the version's detail (a view, like the route above)."""
     parsed = parse_ref(ref)
     selector = check_selector(parsed.selector or "latest")
     detail = await reads.version_detail(pool, parsed.project, parsed.name, selector)
     background.add_task(count_view, usage, request, detail)
-    return detail
+    return redact_detail(detail, hidden)

@@ -11,24 +11,27 @@ from typing import Any
 from fastapi import APIRouter
 
 from cairn.api import lineage
-from cairn.api.deps import PoolDep
+from cairn.api.deps import HiddenProjects, PoolDep
+from cairn.api.visibility import redact_graph
 from cairn.core.identity import InvalidInput
 
 router = APIRouter(prefix="/v1/lineage", tags=["lineage"])
 
 
 @router.get("")
-async def get_lineage(pool: PoolDep, ref: str | None = None, direction: str | None = None,
-                      depth: str | None = None) -> dict[str, Any]:
+async def get_lineage(pool: PoolDep, hidden: HiddenProjects, ref: str | None = None,
+                      direction: str | None = None, depth: str | None = None) -> dict[str, Any]:
     """The graph around `ref`: nodes (versions, external code or data, links whose target
-    is not recorded yet) and edges from the version declaring a link to its target."""
+    is not recorded yet) and edges from the version declaring a link to its target. A
+    version in a private project the caller may not see is `{"redacted": true}`."""
     if not ref:
         raise InvalidInput("missing_ref", "give ref=project/name@vN (or :alias)")
     checked_direction, checked_depth = lineage.parse_params(direction, depth)
-    return await lineage.graph(pool, ref, checked_direction, checked_depth)
+    return redact_graph(await lineage.graph(pool, ref, checked_direction, checked_depth), hidden)
 
 
 @router.get("/{ref:path}")
-async def get_lineage_by_path(ref: str, pool: PoolDep, direction: str | None = None,
-                              depth: str | None = None) -> dict[str, Any]:
-    return await get_lineage(pool, ref, direction, depth)
+async def get_lineage_by_path(ref: str, pool: PoolDep, hidden: HiddenProjects,
+                              direction: str | None = None, depth: str | None = None
+                              ) -> dict[str, Any]:
+    return await get_lineage(pool, hidden, ref, direction, depth)

@@ -13,8 +13,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from cairn.api.deps import SearchDep, SettingsDep
+from cairn.api.deps import HiddenProjects, SearchDep, SettingsDep
 from cairn.api.errors import ApiError
+from cairn.api.visibility import redact_hits
 from cairn.search.backend import IndexMissing, SearchRefused, SearchUnavailable, alias_name
 from cairn.search.query import build_request, search_body
 from cairn.search.results import check_suggest, search_response, suggest_body, suggest_response
@@ -40,7 +41,7 @@ async def _engine_errors() -> AsyncIterator[None]:
 
 @router.get("/search")
 async def search(
-    backend: SearchDep, settings: SettingsDep,
+    backend: SearchDep, settings: SettingsDep, hidden: HiddenProjects,
     q: Annotated[str | None, Query(description="Free text (all words must match)")] = None,
     kind: Many = None, project: Many = None, stage: Many = None, tag: Many = None,
     license: Many = None, creator: Many = None, owner_team: Many = None,
@@ -55,27 +56,30 @@ async def search(
     page: int = 1, size: int = 20, facet_size: int = 20,
 ) -> dict[str, Any]:
     """Hits and facet counts; each facet is counted with every filter but its own.
-    Several values of one filter match any of them; different filters must all match."""
+    Several values of one filter match any of them; different filters must all match.
+    Private projects the caller has no role in are neither hits nor counted."""
     given = {"kind": kind, "project": project, "stage": stage, "tag": tag, "license": license,
              "creator": creator, "owner_team": owner_team, "framework": framework,
              "validation": validation, "dataset": dataset, "status": status, "alias": alias}
     req = build_request(q=q, filters={k: v for k, v in given.items() if v},
                         expressions=filter or (), metrics=metric or (),
                         created_after=created_after, created_before=created_before,
-                        sort=sort, page=page, size=size, facet_size=facet_size)
+                        sort=sort, page=page, size=size, facet_size=facet_size,
+                        hidden_projects=hidden)
     async with _engine_errors():
         reply = await backend.search(alias_name(settings), search_body(req))
-    return search_response(reply, req)
+    return redact_hits(search_response(reply, req), hidden)
 
 
 @router.get("/suggest")
 async def suggest(
-    backend: SearchDep, settings: SettingsDep,
+    backend: SearchDep, settings: SettingsDep, hidden: HiddenProjects,
     prefix: Annotated[str, Query(description="What the user typed so far")],
     field: Literal["name", "tag", "metric"] = "name", size: int = 10,
 ) -> dict[str, Any]:
     """Artifact names, tags or metric names whose words start with what was typed."""
     check_suggest(prefix, field, size)
     async with _engine_errors():
-        reply = await backend.search(alias_name(settings), suggest_body(prefix, field, size))
+        reply = await backend.search(alias_name(settings),
+                                     suggest_body(prefix, field, size, tuple(sorted(hidden))))
     return suggest_response(reply, prefix, field, size)

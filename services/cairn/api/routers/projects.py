@@ -1,0 +1,80 @@
+"""Projects' access settings: visibility (public or private), members and teams with their
+roles (viewer, contributor, maintainer, admin), and the age after which versions are
+read-only. A project nobody configured is public and only administrators change it.
+
+Setting them replaces the whole item (read it, change it, put it back: `cairn project
+member add` does) and needs the admin role in the project, or a registry administrator
+to configure a project for the first time.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import Field
+
+from cairn.api import config_store as store
+from cairn.api.deps import CurrentPrincipal, EmitterDep, HiddenProjects, PoolDep
+from cairn.api.models import Body
+from cairn.core.access import Project, role_in
+from cairn.core.identity import check_name
+
+router = APIRouter(prefix="/v1/projects", tags=["projects"])
+NAMES_SQL = """
+SELECT p.name, c.body FROM (
+  SELECT name FROM projects UNION SELECT key FROM config_items
+  WHERE kind = 'project' AND NOT removed
+) p LEFT JOIN config_items c ON c.kind = 'project' AND c.key = p.name AND NOT c.removed
+ORDER BY p.name
+"""
+
+
+class ProjectIn(Body):
+    visibility: str = "public"
+    members: dict[str, str] = Field(default_factory=dict, description="user or service "
+                                    "account -> viewer | contributor | maintainer | admin")
+    teams: dict[str, str] = Field(default_factory=dict, description="team -> role")
+    read_only_after_days: int | None = Field(None, ge=0, description="versions older than "
+                                             "this refuse metadata edits and stage moves "
+                                             "(except to archived)")
+    description: str | None = None
+
+
+def _summary(project: Project, principal: Any) -> dict[str, Any]:
+    return {"name": project.name, "visibility": project.visibility,
+            "configured": project.configured, "role": role_in(principal, project)}
+
+
+@router.get("")
+async def list_projects(principal: CurrentPrincipal, pool: PoolDep, hidden: HiddenProjects
+                        ) -> list[dict[str, Any]]:
+    """Every project the caller may see, with its visibility and the caller's role."""
+    rows = await pool.fetch(NAMES_SQL)
+    return [_summary(Project.of(r["name"], None if r["body"] is None else json.loads(r["body"])),
+                     principal) for r in rows if r["name"] not in hidden]
+
+
+@router.get("/{project}")
+async def get_project(project: str, principal: CurrentPrincipal, pool: PoolDep
+                      ) -> dict[str, Any]:
+    """The project's settings; members and teams only for those with a role in it."""
+    found = await store.item(pool, "project", check_name(project, "project"))
+    settings = Project.of(project, found)
+    shown = {**_summary(settings, principal),
+             "read_only_after_days": settings.read_only_after_days,
+             "description": (found or {}).get("description")}
+    if shown["role"] is not None:
+        shown.update(members=dict(settings.members), teams=dict(settings.teams))
+    if found is not None:
+        shown.update({k: found[k] for k in ("changed_by", "updated_at", "seq")})
+    return shown
+
+
+@router.put("/{project}", status_code=202)
+async def put_project(project: str, body: ProjectIn, principal: CurrentPrincipal,
+                      emitter: EmitterDep) -> dict[str, Any]:
+    """Set the project's visibility, members, teams and read-only threshold (all of them)."""
+    return await store.put(emitter, "project", check_name(project, "project"),
+                           body.model_dump(), principal.name)
