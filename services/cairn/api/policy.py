@@ -253,15 +253,18 @@ async def _blob(request: Request, principal: Principal, rule: Rule, pool: asyncp
     return refusals[0]
 
 
-SUBSCRIPTION_SQL = "SELECT body FROM config_items WHERE kind = 'subscription' AND key = $1"
+SUBSCRIPTION_SQL = ("SELECT body, removed FROM config_items WHERE kind = 'subscription'"
+                    " AND key = $1")
 
 
 async def _subscription(request: Request, principal: Principal, rule: Rule, pool: asyncpg.Pool
                         ) -> tuple[Decision, str | None]:
-    body = await pool.fetchval(SUBSCRIPTION_SQL, str(request.path_params["sub_id"]))
-    if body is None:
+    row = await pool.fetchrow(SUBSCRIPTION_SQL, str(request.path_params["sub_id"]))
+    if row is None:
         return ALLOW, None  # the route answers 404
-    sub = json.loads(body)
+    if row["removed"]:  # what is left of it: for those with a token
+        return decide_site(principal, "authenticated"), None
+    sub = json.loads(row["body"])
     names = [str(n) for n in (sub.get("filter") or {}).get("projects") or []]
     if rule.permission != "read":
         return await _all_of(pool, principal, rule.permission, names)

@@ -45,7 +45,8 @@ def main(
         "--api-url", help="The api's URL (env CAIRN_API_URL; default http://127.0.0.1:18000)",
         show_default=False)] = None,
     token: Annotated[str | None, typer.Option(
-        "--token", help="Bearer token for writes (env CAIRN_TOKEN)", show_default=False)] = None,
+        "--token", help="Bearer token (env CAIRN_TOKEN, else the one `cairn login` stored)",
+        show_default=False)] = None,
     progress: Annotated[bool | None, typer.Option(
         "--progress/--no-progress", help="Progress bars (default: on a terminal)",
         show_default=False)] = None,

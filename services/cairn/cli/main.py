@@ -1,6 +1,7 @@
 """The `cairn` command: `cairn.cli.main:app` (pyproject's console script)."""
 
 from cairn.cli import (  # noqa: F401  (importing registers the commands)
+    access,
     audit,
     lag,
     lineage,

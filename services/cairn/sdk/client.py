@@ -24,9 +24,9 @@ import httpx
 from cairn.core import checks, payloads
 from cairn.core.identity import check_alias, parse_ref, split_artifact
 from cairn.core.settings import Settings
+from cairn.sdk import credentials, transfer
 from cairn.sdk import files as local_files
 from cairn.sdk import publish as steps
-from cairn.sdk import transfer
 from cairn.sdk.environment import capture
 from cairn.sdk.errors import CairnError, translated
 from cairn.sdk.http import Http
@@ -48,8 +48,12 @@ class Client:
         self.settings = settings or Settings()
         self.transport = transport
         self.progress = progress
-        token = token if token is not None else self.settings.token
-        self.http = Http(api_url or self.settings.api_url, token, http)
+        url = api_url or self.settings.api_url
+        if not api_url and "api_url" not in self.settings.model_fields_set:
+            url = credentials.stored_api_url() or url  # where `cairn login` pointed
+        if token is None:  # the argument, then CAIRN_TOKEN, then `cairn login`'s file
+            token = self.settings.token or credentials.stored_token(url)
+        self.http = Http(url, token, http)
         self._emitter: Any = None
 
     # -- publishing -----------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The api over HTTP: base URL, bearer token on writes, and errors as CairnError.
+"""The api over HTTP: base URL, bearer token (needed for writes, sent on reads too: private
+projects are readable by their members only), and errors as CairnError.
 
 Every request goes through `request`/`stream`, so the `{"error": {"reason", "message"}}`
 body and an unreachable api are translated in one place.
@@ -34,7 +35,9 @@ class Http:
     def _headers(self, method: str, extra: dict[str, str] | None) -> dict[str, str]:
         headers = dict(extra or {})
         if method in WRITES:
-            headers["Authorization"] = f"Bearer {self.require_token()}"
+            self.require_token()
+        if self.token:
+            headers.setdefault("Authorization", f"Bearer {self.token}")
         return headers
 
     def request(self, method: str, path: str, *, json: Any = None,

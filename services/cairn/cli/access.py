@@ -1,0 +1,282 @@
+"""Signing in and access control: `cairn login|logout|whoami`, `cairn token ...`,
+`cairn project show|set|member|team`, `cairn user|team|service-account set` (administrators)
+and `cairn audit log`.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.text import Text
+
+from cairn.cli import app as cli
+from cairn.cli import render
+from cairn.cli.app import app, client, command, handled
+from cairn.cli.audit import audit
+from cairn.sdk import credentials
+from cairn.sdk.errors import CairnError
+
+JsonOut = Annotated[bool, typer.Option("--json", help="Print plain JSON on stdout")]
+Wait = Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until the ledger recorded it")]
+ROLES_HELP = "viewer, contributor, maintainer, admin; none removes"
+
+
+def _show(data: Any, as_json: bool) -> None:
+    if as_json:
+        render.as_json(data)
+        return
+    for key, value in (data.items() if isinstance(data, dict) else enumerate(data)):
+        render.out.print(Text.assemble((f"{key}: ", "bold"), str(value)), soft_wrap=True)
+
+
+def _write(method: str, path: str, body: Any, wait: bool, what: str, as_json: bool = False
+           ) -> dict[str, Any]:
+    with client() as c:
+        accepted = dict(c.http.json(method, path, json=body))
+        status = c.wait_for(accepted["event_id"]) if wait else {}
+    if as_json:
+        render.as_json({**accepted, **status})
+    else:
+        render.written(what, status)
+    return accepted
+
+
+@command("login")
+def login(
+    token: Annotated[str | None, typer.Option(
+        help="The token (default: read from stdin, or asked for without echo)",
+        show_default=False)] = None,
+) -> None:
+    """Check a token against the api and store it for the CLI and SDK (mode 600)."""
+    if token is None:
+        token = typer.prompt("token", hide_input=True) if sys.stdin.isatty() \
+            else sys.stdin.readline()
+    token = token.strip()
+    if not token:
+        raise CairnError("missing_token", "give a token: cairn token create (as someone who "
+                         "has one), or ask an administrator", local=True)
+    from cairn.sdk.client import Client
+
+    with Client(cli._given.api_url, token) as c:
+        me = c.http.json("GET", "/v1/whoami")
+        url = c.http.url
+    path = credentials.save(url, token)
+    render.ok(f"logged in to {url} as {me['name']} ({me['kind']}); the token is in {path}")
+
+
+@command("logout")
+def logout() -> None:
+    """Forget the stored token."""
+    gone = credentials.forget()
+    render.ok(f"removed {credentials.config_path()}" if gone else "no stored token")
+
+
+@command("whoami")
+def whoami(as_json: JsonOut = False) -> None:
+    """Who the api takes you for: name, teams, scopes, roles in projects."""
+    with client() as c:
+        _show(c.http.json("GET", "/v1/whoami"), as_json)
+
+
+tokens = typer.Typer(help="API tokens: made, listed and revoked.", no_args_is_help=True)
+app.add_typer(tokens, name="token")
+
+
+@tokens.command("create")
+@handled
+def token_create(
+    owner: Annotated[str | None, typer.Option(help="A service account you own, or (admins) "
+                                              "anyone; default: you", show_default=False)] = None,
+    scope: Annotated[list[str] | None, typer.Option(help="read, publish, maintain, admin "
+                                                    "(repeatable; default read and publish)",
+                                                    show_default=False)] = None,
+    expires_in_days: Annotated[int, typer.Option(help="1 to 3650")] = 90,
+    description: Annotated[str | None, typer.Option(show_default=False)] = None,
+    wait: Wait = True, as_json: JsonOut = False,
+) -> None:
+    """Make a token; it is printed once and never again."""
+    body = {"owner": owner, "scopes": scope or ["read", "publish"],
+            "expires_in_days": expires_in_days, "description": description}
+    with client() as c:
+        made = dict(c.http.json("POST", "/v1/tokens", json=body))
+        status = c.wait_for(made["event_id"]) if wait else {}
+    if as_json:
+        render.as_json({**made, **status})
+        return
+    render.written(f"token {made['id']} for {made['owner']} ({', '.join(made['scopes'])}, "
+                   f"until {render.when(made['expires_at'])})", status)
+    render.out.print(made["token"], soft_wrap=True)
+    render.out.print(Text("shown once: store it now (cairn login --token …)", style="dim"))
+
+
+@tokens.command("list")
+@handled
+def token_list(owner: Annotated[str | None, typer.Option(show_default=False)] = None,
+               as_json: JsonOut = False) -> None:
+    """Your tokens (or OWNER's): ids, scopes, expiry, revoked; never the secrets."""
+    with client() as c:
+        rows = c.http.json("GET", "/v1/tokens", params={"owner": owner} if owner else None)
+    if as_json:
+        render.as_json(rows)
+        return
+    for r in rows:
+        state = "revoked" if r["revoked"] else "expired" if r["expired"] else "active"
+        render.out.print(f"{r['id']}  {r['owner']}  {','.join(r['scopes'])}  {state}  until "
+                         f"{render.when(r['expires_at'])}  {r.get('description') or ''}")
+
+
+@tokens.command("revoke")
+@handled
+def token_revoke(token_id: Annotated[str, typer.Argument(metavar="ID")], wait: Wait = True
+                 ) -> None:
+    """Revoke a token for good."""
+    _write("DELETE", f"/v1/tokens/{token_id}", None, wait, f"token {token_id} revoked")
+
+
+projects = typer.Typer(help="Project visibility, members and roles.", no_args_is_help=True)
+app.add_typer(projects, name="project")
+Project = Annotated[str, typer.Argument(metavar="PROJECT")]
+
+
+def _project(c: Any, project: str) -> dict[str, Any]:
+    current = dict(c.http.json("GET", f"/v1/projects/{project}"))
+    return {"visibility": current["visibility"], "members": current.get("members") or {},
+            "teams": current.get("teams") or {},
+            "read_only_after_days": current.get("read_only_after_days"),
+            "description": current.get("description")}
+
+
+def _put_project(project: str, change: dict[str, Any], wait: bool) -> None:
+    with client() as c:
+        body = {**_project(c, project), **change}
+        accepted = dict(c.http.json("PUT", f"/v1/projects/{project}", json=body))
+        status = c.wait_for(accepted["event_id"]) if wait else {}
+    render.written(f"project {project}", status)
+
+
+@projects.command("show")
+@handled
+def project_show(project: Project, as_json: JsonOut = False) -> None:
+    """Visibility, your role, and (to members) members and teams."""
+    with client() as c:
+        _show(c.http.json("GET", f"/v1/projects/{project}"), as_json)
+
+
+@projects.command("set")
+@handled
+def project_set(
+    project: Project,
+    visibility: Annotated[str | None, typer.Option(help="public or private",
+                                                   show_default=False)] = None,
+    read_only_after_days: Annotated[int | None, typer.Option(
+        help="Versions older than this refuse edits and stage moves; -1 removes",
+        show_default=False)] = None,
+    description: Annotated[str | None, typer.Option(show_default=False)] = None,
+    wait: Wait = True,
+) -> None:
+    """Change a project's settings (admins of the project; administrators the first time)."""
+    change: dict[str, Any] = {}
+    if visibility is not None:
+        change["visibility"] = visibility
+    if read_only_after_days is not None:
+        change["read_only_after_days"] = None if read_only_after_days < 0 else \
+            read_only_after_days
+    if description is not None:
+        change["description"] = description
+    _put_project(project, change, wait)
+
+
+def _grant(project: str, field: str, name: str, role: str, wait: bool) -> None:
+    with client() as c:
+        current = _project(c, project)
+    held = dict(current[field])
+    if role == "none":
+        held.pop(name, None)
+    else:
+        held[name] = role
+    _put_project(project, {field: held}, wait)
+
+
+@projects.command("member")
+@handled
+def project_member(project: Project, name: str, role: Annotated[str, typer.Argument(
+        help=ROLES_HELP)], wait: Wait = True) -> None:
+    """Give a user or service account a role in the project (or none)."""
+    _grant(project, "members", name, role, wait)
+
+
+@projects.command("team")
+@handled
+def project_team(project: Project, team: str, role: Annotated[str, typer.Argument(
+        help=ROLES_HELP)], wait: Wait = True) -> None:
+    """Give a team a role in the project (or none)."""
+    _grant(project, "teams", team, role, wait)
+
+
+@command("user")
+def user_set(
+    name: str, admin: Annotated[bool, typer.Option(help="A registry administrator")] = False,
+    disabled: Annotated[bool, typer.Option(help="Refuse all of its tokens")] = False,
+    display_name: Annotated[str | None, typer.Option(show_default=False)] = None,
+    email: Annotated[str | None, typer.Option(show_default=False)] = None, wait: Wait = True,
+) -> None:
+    """Create or change a user (administrators)."""
+    _write("PUT", f"/v1/users/{name}", {"admin": admin, "disabled": disabled,
+                                         "display_name": display_name, "email": email},
+           wait, f"user {name}")
+
+
+@command("team")
+def team_set(name: str, member: Annotated[list[str] | None, typer.Option(
+        help="Repeatable: the whole member list", show_default=False)] = None,
+        description: Annotated[str | None, typer.Option(show_default=False)] = None,
+        wait: Wait = True) -> None:
+    """Create a team or replace its members (administrators)."""
+    _write("PUT", f"/v1/teams/{name}", {"members": member or [], "description": description},
+           wait, f"team {name}")
+
+
+@command("service-account")
+def service_account_set(
+    name: str, owner: Annotated[str | None, typer.Option(help="The user who manages its "
+                                                         "tokens", show_default=False)] = None,
+    trusted: Annotated[bool, typer.Option(help="May publish to Kafka for other actors")] = False,
+    disabled: bool = False, description: Annotated[str | None, typer.Option(
+        show_default=False)] = None, wait: Wait = True,
+) -> None:
+    """Create or change a service account (administrators)."""
+    _write("PUT", f"/v1/service-accounts/{name}", {"owner": owner, "trusted": trusted,
+                                                   "disabled": disabled,
+                                                   "description": description},
+           wait, f"service account {name}")
+
+
+@audit.command("log")
+@handled
+def audit_log(
+    project: Annotated[str | None, typer.Option(show_default=False)] = None,
+    actor: Annotated[str | None, typer.Option(show_default=False)] = None,
+    action: Annotated[list[str] | None, typer.Option(help="Event types, e.g. StageChanged, "
+                                                     "AccessDenied (repeatable)",
+                                                     show_default=False)] = None,
+    since: Annotated[str | None, typer.Option(help="ISO time", show_default=False)] = None,
+    until: Annotated[str | None, typer.Option(help="ISO time", show_default=False)] = None,
+    limit: int = 50, as_json: JsonOut = False,
+) -> None:
+    """Who did what, newest first (administrators; a project's maintainers with --project)."""
+    params = {"project": project, "actor": actor, "action": action, "since": since,
+              "until": until, "limit": str(limit)}
+    with client() as c:
+        page = c.http.json("GET", "/v1/audit",
+                           params={k: v for k, v in params.items() if v is not None})
+    if as_json:
+        render.as_json(page)
+        return
+    for e in page["entries"]:
+        what = e["ref"] or e["subject"]
+        if e["denial"]:
+            what = f"{e['denial']['method']} {e['denial']['path']} → {e['denial']['status']}"
+        render.out.print(f"{e['seq']:>8}  {render.when(e['recorded_at'])}  {e['actor']:<16} "
+                         f"{e['action']:<16} {e['outcome']:<9} {what}", soft_wrap=True)
