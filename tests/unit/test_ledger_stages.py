@@ -48,3 +48,40 @@ def test_production_needs_a_valid_verdict_and_an_evaluation(
         message = str(err.value)
         assert message.startswith("promotion of p/m@v1 to production refused: ")
         assert all(w in message for w in words)
+
+
+def test_a_projects_gates_replace_the_defaults() -> None:
+    from cairn.core.lifecycle_rules import check_lifecycle, rules_of
+
+    rules = rules_of({"lifecycle": check_lifecycle({
+        "gates": {"staging": {"role": "contributor", "valid": True},
+                  "production": {"role": "admin", "valid": True}},
+        "protected_aliases": ["gold"]})})
+    with pytest.raises(InvalidInput, match="to staging refused: validation is invalid"):
+        check_transition(facts("development", "invalid", 0), "staging", rules)
+    check_transition(facts("staging", "valid", 0), "production", rules)  # no evaluation needed
+    assert rules.stage_role("production") == "admin"
+    assert rules.alias_role("gold") == "maintainer" and rules.alias_role("prod") == "contributor"
+
+
+def test_without_rules_production_needs_a_maintainer_and_prod_is_protected() -> None:
+    from cairn.core.lifecycle_rules import rules_of
+
+    rules = rules_of(None)
+    assert rules.stage_role("production") == "maintainer"
+    assert rules.stage_role("staging") == "contributor"
+    assert rules.alias_role("prod") == "maintainer" and rules.alias_role("latest-ok") == \
+        "contributor"
+
+
+@pytest.mark.parametrize("body", [
+    {"gates": {"qa": {}}}, {"gates": {"production": {"role": "viewer"}}},
+    {"gates": {"production": {"valid": "yes"}}}, {"protected_aliases": "prod"},
+    {"other": 1},
+])
+def test_malformed_lifecycle_rules_are_refused(body: object) -> None:
+    from cairn.core.lifecycle_rules import check_lifecycle
+
+    with pytest.raises(InvalidInput) as err:
+        check_lifecycle(body)
+    assert err.value.reason == "invalid_lifecycle"

@@ -15,6 +15,7 @@ import asyncpg
 from cairn.core import chain, checks
 from cairn.core.events import now_ms, payload_of
 from cairn.core.identity import InvalidInput, check_alias, parse_ref
+from cairn.core.lifecycle_rules import LifecycleRules, rules_of
 from cairn.ledger import lifecycle, read_only, stages
 from cairn.ledger.queries import artifact_row, resolve_version, version_state
 
@@ -201,20 +202,25 @@ async def _stage_changed(conn: Conn, event: dict[str, Any], body: dict[str, Any]
                           archived_ok=body["stage"] == "archived")
     await read_only.guard(conn, event["artifact"], version_id, f"a move to {body['stage']}",
                           allowed=body["stage"] == "archived")
-    stages.check_transition(await _stage_facts(conn, event["artifact"], version_id),
-                            body["stage"])
+    facts, rules = await _stage_facts(conn, event["artifact"], version_id)
+    stages.check_transition(facts, body["stage"], rules)
     await conn.execute("UPDATE versions SET stage = $2 WHERE id = $1", version_id, body["stage"])
     return version_id, "applied"
 
 
-async def _stage_facts(conn: Conn, artifact: str, version_id: int) -> stages.Facts:
+async def _stage_facts(conn: Conn, artifact: str, version_id: int
+                       ) -> tuple[stages.Facts, LifecycleRules]:
+    """The version's facts and its project's lifecycle rules, read in this transaction."""
     row = await conn.fetchrow(
         "SELECT v.version_number, v.stage, v.validation, (SELECT count(*) FROM links l"
         " JOIN versions s ON s.id = l.source_version_id WHERE l.target_version_id = v.id"
-        " AND l.relation = 'evaluates' AND s.kind = 'eval_log') AS evaluations"
-        " FROM versions v WHERE v.id = $1", version_id)
-    return stages.Facts(f"{artifact}@v{row['version_number']}", row["stage"],
-                        row["validation"], row["evaluations"])
+        " AND l.relation = 'evaluates' AND s.kind = 'eval_log') AS evaluations,"
+        " (SELECT c.body FROM config_items c WHERE c.kind = 'project' AND NOT c.removed"
+        "  AND c.key = split_part($2, '/', 1)) AS project"
+        " FROM versions v WHERE v.id = $1", version_id, artifact)
+    project = json.loads(row["project"]) if row["project"] else None
+    return (stages.Facts(f"{artifact}@v{row['version_number']}", row["stage"],
+                         row["validation"], row["evaluations"]), rules_of(project))
 
 
 async def _alias_moved(conn: Conn, event: dict[str, Any], body: dict[str, Any],

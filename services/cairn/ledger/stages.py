@@ -5,8 +5,9 @@ and passes them in, so the rules are unit-tested without a database. Stages foll
 development → staging → production → archived:
 - a version moves forward one stage at a time (no stage counts as development), moves back
   to any earlier stage (a rollback), and may be archived from anywhere;
-- entering production also needs a `valid` validation and at least one eval_log version
-  linked to it with `evaluates`: what a reviewer would ask for before shipping.
+- entering a stage (forward, back, or out of archived) also meets that stage's gate in the project's lifecycle rules
+  (cairn.core.lifecycle_rules); by default production needs a `valid` validation and at
+  least one eval_log version linked to it with `evaluates`: what a reviewer would ask for.
 A stage given at publish time is not a transition and is not checked: it records where an
 orchestrator already put the version (imported history, the demo corpus), and a version that
 does not exist yet can have neither verdicts nor evaluations. Every StageChanged is checked.
@@ -17,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cairn.core.identity import STAGES, InvalidInput
+from cairn.core.lifecycle_rules import DEFAULT, Gate, LifecycleRules
 
 ORDER = {stage: i for i, stage in enumerate(STAGES)}  # development 0 … archived 3
 
@@ -31,7 +33,7 @@ class Facts:
     evaluations: int  # eval_log versions linked to it with `evaluates`
 
 
-def check_transition(facts: Facts, target: str) -> None:
+def check_transition(facts: Facts, target: str, rules: LifecycleRules = DEFAULT) -> None:
     """Raise InvalidInput (stage_order or promotion_refused) when `target` is not allowed."""
     current = facts.stage or "development"
     if target == facts.stage or target == "archived":
@@ -43,23 +45,22 @@ def check_transition(facts: Facts, target: str) -> None:
             f"{facts.ref} is in {facts.stage or 'no stage'}; {target} comes after {skipped}: "
             f"move it to {skipped} first",
         )
-    if target == "production" and current != "production":
-        missing = promotion_gaps(facts)
-        if missing:
-            raise InvalidInput(
-                "promotion_refused",
-                f"promotion of {facts.ref} to production refused: {'; '.join(missing)}",
-            )
+    missing = promotion_gaps(facts, rules.gate(target))  # entering any stage meets its gate
+    if missing:
+        raise InvalidInput(
+            "promotion_refused",
+            f"promotion of {facts.ref} to {target} refused: {'; '.join(missing)}",
+        )
 
 
-def promotion_gaps(facts: Facts) -> list[str]:
-    """Each missing precondition of production, in words a user can act on."""
+def promotion_gaps(facts: Facts, gate: Gate) -> list[str]:
+    """Each missing precondition of the stage's gate, in words a user can act on."""
     gaps = []
-    if facts.validation == "pending":
+    if gate.valid and facts.validation == "pending":
         gaps.append("validation is pending (no verdict yet: is the validator running?)")
-    elif facts.validation != "valid":
+    elif gate.valid and facts.validation != "valid":
         gaps.append(f"validation is {facts.validation} (see the failed checks with cairn show)")
-    if facts.evaluations == 0:
+    if gate.evaluation and facts.evaluations == 0:
         gaps.append("no eval_log version is linked to it with 'evaluates' "
                     "(publish an evaluation first)")
     return gaps
