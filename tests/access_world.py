@@ -69,7 +69,7 @@ async def _recorded(ns: Namespace, event_ids: list[str]) -> None:
     assert len(got) == len(event_ids) and {r["outcome"] for r in got.values()} == {"applied"}, got
 
 
-def _expired_token(cairn_env: dict[str, str], owner: str) -> tuple[str, dict[str, Any]]:
+async def _expired_token(cairn_env: dict[str, str], owner: str) -> tuple[str, dict[str, Any]]:
     """A token whose expiry passed, as the ledger would hold it (the api never makes one)."""
     token_id, token = new_token()
     event = new_config_event("token", token_id, {
@@ -78,9 +78,7 @@ def _expired_token(cairn_env: dict[str, str], owner: str) -> tuple[str, dict[str
         tool="test")
     emitter = emitter_for(cairn_env)
     try:
-        emitter.producer.produce(emitter.topics.config, key=f"token/{token_id}".encode(),
-                                 value=emitter.config_codec.encode(event))
-        emitter.producer.flush(30)
+        await emitter.emit_config_async(event)
     finally:
         emitter.close()
     return token, event
@@ -108,7 +106,7 @@ async def build(api: Service, cairn_env: dict[str, str], ns: Namespace, tmp: Pat
     world.tokens["revoked"] = doomed["token"]
     await _recorded(ns, [*events, doomed["event_id"]])
     await _recorded(ns, [_accepted(admin.delete(f"/v1/tokens/{doomed['id']}"))])
-    world.tokens["expired"], expired = _expired_token(cairn_env, users["viewer"])
+    world.tokens["expired"], expired = await _expired_token(cairn_env, users["viewer"])
     await _recorded(ns, [expired["event_id"]])
     await _publish(world, cairn_env, tmp)
     for _ in range(2):

@@ -224,7 +224,8 @@ def test_placeholder_tokens_stop_the_api_outside_development(
     with pytest.raises(RuntimeError, match="exited"):
         Service("api", production, tmp_path).start(ready_timeout=60)
     assert "is refused because" in (tmp_path / "api.log").read_text()
-    strong = {**production, "CAIRN_API_TOKENS": f"alice={secrets.token_hex(24)}"}
+    strong = {**production, "CAIRN_API_TOKENS": f"alice={secrets.token_hex(24)}",
+              "CAIRN_SIGNING_KEY": secrets.token_hex(32)}
     (tmp_path / "strong").mkdir()
     service = Service("api", strong, tmp_path / "strong").start()
     service.stop()

@@ -65,9 +65,7 @@ def record(request: Request, principal: Principal, decision: Decision,
                 "project": project, "token_id": principal.token_id}
         event = new_config_event("denial", str(uuid.uuid4()), body, actor=principal.name,
                                  tool="api")
-        emitter.producer.produce(emitter.topics.config, key=f"denial/{event['key']}".encode(),
-                                 value=emitter.config_codec.encode(event))
-        emitter.producer.poll(0)
+        emitter.emit_config_soon(event)
         RECORDED.labels(str(decision.status)).inc()
     except Exception as exc:  # Kafka queue full, registry away: the refusal stands anyway
         UNRECORDED.inc()

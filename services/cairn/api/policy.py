@@ -99,6 +99,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/teams/{team}"): Rule("authenticated", "none"),
     ("PUT", "/v1/teams/{team}"): Rule("site_admin", "none"),
     ("GET", "/v1/service-accounts"): Rule("site_admin", "none"),
+    ("GET", "/v1/service-accounts/{account}/key"): Rule("authenticated", "handler"),
     ("PUT", "/v1/service-accounts/{account}"): Rule("site_admin", "none"),
     ("GET", "/v1/projects"): Rule("read", "filtered"),
     ("GET", "/v1/projects/{project}"): Rule("read"),

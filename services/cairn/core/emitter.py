@@ -1,17 +1,18 @@
 """Emit input events to cairn.artifact.events: checked, Avro-encoded, acknowledged.
 
 The SDK (direct mode) and the api both publish through this, so the same checks and size
-limit apply whichever way an event enters.
+limit apply whichever way an event enters. Every record is signed here (cairn.core.signing):
+the ledger refuses artifact and config events whose producer it cannot verify.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from cairn.core import schemas
+from cairn.core import schemas, signing
 from cairn.core.codec import AvroCodec, RegistryClient
 from cairn.core.identity import InvalidInput
-from cairn.core.kafka import produce_all, produce_all_async, producer
+from cairn.core.kafka import Header, produce_all, produce_all_async, producer
 from cairn.core.settings import Settings
 from cairn.core.topics import Topics
 
@@ -24,8 +25,12 @@ class Emitter:
         self.codec = AvroCodec(self.registry, self.topics.events, schemas.EVENT)
         self.producer = producer(settings.kafka_bootstrap_servers, client_id)
         self.config_codec = AvroCodec(self.registry, self.topics.config, schemas.CONFIG)
+        self.producer_name, self._key = signing.signer(settings, client_id)
 
-    def encode(self, event: dict[str, Any]) -> tuple[str, bytes, bytes, None]:
+    def signed(self, value: bytes) -> list[Header]:
+        return signing.sign(value, self.producer_name, self._key)
+
+    def encode(self, event: dict[str, Any]) -> tuple[str, bytes, bytes, list[Header]]:
         value = self.codec.encode(event)
         if len(value) > self.settings.max_event_bytes:
             raise InvalidInput(
@@ -33,7 +38,7 @@ class Emitter:
                 f"the event is {len(value)} bytes; the limit is {self.settings.max_event_bytes}"
                 " (CAIRN_MAX_EVENT_BYTES): move large metadata into a file of the artifact",
             )
-        return self.topics.events, event["artifact"].encode(), value, None
+        return self.topics.events, event["artifact"].encode(), value, self.signed(value)
 
     def emit(self, *events: dict[str, Any]) -> None:
         """Block until Kafka acknowledged every event (acks=all)."""
@@ -42,14 +47,24 @@ class Emitter:
     async def emit_async(self, *events: dict[str, Any]) -> None:
         await produce_all_async(self.producer, [self.encode(e) for e in events])
 
-    async def emit_config_async(self, event: dict[str, Any]) -> None:
-        """A ConfigEvent, keyed kind/key so one item's changes stay in order."""
+    def encode_config(self, event: dict[str, Any]) -> tuple[str, bytes, bytes, list[Header]]:
+        """A ConfigEvent's record, keyed kind/key so one item's changes stay in order."""
         value = self.config_codec.encode(event)
         if len(value) > self.settings.max_event_bytes:
             raise InvalidInput("event_too_large", f"the change is {len(value)} bytes; the "
                                f"limit is {self.settings.max_event_bytes}")
         key = f"{event['kind']}/{event['key']}".encode()
-        await produce_all_async(self.producer, [(self.topics.config, key, value, None)])
+        return self.topics.config, key, value, self.signed(value)
+
+    async def emit_config_async(self, event: dict[str, Any]) -> None:
+        await produce_all_async(self.producer, [self.encode_config(event)])
+
+    def emit_config_soon(self, event: dict[str, Any]) -> None:
+        """Queue a ConfigEvent without waiting for Kafka's ack (a record of something that
+        happened, such as a refused request, that must never hold up the request)."""
+        topic, key, value, headers = self.encode_config(event)
+        self.producer.produce(topic, key=key, value=value, headers=headers)
+        self.producer.poll(0)
 
     def close(self) -> None:
         self.producer.flush(10)

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     admin_token: SecretStr = Field(SecretStr(""), validation_alias=_env("CAIRN_ADMIN_TOKEN"))
     environment: Literal["production", "development"] = Field(
         "production", validation_alias=_env("CAIRN_ENVIRONMENT"))
+    # Signed Kafka events (cairn.core.signing): the registry's secret every producer key
+    # derives from (the ledger and Cairn's services; needed outside development), and a
+    # service account's own name and key (hex) for producers outside Cairn.
+    signing_key: SecretStr = Field(SecretStr(""), validation_alias=_env("CAIRN_SIGNING_KEY"))
+    producer: str | None = Field(None, validation_alias=_env("CAIRN_PRODUCER"))
+    producer_key: SecretStr = Field(SecretStr(""), validation_alias=_env("CAIRN_PRODUCER_KEY"))
     # The validator: where schemas and per-project rules live (None: the repo's validation/),
     # which projects it judges (comma-separated shell patterns), and whether hooks may call
     # private or loopback addresses (off: a hook must not become a way into the network).

@@ -21,7 +21,8 @@ from cairn.core.logs import configure
 from cairn.core.settings import Settings
 from cairn.core.topics import Topics
 from cairn.ledger import config, deliveries, usage
-from cairn.ledger.batch import RawRecord, dead_letter_headers, record_batch
+from cairn.ledger.batch import RawRecord, dead_letter_headers, headers_of, record_batch
+from cairn.ledger.origins import Screen, artifact_needs
 
 RECORDED = Counter("cairn_ledger_recorded_total", "Events recorded", ["outcome"])
 DEAD = Counter("cairn_ledger_dead_letters_total", "Events refused", ["reason"])
@@ -55,6 +56,7 @@ def create_app(settings: Settings) -> faust.App:
     events_codec = AvroCodec(registry, topics.events, schemas.EVENT)
     changelog_codec = AvroCodec(registry, topics.changelog, schemas.RECORDED)
     kafka = producer(settings.kafka_bootstrap_servers, "cairn-ledger")
+    screen = Screen.of(settings, lambda event: str(event["artifact"]), artifact_needs)
     state: dict[str, Any] = {"pool": None, "ready": False}
 
     async def pool() -> asyncpg.Pool:
@@ -66,12 +68,14 @@ def create_app(settings: Settings) -> faust.App:
     async def ledger(stream: faust.Stream) -> None:
         async for batch in stream.take_events(500, within=0.05):
             raws = [RawRecord(e.message.key, e.message.value, e.message.topic,
-                              e.message.partition, e.message.offset) for e in batch]
+                              e.message.partition, e.message.offset, headers_of(e.message))
+                    for e in batch]
             await settle(lambda raws=raws: record_and_publish(raws), log, "ledger")
 
     async def record_and_publish(raws: list[RawRecord]) -> None:
         """Record in PostgreSQL, then publish; both idempotent, so a retry redoes both."""
-        result = await record_batch(await pool(), raws, events_codec, settings.kind_list)
+        result = await record_batch(await pool(), raws, events_codec, settings.kind_list,
+                                    screen)
         out = [(topics.changelog, r["event"]["artifact"].encode(), changelog_codec.encode(r),
                 None) for r in result.recorded]
         out += [(topics.dead_letter("ledger"), raw.key, raw.value or b"",

@@ -25,6 +25,7 @@ from cairn.core.codec import AvroCodec, UndecodableRecord
 from cairn.core.identity import InvalidInput
 from cairn.core.kafka import produce_all_async
 from cairn.ledger import recorder
+from cairn.ledger.origins import Screen
 
 # Errors that mean "this event can never be recorded": refuse it, dead-letter it, go on.
 # Connection-level errors are not here: the caller retries the whole batch for those.
@@ -39,6 +40,13 @@ class RawRecord:
     topic: str
     partition: int
     offset: int
+    headers: tuple[tuple[str, bytes | None], ...] = ()  # the producer's signature among them
+
+
+def headers_of(message: Any) -> tuple[tuple[str, bytes | None], ...]:
+    """A consumed message's headers as (name, value) pairs, whatever shape the client gave."""
+    found = getattr(message, "headers", None) or ()
+    return tuple(found.items() if isinstance(found, dict) else found)
 
 
 @dataclass
@@ -53,6 +61,7 @@ async def record_batch(
     records: Sequence[RawRecord],
     codec: AvroCodec,
     kinds: tuple[str, ...],
+    screen: Screen | None = None,
 ) -> BatchResult:
     result = BatchResult()
     decoded: list[tuple[RawRecord, dict[str, Any]]] = []
@@ -61,6 +70,8 @@ async def record_batch(
             decoded.append((raw, codec.decode(raw.value)))
         except UndecodableRecord as exc:
             result.dead.append((raw, "undecodable", str(exc)))
+    if screen is not None:  # who produced each: unsigned and forged ones go no further
+        decoded = await screen.keep(pool, decoded, result.dead)
     if not decoded:
         return result
     async with pool.acquire() as conn, conn.transaction():

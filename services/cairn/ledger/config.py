@@ -29,7 +29,8 @@ from cairn.core.kafka import produce_all_async
 from cairn.core.logs import configure
 from cairn.core.settings import Settings
 from cairn.core.topics import Topics
-from cairn.ledger.batch import REFUSED, RawRecord, dead_letter_headers
+from cairn.ledger.batch import REFUSED, RawRecord, dead_letter_headers, headers_of
+from cairn.ledger.origins import Screen, config_needs
 from cairn.ledger.recorder import lock_head, save_head
 
 APPLIED = Counter("cairn_ledger_config_recorded_total", "Config changes recorded", ["kind"])
@@ -56,8 +57,8 @@ def subject(event: dict[str, Any]) -> str:
     return f"{event['kind']}/{event['key']}"
 
 
-async def record_config(pool: asyncpg.Pool, raws: Sequence[RawRecord], codec: AvroCodec
-                        ) -> ConfigResult:
+async def record_config(pool: asyncpg.Pool, raws: Sequence[RawRecord], codec: AvroCodec,
+                        screen: Screen | None = None) -> ConfigResult:
     """One transaction for the batch; a savepoint per event so one refusal spares the rest."""
     result = ConfigResult()
     decoded = []
@@ -66,6 +67,8 @@ async def record_config(pool: asyncpg.Pool, raws: Sequence[RawRecord], codec: Av
             decoded.append((raw, codec.decode(raw.value)))
         except UndecodableRecord as exc:
             result.dead.append((raw, "undecodable", str(exc)))
+    if screen is not None:  # who produced each: unsigned and forged ones go no further
+        decoded = await screen.keep(pool, decoded, result.dead)
     if not decoded:
         return result
     async with pool.acquire() as conn, conn.transaction():
@@ -124,9 +127,10 @@ def install(app: faust.App, settings: Settings, registry: RegistryClient,
     log = configure("ledger")
     topics = Topics(settings.topic_prefix)
     codec = AvroCodec(registry, topics.config, schemas.CONFIG)
+    screen = Screen.of(settings, subject, config_needs)  # signed, by Cairn's services only
 
     async def work(raws: list[RawRecord]) -> None:
-        result = await record_config(await pool(), raws, codec)
+        result = await record_config(await pool(), raws, codec, screen)
         if result.dead:
             await produce_all_async(kafka, [
                 (topics.dead_letter("ledger"), raw.key, raw.value or b"",
@@ -144,7 +148,8 @@ def install(app: faust.App, settings: Settings, registry: RegistryClient,
     async def config(stream: faust.StreamT[Any]) -> None:
         async for batch in stream.take_events(100, within=0.05):  # type: ignore[attr-defined]
             raws = [RawRecord(e.message.key, e.message.value, e.message.topic,
-                              e.message.partition, e.message.offset) for e in batch]
+                              e.message.partition, e.message.offset, headers_of(e.message))
+                    for e in batch]
             await settle(lambda raws=raws: work(raws), log, "config")
 
     return codec

@@ -17,13 +17,14 @@ from fastapi import APIRouter, Request
 from pydantic import Field
 
 from cairn.api import config_store as store
-from cairn.api.deps import CurrentPrincipal, EmitterDep, PoolDep
+from cairn.api.deps import CurrentPrincipal, EmitterDep, PoolDep, SettingsDep
 from cairn.api.errors import ApiError, not_found
 from cairn.api.models import Body
 from cairn.api.policy import refuse
 from cairn.core.access import Decision, Principal, Project, rank, role_in
 from cairn.core.identities import check_scopes
 from cairn.core.identity import check_name
+from cairn.core.signing import INTERNAL, master_key, producer_key
 from cairn.core.tokens import digest, new_token
 
 router = APIRouter(tags=["access"])
@@ -162,6 +163,9 @@ async def revoke_token(token_id: str, request: Request, principal: CurrentPrinci
 async def _put_account(pool: PoolDep, emitter: EmitterDep, kind: str, name: str,
                        body: Body, actor: str) -> dict[str, Any]:
     other = "service_account" if kind == "user" else "user"
+    if kind == "service_account" and name.startswith(INTERNAL):
+        raise ApiError(400, "reserved_name", f"names starting with {INTERNAL!r} are Cairn's "
+                       "own services; choose another")
     if await store.item(pool, other, check_name(name, kind)) is not None:
         raise ApiError(409, "name_taken", f"{name} is already a {other.replace('_', ' ')}: "
                        "users and service accounts share one namespace (they are actors)")
@@ -182,6 +186,23 @@ async def put_service_account(account: str, body: ServiceAccountIn, principal: C
     """Create or change a service account (an orchestrator's identity); its owner may make
     its tokens. `trusted`: it may publish to Kafka on behalf of other actors."""
     return await _put_account(pool, emitter, "service_account", account, body, principal.name)
+
+
+@router.get("/v1/service-accounts/{account}/key")
+async def service_account_key(account: str, request: Request, principal: CurrentPrincipal,
+                              pool: PoolDep, settings: SettingsDep) -> dict[str, str]:
+    """The key the account signs the events it produces to Kafka with (HMAC-SHA256 over each
+    value, cairn.core.signing): for administrators and the account's owner."""
+    found = await store.item(pool, "service_account", check_name(account, "account"))
+    if found is None:
+        raise not_found(f"service account {account}")
+    await _may_manage(request, principal, pool, account)
+    master = master_key(settings)
+    if master is None:
+        raise ApiError(503, "no_signing_key", "CAIRN_SIGNING_KEY is not set on the api")
+    key = producer_key(master, account).hex()
+    return {"producer": account, "key": key,
+            "environment": f"CAIRN_PRODUCER={account} CAIRN_PRODUCER_KEY=<key>"}
 
 
 @router.put("/v1/teams/{team}", status_code=202)
