@@ -107,6 +107,9 @@ async def test_tokens_are_scoped_listed_and_revoked(world: World, namespace: Nam
         assert "hash" not in json.dumps(listed) and made["token"] not in json.dumps(listed)
         other = http.get("/v1/tokens", params={"owner": world.users["viewer"]})
         assert other.status_code == 403
+        assert http.get(f"/v1/events/{made['event_id']}").json()["status"] == "recorded"
+    with world.client("anonymous") as http:  # a configuration change is no public read
+        assert http.get(f"/v1/events/{made['event_id']}").status_code == 401
     read_only = {"Authorization": f"Bearer {made['token']}"}
     with httpx.Client(base_url=world.api.url, headers=read_only, timeout=30) as http:
         assert http.get("/v1/whoami").json()["scopes"] == ["read"]

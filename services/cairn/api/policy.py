@@ -29,6 +29,7 @@ from cairn.api.errors import ApiError, Reason
 from cairn.api.principals import principal_of
 from cairn.api.visibility import project, project_of_ref
 from cairn.core.access import ALLOW, Decision, Principal, decide, decide_site
+from cairn.core.config_items import CHECKS
 
 # where the project comes from:
 WHERE = {
@@ -212,8 +213,10 @@ async def _body(request: Request, principal: Principal, rule: Rule, pool: asyncp
 
 
 EVENT_SQL = """
-SELECT artifact FROM event_log WHERE event_id = $1::uuid
-UNION ALL SELECT artifact FROM rejected_events WHERE event_id = $1::uuid LIMIT 1
+SELECT artifact, event_type IN ('ConfigChanged', 'AccessDenied') AS config
+FROM event_log WHERE event_id = $1::uuid
+UNION ALL SELECT artifact, split_part(artifact, '/', 1) = ANY($2::text[])
+FROM rejected_events WHERE event_id = $1::uuid LIMIT 1
 """
 
 
@@ -223,11 +226,11 @@ async def _event(request: Request, principal: Principal, rule: Rule, pool: async
         event_id = str(uuid.UUID(str(request.path_params["event_id"])))
     except ValueError:
         return ALLOW, None  # not an event id: the route says so
-    artifact = await pool.fetchval(EVENT_SQL, event_id)
-    if artifact is None:
+    row = await pool.fetchrow(EVENT_SQL, event_id, sorted(CHECKS))
+    if row is None:
         return ALLOW, None  # pending or unknown: nothing to show
-    name = project_of_ref(artifact)
-    if name is None:  # a configuration change (kind/key): for those with a token
+    name = project_of_ref(row["artifact"])
+    if row["config"] or name is None:  # a configuration change (kind/key): with a token
         return decide_site(principal, "authenticated"), None
     return await _on(pool, principal, rule.permission, name)
 
