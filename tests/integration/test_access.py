@@ -232,3 +232,17 @@ def test_placeholder_tokens_stop_the_api_outside_development(
     (tmp_path / "strong").mkdir()
     service = Service("api", strong, tmp_path / "strong").start()
     service.stop()
+
+
+def test_stage_and_alias_moves_need_the_role_the_lifecycle_rules_ask(world: World) -> None:
+    """Defaults: a contributor moves versions to staging and non-protected aliases; production
+    and protected aliases (prod, champion) need a maintainer."""
+    base = f"/v1/artifacts/{world.private}/quokka-data"
+    asked = {("contributor", "stage", "staging"): 202, ("contributor", "stage", "production"): 403,
+             ("viewer", "stage", "staging"): 403, ("contributor", "alias", "candidate"): 202,
+             ("contributor", "alias", "prod"): 403, ("maintainer", "alias", "prod"): 202}
+    for (caller, what, value), status in asked.items():
+        with world.client(caller) as http:
+            reply = http.put(f"{base}/versions/v1/stage", json={"stage": value}) \
+                if what == "stage" else http.put(f"{base}/aliases/{value}", json={"version": "v1"})
+        assert reply.status_code == status, (caller, what, value, reply.text)

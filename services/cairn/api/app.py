@@ -20,9 +20,9 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 from cairn.api import errors
 from cairn.api.auth import bootstrap_tokens
 from cairn.api.denials import Bucket
+from cairn.api.guard import enforce
 from cairn.api.middleware import JsonBodyLimit, Metrics
 from cairn.api.models import Publish
-from cairn.api.policy import enforce
 from cairn.api.routers import include_all, retention
 from cairn.api.usage import UsageEmitter
 from cairn.core.blobstore import LocalBlobStore

@@ -1,40 +1,23 @@
-"""The policy table: what every route needs, enforced by one app-wide dependency.
+"""The policy table: what every route needs. One rule per (method, route path): a permission
+(`public`, `authenticated`, `site_admin`, or `read` / `publish` / `maintain` / `admin` on a
+project) and where the project comes from (`where`, see WHERE).
 
-Each (method, route path) maps to a Rule: a permission (`public`, `authenticated`,
-`site_admin`, or `read` / `publish` / `maintain` / `admin` on a project) and where the
-project comes from (`where`, see WHERE). `enforce` runs before every route's own
-dependencies: it resolves the caller (cairn.api.principals), finds the project, decides
-(cairn.core.access), records a refusal (cairn.api.denials) and answers 401 or 403. A route
-missing from the table is refused with 500: tests/unit/test_policy_table.py fails for it.
-
-Routes whose project is only known inside the handler (a publish reads its body as a stream)
-are `handler` rules: `enforce` checks what it can (a token with the scope), and the handler
-calls `authorize` with the project.
+cairn.api.guard enforces the table before every route (the app's one dependency); a route
+missing from it is refused with 500, and tests/unit/test_policy_table.py fails for it. A new
+route needs one line here.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-
-import asyncpg
-from fastapi import Request
-
-from cairn.api import denials
-from cairn.api.errors import ApiError, Reason
-from cairn.api.principals import principal_of
-from cairn.api.visibility import project, project_of_ref
-from cairn.core.access import ALLOW, Decision, Principal, decide, decide_site
-from cairn.core.config_items import CHECKS
 
 # where the project comes from:
 WHERE = {
     "none": "no project: a registry-wide permission, or a scope the token must have",
     "path": "the {project} path parameter",
+    "gate": "the {project} path parameter; the project's lifecycle rules may ask another role "
+            "for a stage (its gate) or an alias (protected ones)",
     "ref": "the ref (query or path parameter): project/name@version",
     "body": "a JSON body field (Rule.field); none given: a site admin only",
     "event": "the artifact of the event (event_log or rejected_events)",
@@ -79,9 +62,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", VERSION + "/revert"): Rule("publish"),
     ("POST", VERSION + "/links"): Rule("publish"),
     ("GET", VERSION + "/history"): Rule("read"),
-    ("PUT", VERSION + "/stage"): Rule("maintain"),
-    ("PUT", ARTIFACT + "/aliases/{alias}"): Rule("maintain"),
-    ("DELETE", ARTIFACT + "/aliases/{alias}"): Rule("maintain"),
+    ("PUT", VERSION + "/stage"): Rule("maintain", "gate"),
+    ("PUT", ARTIFACT + "/aliases/{alias}"): Rule("maintain", "gate"),
+    ("DELETE", ARTIFACT + "/aliases/{alias}"): Rule("maintain", "gate"),
     ("GET", "/v1/events/{event_id}"): Rule("read", "event"),
     ("GET", "/v1/lineage"): Rule("read", "ref"),
     ("GET", "/v1/lineage/{ref:path}"): Rule("read", "ref"),
@@ -127,209 +110,16 @@ RULES: dict[tuple[str, str], Rule] = {
 }
 
 
+async def authorize(request: Any, permission: str, project_name: str) -> Any:
+    """For `handler` rules, once the route knows the project: cairn.api.guard.authorize."""
+    from cairn.api.guard import authorize as check  # the guard imports this table
+
+    return await check(request, permission, project_name)
+
+
 def rule_for(method: str, path: str | None) -> Rule | None:
     found = RULES.get((method, path or ""))
     return RULES.get(("GET", path or "")) if found is None and method == "HEAD" else found
-
-
-def refuse(request: Request, principal: Principal, decision: Decision, permission: str,
-           project_name: str | None) -> ApiError:
-    """Record the refusal and build its error (the body names the permission it lacked)."""
-    denials.record(request, principal, decision, project_name)
-    headers = {"WWW-Authenticate": "Bearer"} if decision.status == 401 else None
-    return ApiError(decision.status, decision.reason, decision.message, headers=headers,
-                    permission=permission, project=project_name)
-
-
-async def authorize(request: Request, permission: str, project_name: str) -> Principal:
-    """For handler rules: refuse unless the caller has `permission` on the project."""
-    principal = await principal_of(request)
-    decision = decide(principal, permission, await project(request.app.state.pool,
-                                                           project_name))
-    if not decision.allowed:
-        raise refuse(request, principal, decision, permission, project_name)
-    return principal
-
-
-Resolver = Callable[[Request, Principal, Rule, asyncpg.Pool],
-                    Awaitable[tuple[Decision, str | None]]]
-
-
-async def _on(pool: asyncpg.Pool, principal: Principal, permission: str, name: str
-              ) -> tuple[Decision, str | None]:
-    return decide(principal, permission, await project(pool, name)), name
-
-
-async def _all_of(pool: asyncpg.Pool, principal: Principal, permission: str,
-                  names: list[str]) -> tuple[Decision, str | None]:
-    """Every project must allow it; none named: a site admin only."""
-    if not names:
-        return decide_site(principal, "site_admin"), None
-    for name in names:
-        decision = decide(principal, permission, await project(pool, name))
-        if not decision.allowed:
-            return decision, name
-    return ALLOW, names[0]
-
-
-async def _none(request: Request, principal: Principal, rule: Rule, pool: asyncpg.Pool
-                ) -> tuple[Decision, str | None]:
-    return decide_site(principal, rule.permission), None
-
-
-async def _path(request: Request, principal: Principal, rule: Rule, pool: asyncpg.Pool
-                ) -> tuple[Decision, str | None]:
-    return await _on(pool, principal, rule.permission, str(request.path_params["project"]))
-
-
-async def _ref(request: Request, principal: Principal, rule: Rule, pool: asyncpg.Pool
-               ) -> tuple[Decision, str | None]:
-    ref = request.path_params.get("ref") or request.query_params.get("ref")
-    name = project_of_ref(ref)
-    if name is None:  # nothing named yet: the route answers 400 and shows nothing
-        return ALLOW, None
-    return await _on(pool, principal, rule.permission, name)
-
-
-def _dig(value: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
-
-
-async def _body(request: Request, principal: Principal, rule: Rule, pool: asyncpg.Pool
-                ) -> tuple[Decision, str | None]:
-    try:
-        body = await request.json()  # FastAPI read and cached it before any dependency
-    except ValueError:
-        body = None
-    value = _dig(body, rule.field or "")
-    if isinstance(value, str):
-        return await _on(pool, principal, rule.permission, project_of_ref(value) or value)
-    names = [str(v) for v in value] if isinstance(value, list) else []
-    if rule.permission == "read" and not names:  # the route refuses the body itself
-        return ALLOW, None
-    return await _all_of(pool, principal, rule.permission, names)
-
-
-EVENT_SQL = """
-SELECT artifact, event_type IN ('ConfigChanged', 'AccessDenied') AS config
-FROM event_log WHERE event_id = $1::uuid
-UNION ALL SELECT artifact, split_part(artifact, '/', 1) = ANY($2::text[])
-FROM rejected_events WHERE event_id = $1::uuid LIMIT 1
-"""
-
-
-async def _event(request: Request, principal: Principal, rule: Rule, pool: asyncpg.Pool
-                 ) -> tuple[Decision, str | None]:
-    try:
-        event_id = str(uuid.UUID(str(request.path_params["event_id"])))
-    except ValueError:
-        return ALLOW, None  # not an event id: the route says so
-    row = await pool.fetchrow(EVENT_SQL, event_id, sorted(CHECKS))
-    if row is None:
-        return ALLOW, None  # pending or unknown: nothing to show
-    name = project_of_ref(row["artifact"])
-    if row["config"] or name is None:  # a configuration change (kind/key): with a token
-        return decide_site(principal, "authenticated"), None
-    return await _on(pool, principal, rule.permission, name)
-
-
-BLOB_SQL = """
-SELECT DISTINCT a.project FROM files f JOIN versions v ON v.id = f.version_id
-JOIN artifacts a ON a.id = v.artifact_id WHERE f.sha256 = $1
-"""
-
-
-async def _blob(request: Request, principal: Principal, rule: Rule, pool: asyncpg.Pool
-                ) -> tuple[Decision, str | None]:
-    sha256 = str(request.path_params.get("sha256", "")).lower()
-    names = [r["project"] for r in await pool.fetch(BLOB_SQL, sha256)]
-    if not names:  # not published (yet): an uploader may check it; a stranger learns nothing
-        stored = await asyncio.to_thread(request.app.state.blobs.has, sha256)
-        return (decide_site(principal, "publish") if stored else ALLOW), None
-    refusals = []
-    for name in names:
-        decided = await _on(pool, principal, rule.permission, name)
-        if decided[0].allowed:
-            return decided
-        refusals.append(decided)
-    return refusals[0]
-
-
-SUBSCRIPTION_SQL = ("SELECT body, removed FROM config_items WHERE kind = 'subscription'"
-                    " AND key = $1")
-
-
-async def _subscription(request: Request, principal: Principal, rule: Rule, pool: asyncpg.Pool
-                        ) -> tuple[Decision, str | None]:
-    row = await pool.fetchrow(SUBSCRIPTION_SQL, str(request.path_params["sub_id"]))
-    if row is None:
-        return ALLOW, None  # the route answers 404
-    if row["removed"]:  # what is left of it: for those with a token
-        return decide_site(principal, "authenticated"), None
-    sub = json.loads(row["body"])
-    names = [str(n) for n in (sub.get("filter") or {}).get("projects") or []]
-    if rule.permission != "read":
-        return await _all_of(pool, principal, rule.permission, names)
-    if principal.site_admin or sub.get("team") in principal.teams:
-        return ALLOW, None
-    refusals = []  # not of the team: a maintainer of one of the projects it hears about
-    for name in names:
-        decided = await _on(pool, principal, "maintain", name)
-        if decided[0].allowed:
-            return decided
-        refusals.append(decided)
-    return refusals[0] if refusals else (decide_site(principal, "site_admin"), None)
-
-
-async def _team(request: Request, principal: Principal, rule: Rule, pool: asyncpg.Pool
-                ) -> tuple[Decision, str | None]:
-    team = request.query_params.get("team")
-    if principal.anonymous or principal.site_admin or team in principal.teams:
-        return decide_site(principal, "authenticated"), None
-    who = f"{principal.name} is not a member of team {team}" if team else \
-        "only registry administrators list every team's subscriptions"
-    return Decision(False, 403, "forbidden", f"{who}: give team=<one of your teams>"), None
-
-
-async def _audit(request: Request, principal: Principal, rule: Rule, pool: asyncpg.Pool
-                 ) -> tuple[Decision, str | None]:
-    name = request.query_params.get("project")
-    return await _on(pool, principal, rule.permission, name) if name else \
-        (decide_site(principal, "site_admin"), None)
-
-
-async def _open(request: Request, principal: Principal, rule: Rule, pool: asyncpg.Pool
-                ) -> tuple[Decision, str | None]:
-    return ALLOW, None
-
-
-RESOLVERS: dict[str, Resolver] = {
-    "none": _none, "path": _path, "ref": _ref, "body": _body, "event": _event, "blob": _blob,
-    "subscription": _subscription, "team": _team, "audit": _audit, "filtered": _open,
-    "handler": _none,
-}
-
-
-async def enforce(request: Request) -> None:
-    """The app-wide dependency: the route's rule, decided before the route runs."""
-    route = request.scope.get("route")
-    rule = rule_for(request.method, getattr(route, "path", None))
-    if rule is None:
-        raise ApiError(500, Reason.INTERNAL, f"{request.method} {getattr(route, 'path', '?')} "
-                       "has no access rule (cairn.api.policy.RULES): refused")
-    if rule.permission == "public":
-        return
-    principal = await principal_of(request)
-    if rule.signed_in and principal.anonymous:
-        decision, name = decide_site(principal, "authenticated"), None
-    else:
-        decision, name = await RESOLVERS[rule.where](request, principal, rule,
-                                                     request.app.state.pool)
-    if not decision.allowed:
-        raise refuse(request, principal, decision, rule.permission, name)
-
 
 
 def routes(app: Any) -> list[tuple[str, str]]:

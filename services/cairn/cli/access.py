@@ -145,7 +145,7 @@ def _project(c: Any, project: str) -> dict[str, Any]:
     return {"visibility": current["visibility"], "members": current.get("members") or {},
             "teams": current.get("teams") or {},
             "read_only_after_days": current.get("read_only_after_days"),
-            "description": current.get("description")}
+            "description": current.get("description"), "lifecycle": current.get("lifecycle")}
 
 
 def _put_project(project: str, change: dict[str, Any], wait: bool) -> None:

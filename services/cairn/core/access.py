@@ -67,13 +67,15 @@ class Project:
     teams: Mapping[str, str] = field(default_factory=dict)  # team -> role
     read_only_after_days: int | None = None
     configured: bool = False
+    lifecycle: Mapping[str, Any] | None = None  # cairn.core.lifecycle_rules
 
     @classmethod
     def of(cls, name: str, body: Mapping[str, Any] | None) -> Project:
         if body is None:
             return cls(name)
         return cls(name, body.get("visibility", "public"), dict(body.get("members") or {}),
-                   dict(body.get("teams") or {}), body.get("read_only_after_days"), True)
+                   dict(body.get("teams") or {}), body.get("read_only_after_days"), True,
+                   body.get("lifecycle"))
 
     @property
     def private(self) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 
 from cairn.core.access import ROLES, SCOPES, VISIBILITIES
 from cairn.core.identity import InvalidInput, check_name
+from cairn.core.lifecycle_rules import check_lifecycle
 
 MAX_TEXT = 500
 MAX_MEMBERS = 1000
@@ -110,7 +111,7 @@ def check_token(body: Mapping[str, Any]) -> dict[str, Any]:
 
 def check_project(body: Mapping[str, Any]) -> dict[str, Any]:
     b = _fields("project", body, {"visibility", "members", "teams", "read_only_after_days",
-                                  "description"})
+                                  "description", "lifecycle"})
     visibility = b.get("visibility", "public")
     if visibility not in VISIBILITIES:
         raise InvalidInput("invalid_visibility", f"visibility {visibility!r} must be "
@@ -121,7 +122,8 @@ def check_project(body: Mapping[str, Any]) -> dict[str, Any]:
                            "(0 or more) or null")
     return {"visibility": visibility, "members": _roles(b.get("members") or {}, "members"),
             "teams": _roles(b.get("teams") or {}, "teams"), "read_only_after_days": days,
-            "description": _text(b, "description", "project")}
+            "description": _text(b, "description", "project"),
+            "lifecycle": None if b.get("lifecycle") is None else check_lifecycle(b["lifecycle"])}
 
 
 def check_denial(body: Mapping[str, Any]) -> dict[str, Any]:

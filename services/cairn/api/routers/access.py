@@ -19,8 +19,8 @@ from pydantic import Field
 from cairn.api import config_store as store
 from cairn.api.deps import CurrentPrincipal, EmitterDep, PoolDep, SettingsDep
 from cairn.api.errors import ApiError, not_found
+from cairn.api.guard import refuse
 from cairn.api.models import Body
-from cairn.api.policy import refuse
 from cairn.core.access import Decision, Principal, Project, rank, role_in
 from cairn.core.identities import check_scopes
 from cairn.core.identity import check_name

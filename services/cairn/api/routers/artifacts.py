@@ -19,8 +19,8 @@ from cairn.api.deps import (
     check_selector,
 )
 from cairn.api.form_publish import store_form
+from cairn.api.guard import authorize
 from cairn.api.models import Publish, PublishAccepted, parse
-from cairn.api.policy import authorize
 from cairn.api.uploads import PartReader, blocking_chunks, in_upload_thread
 from cairn.api.usage import count_view
 from cairn.api.visibility import redact_detail

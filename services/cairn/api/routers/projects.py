@@ -40,6 +40,8 @@ class ProjectIn(Body):
                                              "this refuse metadata edits and stage moves "
                                              "(except to archived)")
     description: str | None = None
+    lifecycle: dict[str, Any] | None = Field(None, description="stage gates and protected "
+                                             "aliases (cairn.core.lifecycle_rules)")
 
 
 def _summary(project: Project, principal: Any) -> dict[str, Any]:
@@ -64,7 +66,8 @@ async def get_project(project: str, principal: CurrentPrincipal, pool: PoolDep
     settings = Project.of(project, found)
     shown = {**_summary(settings, principal),
              "read_only_after_days": settings.read_only_after_days,
-             "description": (found or {}).get("description")}
+             "description": (found or {}).get("description"),
+             "lifecycle": settings.lifecycle}
     if shown["role"] is not None:
         shown.update(members=dict(settings.members), teams=dict(settings.teams))
     if found is not None:
