@@ -96,6 +96,7 @@ def service_env(endpoints: discovery.Endpoints, ns: Namespace, blob_dir: Path) -
         "CAIRN_TOPIC_PREFIX": ns.topic_prefix,
         "CAIRN_INDEX_PREFIX": ns.index_prefix,
         "CAIRN_BLOB_DIR": str(blob_dir),
+        "CAIRN_ENVIRONMENT": "development",  # fixed tokens, the development signing key
     }
 
 

@@ -7,6 +7,7 @@ the ledger refuses artifact and config events whose producer it cannot verify.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from cairn.core import schemas, signing
@@ -26,6 +27,10 @@ class Emitter:
         self.producer = producer(settings.kafka_bootstrap_servers, client_id)
         self.config_codec = AvroCodec(self.registry, self.topics.config, schemas.CONFIG)
         self.producer_name, self._key = signing.signer(settings, client_id)
+        if signing.master_key(settings) is None and not settings.producer_key.get_secret_value():
+            logging.getLogger("cairn").warning(
+                "signing with the development key: a production ledger will refuse these "
+                "events (set CAIRN_SIGNING_KEY, or CAIRN_PRODUCER and CAIRN_PRODUCER_KEY)")
 
     def signed(self, value: bytes) -> list[Header]:
         return signing.sign(value, self.producer_name, self._key)
