@@ -7,11 +7,11 @@ import time
 import uuid
 
 import asyncpg
-
-from cairn.core.codec import AvroCodec, RegistryClient
 from cairn.core import schemas
+from cairn.core.codec import AvroCodec, RegistryClient
 from cairn.core.topics import Topics
 from cairn.ledger.audit import verify_chain
+
 from tests.conftest import Namespace
 from tests.ledger_helpers import emitter_for, publish_event, read_topic
 from tests.processes import Service
