@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,24 +20,13 @@ from cairn.core import payloads
 from cairn.core.events import new_event
 from cairn.sdk import CairnError, Client
 
+from tests.clients import http_fixture, sdk_fixture  # noqa: F401
 from tests.conftest import Namespace
-from tests.ledger_helpers import emitter_for, publish_event, settings_for, wait_recorded
+from tests.ledger_helpers import emitter_for, publish_event, wait_recorded
 from tests.processes import Service
 
 CAIRN = str(Path(sys.executable).parent / "cairn")
 CODE = {"kind": "code", "url": "https://github.com/acme/train", "commit": "4f2a9c1"}
-
-
-@pytest.fixture(scope="module")
-def http(api: Service) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=api.url, timeout=30) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def sdk(api: Service, api_token: str, cairn_env: dict[str, str]) -> Iterator[Client]:
-    with Client(api.url, api_token, settings_for(cairn_env), progress=False) as client:
-        yield client
 
 
 async def record(cairn_env: dict[str, str], namespace: Namespace, *events: dict[str, Any]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,9 @@ from cairn.core.events import new_event
 from cairn.sdk import CairnError, Client
 from cairn.sdk import retention as sdk_retention
 
+from tests.clients import sdk_fixture  # noqa: F401
 from tests.conftest import Namespace
-from tests.ledger_helpers import settings_for, wait_recorded
+from tests.ledger_helpers import wait_recorded
 from tests.processes import Service
 from tests.retention_helpers import (
     cli,
@@ -44,12 +45,6 @@ async def http(api: Service, api_token: str) -> AsyncIterator[httpx.AsyncClient]
     async with httpx.AsyncClient(base_url=api.url, timeout=60,
                                  headers={"Authorization": f"Bearer {api_token}"}) as c:
         yield c
-
-
-@pytest.fixture(scope="module")
-def sdk(api: Service, api_token: str, cairn_env: dict[str, str]) -> Iterator[Client]:
-    with Client(api.url, api_token, settings_for(cairn_env), progress=False) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

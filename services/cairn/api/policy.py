@@ -68,6 +68,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/events/{event_id}"): Rule("read", "event"),
     ("GET", "/v1/lineage"): Rule("read", "ref"),
     ("GET", "/v1/lineage/{ref:path}"): Rule("read", "ref"),
+    # pictures: the rule of what they draw (a plot's compare= artifacts: the route authorizes)
+    **{("GET", f"/v1/lineage/{{ref:path}}.{fmt}"): Rule("read", "ref")
+       for fmt in ("svg", "png", "dot")},
+    ("GET", ARTIFACT + "/metrics.svg"): Rule("read"),
     ("GET", "/v1/search"): Rule("read", "filtered"),
     ("GET", "/v1/suggest"): Rule("read", "filtered"),
     ("POST", "/v1/usage"): Rule("read", "body", field="ref", signed_in=True),

@@ -43,13 +43,15 @@ async def artifact_summary(pool: asyncpg.Pool, project: str, name: str) -> dict[
             "SELECT a.alias, v.version_number FROM aliases a JOIN versions v ON v.id = a.version_id"
             " WHERE a.artifact_id = $1 ORDER BY a.alias", art["id"])
         versions = await conn.fetch(
-            "SELECT version_number, digest, stage, status, validation, created_at, created_by"
+            "SELECT version_number, digest, stage, status, validation, created_at, created_by,"
+            " metadata -> 'metrics' AS metrics"
             " FROM versions WHERE artifact_id = $1 ORDER BY version_number", art["id"])
     return {
         "project": project, "name": name, "kind": art["kind"],
         "latest_version": art["latest_version"],
         "aliases": {a["alias"]: a["version_number"] for a in aliases},
-        "versions": [{**dict(v), "created_at": _iso(v["created_at"])} for v in versions],
+        "versions": [{**dict(v), "created_at": _iso(v["created_at"]),
+                      "metrics": json.loads(v["metrics"] or "{}")} for v in versions],
     }
 
 

@@ -16,9 +16,10 @@ import typer
 from rich.text import Text
 from rich.tree import Tree
 
-from cairn.cli import render
+from cairn.cli import pictures, render
 from cairn.cli.app import client, command
 from cairn.cli.read import JsonOut, Ref
+from cairn.core import lineage_dot
 
 Edges = dict[str, list[tuple[str, str]]]  # node -> [(relation, neighbour)]
 
@@ -37,9 +38,17 @@ def lineage(
         case_sensitive=False)] = Direction.both,
     depth: Annotated[int, typer.Option("--depth", min=1, max=10,
                                        help="How many links away to follow")] = 3,
+    output: pictures.Output = None,
     as_json: JsonOut = False,
 ) -> None:
-    """The lineage of a version: datasets, models and evaluations linked to it."""
+    """The lineage of a version: datasets, models and evaluations linked to it; with
+    --output graph.svg (or .png, or .dot for the Graphviz source) drawn as a picture."""
+    if output is not None:
+        fmt = pictures.output_format(output, lineage_dot.FORMATS)
+        with client() as c:
+            drawn = c.lineage_picture(ref, fmt, direction.value, depth)
+        pictures.save(output, drawn, f"lineage of {ref}", as_json)
+        return
     with client() as c:
         graph = c.lineage(ref, direction.value, depth)
     if as_json:

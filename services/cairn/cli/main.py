@@ -5,6 +5,7 @@ from cairn.cli import (  # noqa: F401  (importing registers the commands)
     audit,
     lag,
     lineage,
+    pictures,
     read,
     reindex,
     retention,

@@ -18,10 +18,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 import httpx
 
-from cairn.core import checks, payloads
+from cairn.core import checks, lineage_dot, metric_plot, payloads
 from cairn.core.identity import check_alias, parse_ref, split_artifact
 from cairn.core.settings import Settings
 from cairn.sdk import credentials, transfer
@@ -143,6 +144,23 @@ class Client:
         parse_ref(ref)
         return dict(self.http.json("GET", "/v1/lineage", params={
             "ref": ref, "direction": direction, "depth": str(depth)}))
+
+    @translated
+    def lineage_picture(self, ref: str, fmt: str = "svg", direction: str = "both",
+                        depth: int = 3) -> bytes:
+        """The same graph drawn by the api's Graphviz: "svg", "png" or "dot" (its source)."""
+        parse_ref(ref)
+        if fmt not in lineage_dot.FORMATS:
+            raise CairnError("invalid_format", f"format {fmt!r}: use svg, png or dot")
+        return self.http.request("GET", f"/v1/lineage/{quote(ref, safe='/@:')}.{fmt}", params={
+            "direction": direction, "depth": str(depth)}).content
+
+    @translated
+    def metric_series(self, artifact: str, metrics: Sequence[str],
+                      compare: Sequence[str] = ()) -> list[metric_plot.Series]:
+        """Each metric across the versions of `artifact` (and of each `compare` artifact);
+        `metric_plot.draw(series, "png")` pictures them."""
+        return metric_plot.series([self.versions(a) for a in (artifact, *compare)], metrics)
 
     # -- changing (each is an audited event; wait=True returns once the ledger recorded it) --
 

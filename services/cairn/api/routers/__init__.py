@@ -13,6 +13,7 @@ from cairn.api.routers import (
     events,
     health,
     lineage,
+    pictures,
     projects,
     search,
     subscriptions,
@@ -22,6 +23,7 @@ from cairn.api.routers import (
 
 
 def include_all(app: FastAPI) -> None:
-    for module in (health, blobs, artifacts, versions, aliases, events, lineage, search, usage,
-                   subscriptions, access, projects, audit):
+    # pictures before lineage: /v1/lineage/{ref:path} would take `p/n@v1.svg` as a ref
+    for module in (health, blobs, artifacts, versions, aliases, events, pictures, lineage,
+                   search, usage, subscriptions, access, projects, audit):
         app.include_router(module.router)

@@ -62,7 +62,7 @@ async def publish(request: Request, response: Response, actor: CurrentActor,
 
 @router.get("/v1/artifacts/{project}/{name}")
 async def get_artifact(project: str, name: str, pool: PoolDep) -> dict[str, Any]:
-    """The artifact, its aliases and the summary of every version."""
+    """The artifact, its aliases and the summary of every version (with its metrics)."""
     check_name(project, "project")
     check_name(name)
     return await reads.artifact_summary(pool, project, name)
