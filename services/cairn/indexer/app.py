@@ -12,7 +12,6 @@ a batch that left by an exception, so the work is retried until done.
 from __future__ import annotations
 
 import asyncio
-from functools import partial
 from typing import Any
 
 import asyncpg
@@ -20,7 +19,6 @@ import faust
 from prometheus_client import Counter, Gauge, Histogram, generate_latest
 
 from cairn.core import schemas
-from cairn.core.batches import settle
 from cairn.core.codec import AvroCodec, RegistryClient
 from cairn.core.kafka import produce_all_async, producer
 from cairn.core.logs import configure
@@ -28,7 +26,7 @@ from cairn.core.settings import Settings
 from cairn.core.topics import Topics
 from cairn.indexer.batch import index_batch
 from cairn.indexer.sync import Refresher
-from cairn.ledger.batch import RawRecord, dead_letter_headers
+from cairn.ledger.batch import RawRecord, batch_agent, dead_letter_headers
 from cairn.search.backend import alias_name, backend_for
 from cairn.search.mappings import index_body
 
@@ -70,7 +68,6 @@ def create_app(settings: Settings) -> faust.App:
         broker_session_timeout=10.0, broker_heartbeat_interval=2.0,
         broker_commit_every=1000, broker_commit_interval=1.0,
     )
-    source = app.topic(topics.changelog, value_type=bytes, key_type=bytes)
     codec = AvroCodec(RegistryClient(settings.schema_registry_url), topics.changelog,
                       schemas.RECORDED)
     backend = backend_for(settings, patience=None)  # wait out engine restarts, never skip
@@ -115,13 +112,8 @@ def create_app(settings: Settings) -> faust.App:
         LAST_SEQ.set(max(LAST_SEQ._value.get(), out.last_seq))
         refresher.touch(out.artifacts)
 
-    @app.agent(source)  # type: ignore[arg-type]
-    async def indexer(stream: faust.Stream[bytes]) -> None:
-        async for batch in stream.take_events(500, within=0.2):
-            raws = [RawRecord(e.message.key, e.message.value, e.message.topic,
-                              e.message.partition, e.message.offset) for e in batch]
-            # faust acks a batch however the body leaves it: settle() finishes it first.
-            await settle(partial(index_and_report, raws), log, "indexer")
+    batch_agent(app, topics.changelog, index_and_report, size=500, within=0.2, log=log,
+                name="indexer")
 
     @app.task  # type: ignore[untyped-decorator]
     async def warm_up() -> None:

@@ -14,14 +14,13 @@ import faust
 from prometheus_client import Counter, Gauge, generate_latest
 
 from cairn.core import schemas
-from cairn.core.batches import settle
 from cairn.core.codec import AvroCodec, RegistryClient
 from cairn.core.kafka import produce_all_async, producer
 from cairn.core.logs import configure
 from cairn.core.settings import Settings
 from cairn.core.topics import Topics
 from cairn.ledger import config, deliveries, usage
-from cairn.ledger.batch import RawRecord, dead_letter_headers, headers_of, record_batch
+from cairn.ledger.batch import RawRecord, batch_agent, dead_letter_headers, record_batch
 from cairn.ledger.origins import Screen, artifact_needs
 
 RECORDED = Counter("cairn_ledger_recorded_total", "Events recorded", ["outcome"])
@@ -51,7 +50,6 @@ def create_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=2.0,
         broker_commit_interval=1.0,
     )
-    source = app.topic(topics.events, value_type=bytes, key_type=bytes)
     registry = RegistryClient(settings.schema_registry_url)
     events_codec = AvroCodec(registry, topics.events, schemas.EVENT)
     changelog_codec = AvroCodec(registry, topics.changelog, schemas.RECORDED)
@@ -63,14 +61,6 @@ def create_app(settings: Settings) -> faust.App:
         if state["pool"] is None:
             state["pool"] = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=4)
         return state["pool"]
-
-    @app.agent(source)
-    async def ledger(stream: faust.Stream) -> None:
-        async for batch in stream.take_events(500, within=0.05):
-            raws = [RawRecord(e.message.key, e.message.value, e.message.topic,
-                              e.message.partition, e.message.offset, headers_of(e.message))
-                    for e in batch]
-            await settle(lambda raws=raws: record_and_publish(raws), log, "ledger")
 
     async def record_and_publish(raws: list[RawRecord]) -> None:
         """Record in PostgreSQL, then publish; both idempotent, so a retry redoes both."""
@@ -89,6 +79,9 @@ def create_app(settings: Settings) -> faust.App:
             DEAD.labels(reason).inc()
             log.warning("dead-lettered", reason=reason, detail=message)
         REPEATS.inc(result.repeats)
+
+    batch_agent(app, topics.events, record_and_publish, size=500, within=0.05, log=log,
+                name="ledger")
 
     @app.task
     async def warm_up() -> None:

@@ -14,13 +14,16 @@ found by event_id and its changelog record is produced again (consumers dedupe b
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import asyncpg
+import faust
 from confluent_kafka import Producer
 
+from cairn.core.batches import settle
 from cairn.core.codec import AvroCodec, UndecodableRecord
 from cairn.core.identity import InvalidInput
 from cairn.core.kafka import produce_all_async
@@ -49,6 +52,40 @@ def headers_of(message: Any) -> tuple[tuple[str, bytes | None], ...]:
     return tuple(found.items() if isinstance(found, dict) else found)
 
 
+def raw_records(batch: Sequence[Any]) -> list[RawRecord]:
+    """faust events → RawRecords (headers kept: the ledger checks signatures in them)."""
+    return [RawRecord(e.message.key, e.message.value, e.message.topic, e.message.partition,
+                      e.message.offset, headers_of(e.message)) for e in batch]
+
+
+def batch_agent(app: faust.App, topic: str, work: Callable[[list[RawRecord]], Awaitable[None]],
+                *, size: int, within: float, log: Any, name: str) -> None:
+    """Consume `topic` in batches of up to `size` (or what came `within` seconds), each one
+    done by `work` inside settle(): faust acknowledges a batch however the loop body leaves
+    it, so the body may only leave once the work is done (it is retried until then)."""
+    async def agent(stream: faust.StreamT[Any]) -> None:
+        async for batch in stream.take_events(size, within=within):  # type: ignore[attr-defined]
+            await settle(partial(work, raw_records(batch)), log, name)
+
+    agent.__name__ = agent.__qualname__ = name  # faust names the agent (and its group) by it
+    app.agent(app.topic(topic, value_type=bytes, key_type=bytes), name=name)(agent)
+
+
+async def decode_screened(pool: asyncpg.Pool, records: Sequence[RawRecord], codec: AvroCodec,
+                          dead: list[tuple[RawRecord, str, str]], screen: Screen | None
+                          ) -> list[tuple[RawRecord, dict[str, Any]]]:
+    """Decoded records whose producer passed the screen; the rest go to `dead` with why."""
+    decoded: list[tuple[RawRecord, dict[str, Any]]] = []
+    for raw in records:
+        try:
+            decoded.append((raw, codec.decode(raw.value)))
+        except UndecodableRecord as exc:
+            dead.append((raw, "undecodable", str(exc)))
+    if screen is not None and decoded:  # who produced each: unsigned and forged go no further
+        decoded = await screen.keep(pool, decoded, dead)
+    return decoded
+
+
 @dataclass
 class BatchResult:
     recorded: list[dict[str, Any]] = field(default_factory=list)  # changelog records, in order
@@ -64,14 +101,7 @@ async def record_batch(
     screen: Screen | None = None,
 ) -> BatchResult:
     result = BatchResult()
-    decoded: list[tuple[RawRecord, dict[str, Any]]] = []
-    for raw in records:
-        try:
-            decoded.append((raw, codec.decode(raw.value)))
-        except UndecodableRecord as exc:
-            result.dead.append((raw, "undecodable", str(exc)))
-    if screen is not None:  # who produced each: unsigned and forged ones go no further
-        decoded = await screen.keep(pool, decoded, result.dead)
+    decoded = await decode_screened(pool, records, codec, result.dead, screen)
     if not decoded:
         return result
     async with pool.acquire() as conn, conn.transaction():

@@ -21,15 +21,13 @@ from confluent_kafka import Producer
 from prometheus_client import Counter
 
 from cairn.core import chain, schemas
-from cairn.core.batches import settle
-from cairn.core.codec import AvroCodec, RegistryClient, UndecodableRecord
+from cairn.core.codec import AvroCodec, RegistryClient
 from cairn.core.config_items import LOG_ONLY, check_item
 from cairn.core.events import now_ms
-from cairn.core.kafka import produce_all_async
 from cairn.core.logs import configure
 from cairn.core.settings import Settings
 from cairn.core.topics import Topics
-from cairn.ledger.batch import REFUSED, RawRecord, dead_letter_headers, headers_of
+from cairn.ledger.batch import REFUSED, RawRecord, batch_agent, decode_screened, send_dead_letters
 from cairn.ledger.origins import Screen, config_needs
 from cairn.ledger.recorder import lock_head, save_head
 
@@ -61,14 +59,7 @@ async def record_config(pool: asyncpg.Pool, raws: Sequence[RawRecord], codec: Av
                         screen: Screen | None = None) -> ConfigResult:
     """One transaction for the batch; a savepoint per event so one refusal spares the rest."""
     result = ConfigResult()
-    decoded = []
-    for raw in raws:
-        try:
-            decoded.append((raw, codec.decode(raw.value)))
-        except UndecodableRecord as exc:
-            result.dead.append((raw, "undecodable", str(exc)))
-    if screen is not None:  # who produced each: unsigned and forged ones go no further
-        decoded = await screen.keep(pool, decoded, result.dead)
+    decoded = await decode_screened(pool, raws, codec, result.dead, screen)
     if not decoded:
         return result
     async with pool.acquire() as conn, conn.transaction():
@@ -131,11 +122,7 @@ def install(app: faust.App, settings: Settings, registry: RegistryClient,
 
     async def work(raws: list[RawRecord]) -> None:
         result = await record_config(await pool(), raws, codec, screen)
-        if result.dead:
-            await produce_all_async(kafka, [
-                (topics.dead_letter("ledger"), raw.key, raw.value or b"",
-                 dead_letter_headers(raw, reason, message))
-                for raw, reason, message in result.dead])
+        await send_dead_letters(kafka, topics.dead_letter("ledger"), result.dead)
         for event in result.recorded:
             APPLIED.labels(event["kind"]).inc()
             log.info("config recorded", kind=event["kind"], key=event["key"],
@@ -144,12 +131,6 @@ def install(app: faust.App, settings: Settings, registry: RegistryClient,
             CONFIG_DEAD.labels(reason).inc()
             log.warning("config dead-lettered", reason=reason, detail=message)
 
-    @app.agent(app.topic(topics.config, value_type=bytes, key_type=bytes))
-    async def config(stream: faust.StreamT[Any]) -> None:
-        async for batch in stream.take_events(100, within=0.05):  # type: ignore[attr-defined]
-            raws = [RawRecord(e.message.key, e.message.value, e.message.topic,
-                              e.message.partition, e.message.offset, headers_of(e.message))
-                    for e in batch]
-            await settle(lambda raws=raws: work(raws), log, "config")
+    batch_agent(app, topics.config, work, size=100, within=0.05, log=log, name="config")
 
     return codec

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
-from functools import partial
 from typing import Any
 
 import asyncpg
@@ -20,12 +19,11 @@ from confluent_kafka import Producer
 from prometheus_client import Counter
 
 from cairn.core import schemas
-from cairn.core.batches import settle
 from cairn.core.codec import AvroCodec, RegistryClient, UndecodableRecord
 from cairn.core.logs import configure
 from cairn.core.settings import Settings
 from cairn.core.topics import Topics
-from cairn.ledger.batch import RawRecord, send_dead_letters
+from cairn.ledger.batch import RawRecord, batch_agent, send_dead_letters
 
 RECORDED = Counter("cairn_ledger_deliveries_recorded_total", "Delivery attempts recorded",
                    ["state"])
@@ -100,11 +98,6 @@ def install(app: faust.App, settings: Settings, registry: RegistryClient,
             DELIVERY_DEAD.labels(reason).inc()
             log.warning("delivery report dead-lettered", reason=reason, detail=message)
 
-    @app.agent(app.topic(topics.deliveries, value_type=bytes, key_type=bytes))
-    async def deliveries(stream: faust.StreamT[Any]) -> None:
-        async for batch in stream.take_events(500, within=0.1):  # type: ignore[attr-defined]
-            raws = [RawRecord(e.message.key, e.message.value, e.message.topic,
-                              e.message.partition, e.message.offset) for e in batch]
-            await settle(partial(work, raws), log, "deliveries")
+    batch_agent(app, topics.deliveries, work, size=500, within=0.1, log=log, name="deliveries")
 
     return codec

@@ -5,9 +5,10 @@ and passes them in, so the rules are unit-tested without a database. Stages foll
 development → staging → production → archived:
 - a version moves forward one stage at a time (no stage counts as development), moves back
   to any earlier stage (a rollback), and may be archived from anywhere;
-- entering a stage (forward, back, or out of archived) also meets that stage's gate in the project's lifecycle rules
-  (cairn.core.lifecycle_rules); by default production needs a `valid` validation and at
-  least one eval_log version linked to it with `evaluates`: what a reviewer would ask for.
+- entering a stage (forward, back, or out of archived) also meets that stage's gate in
+  the project's lifecycle rules (cairn.core.lifecycle_rules); by default production needs
+  a `valid` validation and at least one eval_log version linked to it with `evaluates`:
+  what a reviewer would ask for.
 A stage given at publish time is not a transition and is not checked: it records where an
 orchestrator already put the version (imported history, the demo corpus), and a version that
 does not exist yet can have neither verdicts nor evaluations. Every StageChanged is checked.

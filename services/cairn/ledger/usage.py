@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 import asyncpg
@@ -21,14 +20,13 @@ from confluent_kafka import Producer
 from prometheus_client import Counter
 
 from cairn.core import schemas
-from cairn.core.batches import settle
 from cairn.core.codec import AvroCodec, RegistryClient, UndecodableRecord
 from cairn.core.identity import InvalidInput
 from cairn.core.logs import configure
 from cairn.core.settings import Settings
 from cairn.core.topics import Topics
 from cairn.core.usage import check_usage
-from cairn.ledger.batch import RawRecord, send_dead_letters
+from cairn.ledger.batch import RawRecord, batch_agent, send_dead_letters
 
 COUNTED = Counter("cairn_ledger_usage_counted_total", "Usage events counted", ["action"])
 USAGE_REPEATS = Counter("cairn_ledger_usage_redelivered_total", "Usage events seen again")
@@ -150,13 +148,8 @@ def install(app: faust.App, settings: Settings, registry: RegistryClient,
             log.warning("usage dead-lettered", reason=reason, detail=message)
         USAGE_REPEATS.inc(result.repeats)
 
-    @app.agent(app.topic(topics.usage, value_type=bytes, key_type=bytes))
-    async def usage(stream: faust.StreamT[Any]) -> None:
-        async for batch in stream.take_events(500, within=0.2):  # type: ignore[attr-defined]
-            raws = [RawRecord(e.message.key, e.message.value, e.message.topic,
-                              e.message.partition, e.message.offset) for e in batch]
-            # PostgreSQL or Kafka away: settle() redoes the batch until done, and only then
-            # may faust acknowledge it.
-            await settle(partial(count_and_report, raws), log, "usage")
+    # PostgreSQL or Kafka away: the batch is redone until done, and only then acknowledged.
+    batch_agent(app, topics.usage, count_and_report, size=500, within=0.2, log=log,
+                name="usage")
 
     return codec
