@@ -180,9 +180,12 @@ async def test_a_team_gets_a_signed_notification_and_another_team_nothing(
 
     started = time.monotonic()
     seq = await publish(cairn_env, namespace, mine)
-    hits = receiver.wait("/ops", 1, timeout=20)
-    assert len(hits) == 1, "the team's receiver got nothing"
-    assert hits[0].at - started < 10, f"took {hits[0].at - started:.1f}s"
+    hits = receiver.wait("/ops", 1, timeout=60)
+    assert len(hits) == 1, "the team's receiver got nothing within a minute"
+    # Not a speed test (scripts/bench measures speed): the bound only rules out a delivery
+    # that waited for a retry or a restart instead of going out with the event.
+    print(f"delivered {hits[0].at - started:.1f}s after the publish")
+    assert hits[0].at - started < 45, f"took {hits[0].at - started:.1f}s"
 
     hit = hits[0]
     # Verified the way a receiver would, with the secret the api returned at creation.
