@@ -74,6 +74,8 @@ def refused_by_policy(reply: httpx.Response) -> bool:
         return False
     if reply.request.method == "HEAD":  # no body; no route answers HEAD with 401 or 403
         return True
+    if reply.headers.get("content-type", "").startswith("text/html"):  # the web UI's page
+        return "data-permission=" in reply.text
     return "permission" in reply.json().get("error", {})
 
 

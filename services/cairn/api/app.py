@@ -24,6 +24,9 @@ from cairn.api.guard import enforce
 from cairn.api.middleware import JsonBodyLimit, Metrics
 from cairn.api.models import Publish
 from cairn.api.routers import include_all, retention
+from cairn.api.ui import html as ui_html
+from cairn.api.ui import pages as ui_pages
+from cairn.api.ui import session as ui_session
 from cairn.api.usage import UsageEmitter
 from cairn.core.blobstore import LocalBlobStore
 from cairn.core.emitter import Emitter
@@ -113,8 +116,12 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     include_all(app)
     app.include_router(retention.router)
+    app.include_router(ui_pages.router)  # the read-only web UI under /ui
+    app.include_router(ui_session.router)
+    ui_html.install_error_pages(app)  # errors under /ui as pages
     app.add_middleware(JsonBodyLimit, max_bytes=settings.max_event_bytes)
     app.add_middleware(Metrics)
+    app.add_middleware(ui_html.UiHeaders)  # CSP and friends on /ui responses
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

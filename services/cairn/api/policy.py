@@ -111,6 +111,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", VERSION + "/archive"): Rule("maintain"),
     ("POST", VERSION + "/restore"): Rule("maintain"),
     ("POST", VERSION + "/delete"): Rule("maintain"),
+    # the web UI (cairn.api.ui): each page has the rule of the JSON it shows
+    ("GET", "/ui"): Rule("read", "filtered"),
+    ("GET", "/ui/artifacts/{project}/{name}"): Rule("read"),
+    ("GET", "/ui/artifacts/{project}/{name}/versions/{selector}"): Rule("read"),
+    ("GET", "/ui/artifacts/{project}/{name}/metrics.svg"): Rule("read"),
+    ("GET", "/ui/lineage/{ref:path}.svg"): Rule("read", "ref"),
+    **{(m, p): PUBLIC for m, p in (("GET", "/ui/login"), ("POST", "/ui/login"),
+                                   ("POST", "/ui/logout"), ("GET", "/ui/static/cairn.css"))},
 }
 
 

@@ -31,6 +31,7 @@ LEFT JOIN config_items o ON o.kind = t.body->>'owner_kind' AND o.key = t.body->>
 WHERE t.kind = 'token' AND t.key = $1 AND NOT t.removed
 """
 NOBODY = Principal()
+COOKIE = "cairn_token"  # the web UI's sign-in cookie (GETs under /ui only)
 
 
 def _json(value: Any) -> dict[str, Any]:
@@ -72,12 +73,24 @@ async def resolve(pool: asyncpg.Pool, bootstrap: Tokens, header: str) -> Princip
     return from_row(row, token, int(time.time() * 1000))
 
 
+def credentials(request: Request) -> str:
+    """The Authorization header; for a GET under /ui without one, the web UI's sign-in cookie
+    (cairn.api.ui.session) as a bearer token. Only GETs under /ui take the cookie: those
+    pages only read, so a cross-site request can never use it to change anything."""
+    header = request.headers.get("authorization", "")
+    path = request.url.path
+    if header or request.method != "GET" or not (path == "/ui" or path.startswith("/ui/")):
+        return header
+    token = request.cookies.get(COOKIE, "")
+    return f"Bearer {token}" if token else ""
+
+
 async def principal_of(request: Request) -> Principal:
     """The request's caller, resolved once per request."""
     known = getattr(request.state, "principal", None)
     if isinstance(known, Principal):
         return known
     principal = await resolve(request.app.state.pool, request.app.state.tokens,
-                              request.headers.get("authorization", ""))
+                              credentials(request))
     request.state.principal = principal
     return principal

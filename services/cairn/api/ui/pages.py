@@ -1,0 +1,104 @@
+"""The pages: search, an artifact's versions, one version's detail, and the pictures they
+embed. Each reuses what its JSON route runs (the search route itself, cairn.api.reads,
+the redaction in cairn.api.visibility, the picture routes), with the caller resolved the
+same way, so the UI can show nothing the JSON api would not.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
+
+from cairn.api import reads
+from cairn.api.deps import HiddenProjects, PoolDep, SearchDep, Selector, SettingsDep, UsageDep
+from cairn.api.routers import pictures
+from cairn.api.routers import search as search_route
+from cairn.api.ui.html import page
+from cairn.api.usage import count_view
+from cairn.api.visibility import redact_detail
+from cairn.core.identity import check_name
+from cairn.search.query import FACETS
+
+router = APIRouter(prefix="/ui", tags=["ui"], include_in_schema=False)
+Many = Annotated[list[str] | None, Query()]
+SORTS = ("relevance", "created", "created:asc", "usage")
+PAGE_SIZE = 20
+
+
+def _metric_filters(name: str, low: str, high: str) -> list[str]:
+    name = name.strip()
+    if not name:
+        return []
+    return [f"{name}{op}{value.strip()}" for op, value in ((">=", low), ("<=", high))
+            if value.strip()]
+
+
+def _link(request: Request, **changes: Any) -> str:
+    """This page's URL with some query parameters replaced."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in changes]
+    kept += [(k, str(v)) for k, v in changes.items() if v is not None]
+    return "/ui?" + urlencode(kept)
+
+
+@router.get("")
+async def search_page(request: Request, backend: SearchDep, settings: SettingsDep,
+                      hidden: HiddenProjects, q: str = "", sort: str = "relevance",
+                      page_number: Annotated[int, Query(alias="page")] = 1,
+                      metric_name: str = "", metric_min: str = "", metric_max: str = "",
+                      ) -> Response:
+    """Search with facets; each facet is counted with every filter but its own."""
+    chosen = {f: request.query_params.getlist(f) for f in FACETS
+              if request.query_params.getlist(f)}
+    metrics = _metric_filters(metric_name, metric_min, metric_max)
+    answer = await search_route.search(
+        backend, settings, hidden, q=q or None, metric=metrics, sort=sort, page=page_number,
+        size=PAGE_SIZE, **{f: chosen.get(f) for f in FACETS})
+    metric_names = sorted({m for h in answer["hits"] for m in h.get("metrics") or {}}
+                          | ({metric_name.strip()} if metric_name.strip() else set()))
+    last = max(1, -(-answer["total"] // PAGE_SIZE))
+    return await page(request, "search.html", answer=answer, q=q, sort=sort, chosen=chosen,
+                      sorts=[*SORTS, *(f"metric.{m}:desc" for m in metric_names)],
+                      metric=(metric_name, metric_min, metric_max), page=page_number,
+                      last=last, prev=_link(request, page=page_number - 1),
+                      next=_link(request, page=page_number + 1))
+
+
+@router.get("/artifacts/{project}/{name}")
+async def artifact_page(request: Request, project: str, name: str, pool: PoolDep) -> Response:
+    """Every version with its stage, aliases and metrics, and the metrics plotted."""
+    check_name(project, "project")
+    check_name(name)
+    summary = await reads.artifact_summary(pool, project, name)
+    aliases: dict[int, list[str]] = {}
+    for alias, number in summary["aliases"].items():
+        aliases.setdefault(number, []).append(alias)
+    metric_names = sorted({m for v in summary["versions"] for m in v["metrics"]})
+    plot = None
+    if metric_names:
+        plot = f"/ui/artifacts/{project}/{name}/metrics.svg?" + urlencode(
+            [("metric", m) for m in metric_names[:4]])
+    return await page(request, "artifact.html", art=summary, aliases=aliases,
+                      metric_names=metric_names, plot=plot)
+
+
+@router.get("/artifacts/{project}/{name}/versions/{selector}")
+async def version_page(request: Request, project: str, name: str, selector: Selector,
+                       pool: PoolDep, usage: UsageDep, background: BackgroundTasks,
+                       hidden: HiddenProjects) -> Response:
+    """One version: files, metadata, environment, verdicts, usage, links both ways and the
+    lineage picture. Counts as a view, like the JSON route."""
+    check_name(project, "project")
+    check_name(name)
+    detail = await reads.version_detail(pool, project, name, selector)
+    background.add_task(count_view, usage, request, detail)
+    return await page(request, "version.html", v=redact_detail(detail, hidden))
+
+
+# The pictures the pages embed, at /ui paths so the sign-in cookie can read them: the
+# picture routes' own handlers, with the same rules as theirs.
+router.add_api_route("/lineage/{ref:path}.svg", pictures._lineage_picture("svg"),
+                     methods=["GET"], response_class=Response)
+router.add_api_route("/artifacts/{project}/{name}/metrics.svg", pictures.metrics_svg,
+                     methods=["GET"], response_class=Response)
