@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import struct
@@ -11,7 +12,7 @@ import asyncpg
 import fastavro
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry import SchemaRegistryClient
@@ -48,12 +49,14 @@ async def test_avro_record_round_trips_through_registry(
     producer.produce(topic, key=b"smoke", value=value)
     assert producer.flush(30) == 0
 
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=endpoints.kafka, auto_offset_reset="earliest"
-    )
+    # The partition is assigned, not subscribed to: a subscription made while the new topic
+    # is not yet in the broker's metadata would wait for the next refresh (5 min by default).
+    consumer = AIOKafkaConsumer(bootstrap_servers=endpoints.kafka, auto_offset_reset="earliest",
+                                metadata_max_age_ms=1000)
     await consumer.start()
     try:
-        record = await consumer.getone()
+        consumer.assign([TopicPartition(topic, 0)])
+        record = await asyncio.wait_for(consumer.getone(), 60)
     finally:
         await consumer.stop()
 
