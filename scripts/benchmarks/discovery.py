@@ -31,7 +31,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,7 @@ from cairn.core.settings import Settings
 from cairn.indexer.app import refresh_seconds
 from cairn.search.query import build_request, search_body
 
+from scripts.benchmarks.stats import percentiles, summary
 from scripts.benchmarks.workspace import workspace
 
 DAY_MS = 86_400_000
@@ -362,20 +363,7 @@ def payload_links(event: dict[str, Any]) -> list[dict[str, Any]]:
     return list(event["payload"][1]["links"])
 
 
-# ---- measuring helpers
-def percentiles(values: Sequence[float], *wanted: int) -> dict[str, float | None]:
-    """{"p50": …} by linear interpolation (statistics' inclusive method), in the values' unit."""
-    if len(values) < 2:
-        return {f"p{p}": round(values[0], 2) if values else None for p in wanted}
-    cuts = statistics.quantiles(values, n=100, method="inclusive")
-    return {f"p{p}": round(cuts[p - 1], 2) for p in wanted}
-
-
-def summary(values: Sequence[float], *wanted: int) -> dict[str, Any]:
-    return {"n": len(values), **percentiles(values, *wanted),
-            "mean": round(statistics.fmean(values), 2), "max": round(max(values), 2)}
-
-
+# ---- measuring helpers (percentiles and summary live in stats.py)
 def say(message: str) -> None:
     print(f"[discovery] {message}", file=sys.stderr, flush=True)
 
