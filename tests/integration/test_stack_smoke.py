@@ -147,3 +147,37 @@ async def test_postgres_round_trip(namespace: Namespace) -> None:
 @pytest.fixture(autouse=True)
 def _print_origin(endpoints: Endpoints) -> None:
     print(f"services from {endpoints.origin}")
+
+
+def test_services_starting_together_register_one_subject(
+    endpoints: Endpoints, namespace: Namespace
+) -> None:
+    """Every service registers its schemas at start-up, at the same moment in CI: the
+    registry's 409s to the losers of that race must not stop any of them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cairn.core.codec import IncompatibleSchema, RegistryClient
+
+    subject = f"{namespace.topic_prefix}smoke.race-{uuid.uuid4().hex[:8]}-value"
+    text = json.dumps(PING_V1)
+
+    def start_up(_: int) -> int:
+        client = RegistryClient(endpoints.registry)
+        try:
+            schema_id = client.register(subject, text)
+            client.set_compatibility(subject, "BACKWARD_TRANSITIVE")
+            return schema_id
+        finally:
+            client.close()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = list(pool.map(start_up, range(8)))
+    assert len(set(ids)) == 1, ids
+    client = RegistryClient(endpoints.registry)
+    try:
+        assert client.compatibility(subject) == "BACKWARD_TRANSITIVE"
+        breaking = {**PING_V1, "fields": [*PING_V1["fields"], {"name": "x", "type": "string"}]}
+        with pytest.raises(IncompatibleSchema):
+            client.register(subject, json.dumps(breaking))
+    finally:
+        client.close()

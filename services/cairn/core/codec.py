@@ -39,19 +39,45 @@ class RegistryClient:
         reraise=True,
     )
     def register(self, subject: str, schema_text: str) -> int:
-        """Register (idempotently) and return the schema id; 409 means incompatible."""
-        reply = self._http.post(
-            f"/subjects/{subject}/versions",
-            json={"schema": schema_text},
-            headers={"Content-Type": "application/vnd.schemaregistry.v1+json"},
-        )
+        """Register (idempotently) and return the schema id; 409 means incompatible.
+
+        Every service registers at start-up, so several may create a subject at once; a 409
+        from losing that race is told apart from incompatibility by looking the schema up.
+        """
+        body = {"schema": schema_text}
+        reply = self._http.post(f"/subjects/{subject}/versions", json=body, headers=_AVRO_JSON)
         if reply.status_code == 409:
+            known = self._http.post(f"/subjects/{subject}", json=body, headers=_AVRO_JSON)
+            if known.status_code == 200:
+                return int(known.json()["id"])
             raise IncompatibleSchema(subject, reply.text)
         reply.raise_for_status()
         return int(reply.json()["id"])
 
+    @retry(
+        retry=retry_if_exception(lambda e: _transient(e) or _conflict(e)),
+        stop=stop_after_delay(60),
+        wait=wait_exponential(max=5),
+        reraise=True,
+    )
     def set_compatibility(self, subject: str, level: str) -> None:
+        """Set a subject's compatibility; a no-op when it already has that level.
+
+        Concurrent first writes of the rule make Apicurio answer 409 to the losers; they
+        retry and then find the level already set.
+        """
+        if self.compatibility(subject) == level:
+            return
         self._http.put(f"/config/{subject}", json={"compatibility": level}).raise_for_status()
+
+    def compatibility(self, subject: str) -> str | None:
+        """The subject's own compatibility level, or None when it has none."""
+        reply = self._http.get(f"/config/{subject}")
+        if reply.status_code == 404:
+            return None
+        reply.raise_for_status()
+        level = reply.json().get("compatibilityLevel")
+        return str(level) if level else None
 
     def schema(self, schema_id: int) -> Any:
         if schema_id not in self._schemas_by_id:
@@ -64,6 +90,14 @@ class RegistryClient:
 
     def close(self) -> None:
         self._http.close()
+
+
+_AVRO_JSON = {"Content-Type": "application/vnd.schemaregistry.v1+json"}
+
+
+def _conflict(exc: BaseException) -> bool:
+    """A 409 from a concurrent write of the same registry state: worth another look."""
+    return isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code == 409
 
 
 def _transient(exc: BaseException) -> bool:
