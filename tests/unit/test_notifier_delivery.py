@@ -6,6 +6,8 @@ the schedule is checked exactly and instantly. A real loopback receiver is in in
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 
 import httpx
@@ -120,3 +122,35 @@ async def test_target_checks_refuse_other_schemes_and_origin_hides_the_path() ->
         await check_address("ftp://93.184.216.34/x", True, setting="X")
     assert origin("https://hooks.slack.com/services/T0/B0/secret") == "https://hooks.slack.com"
     assert origin("http://[::1]:8080/x?token=1") == "http://[::1]:8080"
+
+
+async def test_an_attempt_is_bounded_in_all_and_holds_a_shared_slot() -> None:
+    """A receiver that never finishes answering costs one `timeout`, and no more than
+    `slots` attempts are in flight at once, whichever targets they go to."""
+    in_flight, most = 0, 0
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            await asyncio.sleep(5)
+            return httpx.Response(200)
+        finally:
+            in_flight -= 1
+
+    async def report(a: Attempt) -> None:
+        reports.append(a)
+
+    async def check(url: str) -> None:
+        pass
+
+    reports: list[Attempt] = []
+    policy, slots = Policy(attempts=1, timeout=0.1), asyncio.Semaphore(2)
+    started = time.perf_counter()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(slow)) as http:
+        finals = await asyncio.gather(*(deliver(http, job(delivery_id=str(n)), policy, report,
+                                                check, slots=slots) for n in range(4)))
+    assert finals == [DEAD] * 4 and most == 2
+    assert {a.error for a in reports} == {"timed out after 0.1s"}
+    assert time.perf_counter() - started < 1.0  # two rounds of 0.1 s, not 5 s

@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     webhook_backoff_max: float = Field(
         60.0, ge=0, validation_alias=_env("CAIRN_WEBHOOK_BACKOFF_MAX"))
     webhook_timeout: float = Field(10.0, gt=0, validation_alias=_env("CAIRN_WEBHOOK_TIMEOUT"))
+    # Webhook POSTs in flight at once across all targets (each target has at most one, to
+    # keep its order), and deliveries held unfinished before the notifier stops reading the
+    # changelog (a dead receiver's queue can grow only this far).
+    webhook_concurrency: int = Field(
+        32, ge=1, validation_alias=_env("CAIRN_WEBHOOK_CONCURRENCY"))
+    webhook_backlog: int = Field(10_000, ge=1, validation_alias=_env("CAIRN_WEBHOOK_BACKLOG"))
     # The archiver: the archive tier's blob directory (default: `archive` beside the blob
     # directory) and the seconds between its scheduled retention runs (0: none; policies then
     # apply only through `cairn retention apply`).

@@ -1,9 +1,13 @@
-"""The notifier's faust app: changelog batches in, signed webhooks and delivery reports out.
+"""The notifier's faust app: changelog records in, signed webhooks and delivery reports out.
 
-Each batch runs inside `settle()`: every delivery it owes is driven to a final state
-(delivered or dead) and every attempt's report acknowledged by Kafka before faust may commit
-the batch's offsets. A crash repeats only the unfinished deliveries: the delivery log says
-which ended, and receivers dedupe on X-Cairn-Delivery in case a report had not landed yet.
+Each record's deliveries go to their targets' lanes (`scheduler`): a target's notifications
+go out one at a time in changelog order, and a slow or dead target retries in its own lane
+while every other target's notifications go on. The stream does not acknowledge records
+itself (`noack_take`): the scheduler acknowledges a record once each delivery it owes was
+delivered or dead-lettered, with every attempt's report acknowledged by Kafka, and every
+earlier record of its partition was acknowledged; faust commits what was acknowledged. A crash
+or a shutdown repeats only the unfinished deliveries: the delivery log says which ended, and
+receivers dedupe on X-Cairn-Delivery in case a report had not reached it yet.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
@@ -30,7 +35,7 @@ from cairn.core.settings import Settings
 from cairn.core.targets import check_address, origin
 from cairn.core.topics import Topics
 from cairn.core.worker import decode_changelog, service_pages, stream_app
-from cairn.notifier import jobs, signing, store
+from cairn.notifier import jobs, scheduler, signing, store
 from cairn.notifier.delivery import Attempt, Policy, deliver
 
 ATTEMPTS = Counter("cairn_notifier_attempts_total", "Webhook attempts", ["state"])
@@ -38,7 +43,7 @@ ENDED = Counter("cairn_notifier_deliveries_total", "Deliveries that ended", ["st
 UNDECODABLE = Counter("cairn_notifier_undecodable_total", "Changelog records not decodable")
 LAST_SEQ = Gauge("cairn_notifier_last_seq", "Highest changelog seq handled")
 DURATION = Histogram("cairn_notifier_attempt_seconds", "Time of one webhook attempt")
-CONCURRENCY = 32  # targets served at once
+QUEUED = Gauge("cairn_notifier_queued_deliveries", "Deliveries queued or in flight")
 SETTING = "CAIRN_ALLOW_PRIVATE_WEBHOOKS"
 
 
@@ -71,6 +76,13 @@ def report_event(a: Attempt) -> dict[str, Any]:
     }
 
 
+async def _fill(out: list[Any], plan: Callable[[list[Any]], Awaitable[list[Any]]],
+                events: list[Any]) -> None:
+    """settle()'s work: plan a batch into `out` (planning reads PostgreSQL, so it may need
+    retrying; nothing is queued until it succeeded)."""
+    out[:] = await plan(events)
+
+
 def create_app(settings: Settings) -> faust.App:
     log = configure("notifier")
     topics = Topics(settings.topic_prefix)
@@ -84,10 +96,20 @@ def create_app(settings: Settings) -> faust.App:
                     settings.webhook_backoff_max, settings.webhook_timeout)
     key = settings.webhook_key.get_secret_value()
     master = signing.master_key(key)
-    ended, limit = Ended(), asyncio.Semaphore(CONCURRENCY)
-    # Built on first use inside the worker's loop, never closed: a batch still settling at
+    ended, slots = Ended(), asyncio.Semaphore(settings.webhook_concurrency)
+    # Built on first use inside the worker's loop, never closed: lanes still delivering at
     # shutdown must keep them (as in the validator).
     state: dict[str, Any] = {"pool": None, "http": None}
+    # The scheduler acknowledges records itself: faust must neither wait for every record to
+    # be acknowledged before a rebalance or a stop (a dead target would hold it for minutes)
+    # nor acknowledge them on its own.
+    app.conf.stream_wait_empty = False
+
+    def http() -> httpx.AsyncClient:
+        if state["http"] is None:
+            state["http"] = httpx.AsyncClient(follow_redirects=False, limits=httpx.Limits(
+                max_connections=settings.webhook_concurrency))
+        return state["http"]  # type: ignore[no-any-return]
 
     async def pool() -> asyncpg.Pool:
         if state["pool"] is None:
@@ -110,33 +132,54 @@ def create_app(settings: Settings) -> faust.App:
                  delivery=a.job.delivery_id, attempt=a.number, status=a.status_code,
                  error=a.error, state=a.state)
 
-    async def serve(group: list[jobs.Job]) -> None:
-        async with limit:
-            for job in group:
-                final = await deliver(state["http"], job, policy, report, check_target)
+    async def run(job: jobs.Job, again: bool) -> str:
+        """Deliver a job; after an error, first ask the delivery log how far it got."""
+        if again:
+            resumed = jobs.resume([job], await store.progress(pool, [job.delivery_id]))
+            if not resumed:
                 ended.add(job.delivery_id)
-                ENDED.labels(final).inc()
+                return "ended"
+            job = resumed[0]
+        final = await deliver(http(), job, policy, report, check_target, slots=slots)
+        ended.add(job.delivery_id)
+        ENDED.labels(final).inc()
+        return final
 
-    async def notify(values: list[bytes | None]) -> None:
-        records = decode_changelog(changelog_codec, values, log, UNDECODABLE)
-        if state["http"] is None:
-            state["http"] = httpx.AsyncClient(follow_redirects=False)
+    lanes = scheduler.Scheduler(run, settings.webhook_backlog, log)
+    QUEUED.set_function(lambda: len(lanes))
+
+    async def plan(events: list[Any]) -> list[tuple[Any, list[jobs.Job]]]:
+        """Each event with the deliveries it owes that did not end yet."""
+        decoded = [decode_changelog(changelog_codec, [e.message.value], log, UNDECODABLE)
+                   for e in events]
+        records = [r for rs in decoded for r in rs]
         todo = [j for j in jobs.plan(records, await subscriptions.current(), master)
                 if j.delivery_id not in ended]
         todo = jobs.resume(todo, await store.progress(pool, [j.delivery_id for j in todo]))
-        outcomes = await asyncio.gather(*(serve(g) for g in jobs.by_target(todo)),
-                                        return_exceptions=True)
-        failures = [o for o in outcomes if isinstance(o, BaseException)]
-        if failures:  # every group has stopped; settle() redoes the rest of the batch
-            raise failures[0]
+        owed: dict[int, list[jobs.Job]] = {}
+        for job in todo:
+            owed.setdefault(job.seq, []).append(job)
         if records:
             LAST_SEQ.set(max(LAST_SEQ._value.get(), *(r["seq"] for r in records)))
+        return [(e, [j for r in rs for j in owed.pop(r["seq"], [])])
+                for e, rs in zip(events, decoded, strict=True)]
 
     @app.agent(source)
     async def notifier(stream: faust.StreamT[Any]) -> None:
-        async for batch in stream.take_events(100, within=0.2):  # type: ignore[attr-defined]
-            values = [e.message.value for e in batch]
-            await settle(partial(notify, values), log, "notifier")
+        async for events in stream.noack_take(100, within=0.2):  # type: ignore[attr-defined]
+            planned: list[tuple[Any, list[jobs.Job]]] = []
+            await settle(partial(_fill, planned, plan, events), log, "notifier")
+            for event, owed in planned:
+                await lanes.submit(event.message.tp, partial(stream.ack, event), owed)
+
+    async def revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        lanes.forget(args[0])  # the revoked partitions
+
+    async def shutdown(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        await lanes.close()
+
+    app.on_partitions_revoked.connect(revoked)
+    app.on_before_shutdown.connect(shutdown)
 
     @app.task  # type: ignore[untyped-decorator]
     async def warm_up() -> None:
@@ -146,16 +189,18 @@ def create_app(settings: Settings) -> faust.App:
                                                error=repr(s.outcome and s.outcome.exception()))):
             with attempt:  # PostgreSQL starting, or the ledger has not migrated it yet
                 await subscriptions.current()
-        state["http"] = state["http"] or httpx.AsyncClient(follow_redirects=False)
+        http()
         if not key:
             log.warning("CAIRN_WEBHOOK_KEY is not set: signing with the development key, "
                         "which anyone can know; set it outside development")
         log.info("notifier ready", changelog=topics.changelog, deliveries=topics.deliveries,
                  subscriptions=len(subscriptions), attempts=policy.attempts,
+                 concurrency=settings.webhook_concurrency, backlog=settings.webhook_backlog,
                  private_targets=settings.allow_private_webhooks)
 
     service_pages(app, lambda: None if state["http"] is None else {
         "subscriptions": len(subscriptions), "signing_key": "set" if key else "development",
-        "private_targets": settings.allow_private_webhooks})
+        "private_targets": settings.allow_private_webhooks, "queued": len(lanes),
+        "lanes": lanes.lanes})
     app.cairn_codecs = (reports_codec,)  # type: ignore[attr-defined]
     return app

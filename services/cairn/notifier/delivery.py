@@ -5,12 +5,15 @@ cairn.notifier.deliveries) with where the delivery stands after it: `retrying` (
 next attempt is due), `delivered` (a 2xx answer) or `dead`. Any other answer, a timeout or an
 unreachable target is a failed attempt; a target that now resolves to a refused address is
 dead at once, since retrying cannot help. Redirects are not followed: they could lead to a
-private address the check never saw.
+private address the check never saw. An attempt holds one of the shared connection `slots`
+and lasts at most `timeout` in all (httpx's own timeout bounds each phase, so a receiver
+trickling bytes could hold it longer); backoff sleeps hold no slot.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -91,25 +94,36 @@ CheckTarget = Callable[[str], Awaitable[None]]  # raises Refused or OSError
 
 
 async def post_once(http: httpx.AsyncClient, job: Job, policy: Policy,
-                    check_target: CheckTarget) -> tuple[int, int, float]:
+                    check_target: CheckTarget, slots: asyncio.Semaphore | None = None
+                    ) -> tuple[int, int, float]:
     """(status, started ms, duration ms) of a 2xx answer, else Failed / Unrecoverable."""
+    async with slots or contextlib.nullcontext():
+        return await _post(http, job, policy, check_target)
+
+
+async def _post(http: httpx.AsyncClient, job: Job, policy: Policy,
+                check_target: CheckTarget) -> tuple[int, int, float]:
     started, t0 = now_ms(), time.perf_counter()
 
     def failed(cls: type[Failed], status: int | None, error: str) -> Failed:
         return cls(status, error[:MAX_ERROR], started, (time.perf_counter() - t0) * 1000)
 
     try:
-        await check_target(job.subscription.url)
+        async with asyncio.timeout(policy.timeout):  # name resolution, in a thread
+            await check_target(job.subscription.url)
     except Refused as exc:
         raise failed(Unrecoverable, None, f"refused: {exc}") from None
+    except TimeoutError:
+        raise failed(Failed, None, f"resolving timed out after {policy.timeout:g}s") from None
     except OSError as exc:
         raise failed(Failed, None, f"unresolvable target ({exc})") from None
     headers = signing.signed_headers(job.secret, job.delivery_id, job.event_type, job.body,
                                      int(time.time()))
     try:
-        reply = await http.post(job.subscription.url, content=job.body, headers=headers,
-                                timeout=policy.timeout, follow_redirects=False)
-    except httpx.TimeoutException:
+        async with asyncio.timeout(policy.timeout):
+            reply = await http.post(job.subscription.url, content=job.body, headers=headers,
+                                    timeout=policy.timeout, follow_redirects=False)
+    except (httpx.TimeoutException, TimeoutError):
         raise failed(Failed, None, f"timed out after {policy.timeout:g}s") from None
     except httpx.HTTPError as exc:
         raise failed(Failed, None, f"unreachable ({type(exc).__name__}: {exc})") from None
@@ -120,7 +134,8 @@ async def post_once(http: httpx.AsyncClient, job: Job, policy: Policy,
 
 async def deliver(http: httpx.AsyncClient, job: Job, policy: Policy, report: Report,
                   check_target: CheckTarget,
-                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> str:
+                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                  slots: asyncio.Semaphore | None = None) -> str:
     """Try until delivered or dead; report every attempt; return the final state."""
     first = job.first_attempt
     remaining = max(1, policy.attempts - first + 1)
@@ -141,7 +156,8 @@ async def deliver(http: httpx.AsyncClient, job: Job, policy: Policy, report: Rep
                 before_sleep=retrying, sleep=sleep):
             with attempt:
                 number = first + attempt.retry_state.attempt_number - 1
-                status, started, duration = await post_once(http, job, policy, check_target)
+                status, started, duration = await post_once(http, job, policy, check_target,
+                                                             slots)
     except Failed as exc:
         await report(Attempt(job, number, exc.status_code, exc.error, exc.duration_ms,
                              exc.started, DEAD))
