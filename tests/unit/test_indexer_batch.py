@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from cairn.core.batches import RawRecord
 from cairn.core.codec import UndecodableRecord
 from cairn.indexer.app import IndexerTopics, refresh_seconds
 from cairn.indexer.batch import Outcome, decode
-from cairn.ledger.batch import RawRecord
 
 from tests.unit.test_search_documents import state
 

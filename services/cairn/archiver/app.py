@@ -12,7 +12,6 @@ The archiver reads PostgreSQL and never writes it: the ledger is the only writer
 from __future__ import annotations
 
 import asyncio
-from functools import partial
 from typing import Any
 
 import asyncpg
@@ -22,16 +21,13 @@ from prometheus_client import Counter, Gauge
 from cairn.archiver.inventory import plan_project, scheduled_policies
 from cairn.archiver.requests import lifecycle_events
 from cairn.archiver.tiers import PLACEMENT_SQL, Tiers, archive_root, placement
-from cairn.core import schemas
-from cairn.core.batches import settle
 from cairn.core.blobstore import LocalBlobStore
-from cairn.core.codec import AvroCodec, RegistryClient
 from cairn.core.emitter import Emitter
 from cairn.core.events import now_ms, payload_of
 from cairn.core.logs import configure
 from cairn.core.settings import Settings
 from cairn.core.topics import Topics
-from cairn.core.worker import decode_changelog, service_pages, stream_app
+from cairn.core.worker import changelog_agent, service_pages, stream_app
 
 REQUESTED = Counter("cairn_archiver_requested_total", "Lifecycle requests emitted by schedule",
                     ["action"])
@@ -44,9 +40,6 @@ def create_app(settings: Settings) -> faust.App:
     log = configure("archiver")
     topics = Topics(settings.topic_prefix)
     app = stream_app(settings, "cairn-archiver", topics.partitions, commit_every=100)
-    source = app.topic(topics.changelog, value_type=bytes, key_type=bytes)
-    changelog_codec = AvroCodec(RegistryClient(settings.schema_registry_url), topics.changelog,
-                                schemas.RECORDED)
     emitter = Emitter(settings, "cairn-archiver")
     tiers = Tiers(LocalBlobStore(settings.blob_dir), LocalBlobStore(archive_root(settings)))
     pools: list[asyncpg.Pool] = []  # opened on first use, inside the worker's event loop
@@ -57,15 +50,9 @@ def create_app(settings: Settings) -> faust.App:
                                                    max_size=4))
         return pools[0]
 
-    @app.agent(source)
-    async def archiver(stream: faust.StreamT[Any]) -> None:
-        async for batch in stream.take_events(100, within=0.2):  # type: ignore[attr-defined]
-            values = [e.message.value for e in batch]
-            await settle(partial(place_blobs, values), log, "archiver")
-
-    async def place_blobs(values: list[bytes | None]) -> None:
+    async def place_blobs(records: list[dict[str, Any]]) -> None:
         digests: set[str] = set()
-        for record in decode_changelog(changelog_codec, values, log, UNDECODABLE):
+        for record in records:
             kind, _ = payload_of(record["event"])
             if kind == "LifecycleRequested" and record["outcome"] == "applied":
                 digests |= {f["sha256"] for f in record["state"]["content"]["files"]}
@@ -80,6 +67,8 @@ def create_app(settings: Settings) -> faust.App:
                 log.error("blob not placed", sha256=sha256, problem=what)
         if done:
             log.info("blobs placed", blobs=len(done))
+
+    changelog_agent(app, settings, topics, log, UNDECODABLE, "archiver", place_blobs)
 
     async def run_policies() -> None:
         async with (await pool()).acquire() as conn:

@@ -5,16 +5,55 @@ leaves by an exception or by cancellation at shutdown, and acknowledged offsets 
 committed. So a batch's work must never leave half-done: it is retried until it succeeds
 (deterministic bad input is dead-lettered inside the work, so only outages are retried), and
 a cancellation waits for the work in flight to finish first. A kill -9 acknowledges nothing,
-and the batch is redelivered; the work is idempotent, so that is safe.
+and the batch is redelivered; the work is idempotent, so that is safe. `batch_agent` is the
+one way a Cairn service consumes a topic in batches.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
+import faust
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    key: bytes | None
+    value: bytes | None
+    topic: str
+    partition: int
+    offset: int
+    headers: tuple[tuple[str, bytes | None], ...] = ()  # the producer's signature among them
+
+
+def headers_of(message: Any) -> tuple[tuple[str, bytes | None], ...]:
+    """A consumed message's headers as (name, value) pairs, whatever shape the client gave."""
+    found = getattr(message, "headers", None) or ()
+    return tuple(found.items() if isinstance(found, dict) else found)
+
+
+def raw_records(batch: Sequence[Any]) -> list[RawRecord]:
+    """faust events → RawRecords (headers kept: the ledger checks signatures in them)."""
+    return [RawRecord(e.message.key, e.message.value, e.message.topic, e.message.partition,
+                      e.message.offset, headers_of(e.message)) for e in batch]
+
+
+def batch_agent(app: faust.App, topic: str, work: Callable[[list[RawRecord]], Awaitable[None]],
+                *, size: int, within: float, log: Any, name: str) -> None:
+    """Consume `topic` in batches of up to `size` (or what came `within` seconds), each one
+    done by `work` inside settle(): faust acknowledges a batch however the loop body leaves
+    it, so the body may only leave once the work is done (it is retried until then)."""
+    async def agent(stream: faust.StreamT[Any]) -> None:
+        async for batch in stream.take_events(size, within=within):  # type: ignore[attr-defined]
+            await settle(partial(work, raw_records(batch)), log, name)
+
+    agent.__name__ = agent.__qualname__ = name  # faust names the agent (and its group) by it
+    app.agent(app.topic(topic, value_type=bytes, key_type=bytes), name=name)(agent)
 
 
 async def settle(work: Callable[[], Awaitable[None]], log: Any, what: str) -> None:

@@ -1,21 +1,24 @@
-"""What every Cairn stream consumer shares: faust's settings and its health and metrics pages.
+"""What every Cairn stream consumer shares: faust's settings, its health and metrics pages,
+the changelog agent and the start-up of `python -m cairn.<service>`.
 
 Raw bytes in (each service decodes with its own Avro codec), offsets from the beginning for
 a new consumer group, and a short broker session so a killed member's partitions move to
-another within seconds (faust's default is 60 s). The ledger and the indexer predate this
-module and still spell the same settings out.
+another within seconds (faust's default is 60 s). The ledger, indexer, validator, archiver
+and notifier are all built by `stream_app` and started by `run_worker`.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import faust
 from prometheus_client import Counter, generate_latest
 
-from cairn.core.codec import AvroCodec, UndecodableRecord
+from cairn.core import schemas
+from cairn.core.batches import RawRecord, batch_agent
+from cairn.core.codec import AvroCodec, RegistryClient, UndecodableRecord
 from cairn.core.settings import Settings
 from cairn.core.topics import Topics, ensure_topics
 
@@ -59,11 +62,30 @@ def service_pages(app: faust.App, readiness: Callable[[], dict[str, Any] | None]
         return web.bytes(generate_latest(), content_type="text/plain")
 
 
-def run_worker(create_app: Callable[[Settings], faust.App]) -> None:
-    """`python -m cairn.<service>`: make sure the topics exist, register the app's codecs
-    (`app.cairn_codecs`), run the faust worker."""
+def changelog_agent(app: faust.App, settings: Settings, topics: Topics, log: Any,
+                    undecodable: Counter, name: str,
+                    work: Callable[[list[dict[str, Any]]], Awaitable[None]]) -> None:
+    """Feed the changelog to `work` in decoded batches (up to 100, or what came in 0.2 s),
+    each inside settle(), so its offsets are acknowledged only once `work` has finished."""
+    codec = AvroCodec(RegistryClient(settings.schema_registry_url), topics.changelog,
+                      schemas.RECORDED)
+
+    async def decoded(raws: list[RawRecord]) -> None:
+        await work(decode_changelog(codec, (r.value for r in raws), log, undecodable))
+
+    batch_agent(app, topics.changelog, decoded, size=100, within=0.2, log=log, name=name)
+
+
+def run_worker(create_app: Callable[[Settings], faust.App], *,
+               topics: Callable[[str], Topics] = Topics,
+               before: Callable[[Settings], None] | None = None) -> None:
+    """`python -m cairn.<service>`: run `before` (the ledger migrates), make sure `topics`
+    exist, register the app's codecs (`app.cairn_codecs`), run the faust worker; in that
+    order, since each step needs the one before it."""
     settings = Settings()
-    ensure_topics(settings.kafka_bootstrap_servers, Topics(settings.topic_prefix))
+    if before is not None:
+        before(settings)
+    ensure_topics(settings.kafka_bootstrap_servers, topics(settings.topic_prefix))
     app = create_app(settings)
     for codec in getattr(app, "cairn_codecs", ()):
         codec.register()

@@ -5,19 +5,12 @@ It only reads the changelog (the ledger registers its schema), so it registers n
 
 from __future__ import annotations
 
-import sys
-
-from cairn.core.settings import Settings
-from cairn.core.topics import ensure_topics
+from cairn.core.worker import run_worker
 from cairn.indexer.app import IndexerTopics, create_app
 
 
 def main() -> None:
-    settings = Settings()
-    ensure_topics(settings.kafka_bootstrap_servers, IndexerTopics(settings.topic_prefix))
-    app = create_app(settings)
-    sys.argv = [sys.argv[0], "worker", "--loglevel", "info"]
-    app.main()
+    run_worker(create_app, topics=IndexerTopics)
 
 
 if __name__ == "__main__":

@@ -16,17 +16,19 @@ from typing import Any
 
 import asyncpg
 import faust
-from prometheus_client import Counter, Gauge, Histogram, generate_latest
+from prometheus_client import Counter, Gauge, Histogram
 
 from cairn.core import schemas
+from cairn.core.batches import RawRecord, batch_agent
 from cairn.core.codec import AvroCodec, RegistryClient
 from cairn.core.kafka import produce_all_async, producer
 from cairn.core.logs import configure
 from cairn.core.settings import Settings
 from cairn.core.topics import Topics
+from cairn.core.worker import service_pages, stream_app
 from cairn.indexer.batch import index_batch
 from cairn.indexer.sync import Refresher
-from cairn.ledger.batch import RawRecord, batch_agent, dead_letter_headers
+from cairn.ledger.batch import dead_letter_headers
 from cairn.search.backend import alias_name, backend_for
 from cairn.search.mappings import index_body
 
@@ -56,18 +58,8 @@ def create_app(settings: Settings) -> faust.App:
     log = configure("indexer")
     topics = IndexerTopics(settings.topic_prefix)
     alias = alias_name(settings)
-    app = faust.App(
-        f"{settings.topic_prefix}cairn-indexer.{alias}",
-        broker=f"kafka://{settings.kafka_bootstrap_servers}",
-        value_serializer="raw", key_serializer="raw",
-        topic_replication_factor=1, topic_partitions=topics.partitions,
-        consumer_auto_offset_reset="earliest",
-        web_host=settings.http_host, web_port=settings.http_port, web_in_thread=False,
-        # A killed member holds its partitions until the session times out: keep it short
-        # so a restarted indexer resumes within seconds (faust's default is 60 s).
-        broker_session_timeout=10.0, broker_heartbeat_interval=2.0,
-        broker_commit_every=1000, broker_commit_interval=1.0,
-    )
+    app = stream_app(settings, f"cairn-indexer.{alias}", topics.partitions,
+                     commit_every=1000)
     codec = AvroCodec(RegistryClient(settings.schema_registry_url), topics.changelog,
                       schemas.RECORDED)
     backend = backend_for(settings, patience=None)  # wait out engine restarts, never skip
@@ -139,19 +131,6 @@ def create_app(settings: Settings) -> faust.App:
             await state["pool"].close()
         kafka.flush(10)
 
-    @app.page("/healthz")
-    async def healthz(web: Any, request: Any) -> Any:
-        return web.json({"status": "ok"})
-
-    @app.page("/readyz")
-    async def readyz(web: Any, request: Any) -> Any:
-        if not state["ready"]:
-            return web.json({"status": "starting"}, status=503)
-        return web.json({"status": "ready", "alias": alias, "index": state["index"],
-                         **refresher.status()})
-
-    @app.page("/metrics")
-    async def metrics(web: Any, request: Any) -> Any:
-        return web.bytes(generate_latest(), content_type="text/plain")
-
+    service_pages(app, lambda: {"alias": alias, "index": state["index"], **refresher.status()}
+                  if state["ready"] else None)
     return app

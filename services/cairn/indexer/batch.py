@@ -16,9 +16,9 @@ from typing import Any
 import asyncpg
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
+from cairn.core.batches import RawRecord
 from cairn.core.codec import AvroCodec, UndecodableRecord
 from cairn.indexer import ledger_reads as reads
-from cairn.ledger.batch import RawRecord
 from cairn.search.backend import BulkResult, IndexMissing, SearchBackend
 from cairn.search.documents import version_document
 

@@ -1,24 +1,20 @@
-"""`python -m cairn.ledger`: migrate, register schemas, create topics, run the worker."""
+"""`python -m cairn.ledger`: migrate, create topics, register schemas, run the worker."""
 
 from __future__ import annotations
 
-import sys
-
 from cairn.core.settings import Settings
-from cairn.core.topics import Topics, ensure_topics
+from cairn.core.worker import run_worker
 from cairn.ledger.app import create_app
 from cairn.ledger.migrate import upgrade
 
 
-def main() -> None:
-    settings = Settings()
+def migrate(settings: Settings) -> None:
+    """The ledger is PostgreSQL's only writer, so it alone migrates, before anything runs."""
     upgrade(settings.database_url)
-    ensure_topics(settings.kafka_bootstrap_servers, Topics(settings.topic_prefix))
-    app = create_app(settings)
-    for codec in app.cairn_codecs:  # type: ignore[attr-defined]
-        codec.register()
-    sys.argv = [sys.argv[0], "worker", "--loglevel", "info"]
-    app.main()
+
+
+def main() -> None:
+    run_worker(create_app, before=migrate)
 
 
 if __name__ == "__main__":

@@ -11,16 +11,18 @@ from typing import Any
 
 import asyncpg
 import faust
-from prometheus_client import Counter, Gauge, generate_latest
+from prometheus_client import Counter, Gauge
 
 from cairn.core import schemas
+from cairn.core.batches import RawRecord, batch_agent
 from cairn.core.codec import AvroCodec, RegistryClient
 from cairn.core.kafka import produce_all_async, producer
 from cairn.core.logs import configure
 from cairn.core.settings import Settings
 from cairn.core.topics import Topics
+from cairn.core.worker import service_pages, stream_app
 from cairn.ledger import config, deliveries, usage
-from cairn.ledger.batch import RawRecord, batch_agent, dead_letter_headers, record_batch
+from cairn.ledger.batch import dead_letter_headers, record_batch
 from cairn.ledger.origins import Screen, artifact_needs
 
 RECORDED = Counter("cairn_ledger_recorded_total", "Events recorded", ["outcome"])
@@ -32,24 +34,7 @@ LAST_SEQ = Gauge("cairn_ledger_last_seq", "Highest seq published to the changelo
 def create_app(settings: Settings) -> faust.App:
     log = configure("ledger")
     topics = Topics(settings.topic_prefix)
-    app = faust.App(
-        f"{settings.topic_prefix}cairn-ledger",
-        broker=f"kafka://{settings.kafka_bootstrap_servers}",
-        value_serializer="raw",
-        key_serializer="raw",
-        topic_replication_factor=1,
-        topic_partitions=topics.partitions,
-        consumer_auto_offset_reset="earliest",
-        web_host=settings.http_host,
-        web_port=settings.http_port,
-        web_in_thread=False,
-        broker_commit_every=1000,
-        # A killed member holds its partitions until the session times out: keep that short
-        # so a restarted ledger resumes within seconds (faust's default is 60 s).
-        broker_session_timeout=10.0,
-        broker_heartbeat_interval=2.0,
-        broker_commit_interval=1.0,
-    )
+    app = stream_app(settings, "cairn-ledger", topics.partitions, commit_every=1000)
     registry = RegistryClient(settings.schema_registry_url)
     events_codec = AvroCodec(registry, topics.events, schemas.EVENT)
     changelog_codec = AvroCodec(registry, topics.changelog, schemas.RECORDED)
@@ -83,25 +68,13 @@ def create_app(settings: Settings) -> faust.App:
     batch_agent(app, topics.events, record_and_publish, size=500, within=0.05, log=log,
                 name="ledger")
 
-    @app.task
+    @app.task  # type: ignore[untyped-decorator]
     async def warm_up() -> None:
         await pool()
         state["ready"] = True
         log.info("ledger ready", events=topics.events, changelog=topics.changelog)
 
-    @app.page("/healthz")
-    async def healthz(web: Any, request: Any) -> Any:
-        return web.json({"status": "ok"})
-
-    @app.page("/readyz")
-    async def readyz(web: Any, request: Any) -> Any:
-        if not state["ready"]:
-            return web.json({"status": "starting"}, status=503)
-        return web.json({"status": "ready"})
-
-    @app.page("/metrics")
-    async def metrics(web: Any, request: Any) -> Any:
-        return web.bytes(generate_latest(), content_type="text/plain")
+    service_pages(app, lambda: {} if state["ready"] else None)
 
     usage_codec = usage.install(app, settings, registry, pool, kafka)  # the second agent
     config_codec = config.install(app, settings, registry, pool, kafka)  # and the third

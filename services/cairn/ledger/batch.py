@@ -14,16 +14,16 @@ found by event_id and its changelog record is produced again (consumers dedupe b
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 import asyncpg
-import faust
 from confluent_kafka import Producer
 
-from cairn.core.batches import settle
+# Re-exported for ledger/config.py until it imports them from cairn.core.batches.
+from cairn.core.batches import RawRecord as RawRecord
+from cairn.core.batches import batch_agent as batch_agent
 from cairn.core.codec import AvroCodec, UndecodableRecord
 from cairn.core.identity import InvalidInput
 from cairn.core.kafka import produce_all_async
@@ -34,41 +34,6 @@ from cairn.ledger.origins import Screen
 # Connection-level errors are not here: the caller retries the whole batch for those.
 REFUSED = (InvalidInput, KeyError, TypeError, ValueError)
 UNPROCESSABLE = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError)
-
-
-@dataclass(frozen=True)
-class RawRecord:
-    key: bytes | None
-    value: bytes | None
-    topic: str
-    partition: int
-    offset: int
-    headers: tuple[tuple[str, bytes | None], ...] = ()  # the producer's signature among them
-
-
-def headers_of(message: Any) -> tuple[tuple[str, bytes | None], ...]:
-    """A consumed message's headers as (name, value) pairs, whatever shape the client gave."""
-    found = getattr(message, "headers", None) or ()
-    return tuple(found.items() if isinstance(found, dict) else found)
-
-
-def raw_records(batch: Sequence[Any]) -> list[RawRecord]:
-    """faust events → RawRecords (headers kept: the ledger checks signatures in them)."""
-    return [RawRecord(e.message.key, e.message.value, e.message.topic, e.message.partition,
-                      e.message.offset, headers_of(e.message)) for e in batch]
-
-
-def batch_agent(app: faust.App, topic: str, work: Callable[[list[RawRecord]], Awaitable[None]],
-                *, size: int, within: float, log: Any, name: str) -> None:
-    """Consume `topic` in batches of up to `size` (or what came `within` seconds), each one
-    done by `work` inside settle(): faust acknowledges a batch however the loop body leaves
-    it, so the body may only leave once the work is done (it is retried until then)."""
-    async def agent(stream: faust.StreamT[Any]) -> None:
-        async for batch in stream.take_events(size, within=within):  # type: ignore[attr-defined]
-            await settle(partial(work, raw_records(batch)), log, name)
-
-    agent.__name__ = agent.__qualname__ = name  # faust names the agent (and its group) by it
-    app.agent(app.topic(topic, value_type=bytes, key_type=bytes), name=name)(agent)
 
 
 async def decode_screened(pool: asyncpg.Pool, records: Sequence[RawRecord], codec: AvroCodec,

@@ -19,11 +19,12 @@ from confluent_kafka import Producer
 from prometheus_client import Counter
 
 from cairn.core import schemas
+from cairn.core.batches import RawRecord, batch_agent
 from cairn.core.codec import AvroCodec, RegistryClient, UndecodableRecord
 from cairn.core.logs import configure
 from cairn.core.settings import Settings
 from cairn.core.topics import Topics
-from cairn.ledger.batch import RawRecord, batch_agent, send_dead_letters
+from cairn.ledger.batch import send_dead_letters
 
 RECORDED = Counter("cairn_ledger_deliveries_recorded_total", "Delivery attempts recorded",
                    ["state"])

@@ -20,13 +20,14 @@ from confluent_kafka import Producer
 from prometheus_client import Counter
 
 from cairn.core import schemas
+from cairn.core.batches import RawRecord, batch_agent
 from cairn.core.codec import AvroCodec, RegistryClient, UndecodableRecord
 from cairn.core.identity import InvalidInput
 from cairn.core.logs import configure
 from cairn.core.settings import Settings
 from cairn.core.topics import Topics
 from cairn.core.usage import check_usage
-from cairn.ledger.batch import RawRecord, batch_agent, send_dead_letters
+from cairn.ledger.batch import send_dead_letters
 
 COUNTED = Counter("cairn_ledger_usage_counted_total", "Usage events counted", ["action"])
 USAGE_REPEATS = Counter("cairn_ledger_usage_redelivered_total", "Usage events seen again")

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-
-from cairn.core.settings import Settings
-from cairn.core.topics import Topics, ensure_topics
+from cairn.core.worker import run_worker
 from cairn.validator.app import create_app
 
 
 def main() -> None:
-    settings = Settings()
-    ensure_topics(settings.kafka_bootstrap_servers, Topics(settings.topic_prefix))
-    app = create_app(settings)
-    for codec in app.cairn_codecs:  # type: ignore[attr-defined]
-        codec.register()
-    sys.argv = [sys.argv[0], "worker", "--loglevel", "info"]
-    app.main()
+    run_worker(create_app)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ judgements carry the same event ids and the ledger records them once.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import asyncpg
@@ -15,15 +14,12 @@ import faust
 import httpx
 from prometheus_client import Counter, Gauge
 
-from cairn.core import schemas
-from cairn.core.batches import settle
 from cairn.core.blobstore import LocalBlobStore
-from cairn.core.codec import AvroCodec, RegistryClient, UndecodableRecord
 from cairn.core.emitter import Emitter
 from cairn.core.logs import configure
 from cairn.core.settings import Settings
 from cairn.core.topics import Topics
-from cairn.core.worker import service_pages, stream_app
+from cairn.core.worker import changelog_agent, service_pages, stream_app
 from cairn.validator.hooks import installed_plugins
 from cairn.validator.judge import Judge
 from cairn.validator.rules import default_dir
@@ -39,9 +35,6 @@ def create_app(settings: Settings) -> faust.App:
     log = configure("validator")
     topics = Topics(settings.topic_prefix)
     app = stream_app(settings, "cairn-validator", topics.partitions, commit_every=100)
-    source = app.topic(topics.changelog, value_type=bytes, key_type=bytes)
-    changelog_codec = AvroCodec(RegistryClient(settings.schema_registry_url), topics.changelog,
-                                schemas.RECORDED)
     emitter = Emitter(settings, "cairn-validator")
     projects = [p.strip() for p in settings.validator_projects.split(",") if p.strip()]
     validation_dir = settings.validation_dir or default_dir()
@@ -59,20 +52,7 @@ def create_app(settings: Settings) -> faust.App:
                                 settings.allow_private_hooks, installed_plugins()))
         return judges[0]
 
-    @app.agent(source)
-    async def validator(stream: faust.Stream[Any]) -> None:
-        async for batch in stream.take_events(100, within=0.2):
-            values = [e.message.value for e in batch]
-            await settle(partial(judge_and_emit, values), log, "validator")
-
-    async def judge_and_emit(values: list[bytes | None]) -> None:
-        records = []
-        for value in values:
-            try:
-                records.append(changelog_codec.decode(value))
-            except UndecodableRecord as exc:  # not ours to dead-letter: the ledger wrote it
-                UNDECODABLE.inc()
-                log.warning("undecodable changelog record", error=str(exc))
+    async def judge_and_emit(records: list[dict[str, Any]]) -> None:
         todo = list({r["seq"]: r for r in records
                      if r["seq"] not in seen and wanted(r, projects)}.values())
         events = []
@@ -90,7 +70,9 @@ def create_app(settings: Settings) -> faust.App:
         if todo:
             log.info("judged", versions=len(todo), verdicts=len(events))
 
-    @app.task
+    changelog_agent(app, settings, topics, log, UNDECODABLE, "validator", judge_and_emit)
+
+    @app.task  # type: ignore[untyped-decorator]
     async def warm_up() -> None:
         await judge()
         log.info("validator ready", changelog=topics.changelog, rules=str(validation_dir),
