@@ -12,11 +12,12 @@ from pathlib import Path
 import asyncpg
 from aiokafka import AIOKafkaConsumer
 
+from cairn.core import payloads
 from cairn.core.events import new_event
 from cairn.core.topics import Topics
 from cairn.ledger.audit import verify_chain
 from tests.conftest import Namespace
-from tests.ledger_helpers import emitter_for, publish_event, wait_recorded
+from tests.ledger_helpers import emitter_for, fake_file, publish_event, wait_recorded
 from tests.processes import Service
 
 
@@ -168,6 +169,47 @@ async def test_hash_chain_verifies_and_detects_tampering(
         await conn.execute(
             "UPDATE event_log SET event = jsonb_set(event, '{actor}', $2::jsonb) WHERE seq = $1",
             seq, json.dumps(original))
+        assert (await verify_chain(namespace.database_url)).ok
+    finally:
+        await conn.close()
+
+
+async def test_audit_verify_names_a_row_whose_state_or_version_id_was_edited(
+    ledger: Service, cairn_env: dict[str, str], namespace: Namespace
+) -> None:
+    """Format 2 rows hash state and version_id too; numbers jsonb rewrites (1e20, -0.0) still
+    verify."""
+    p = _project()
+    first = publish_event(p, "snap")
+    body = payloads.published(
+        kind="dataset", project=p, name="snap", files=[fake_file("x.bin", uuid.uuid4().bytes)],
+        metadata_={"creator": "tester", "metrics": {"huge": 1e20, "signed_zero": -0.0}})
+    second = new_event(f"{p}/snap", "Published", body, actor="tester", tool="test")
+    emitter = emitter_for(cairn_env)
+    emitter.emit(first, second)
+    got = await wait_recorded(namespace.database_url, [first["event_id"], second["event_id"]])
+    seq, other = got[second["event_id"]]["seq"], got[first["event_id"]]["version_id"]
+    assert (await verify_chain(namespace.database_url)).ok
+    conn = await asyncpg.connect(namespace.database_url)
+    try:
+        row = await conn.fetchrow("SELECT state, version_id, chain_version FROM event_log"
+                                  " WHERE seq = $1", seq)
+        assert row["chain_version"] == 2
+        edits = {
+            "state": ("UPDATE event_log SET state = jsonb_set(state, '{status}', '\"deleted\"')"
+                      " WHERE seq = $1", ()),
+            "version_id": ("UPDATE event_log SET version_id = $2 WHERE seq = $1", (other,)),
+        }
+        for column, (sql, args) in edits.items():
+            await conn.execute(sql, seq, *args)
+            try:
+                report = await verify_chain(namespace.database_url)
+                assert not report.ok and report.first_bad_seq == seq, (column, report)
+                cli = _audit_cli(namespace.database_url)
+                assert cli.returncode == 1 and f"at seq {seq}" in cli.stderr, (column, cli.stderr)
+            finally:
+                await conn.execute("UPDATE event_log SET state = $2::jsonb, version_id = $3"
+                                   " WHERE seq = $1", seq, row["state"], row["version_id"])
         assert (await verify_chain(namespace.database_url)).ok
     finally:
         await conn.close()

@@ -25,15 +25,22 @@ app.add_typer(audit, name="audit")
 def verify(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
 ) -> None:
-    """Recompute every hash of the event log; exit 1 at the first entry that does not match."""
+    """Recompute every hash of the event log; exit 1 at the first entry that does not match.
+
+    Each entry is checked by the chain format it was recorded with; entries from before
+    format 2 (whose hash leaves out the state snapshot) are counted in the report."""
     from cairn.ledger.audit import verify_chain
 
     report = asyncio.run(verify_chain(Settings().database_url))
     if as_json:
         typer.echo(json.dumps({"ok": report.ok, "entries": report.entries,
-                               "first_bad_seq": report.first_bad_seq, "problem": report.problem}))
+                               "first_bad_seq": report.first_bad_seq, "problem": report.problem,
+                               "legacy_entries": report.legacy}))
     elif report.ok:
         Console().print(f"[green]✓[/] hash chain intact: {report.entries} entries verified")
+        if report.legacy:
+            Console().print(f"  {report.legacy} of them were recorded before chain format 2:"
+                            " their hash does not cover the state snapshot", style="dim")
     else:
         Console(stderr=True).print(f"[red]✗ tampering detected[/] at seq {report.first_bad_seq}: "
                                    f"{report.problem}")

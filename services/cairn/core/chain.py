@@ -2,22 +2,48 @@
 
 Changing, removing or reordering any recorded row breaks every hash after it, which
 `cairn audit verify` detects by recomputing the chain from the start.
+
+Formats (`event_log.chain_version`, one per row):
+
+- 1, rows recorded before migration 0006: the hash covers seq, event, outcome and
+  recorded_at only. The columns copied from the event (event_id, artifact, event_type,
+  actor, occurred_at) are checked against it by `cairn.ledger.audit`, and so is version_id
+  against the state's digest, but the `state` snapshot itself is covered by nothing.
+- 2, every row since: the hash covers every column that says what happened — seq,
+  event_id, artifact, event_type, outcome, actor, occurred_at, recorded_at, event, state,
+  version_id and chain_version itself — in a canonical JSON text whose numbers read the same
+  after a jsonb round trip (format 1 hashes `json.dumps` text, so a metric of 1e20 or -0.0,
+  which jsonb stores as 100000000000000000000 or 0.0, fails verification forever).
+
+Old rows keep format 1 rather than being rehashed by a migration: rehashing would make the
+chain vouch for state and version_id values nobody ever vouched for (an edit made before the
+upgrade would verify from then on), and would change the hashes the changelog already
+published and consumers may hold. So verify recomputes each row by its own format, refuses a
+format that goes down (a row moved back to format 1 to drop its state from the hash) or is
+unknown, and reports how many rows are format 1, so nobody reads "intact" as "state covered".
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 GENESIS = "0" * 64
+FORMAT = 2  # what the ledger writes now
+# The row fields format 2 hashes (besides chain_version), as `cairn.ledger.audit` reads them.
+COVERED = ("seq", "event_id", "artifact", "event_type", "outcome", "actor", "occurred_at_ms",
+           "recorded_at_ms", "event", "state", "version_id")
 
 
 def entry_hash(
     prev_hash: str, seq: int, event: Mapping[str, Any], outcome: str, recorded_at_ms: int
 ) -> str:
+    """Format 1 (legacy): kept only to verify the rows recorded with it."""
     body = json.dumps(
         {"seq": seq, "event": event, "outcome": outcome, "recorded_at": recorded_at_ms},
         sort_keys=True,
@@ -27,31 +53,91 @@ def entry_hash(
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
+def _number(value: int | float) -> str:
+    """A number as plain decimal digits, the same for 1e20, 1.0e20 and 100000000000000000000
+    (jsonb keeps numbers as decimals and prints them without exponent or a minus zero)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{value!r} cannot be stored as JSON")
+    if isinstance(value, int):
+        return str(value)
+    return "0" if value == 0 else format(Decimal(repr(value)).normalize(), "f")
+
+
+def canonical(value: Any) -> str:
+    """Canonical JSON text: sorted keys, no spaces, UTF-8 strings, plain decimal numbers."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (int, float)):
+        return _number(value)
+    if isinstance(value, Mapping):
+        return "{" + ",".join(f"{json.dumps(str(k), ensure_ascii=False)}:{canonical(value[k])}"
+                              for k in sorted(value, key=str)) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(canonical(v) for v in value) + "]"
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def row_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
+    """The hash of a row (the COVERED fields and chain_version) by its own format."""
+    version = row.get("chain_version", FORMAT)
+    if version == 1:
+        return entry_hash(prev_hash, row["seq"], row["event"], row["outcome"],
+                          row["recorded_at_ms"])
+    if version != 2:
+        raise ValueError(f"unknown chain format {version!r}")
+    body = canonical({"chain_version": 2, **{k: row[k] for k in COVERED}})
+    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class ChainReport:
     entries: int
     first_bad_seq: int | None
     problem: str | None
+    legacy: int = 0  # format 1 entries: their state is not covered by the hash
 
     @property
     def ok(self) -> bool:
         return self.first_bad_seq is None
 
 
+@dataclass
+class Walk:
+    """The chain walked one row at a time (rows in seq order, each with the COVERED fields,
+    chain_version, prev_hash and hash), so a verifier never holds the whole log."""
+
+    prev: str = GENESIS
+    entries: int = 0
+    legacy: int = 0
+    newest: int = 1
+
+    def step(self, row: Mapping[str, Any]) -> str | None:
+        """What is wrong with this row (then stop walking), or None."""
+        self.entries += 1
+        seq, version, expected = row["seq"], row.get("chain_version", 1), self.entries
+        if seq != expected:
+            return f"seq {seq} follows {expected - 1}: a gap or reorder"
+        if row["prev_hash"] != self.prev:
+            return f"seq {seq} does not link to the entry before it"
+        if version not in (1, 2) or version < self.newest:
+            return (f"seq {seq} claims chain format {version!r} after format {self.newest}: "
+                    "formats never go back")
+        if row_hash(self.prev, row) != row["hash"]:
+            return f"seq {seq} was changed after it was recorded"
+        self.legacy += version == 1
+        self.prev, self.newest = row["hash"], version
+        return None
+
+    def report(self, bad_seq: int | None = None, problem: str | None = None) -> ChainReport:
+        return ChainReport(self.entries, bad_seq, problem, self.legacy)
+
+
 def verify(rows: Iterable[Mapping[str, Any]]) -> ChainReport:
-    """Rows in seq order with seq, event, outcome, recorded_at_ms, prev_hash, hash."""
-    prev, expected_seq, count = GENESIS, 1, 0
+    walk = Walk()
     for row in rows:
-        count += 1
-        seq = row["seq"]
-        if seq != expected_seq:
-            return ChainReport(
-                count, seq, f"seq {seq} follows {expected_seq - 1}: a gap or reorder"
-            )
-        if row["prev_hash"] != prev:
-            return ChainReport(count, seq, f"seq {seq} does not link to the entry before it")
-        recomputed = entry_hash(prev, seq, row["event"], row["outcome"], row["recorded_at_ms"])
-        if recomputed != row["hash"]:
-            return ChainReport(count, seq, f"seq {seq} was changed after it was recorded")
-        prev, expected_seq = row["hash"], seq + 1
-    return ChainReport(count, None, None)
+        problem = walk.step(row)
+        if problem is not None:
+            return walk.report(row["seq"], problem)
+    return walk.report()

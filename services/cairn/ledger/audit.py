@@ -1,13 +1,17 @@
 """Verify the ledger's hash chain straight from PostgreSQL (`cairn audit verify`).
 
-The hash covers each entry's event, outcome and recording time. The columns people filter
-and read the log by (event_id, artifact, event_type, actor, occurred_at: what
-GET /v1/audit shows) are copies of the event, so they are checked against it too: a row
-changed by hand anywhere a reader would look breaks verification at that seq.
+Each row is recomputed by its own chain format (cairn.core.chain): format 2 rows hash every
+column that says what happened, format 1 rows (recorded before migration 0006) only the
+event, outcome and recording time. The columns people filter and read the log by
+(event_id, artifact, event_type, actor, occurred_at: what GET /v1/audit shows) are copies of
+the event and are checked against it in both formats, which names the edited column; and
+version_id must name the version the row's state is about. A row changed by hand anywhere a
+reader would look breaks verification at that seq. Rows are streamed, never all held.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -18,25 +22,41 @@ from cairn.core import chain
 from cairn.core.config_items import LOG_ONLY
 
 CONFIG_EVENT_TYPE = "ConfigChanged"  # cairn.ledger.config.EVENT_TYPE (that module needs faust)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+ROWS_SQL = """
+SELECT e.seq, e.event, e.outcome, e.recorded_at, e.prev_hash, e.hash, e.event_id, e.artifact,
+       e.event_type, e.actor, e.occurred_at, e.state, e.version_id, e.chain_version,
+       v.digest AS v_digest, v.version_number AS v_number, a.project || '/' || a.name AS v_artifact
+FROM event_log e LEFT JOIN versions v ON v.id = e.version_id
+LEFT JOIN artifacts a ON a.id = v.artifact_id
+ORDER BY e.seq
+"""
+
+
+def millis(at: dt.datetime) -> int | float:
+    """Epoch millis, exact: a value that is not a whole millisecond (the ledger only writes
+    whole ones) comes back fractional, so it can match neither the hash nor the event."""
+    micros = (at - EPOCH) // dt.timedelta(microseconds=1)
+    return micros // 1000 if micros % 1000 == 0 else micros / 1000
 
 
 async def _rows(conn: asyncpg.Connection) -> AsyncIterator[dict[str, Any]]:
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        async for row in conn.cursor(
-            "SELECT seq, event, outcome, recorded_at, prev_hash, hash, event_id, artifact,"
-            " event_type, actor, occurred_at FROM event_log ORDER BY seq",
-            prefetch=2000,
-        ):
+        async for row in conn.cursor(ROWS_SQL, prefetch=2000):
+            state = json.loads(row["state"])
             yield {
-                "columns": {"event_id": str(row["event_id"]), "artifact": row["artifact"],
-                            "event_type": row["event_type"], "actor": row["actor"],
-                            "occurred_at": round(row["occurred_at"].timestamp() * 1000)},
-                "seq": row["seq"],
-                "event": json.loads(row["event"]),
-                "outcome": row["outcome"],
-                "recorded_at_ms": int(row["recorded_at"].timestamp() * 1000),
-                "prev_hash": row["prev_hash"],
-                "hash": row["hash"],
+                "seq": row["seq"], "event_id": str(row["event_id"]),
+                "artifact": row["artifact"], "event_type": row["event_type"],
+                "outcome": row["outcome"], "actor": row["actor"],
+                "occurred_at_ms": millis(row["occurred_at"]),
+                "recorded_at_ms": millis(row["recorded_at"]),
+                "event": json.loads(row["event"]), "state": state,
+                "version_id": row["version_id"], "chain_version": row["chain_version"],
+                "prev_hash": row["prev_hash"], "hash": row["hash"],
+                "version": None if row["version_id"] is None else (
+                    row["v_artifact"], row["v_digest"], row["v_number"]),
             }
 
 
@@ -48,37 +68,43 @@ def copied(event: Mapping[str, Any]) -> dict[str, Any]:
         subject = f"{event['kind']}/{event['key']}"
         kind = LOG_ONLY.get(event["kind"], CONFIG_EVENT_TYPE)
     return {"event_id": str(event["event_id"]), "artifact": subject, "event_type": kind,
-            "actor": event["actor"], "occurred_at": int(event["occurred_at"])}
+            "actor": event["actor"], "occurred_at_ms": int(event["occurred_at"])}
 
 
-def first_copy_mismatch(rows: list[dict[str, Any]]) -> chain.ChainReport | None:
-    for row in rows:
-        wanted = copied(row["event"])
-        wrong = sorted(k for k, v in row["columns"].items() if wanted[k] != v)
-        if wrong:
-            return chain.ChainReport(len(rows), row["seq"], f"seq {row['seq']} was changed "
-                                     f"after it was recorded: {', '.join(wrong)} no longer "
-                                     "match the chained event")
-    return None
+def named_version(row: Mapping[str, Any]) -> tuple[str, str, int] | None:
+    """The version an artifact entry's state is about (config entries name none)."""
+    if "payload" not in row["event"]:
+        return None
+    return row["artifact"], row["state"].get("digest"), row["state"].get("version_number")
+
+
+def copy_mismatch(row: Mapping[str, Any]) -> str | None:
+    """How the row's columns disagree with its chained event, or its version_id with its
+    state (the only cover version_id has in format 1 rows); None when they agree."""
+    wanted = copied(row["event"])
+    wrong = [f"{k.removesuffix('_ms')} no longer matches the chained event"
+             for k in sorted(wanted) if wanted[k] != row[k]]
+    if row["version"] != named_version(row):
+        wrong.append("version_id no longer names the version its state is about")
+    if not wrong:
+        return None
+    return f"seq {row['seq']} was changed after it was recorded: {'; '.join(wrong)}"
 
 
 async def verify_chain(database_url: str) -> chain.ChainReport:
+    """The first broken row (a column that disagrees with its event is named: more useful
+    than the hash mismatch it also is), or that the chain head is not the last row."""
     conn = await asyncpg.connect(database_url)
+    walk, last = chain.Walk(), None
     try:
-        rows = [r async for r in _rows(conn)]
-        report = chain.verify(rows)
-        mismatch = first_copy_mismatch(rows)
-        if mismatch is not None and (report.ok or mismatch.first_bad_seq < report.first_bad_seq):
-            return mismatch
+        async for row in _rows(conn):
+            problem = copy_mismatch(row) or walk.step(row)
+            if problem is not None:
+                return walk.report(row["seq"], problem)
+            last = (row["seq"], row["hash"])
         head = await conn.fetchrow("SELECT seq, hash FROM chain_head WHERE id = 1")
-        if (
-            report.ok
-            and rows
-            and (head["seq"], head["hash"]) != (rows[-1]["seq"], rows[-1]["hash"])
-        ):
-            return chain.ChainReport(
-                report.entries, head["seq"], "the chain head does not match the last entry"
-            )
-        return report
+        if last is not None and (head["seq"], head["hash"]) != last:
+            return walk.report(head["seq"], "the chain head does not match the last entry")
+        return walk.report()
     finally:
         await conn.close()

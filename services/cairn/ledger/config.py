@@ -20,7 +20,7 @@ import faust
 from confluent_kafka import Producer
 from prometheus_client import Counter
 
-from cairn.core import chain, schemas
+from cairn.core import schemas
 from cairn.core.codec import AvroCodec, RegistryClient
 from cairn.core.config_items import LOG_ONLY, check_item
 from cairn.core.events import now_ms
@@ -29,7 +29,7 @@ from cairn.core.settings import Settings
 from cairn.core.topics import Topics
 from cairn.ledger.batch import REFUSED, RawRecord, batch_agent, decode_screened, send_dead_letters
 from cairn.ledger.origins import Screen, config_needs
-from cairn.ledger.recorder import lock_head, save_head
+from cairn.ledger.recorder import append_entry, lock_head, save_head
 
 APPLIED = Counter("cairn_ledger_config_recorded_total", "Config changes recorded", ["kind"])
 CONFIG_DEAD = Counter("cairn_ledger_config_dead_letters_total", "Config changes refused",
@@ -92,18 +92,13 @@ async def _apply(conn: asyncpg.Connection, event: dict[str, Any], head: tuple[in
                  ) -> tuple[int, str]:
     item = check_item(event["kind"], event["key"], event["body"])
     seq, recorded_at = head[0] + 1, now_ms()
-    stored = json.loads(json.dumps(event, default=str))
-    digest = chain.entry_hash(head[1], seq, stored, "applied", recorded_at)
     at = dt.datetime.fromtimestamp(recorded_at / 1000, dt.UTC)
-    await conn.execute(
-        "INSERT INTO event_log (seq, event_id, artifact, event_type, outcome, actor,"
-        " occurred_at, recorded_at, event, state, version_id, prev_hash, hash)"
-        " VALUES ($1,$2,$3,$4,'applied',$5,$6,$7,$8::jsonb,$9::jsonb,NULL,$10,$11)",
-        seq, str(event["event_id"]), subject(event), LOG_ONLY.get(event["kind"], EVENT_TYPE),
-        event["actor"],
-        dt.datetime.fromtimestamp(event["occurred_at"] / 1000, dt.UTC), at,
-        json.dumps(stored), json.dumps({"kind": event["kind"], "key": event["key"]}),
-        head[1], digest)
+    digest = await append_entry(conn, head[1], {
+        "seq": seq, "event_id": str(event["event_id"]), "artifact": subject(event),
+        "event_type": LOG_ONLY.get(event["kind"], EVENT_TYPE), "outcome": "applied",
+        "actor": event["actor"], "occurred_at_ms": event["occurred_at"],
+        "recorded_at_ms": recorded_at, "event": event,
+        "state": {"kind": event["kind"], "key": event["key"]}, "version_id": None})
     if event["kind"] in LOG_ONLY:  # a record of something that happened (a denial), no item
         return seq, digest
     await conn.execute(UPSERT, event["kind"], event["key"],

@@ -71,21 +71,34 @@ async def record(conn: Conn, event: dict[str, Any], head: tuple[int, str], *,
 async def _append(conn: Conn, event: dict[str, Any], kind: str, outcome: str,
                   version_id: int, seq: int, prev_hash: str) -> dict[str, Any]:
     recorded_at = now_ms()
-    stored_event = json.loads(json.dumps(event))  # tuples → lists, exactly as jsonb keeps it
-    digest = chain.entry_hash(prev_hash, seq, stored_event, outcome, recorded_at)
     if outcome == "applied" and kind != "Published":  # a new version was inserted with it
         await conn.execute("UPDATE versions SET updated_seq = $2 WHERE id = $1", version_id, seq)
     state = await version_state(conn, version_id)
-    await conn.execute(
-        "INSERT INTO event_log (seq, event_id, artifact, event_type, outcome, actor, occurred_at,"
-        " recorded_at, event, state, version_id, prev_hash, hash)"
-        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb,$10::jsonb,$11,$12,$13)",
-        seq, event["event_id"], event["artifact"], kind, outcome, event["actor"],
-        _ts(event["occurred_at"]), _ts(recorded_at), json.dumps(stored_event), json.dumps(state),
-        version_id, prev_hash, digest,
-    )
+    digest = await append_entry(conn, prev_hash, {
+        "seq": seq, "event_id": str(event["event_id"]), "artifact": event["artifact"],
+        "event_type": kind, "outcome": outcome, "actor": event["actor"],
+        "occurred_at_ms": event["occurred_at"], "recorded_at_ms": recorded_at,
+        "event": event, "state": state, "version_id": version_id})
     return {"seq": seq, "recorded_at": recorded_at, "hash": digest, "outcome": outcome,
             "event": event, "state": state}
+
+
+async def append_entry(conn: Conn, prev_hash: str, row: dict[str, Any]) -> str:
+    """Insert one event_log row (chain.COVERED fields) hashed with the current chain format;
+    returns its hash. The hash is taken over what jsonb will give back (tuples as lists)."""
+    row = {**row, "event": json.loads(json.dumps(row["event"], default=str)),
+           "state": json.loads(json.dumps(row["state"]))}
+    digest = chain.row_hash(prev_hash, {**row, "chain_version": chain.FORMAT})
+    await conn.execute(
+        "INSERT INTO event_log (seq, event_id, artifact, event_type, outcome, actor, occurred_at,"
+        " recorded_at, event, state, version_id, chain_version, prev_hash, hash)"
+        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb,$10::jsonb,$11,$12,$13,$14)",
+        row["seq"], row["event_id"], row["artifact"], row["event_type"], row["outcome"],
+        row["actor"], _ts(row["occurred_at_ms"]), _ts(row["recorded_at_ms"]),
+        json.dumps(row["event"]), json.dumps(row["state"]), row["version_id"], chain.FORMAT,
+        prev_hash, digest,
+    )
+    return digest
 
 
 # One round trip each: round trips, not work, bound the ledger's rate.
