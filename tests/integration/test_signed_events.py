@@ -87,13 +87,15 @@ async def test_forged_unsigned_and_unauthorised_events_are_dead_lettered(
     on_behalf = publish_event(p, "on-behalf", actor="ana")  # a trusted account may
     forged = publish_event(p, "forged", actor="alice")
     elsewhere = publish_event(f"other-{uuid.uuid4().hex[:6]}", "x", actor=orch)
-    promote = new_event(f"{p}/fine", "StageChanged", {"version": "v1", "stage": "staging"},
+    stage = new_event(f"{p}/fine", "StageChanged", {"version": "v1", "stage": "staging"},
+                      actor=orch, tool="test")  # the default gate: contributors, as in the api
+    promote = new_event(f"{p}/fine", "StageChanged", {"version": "v1", "stage": "production"},
                         actor=orch, tool="test")  # maintainers only
     badly_signed = publish_event(p, "bad", actor=orch)
     unsigned = publish_event(p, "unsigned", actor="alice")
     make_admin = new_config_event("user", orch, {"admin": True}, actor=orch, tool="test")
     try:
-        as_orch.emit(fine, forged, elsewhere, promote)
+        as_orch.emit(fine, forged, elsewhere, stage, promote)
         as_airflow.emit(on_behalf)
         impostor.emit(badly_signed)
         topic, key, value, _ = as_orch.encode(unsigned)
@@ -101,9 +103,10 @@ async def test_forged_unsigned_and_unauthorised_events_are_dead_lettered(
         await as_orch.emit_config_async(make_admin)  # configuration: through the api only
         got = await wait_recorded(namespace.database_url,
                                   [fine["event_id"], on_behalf["event_id"], forged["event_id"],
-                                   elsewhere["event_id"], promote["event_id"]])
+                                   elsewhere["event_id"], stage["event_id"],
+                                   promote["event_id"]])
         assert got[fine["event_id"]]["outcome"] == got[on_behalf["event_id"]]["outcome"] \
-            == "applied"
+            == got[stage["event_id"]]["outcome"] == "applied"
         assert got[forged["event_id"]]["reason"] == "forged_actor"
         assert got[elsewhere["event_id"]]["reason"] == got[promote["event_id"]]["reason"] \
             == "forbidden"

@@ -1,4 +1,5 @@
-"""The validator and the production gate on the real stack (api, ledger, validator, Kafka).
+"""The validator, the production gate and a project's own stage ladder on the real stack
+(api, ledger, validator, Kafka).
 
 Artifacts go in through the SDK (so their blobs are really in the blob store), verdicts come
 back through the ledger, and are read through the api and the `cairn` CLI as a user would.
@@ -22,9 +23,10 @@ from typing import Any
 
 import httpx
 import pytest
+from cairn.core.events import new_event
 from cairn.sdk import CairnError, Client
 
-from tests.ledger_helpers import settings_for
+from tests.ledger_helpers import emitter_for, settings_for
 from tests.processes import Service
 
 CAIRN = str(Path(sys.executable).parent / "cairn")
@@ -214,3 +216,54 @@ def test_production_needs_a_valid_verdict_and_an_eval_log(
     assert sdk.show(good)["stage"] == "production"
     still = cairn(api, api_token, "stage", bad, "production")
     assert still.returncode == 1 and "validation is invalid" in still.stderr
+
+
+def test_a_projects_own_ladder_orders_its_stage_moves(
+        sdk: Client, api: Service, api_token: str, cairn_env: dict[str, str], work: Path) -> None:
+    """A ladder with canary between staging and production: moves follow it one step at a
+    time, skipping canary is refused with the reason, and a stage off the ladder is refused by
+    the api (422, it reads the project for the move's role anyway) and by the ledger (an
+    event produced to Kafka itself, a publish with a stage)."""
+    p = project()
+    ladder = ["development", "staging", "canary", "production"]
+    put = sdk.http.json("PUT", f"/v1/projects/{p}", json={"lifecycle": {
+        "stages": ladder, "gates": {"production": {"role": "maintainer"}}}})
+    sdk.wait_for(put["event_id"])
+    assert sdk.http.json("GET", f"/v1/projects/{p}")["lifecycle"]["stages"] == ladder
+    ref = sdk.publish("model", p, "laddered", ["model.pt"], root=work, metadata=MODEL,
+                      stage="development").ref or ""
+    said = "development → staging → canary → production → archived"
+
+    assert cairn(api, api_token, "stage", ref, "staging").returncode == 0
+    skipped = cairn(api, api_token, "stage", ref, "production")
+    assert skipped.returncode == 1 and "[stage_order]" in skipped.stderr, skipped.stderr
+    assert "production comes after canary: move it to canary first" in skipped.stderr
+    for stage in ("canary", "production"):
+        moved = cairn(api, api_token, "stage", ref, stage)
+        assert moved.returncode == 0, moved.stderr
+        assert sdk.show(ref)["stage"] == stage
+    assert sdk.versions(p, "laddered")["stages"] == [*ladder, "archived"]
+
+    unknown = cairn(api, api_token, "stage", ref, "qa")
+    assert unknown.returncode == 1 and "[unknown_stage]" in unknown.stderr, unknown.stderr
+    assert said in unknown.stderr
+    reply = httpx.put(f"{api.url}/v1/artifacts/{p}/laddered/versions/v1/stage",
+                      json={"stage": "qa"}, headers={"Authorization": f"Bearer {api_token}"})
+    assert reply.status_code == 422 and reply.json()["error"]["reason"] == "unknown_stage"
+    assert "[invalid_stage]" in cairn(api, api_token, "stage", ref, "Q A").stderr
+
+    emitter = emitter_for(cairn_env)  # past the api: the ledger checks the ladder itself
+    try:
+        direct = new_event(f"{p}/laddered", "StageChanged", {"version": "v1", "stage": "qa"},
+                           actor="alice", tool="test")
+        emitter.emit(direct)
+    finally:
+        emitter.close()
+    with pytest.raises(CairnError) as err:
+        sdk.wait_for(str(direct["event_id"]))
+    assert err.value.reason == "unknown_stage" and said in err.value.message
+    with pytest.raises(CairnError) as err:
+        sdk.publish("model", p, "elsewhere", ["model.pt"], root=work, metadata=MODEL,
+                    stage="qa")
+    assert err.value.reason == "unknown_stage" and said in err.value.message
+    assert sdk.show(ref)["stage"] == "production"

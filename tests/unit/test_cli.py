@@ -44,7 +44,7 @@ def _one_line_error(result) -> str:  # type: ignore[no-untyped-def]
     (["publish", "model", "p/m", "model.pt", "--metric", "acc=high"], "must be a number"),
     (["publish", "model", "p/m", "model.pt", "--seed", "torch=1.5"], "integer"),
     (["publish", "model", "p/m", "model.pt", "--param", "novalue"], "key=value"),
-    (["publish", "model", "p/m", "model.pt", "--stage", "prod"], "stage 'prod'"),
+    (["publish", "model", "p/m", "model.pt", "--stage", "Prod!"], "stage 'Prod!'"),
     (["publish", "widget", "p/m", "model.pt"], "kind 'widget'"),
     (["publish", "model", "Bad Name", "model.pt"], "not a reference"),
     (["show", "p/m@latest!"], "after '@'"),

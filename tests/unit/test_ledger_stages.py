@@ -1,9 +1,11 @@
-"""Stage transition rules: order, rollbacks, archiving, and what production needs."""
+"""Stage transition rules: order, rollbacks, archiving, what production needs, and a
+project's own ladder."""
 
 from __future__ import annotations
 
 import pytest
 from cairn.core.identity import InvalidInput
+from cairn.core.lifecycle_rules import DEFAULT, LifecycleRules, check_lifecycle, rules_of
 from cairn.ledger.stages import Facts, check_transition
 
 READY = {"validation": "valid", "evaluations": 1}
@@ -85,3 +87,84 @@ def test_malformed_lifecycle_rules_are_refused(body: object) -> None:
     with pytest.raises(InvalidInput) as err:
         check_lifecycle(body)
     assert err.value.reason == "invalid_lifecycle"
+
+
+CANARY = ["development", "staging", "canary", "production"]
+
+
+def canary_rules(**extra: object) -> LifecycleRules:
+    return rules_of({"lifecycle": check_lifecycle({"stages": CANARY, **extra})})
+
+
+@pytest.mark.parametrize(("current", "target"), [
+    ("staging", "canary"), ("canary", "production"), ("production", "canary"),
+    ("canary", "development"), (None, "staging"), ("canary", "archived"),
+    ("archived", "canary"), ("qa", "staging"),  # a stage the ladder dropped counts as none
+])
+def test_a_custom_ladder_orders_the_moves(current: str | None, target: str) -> None:
+    check_transition(facts(current), target, canary_rules())
+
+
+@pytest.mark.parametrize(("current", "target", "words"), [
+    ("staging", "production", "p/m@v1 is in staging; production comes after canary: move it "
+     "to canary first"),
+    (None, "canary", "canary comes after staging"),
+])
+def test_a_custom_ladder_cannot_be_skipped(current: str | None, target: str, words: str) -> None:
+    with pytest.raises(InvalidInput, match=words) as err:
+        check_transition(facts(current), target, canary_rules())
+    assert err.value.reason == "stage_order"
+
+
+@pytest.mark.parametrize("rules", [DEFAULT, canary_rules()])
+def test_a_stage_off_the_ladder_is_refused_naming_the_ladder(rules: LifecycleRules) -> None:
+    with pytest.raises(InvalidInput) as err:
+        check_transition(facts("staging"), "qa", rules)
+    assert err.value.reason == "unknown_stage"
+    assert str(err.value) == ("'qa' is not a stage of project p: its stages are "
+                              f"{' → '.join(rules.ladder)}")
+
+
+def test_without_stages_the_ladder_is_todays() -> None:
+    assert rules_of(None).ladder == ("development", "staging", "production", "archived")
+    assert rules_of({"lifecycle": check_lifecycle({"gates": {}})}).ladder == rules_of(None).ladder
+    assert "stages" not in check_lifecycle({"gates": {}})  # stored as it always was
+    assert rules_of(None).protected_stage == "production"
+
+
+def test_a_custom_ladders_gates_and_production_like_stage() -> None:
+    rules = canary_rules(gates={"canary": {"role": "maintainer", "valid": True},
+                                "archived": {"role": "admin"}})
+    assert rules.ladder == (*CANARY, "archived") and rules.protected_stage == "production"
+    assert rules.stage_role("canary") == "maintainer" and rules.stage_role("archived") == "admin"
+    with pytest.raises(InvalidInput, match="to canary refused: validation is invalid"):
+        check_transition(facts("staging", "invalid"), "canary", rules)
+    check_transition(facts("canary", "invalid", 0), "production", rules)  # no gate given
+    short = rules_of({"lifecycle": check_lifecycle({"stages": ["dev", "live"]})})
+    assert short.protected_stage == "live" and short.ladder == ("dev", "live", "archived")
+
+
+@pytest.mark.parametrize(("body", "words"), [
+    ({"stages": []}, "list of 1 to 10 stage names"),
+    ({"stages": "development"}, "list of 1 to 10"),
+    ({"stages": [f"s{i}" for i in range(11)]}, "list of 1 to 10"),
+    ({"stages": ["dev", "Prod"]}, "lifecycle.stages: stage 'Prod' must start with a letter"),
+    ({"stages": ["dev", "x" * 33]}, "at most 32"),
+    ({"stages": ["dev", 3]}, "stage 3 must start"),
+    ({"stages": ["dev", "archived"]}, "'archived' is reserved"),
+    ({"stages": ["none", "dev"]}, "'none' is reserved"),
+    ({"stages": ["dev", "live", "dev"]}, "each stage once"),
+    ({"stages": ["dev", "live"], "gates": {"production": {}}},
+     "'production' is not on the ladder (dev → live → archived)"),
+])
+def test_malformed_ladders_are_refused_saying_what_to_fix(body: object, words: str) -> None:
+    from cairn.core.lifecycle_rules import check_lifecycle
+
+    with pytest.raises(InvalidInput) as err:
+        check_lifecycle(body)
+    assert err.value.reason == "invalid_lifecycle" and words in str(err.value)
+
+
+def test_a_ladder_is_kept_in_order() -> None:
+    assert check_lifecycle({"stages": ["dev", "canary", "live"]})["stages"] == \
+        ["dev", "canary", "live"]

@@ -36,6 +36,15 @@ def test_points_skip_versions_without_the_metric_and_mark_what_matters() -> None
     assert [p.version for p in points(RESNET, "loss")] == [1, 4]
 
 
+def test_the_projects_ladder_says_which_stages_are_marked() -> None:
+    """Every working stage past the first: a canary is marked, development and archived
+    never are (the api's summary carries the ladder as `stages`)."""
+    custom = {**summary("m", [{"acc": 0.1}] * 4,
+                        stages={1: "dev", 2: "canary", 3: "live", 4: "archived"}),
+              "stages": ["dev", "canary", "live", "archived"]}
+    assert [p.marks for p in points(custom, "acc")] == [(), ("canary",), ("live",), ()]
+
+
 def test_only_finite_numbers_are_plotted() -> None:
     odd = summary("odd", [{"m": True}, {"m": "0.9"}, {"m": float("nan")}, {"m": 3},
                           {"m": float("inf")}, "not a map"])  # type: ignore[list-item]

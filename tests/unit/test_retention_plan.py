@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from cairn.core.lifecycle_rules import check_lifecycle, rules_of
 from cairn.core.retention import DAY_MS, VersionFacts, check_policy, plan
 
 NOW = 1_800_000_000_000
@@ -75,6 +76,19 @@ def test_protected_versions_are_listed_apart_with_the_reason() -> None:
     assert "in production" in why["p/model@v1"]
     assert "legal hold" in why["p/model@v2"]
     assert "p/eval@v1 points to it" in why["p/model@v3"]
+
+
+def test_a_custom_ladder_protects_its_last_working_stage_not_production() -> None:
+    """With stages [dev, canary, live], `live` is production-like; `production` is no stage
+    of that project, so a version somehow left in it is not protected."""
+    live = rules_of({"lifecycle": check_lifecycle({"stages": ["dev", "canary", "live"]})})
+    versions = [version(1, stage="live"), version(2, stage="canary"),
+                version(3, stage="production")]
+    result = plan(check_policy({"rules": [{"action": "archive", "min_age_days": 1}]}), versions,
+                  NOW, live.protected_stage)
+    assert [s.version.ref for s in result.steps] == ["p/model@v2", "p/model@v3"]
+    assert [" ".join(s.protected) for s in result.protected] == [
+        "it is in live, its project's production-like stage (move it to another stage first)"]
 
 
 def test_the_reason_names_the_rule_and_each_selector_that_held() -> None:

@@ -37,8 +37,7 @@ def test_delete_rules_act_on_active_and_archived_versions_by_default() -> None:
     ({"rules": [rule()], "scheduled": "yes"}, "scheduled"),
     ({"rules": [rule(action="shred")]}, "archive or delete"),
     ({"rules": [{"action": "archive"}]}, "at least one of"),
-    ({"rules": [rule(stages=["production"])]}, "production versions are never touched"),
-    ({"rules": [rule(stages=["prod"])]}, "stages prod not allowed"),
+    ({"rules": [rule(stages=["Prod!"])]}, "stage 'Prod!' must start with a letter"),
     ({"rules": [rule(statuses=["archived"])]}, "statuses archived not allowed"),
     ({"rules": [rule(keep_last=0)]}, "keep_last must be a whole number of at least 1"),
     ({"rules": [rule(min_age_days=True)]}, "min_age_days"),
@@ -51,6 +50,13 @@ def test_bad_policies_are_refused_with_what_to_fix(body: Any, words: str) -> Non
     with pytest.raises(InvalidInput) as caught:
         check_policy(body)
     assert words in str(caught.value)
+
+
+def test_a_rule_may_name_any_stage_a_ladder_may_have() -> None:
+    """The policy is checked without its project's ladder; the plan protects that project's
+    production-like stage (test_retention_plan)."""
+    policy = check_policy({"rules": [rule(stages=["canary", "none", "production"])]})
+    assert policy["rules"][0]["stages"] == ["canary", "none", "production"]
 
 
 def test_the_example_file_is_a_valid_policy() -> None:

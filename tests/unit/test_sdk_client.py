@@ -62,7 +62,7 @@ def test_creator_defaults_to_the_os_user(client: Client, fake: FakeApi, files: P
 @pytest.mark.parametrize("kwargs,reason", [
     ({"links": [("trained_on", "not a ref")]}, "invalid_ref"),
     ({"links": [("eats", "p/d@v1")]}, "invalid_relation"),
-    ({"stage": "prod"}, "invalid_stage"),
+    ({"stage": "Prod!"}, "invalid_stage"),  # any ladder may have `prod`: syntax only
     ({"metadata": {"colour": "red"}}, "unknown_field"),
 ])
 def test_bad_input_fails_before_any_request(client: Client, fake: FakeApi, files: Path,

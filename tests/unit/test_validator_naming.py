@@ -15,6 +15,7 @@ PATTERNS = {"model": "{project}-{arch}-v{n}", "dataset": "{project}-{dataset}-{s
     ("dataset", "vision-imagenet-train-v1"),
     ("eval_log", "vision-resnet50-v3-prod-2026-01-31"),
     ("eval_log", "vision-resnet50-v3-staging-20260131"),
+    ("eval_log", "vision-resnet50-v3-canary-20260131"),  # a stage of some project's ladder
 ])
 def test_names_that_follow_the_convention_pass(kind: str, name: str) -> None:
     assert naming.check(name, "vision", kind, PATTERNS).status == "passed"
@@ -25,7 +26,8 @@ def test_names_that_follow_the_convention_pass(kind: str, name: str) -> None:
     ("model", "nlp-resnet50-v2"),  # another project's prefix
     ("model", "vision-resnet50-vx"),  # {n} is digits
     ("model", "vision--v2"),  # {arch} cannot be empty
-    ("eval_log", "vision-resnet50-v3-shipped-2026-01-31"),  # not a stage
+    ("eval_log", "vision-resnet50-v3-2026-01-31"),  # no stage
+    ("eval_log", "vision-resnet50-v3-9th-2026-01-31"),  # a stage starts with a letter
 ])
 def test_names_that_break_it_fail_with_the_pattern_and_an_example(kind: str, name: str) -> None:
     outcome = naming.check(name, "vision", kind, PATTERNS)

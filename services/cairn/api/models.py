@@ -66,7 +66,8 @@ class Revert(Body):
 
 
 class StageChange(Body):
-    stage: str
+    stage: str = Field(description="a stage of the project's ladder (lifecycle.stages, by "
+                       "default development, staging, production) or archived")
 
 
 class AliasTarget(Body):

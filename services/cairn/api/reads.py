@@ -16,7 +16,7 @@ import asyncpg
 
 from cairn.api.errors import not_found
 from cairn.core.identity import InvalidInput
-from cairn.ledger.queries import artifact_row, resolve_version
+from cairn.ledger.queries import artifact_row, project_rules, resolve_version
 
 
 @asynccontextmanager
@@ -46,9 +46,10 @@ async def artifact_summary(pool: asyncpg.Pool, project: str, name: str) -> dict[
             "SELECT version_number, digest, stage, status, validation, created_at, created_by,"
             " metadata -> 'metrics' AS metrics"
             " FROM versions WHERE artifact_id = $1 ORDER BY version_number", art["id"])
+        ladder = (await project_rules(conn, project)).ladder
     return {
         "project": project, "name": name, "kind": art["kind"],
-        "latest_version": art["latest_version"],
+        "latest_version": art["latest_version"], "stages": list(ladder),
         "aliases": {a["alias"]: a["version_number"] for a in aliases},
         "versions": [{**dict(v), "created_at": _iso(v["created_at"]),
                       "metrics": json.loads(v["metrics"] or "{}")} for v in versions],
@@ -98,6 +99,7 @@ async def version_detail(pool: asyncpg.Pool, project: str, name: str, selector: 
         "extra": json.loads(v["extra"] or "{}"),
         "stage": v["stage"], "status": v["status"], "validation": v["validation"],
         "completeness": v["completeness"],
+        "legal_hold": json.loads(v["metadata"]).get("legal_hold") is True,  # never archived
         "aliases": [a["alias"] for a in aliases],
         "created_at": _iso(v["created_at"]), "created_by": v["created_by"],
         "links_out": [_link_out(r) for r in links_out],

@@ -16,10 +16,12 @@ from typing import Any
 import asyncpg
 from fastapi import Request
 
+from cairn.api.errors import ApiError
 from cairn.api.policy import Rule
 from cairn.api.visibility import project, project_of_ref
-from cairn.core.access import ALLOW, Decision, Principal, decide, decide_site
+from cairn.core.access import ALLOW, Decision, Principal, decide, decide_site, permission_of
 from cairn.core.config_items import CHECKS
+from cairn.core.identity import InvalidInput, check_stage
 from cairn.core.lifecycle_rules import rules_of
 
 Resolver = Callable[[Request, Principal, Rule, asyncpg.Pool],
@@ -62,13 +64,12 @@ async def _ref(request: Request, principal: Principal, rule: Rule, pool: asyncpg
     return await _on(pool, principal, rule.permission, name)
 
 
-BY_ROLE = {"contributor": "publish", "maintainer": "maintain", "admin": "admin"}
-
-
 async def _gate(request: Request, principal: Principal, rule: Rule, pool: asyncpg.Pool
                 ) -> tuple[Decision, str | None]:
     """A stage move or an alias change: the role the project's lifecycle rules ask for
-    (the rule's own permission when the stage is not given)."""
+    (the rule's own permission when the stage is not given). A caller allowed to move it
+    to a stage the project's ladder lacks hears so at once (422 unknown_stage); the ledger
+    checks the ladder again when it applies the move."""
     name = str(request.path_params["project"])
     settings = await project(pool, name)
     rules = rules_of({"lifecycle": settings.lifecycle})
@@ -79,7 +80,14 @@ async def _gate(request: Request, principal: Principal, rule: Rule, pool: asyncp
         stage = None
     role = rules.alias_role(str(alias)) if alias else \
         rules.stage_role(stage) if isinstance(stage, str) else None
-    return decide(principal, BY_ROLE.get(role or "", rule.permission), settings), name
+    decision = decide(principal, permission_of(role) if role else rule.permission, settings)
+    if decision.allowed and isinstance(stage, str):
+        try:
+            rules.check_on_ladder(check_stage(stage), name)
+        except InvalidInput as exc:
+            if exc.reason == "unknown_stage":  # a malformed name is the route's 400
+                raise ApiError(422, exc.reason, str(exc)) from None
+    return decision, name
 
 
 def _dig(value: Any, dotted: str) -> Any:

@@ -14,6 +14,7 @@ import asyncpg
 from cairn.core.events import now_ms
 from cairn.core.retention import Plan, VersionFacts, plan
 from cairn.ledger.lifecycle import PROJECT_VERSIONS, facts_of
+from cairn.ledger.queries import project_rules
 
 KIND = "retention_policy"
 POLICY_SQL = ("SELECT key, body, actor, updated_at, seq FROM config_items"
@@ -53,4 +54,5 @@ async def plan_project(pool: asyncpg.Pool, project: str, policy: dict[str, Any] 
         if rules is None:
             return None, Plan()
         versions = await project_versions(conn, project)
-    return stored, plan(rules, versions, now_ms())
+        protected = (await project_rules(conn, project)).protected_stage
+    return stored, plan(rules, versions, now_ms(), protected)

@@ -64,7 +64,8 @@ def plot(
     as_json: JsonOut = False,
 ) -> None:
     """Each METRIC across the versions of an artifact (x = version number), stars on
-    versions in staging or production or under an alias (prod, champion, ...)."""
+    versions promoted past their project's first stage (staging, production, ...) or under
+    an alias (prod, champion, ...)."""
     if output is None and not as_json:
         raise InvalidInput("missing_output", "give --output plot.png (or .svg), or --json for "
                            "the numbers")

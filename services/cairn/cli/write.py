@@ -97,10 +97,14 @@ def alias(
 @command()
 def stage(
     ref: Annotated[str, typer.Argument(metavar="REF", help="project/name@v3 or :alias")],
-    to: Annotated[str, typer.Argument(metavar="STAGE",
-                                      help="development, staging, production or archived")],
+    to: Annotated[str, typer.Argument(
+        metavar="STAGE", help="a stage of the project's ladder (by default development, "
+        "staging, production; archived always)")],
 ) -> None:
-    """Move a version to a stage."""
+    """Move a version to a stage: one step forward, back to any earlier one, or to archived.
+
+    The ledger refuses a stage the project's ladder lacks, a skipped stage and a gate not
+    met, and this prints why (`cairn project show PROJECT` shows the ladder)."""
     with client() as c:
         render.written(f"{ref} is now in {to}", c.set_stage(ref, to))
 

@@ -82,6 +82,11 @@ class Project:
         return self.visibility == "private"
 
 
+def permission_of(role: str) -> str:
+    """The project permission a role grants (contributor → publish, maintainer → maintain)."""
+    return SCOPES[ROLES.index(role)]
+
+
 def role_in(principal: Principal, project: Project) -> str | None:
     """The principal's best role in the project, directly or through a team."""
     if principal.site_admin:

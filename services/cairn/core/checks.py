@@ -13,12 +13,12 @@ from typing import Any
 from cairn.core.identity import (
     KINDS,
     RELATIONS,
-    STAGES,
     InvalidInput,
     check_kind,
     check_name,
     check_path,
     check_sha256,
+    check_stage,
     manifest_digest,
     parse_ref,
     split_artifact,
@@ -95,12 +95,6 @@ def check_link(link: Mapping[str, Any]) -> None:
             raise InvalidInput("invalid_external", "external.kind must be code or data")
         if not ext["url"].startswith(("https://", "http://", "git@", "s3://", "gs://", "file:")):
             raise InvalidInput("invalid_external", f"external.url {ext['url']!r} is not a URL")
-
-
-def check_stage(stage: str) -> str:
-    if stage not in STAGES:
-        raise InvalidInput("invalid_stage", f"stage {stage!r} must be one of {', '.join(STAGES)}")
-    return stage
 
 
 def check_json_object(text: str, what: str) -> dict[str, Any]:

@@ -17,10 +17,11 @@ from typing import Any
 
 KINDS = ("model", "dataset", "eval_log")
 RELATIONS = ("trained_on", "evaluates", "derived_from", "produced_by", "generated_by", "uses")
-STAGES = ("development", "staging", "production", "archived")
+STAGE_PATTERN = r"[a-z][a-z0-9_-]{0,31}"  # which stages exist is each project's ladder
 _NAME = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,126}[a-z0-9])?$")
 _HEX = re.compile(r"^[0-9a-f]+$")
 _ALIAS = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_STAGE = re.compile(f"^{STAGE_PATTERN}$")
 
 
 class InvalidInput(ValueError):
@@ -48,6 +49,15 @@ def check_alias(value: str) -> str:
             f"alias {value!r} must start with a letter, use a-z, 0-9, '_' or '-', "
             "and must not look like a version number (v3)",
         )
+    return value
+
+
+def check_stage(value: str) -> str:
+    """A stage name's syntax only: whether the project has that stage is its ladder's call
+    (cairn.core.lifecycle_rules), which the ledger checks in the transaction."""
+    if not isinstance(value, str) or not _STAGE.match(value):
+        raise InvalidInput("invalid_stage", f"stage {value!r} must start with a letter and use "
+                           "at most 32 of a-z, 0-9, '_' or '-'")
     return value
 
 

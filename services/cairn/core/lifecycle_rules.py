@@ -1,18 +1,30 @@
-"""A project's lifecycle rules: what entering each stage needs, and which aliases are protected.
+"""A project's lifecycle rules: its stage ladder, what entering each stage needs, and which
+aliases are protected.
 
 Kept in the project's config item (field `lifecycle`) so a project changes them through the
 ledger like any other setting. The api checks the role a move needs (it is the one place
-that knows who is calling); the ledger checks the facts a stage needs (a valid verdict, a
-linked evaluation) in the transaction that moves it, so no producer can skip them.
+that knows who is calling; the ledger asks the same role of a service account producing to
+Kafka itself); the ledger checks that the stage is on the ladder and the facts a stage needs
+(a valid verdict, a linked evaluation) in the transaction that moves it, so no producer can
+skip them.
 
     "lifecycle": {
+      "stages": ["development", "staging", "canary", "production"],
       "gates": {"production": {"role": "maintainer", "valid": true, "evaluation": true},
-                "staging": {"role": "contributor", "valid": true}},
+                "canary": {"role": "contributor", "valid": true}},
       "protected_aliases": ["prod", "champion"]
     }
 
-Without the field: production needs a maintainer, a valid verdict and an evaluation;
-other stages need a contributor; `prod`, `production` and `champion` are protected.
+`stages` are the working stages in order (1-10 names); `archived` always follows them and is
+never listed. The last working stage is the production-like one (`production` by default):
+retention never archives or deletes a version in it. That is one rule rather than a second
+list to keep in step with the ladder, so a ladder cannot be half-protected by mistake. The
+gates given replace the default ones, so a project that sets `lifecycle` names its
+production-like stage's gate itself.
+
+Without the field: development → staging → production → archived; production needs a
+maintainer, a valid verdict and an evaluation; other stages need a contributor; `prod`,
+`production` and `champion` are protected.
 """
 
 from __future__ import annotations
@@ -21,9 +33,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cairn.core.identity import STAGES, InvalidInput, check_alias
+from cairn.core.identity import InvalidInput, check_alias, check_stage
 
 GATE_ROLES = ("contributor", "maintainer", "admin")
+DEFAULT_STAGES = ("development", "staging", "production")
+ARCHIVED = "archived"  # the terminal stage of every ladder
+RESERVED = (ARCHIVED, "none")  # `none` means "no stage" in retention rules
+MAX_STAGES = 10
 
 
 @dataclass(frozen=True)
@@ -38,6 +54,23 @@ class LifecycleRules:
     gates: Mapping[str, Gate] = field(default_factory=lambda: {
         "production": Gate("maintainer", valid=True, evaluation=True)})
     protected_aliases: tuple[str, ...] = ("prod", "production", "champion")
+    stages: tuple[str, ...] = DEFAULT_STAGES  # working stages in order; archived follows
+
+    @property
+    def ladder(self) -> tuple[str, ...]:
+        return (*self.stages, ARCHIVED)
+
+    @property
+    def protected_stage(self) -> str:
+        """The production-like stage: the ladder's last working stage."""
+        return self.stages[-1]
+
+    def check_on_ladder(self, stage: str, project: str) -> str:
+        """`stage` if it is on the ladder, else InvalidInput `unknown_stage` naming it."""
+        if stage not in self.ladder:
+            raise InvalidInput("unknown_stage", f"{stage!r} is not a stage of project "
+                               f"{project}: its stages are {' → '.join(self.ladder)}")
+        return stage
 
     def gate(self, stage: str) -> Gate:
         return self.gates.get(stage, Gate())
@@ -53,18 +86,21 @@ DEFAULT = LifecycleRules()
 
 
 def check_lifecycle(body: Any) -> dict[str, Any]:
-    """The normalised `lifecycle` field of a project item, or InvalidInput saying what to fix."""
-    if not isinstance(body, Mapping) or set(body) - {"gates", "protected_aliases"}:
-        raise InvalidInput("invalid_lifecycle", "lifecycle is an object with gates and "
+    """The normalised `lifecycle` field of a project item, or InvalidInput saying what to fix.
+    `stages` is kept only when given, so a project without it reads as it always did."""
+    if not isinstance(body, Mapping) or set(body) - {"stages", "gates", "protected_aliases"}:
+        raise InvalidInput("invalid_lifecycle", "lifecycle is an object with stages, gates and "
                            "protected_aliases")
+    stages = _check_stages(body["stages"]) if "stages" in body else None
+    ladder = (*(stages or DEFAULT_STAGES), ARCHIVED)
     gates = body.get("gates") or {}
     if not isinstance(gates, Mapping):
         raise InvalidInput("invalid_lifecycle", "lifecycle.gates maps a stage to its gate")
     out: dict[str, dict[str, Any]] = {}
     for stage, gate in gates.items():
-        if stage not in STAGES:
-            raise InvalidInput("invalid_lifecycle", f"lifecycle.gates: unknown stage {stage!r} "
-                               f"(stages: {', '.join(STAGES)})")
+        if stage not in ladder:
+            raise InvalidInput("invalid_lifecycle", f"lifecycle.gates: {stage!r} is not on the "
+                               f"ladder ({' → '.join(ladder)})")
         if not isinstance(gate, Mapping) or set(gate) - {"role", "valid", "evaluation"}:
             raise InvalidInput("invalid_lifecycle", f"lifecycle.gates.{stage}: an object with "
                                "role, valid and evaluation")
@@ -81,7 +117,27 @@ def check_lifecycle(body: Any) -> dict[str, Any]:
     if not isinstance(aliases, list) or len(aliases) > 100:
         raise InvalidInput("invalid_lifecycle", "lifecycle.protected_aliases is a list of "
                            "alias names (at most 100)")
-    return {"gates": out, "protected_aliases": sorted({check_alias(str(a)) for a in aliases})}
+    checked = {"gates": out, "protected_aliases": sorted({check_alias(str(a)) for a in aliases})}
+    return checked if stages is None else {"stages": stages, **checked}
+
+
+def _check_stages(stages: Any) -> list[str]:
+    """The working stages: 1-10 unique stage names, in order, without archived."""
+    if not isinstance(stages, list) or not 1 <= len(stages) <= MAX_STAGES:
+        raise InvalidInput("invalid_lifecycle", f"lifecycle.stages is a list of 1 to "
+                           f"{MAX_STAGES} stage names in order, e.g. "
+                           f"{list(DEFAULT_STAGES)}")
+    for stage in stages:
+        try:
+            check_stage(stage)
+        except InvalidInput as exc:
+            raise InvalidInput("invalid_lifecycle", f"lifecycle.stages: {exc}") from None
+        if stage in RESERVED:
+            raise InvalidInput("invalid_lifecycle", f"lifecycle.stages: {stage!r} is reserved "
+                               f"({ARCHIVED} always ends the ladder; none means no stage)")
+    if len(set(stages)) != len(stages):
+        raise InvalidInput("invalid_lifecycle", "lifecycle.stages: each stage once")
+    return list(stages)
 
 
 def rules_of(project_item: Mapping[str, Any] | None) -> LifecycleRules:
@@ -90,4 +146,5 @@ def rules_of(project_item: Mapping[str, Any] | None) -> LifecycleRules:
     if not lifecycle:
         return DEFAULT
     gates = {stage: Gate(**gate) for stage, gate in (lifecycle.get("gates") or {}).items()}
-    return LifecycleRules(gates, tuple(lifecycle.get("protected_aliases") or ()))
+    return LifecycleRules(gates, tuple(lifecycle.get("protected_aliases") or ()),
+                          tuple(lifecycle.get("stages") or DEFAULT_STAGES))

@@ -2,8 +2,9 @@
 
 `series()` is pure: it turns the api's artifact summary (`GET /v1/artifacts/{p}/{n}`, whose
 versions carry their `metrics`) into points, each marked with the stage and aliases that
-single it out (production, staging, `prod`, `champion`; never `latest`, which is always the
-last point). `draw()` renders the series with matplotlib's Agg and SVG backends, without
+single it out (every stage of the project's ladder past its first but archived, by default
+staging and production; aliases such as `prod` and `champion`, never `latest`, which is always
+the last point). `draw()` renders the series with matplotlib's Agg and SVG backends, without
 pyplot, so it keeps no global figure state and runs in a server thread; the api (the
 `metrics.svg` route) and the CLI (`cairn plot`) both draw through it.
 """
@@ -19,11 +20,11 @@ from io import BytesIO
 from typing import Any
 
 from cairn.core.identity import InvalidInput
+from cairn.core.lifecycle_rules import DEFAULT
 
 FORMATS = {"svg": "image/svg+xml", "png": "image/png"}
 MAX_METRICS = 8
 MAX_COMPARED = 3  # artifacts beside the first
-MARKED_STAGES = ("staging", "production")
 UNMARKED_ALIASES = ("latest",)
 COLOURS = ("#2563eb", "#d97706", "#16a34a", "#7c3aed")  # the artifact, then each compared one
 
@@ -56,6 +57,7 @@ def _number(value: Any) -> float | None:
 
 def points(summary: Mapping[str, Any], metric: str) -> tuple[Point, ...]:
     """The versions that recorded `metric`, oldest first; others leave a gap."""
+    marked = marked_stages(summary)
     aliases: dict[int, list[str]] = {}
     for alias, number in (summary.get("aliases") or {}).items():
         if alias not in UNMARKED_ALIASES:
@@ -66,10 +68,17 @@ def points(summary: Mapping[str, Any], metric: str) -> tuple[Point, ...]:
         value = _number(metrics.get(metric)) if isinstance(metrics, Mapping) else None
         if value is None:
             continue
-        stage = [v["stage"]] if v.get("stage") in MARKED_STAGES else []
+        stage = [v["stage"]] if v.get("stage") in marked else []
         found.append(Point(int(v["version_number"]), value,
                            tuple(stage + sorted(aliases.get(v["version_number"], [])))))
     return tuple(sorted(found, key=lambda p: p.version))
+
+
+def marked_stages(summary: Mapping[str, Any]) -> tuple[str, ...]:
+    """The working stages past the first of the summary's ladder (`stages`, which the api
+    gives; a summary without it has the default ladder): where a version was promoted to."""
+    ladder = summary.get("stages") or DEFAULT.ladder
+    return tuple(ladder[1:-1])
 
 
 def metric_names(summary: Mapping[str, Any]) -> list[str]:

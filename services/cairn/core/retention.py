@@ -7,6 +7,11 @@ each with its reason, plus the versions a rule selected but that are protected. 
 (plan, apply), the archiver (scheduled runs) and the tests all call it, and the ledger runs
 the same `protections()` on every archive or delete request, so a version that became
 protected between plan and apply is still refused. Rules are documented in retention/README.md.
+
+A version in its project's production-like stage (the last working stage of the project's
+ladder, cairn.core.lifecycle_rules; `production` by default) is never touched. A rule may name
+any stage: a policy is checked without its project's ladder, and a rule that names the
+production-like stage only lists protected versions.
 """
 
 from __future__ import annotations
@@ -16,13 +21,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cairn.core.identity import STAGES, InvalidInput, check_name
+from cairn.core.identity import InvalidInput, check_name, check_stage
+from cairn.core.lifecycle_rules import DEFAULT
 
 ACTIONS = ("archive", "delete")
 SEVERITY = {"archive": 1, "delete": 2}  # a version two rules select gets the stronger action
 STATUSES = {"archive": ("active",), "delete": ("active", "archived")}  # what each may act on
-NO_STAGE = "none"  # in `stages`: versions without a stage
-SELECTABLE_STAGES = tuple(s for s in STAGES if s != "production") + (NO_STAGE,)
+NO_STAGE = "none"  # in `stages`: versions without a stage (never a stage's name)
 RULE_FIELDS = ("name", "action", "kinds", "stages", "tags", "statuses", "min_age_days",
                "keep_last", "unused_days")
 LIMITS = ("min_age_days", "keep_last", "unused_days")
@@ -75,7 +80,7 @@ def _check_rule(i: int, rule: Any) -> dict[str, Any]:
         raise _fail(f"{where}: action must be archive or delete")
     out: dict[str, Any] = {"name": name, "action": action,
                            "kinds": _names(rule, "kinds", where),
-                           "stages": _strings(rule, "stages", where, SELECTABLE_STAGES),
+                           "stages": _stages(rule, where),
                            "tags": _strings(rule, "tags", where),
                            "statuses": _strings(rule, "statuses", where, STATUSES[action])
                            or list(STATUSES[action])}
@@ -101,8 +106,7 @@ def _strings(rule: Mapping[str, Any], key: str, where: str,
         raise _fail(f"{where}: {key} must be a list of at most {MAX_VALUES} short strings")
     if allowed is not None and set(values) - set(allowed):
         bad = ", ".join(sorted(set(values) - set(allowed)))
-        hint = " (production versions are never touched)" if "production" in values else ""
-        raise _fail(f"{where}: {key} {bad} not allowed here; use {', '.join(allowed)}{hint}")
+        raise _fail(f"{where}: {key} {bad} not allowed here; use {', '.join(allowed)}")
     return sorted(set(values))
 
 
@@ -110,6 +114,14 @@ def _names(rule: Mapping[str, Any], key: str, where: str) -> list[str]:
     values = _strings(rule, key, where)
     for value in values:
         check_name(value, "kind")
+    return values
+
+
+def _stages(rule: Mapping[str, Any], where: str) -> list[str]:
+    values = _strings(rule, "stages", where)
+    for value in values:
+        if value != NO_STAGE:
+            check_stage(value)
     return values
 
 
@@ -148,11 +160,13 @@ class VersionFacts:
         return f"{self.artifact}@v{self.number}"
 
 
-def protections(v: VersionFacts) -> list[str]:
-    """Why `v` must be neither archived nor deleted, in words; empty when it may be."""
+def protections(v: VersionFacts, protected_stage: str = DEFAULT.protected_stage) -> list[str]:
+    """Why `v` must be neither archived nor deleted, in words; empty when it may be.
+    `protected_stage`: its project's production-like stage (LifecycleRules.protected_stage)."""
     why = []
-    if v.stage == "production":
-        why.append("it is in production (move it to another stage first)")
+    if v.stage == protected_stage:
+        why.append(f"it is in {v.stage}, its project's production-like stage (move it to "
+                   "another stage first)")
     if v.legal_hold:
         why.append("it is under legal hold (edit legal_hold to false to release it)")
     if v.referenced_by:
@@ -192,7 +206,8 @@ class Plan:
                 "protected": [s.as_json() for s in self.protected]}
 
 
-def plan(policy: Mapping[str, Any], versions: Iterable[VersionFacts], now_ms: int) -> Plan:
+def plan(policy: Mapping[str, Any], versions: Iterable[VersionFacts], now_ms: int,
+         protected_stage: str = DEFAULT.protected_stage) -> Plan:
     """What `policy` does to `versions` at `now_ms`: per version, the strongest action any
     rule selects it for; protected versions are listed apart, never acted on."""
     facts = [v for v in versions if v.status != "deleted"]
@@ -204,7 +219,7 @@ def plan(policy: Mapping[str, Any], versions: Iterable[VersionFacts], now_ms: in
                 chosen[v.id] = Step(v, rule["action"], rule["name"], why)
     result = Plan()
     for step in sorted(chosen.values(), key=lambda s: (s.version.artifact, s.version.number)):
-        guards = tuple(protections(step.version))
+        guards = tuple(protections(step.version, protected_stage))
         if guards:
             result.protected.append(Step(step.version, step.action, step.rule, step.why, guards))
         else:

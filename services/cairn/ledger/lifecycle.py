@@ -4,7 +4,8 @@
 - restore: an archived version becomes active again (its blobs come back);
 - delete: an active or archived version becomes a tombstone: its row, metadata, manifest and
   lineage stay so provenance stays answerable; the archiver removes its blobs.
-Archive and delete are refused for a version in production, under legal hold, or that an
+Archive and delete are refused for a version in its project's production-like stage (the
+last working stage of its ladder), under legal hold, or that an
 active version's lineage points to: the same `protections()` the retention planner uses, so
 a version that became protected after a plan was made is still never touched.
 An archived version takes no metadata edit but legal_hold, no stage but `archived`, and no
@@ -17,7 +18,9 @@ from __future__ import annotations
 import asyncpg
 
 from cairn.core.identity import InvalidInput
+from cairn.core.lifecycle_rules import DEFAULT
 from cairn.core.retention import VersionFacts, protections
+from cairn.ledger.queries import project_rules
 
 STATUS_AFTER = {"archive": "archived", "restore": "active", "delete": "deleted"}
 
@@ -55,7 +58,8 @@ def facts_of(row: asyncpg.Record) -> VersionFacts:
         updated_at=_ms(row["updated_at"]) or 0)
 
 
-def decide(v: VersionFacts, action: str) -> str:
+def decide(v: VersionFacts, action: str, protected_stage: str = DEFAULT.protected_stage
+           ) -> str:
     """The status `action` leaves `v` in, or InvalidInput with the reason it is refused."""
     if v.status == "deleted":
         raise InvalidInput("version_deleted", f"{v.ref} is deleted: only its tombstone "
@@ -67,7 +71,7 @@ def decide(v: VersionFacts, action: str) -> str:
         return STATUS_AFTER[action]
     if action == "archive" and v.status == "archived":
         raise InvalidInput("already_archived", f"{v.ref} is archived already")
-    guards = protections(v)
+    guards = protections(v, protected_stage)
     if guards:
         raise InvalidInput("protected", f"{action} of {v.ref} refused: {'; '.join(guards)}")
     return STATUS_AFTER[action]
@@ -84,7 +88,9 @@ def check_writable(ref: str, status: str, what: str, *, archived_ok: bool = Fals
 
 
 async def next_status(conn: asyncpg.Connection, version_id: int, action: str) -> str:
-    return decide(facts_of(await conn.fetchrow(ONE_VERSION, version_id)), action)
+    v = facts_of(await conn.fetchrow(ONE_VERSION, version_id))
+    rules = await project_rules(conn, v.artifact.split("/", 1)[0])
+    return decide(v, action, rules.protected_stage)
 
 
 async def guard(conn: asyncpg.Connection, artifact: str, version_id: int, what: str, *,

@@ -4,9 +4,10 @@ Dead-lettered with the reason, never recorded:
 - unsigned, bad_signature, unknown_producer: the producer is not who it says;
 - forged_actor: an untrusted service account named someone else as the actor;
 - forbidden: a service account without the role the change needs in the event's project
-  (what the api would demand: publish for Published, MetadataEdited and LinkAdded,
-  maintain for stages, aliases, lifecycle requests and verdicts); configuration changes
-  come only from Cairn's own services, which checked the caller already.
+  (what the api would demand: publish for Published, MetadataEdited and LinkAdded; for a
+  stage or alias move the role the project's lifecycle rules ask, as the api's gate does;
+  maintain for lifecycle requests and verdicts); configuration changes come only from
+  Cairn's own services, which checked the caller already.
 A refusal of a producer that proved who it is is also noted in `rejected_events` (its
 author can follow the event_id and read why); anonymous garbage writes nothing here.
 """
@@ -19,8 +20,10 @@ from typing import Any
 
 import asyncpg
 
-from cairn.core.access import Principal, Project, decide
+from cairn.core.access import Principal, Project, decide, permission_of
+from cairn.core.events import payload_of
 from cairn.core.identity import InvalidInput
+from cairn.core.lifecycle_rules import rules_of
 from cairn.core.settings import Settings
 from cairn.core.signing import INTERNAL, check_origin, master_key, producer_of
 
@@ -34,8 +37,9 @@ PROJECTS_SQL = ("SELECT key, body FROM config_items WHERE kind = 'project' AND N
                 " AND key = ANY($1::text[])")
 REJECT_SQL = ("INSERT INTO rejected_events (event_id, artifact, reason, message)"
               " VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING")
+GATE = "gate"  # the project's lifecycle rules name the permission (cairn.core.lifecycle_rules)
 NEEDS = {"Published": "publish", "MetadataEdited": "publish", "LinkAdded": "publish",
-         "StageChanged": "maintain", "AliasMoved": "maintain", "LifecycleRequested": "maintain",
+         "StageChanged": GATE, "AliasMoved": GATE, "LifecycleRequested": "maintain",
          "Verdict": "maintain"}
 Decoded = tuple[Any, dict[str, Any]]  # (RawRecord, event)
 
@@ -44,6 +48,15 @@ def artifact_needs(event: dict[str, Any]) -> tuple[str, str] | None:
     """(permission, project) an artifact event needs from an outside producer."""
     kind = str(event["payload"][0]).rsplit(".", 1)[-1]
     return NEEDS.get(kind, "admin"), str(event["artifact"]).split("/", 1)[0]
+
+
+def gate_permission(event: dict[str, Any], project: Project) -> str:
+    """The permission a stage or alias move needs in `project`: its gate's role for the stage,
+    `alias_role` for the alias (what the api's gate resolver asks of its callers)."""
+    kind, body = payload_of(event)
+    rules = rules_of({"lifecycle": project.lifecycle})
+    return permission_of(rules.alias_role(str(body["alias"])) if kind == "AliasMoved"
+                         else rules.stage_role(str(body["stage"])))
 
 
 def config_needs(event: dict[str, Any]) -> tuple[str, str] | None:
@@ -113,6 +126,8 @@ class Screen:
                                "changes go through the api")
         who = Principal(producer, "service_account", teams=frozenset(account["teams"]),
                         scopes=("admin",))
-        decision = decide(who, need[0], projects.get(need[1]) or Project(need[1]))
+        project = projects.get(need[1]) or Project(need[1])
+        permission = gate_permission(event, project) if need[0] == GATE else need[0]
+        decision = decide(who, permission, project)
         if not decision.allowed:
             raise InvalidInput("forbidden", decision.message)

@@ -8,8 +8,18 @@ from typing import Any
 import asyncpg
 
 from cairn.core.identity import InvalidInput, is_version_selector
+from cairn.core.lifecycle_rules import LifecycleRules, rules_of
 
 Conn = asyncpg.Connection
+PROJECT_LIFECYCLE = ("SELECT body -> 'lifecycle' FROM config_items WHERE kind = 'project'"
+                     " AND key = $1 AND NOT removed")
+
+
+async def project_rules(conn: Conn, project: str) -> LifecycleRules:
+    """The project's lifecycle rules (its ladder, gates, protected aliases) as of this
+    transaction: the ledger's checks, retention's planner and the api's reads use them."""
+    lifecycle = await conn.fetchval(PROJECT_LIFECYCLE, project)
+    return rules_of({"lifecycle": json.loads(lifecycle) if lifecycle else None})
 
 
 async def artifact_row(conn: Conn, artifact: str, *, lock: bool = False) -> asyncpg.Record | None:
@@ -90,4 +100,5 @@ async def version_state(conn: Conn, version_id: int) -> dict[str, Any]:
         "completeness": v["completeness"],
         "created_at": int(v["created_at"].timestamp() * 1000),
         "updated_seq": v["updated_seq"],
+        "legal_hold": content["metadata"].get("legal_hold") is True,
     }

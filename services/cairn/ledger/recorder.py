@@ -14,10 +14,10 @@ import asyncpg
 
 from cairn.core import chain, checks
 from cairn.core.events import now_ms, payload_of
-from cairn.core.identity import InvalidInput, check_alias, parse_ref
-from cairn.core.lifecycle_rules import LifecycleRules, rules_of
+from cairn.core.identity import InvalidInput, check_alias, check_stage, parse_ref
+from cairn.core.lifecycle_rules import LifecycleRules
 from cairn.ledger import lifecycle, read_only, stages
-from cairn.ledger.queries import artifact_row, resolve_version, version_state
+from cairn.ledger.queries import artifact_row, project_rules, resolve_version, version_state
 
 Conn = asyncpg.Connection
 
@@ -121,6 +121,8 @@ RETURNING latest_version
 async def _published(conn: Conn, event: dict[str, Any], body: dict[str, Any],
                      seq: int, kinds: tuple[str, ...]) -> tuple[int, str]:
     checks.check_published(event["artifact"], body, kinds)
+    if body.get("stage") is not None:  # a place on the ladder, not a transition (ledger.stages)
+        (await project_rules(conn, body["project"])).check_on_ladder(body["stage"], body["project"])
     occurred = _ts(event["occurred_at"])
     art = await conn.fetchrow(UPSERT_ARTIFACT, body["project"], body["name"], body["kind"],
                               occurred, seq)  # creates the project too; row stays locked
@@ -209,7 +211,7 @@ async def _target(conn: Conn, event: dict[str, Any], selector: str) -> tuple[int
 
 async def _stage_changed(conn: Conn, event: dict[str, Any], body: dict[str, Any],
                          seq: int, kinds: tuple[str, ...]) -> tuple[int, str]:
-    checks.check_stage(body["stage"])
+    check_stage(body["stage"])
     _, version_id = await _target(conn, event, body["version"])
     await lifecycle.guard(conn, event["artifact"], version_id, f"a move to {body['stage']}",
                           archived_ok=body["stage"] == "archived")
@@ -227,13 +229,11 @@ async def _stage_facts(conn: Conn, artifact: str, version_id: int
     row = await conn.fetchrow(
         "SELECT v.version_number, v.stage, v.validation, (SELECT count(*) FROM links l"
         " JOIN versions s ON s.id = l.source_version_id WHERE l.target_version_id = v.id"
-        " AND l.relation = 'evaluates' AND s.kind = 'eval_log') AS evaluations,"
-        " (SELECT c.body FROM config_items c WHERE c.kind = 'project' AND NOT c.removed"
-        "  AND c.key = split_part($2, '/', 1)) AS project"
-        " FROM versions v WHERE v.id = $1", version_id, artifact)
-    project = json.loads(row["project"]) if row["project"] else None
+        " AND l.relation = 'evaluates' AND s.kind = 'eval_log') AS evaluations"
+        " FROM versions v WHERE v.id = $1", version_id)
     return (stages.Facts(f"{artifact}@v{row['version_number']}", row["stage"],
-                         row["validation"], row["evaluations"]), rules_of(project))
+                         row["validation"], row["evaluations"]),
+            await project_rules(conn, artifact.split("/", 1)[0]))
 
 
 async def _alias_moved(conn: Conn, event: dict[str, Any], body: dict[str, Any],

@@ -23,7 +23,7 @@ from urllib.parse import quote
 import httpx
 
 from cairn.core import checks, lineage_dot, metric_plot, payloads
-from cairn.core.identity import check_alias, parse_ref, split_artifact
+from cairn.core.identity import check_alias, check_stage, parse_ref, split_artifact
 from cairn.core.settings import Settings
 from cairn.sdk import credentials, transfer
 from cairn.sdk import files as local_files
@@ -183,7 +183,7 @@ class Client:
     @translated
     def set_stage(self, ref: str, stage: str, *, wait: bool = True, timeout: float = 60.0
                   ) -> dict[str, Any]:
-        checks.check_stage(stage)
+        check_stage(stage)
         return self._write("PUT", f"{_version_path(ref)}/stage", {"stage": stage}, wait, timeout)
 
     @translated

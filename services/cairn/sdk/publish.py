@@ -23,9 +23,9 @@ from tenacity import (
     wait_exponential,
 )
 
-from cairn.core import checks, payloads
+from cairn.core import payloads
 from cairn.core.events import new_event
-from cairn.core.identity import check_kind, check_name
+from cairn.core.identity import check_kind, check_name, check_stage
 from cairn.core.settings import Settings
 from cairn.sdk.errors import CairnError
 from cairn.sdk.http import Http
@@ -69,7 +69,7 @@ def check_inputs(kind: str, project: str, name: str, metadata: Mapping[str, Any]
     check_kind(kind, kinds)
     payloads.metadata(metadata)
     if stage is not None:
-        checks.check_stage(stage)
+        check_stage(stage)
 
 
 def request_body(body: Mapping[str, Any], extra: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -40,8 +40,9 @@ class ProjectIn(Body):
                                              "this refuse metadata edits and stage moves "
                                              "(except to archived)")
     description: str | None = None
-    lifecycle: dict[str, Any] | None = Field(None, description="stage gates and protected "
-                                             "aliases (cairn.core.lifecycle_rules)")
+    lifecycle: dict[str, Any] | None = Field(None, description="the stage ladder, stage "
+                                             "gates and protected aliases "
+                                             "(cairn.core.lifecycle_rules)")
 
 
 def _summary(project: Project, principal: Any) -> dict[str, Any]:

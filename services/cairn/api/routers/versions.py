@@ -16,7 +16,7 @@ from cairn.api import commands, reads
 from cairn.api.deps import CurrentActor, EmitterDep, ExistingArtifact, PoolDep, Selector
 from cairn.api.models import Accepted, LinkIn, MetadataChanges, Revert, StageChange
 from cairn.core import checks, payloads
-from cairn.core.identity import InvalidInput, check_name
+from cairn.core.identity import InvalidInput, check_name, check_stage
 
 router = APIRouter(prefix="/v1/artifacts/{project}/{name}/versions/{selector}",
                    tags=["versions"])
@@ -60,7 +60,7 @@ async def revert_edit(body: Revert, artifact: ExistingArtifact, selector: Select
 @router.put("/stage", status_code=202)
 async def set_stage(body: StageChange, artifact: ExistingArtifact, selector: Selector,
                     actor: CurrentActor, emitter: EmitterDep) -> Accepted:
-    stage = checks.check_stage(body.stage)
+    stage = check_stage(body.stage)
     event_id = await commands.emit(emitter, artifact, "StageChanged",
                                    {"version": selector, "stage": stage}, actor)
     return Accepted(event_id=event_id)

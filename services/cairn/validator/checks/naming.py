@@ -1,8 +1,10 @@
 """The project's naming convention: a pattern per kind whose placeholders become regex groups.
 
 `{project}` is the project's own name, `{n}`/`{version}` digits, `{date}` YYYYMMDD or
-YYYY-MM-DD, `{stage}` a stage name; any other placeholder (`{arch}`, `{dataset}`, `{split}`)
-is one name-like word. The whole name must match; without a pattern the check passes.
+YYYY-MM-DD, `{stage}` any stage name a project may put on its ladder (which stages exist is
+the ledger's to check; `dev`, `prod` and the like stay usable); any other placeholder
+(`{arch}`, `{dataset}`, `{split}`) is one name-like word. The whole name must match; without
+a pattern the check passes.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from cairn.core.identity import STAGE_PATTERN
 from cairn.validator.checks import FAILED, Outcome, judged
 
 CHECK = "naming"
@@ -18,7 +21,7 @@ FIXED = {
     "n": r"\d+",
     "version": r"\d+",
     "date": r"\d{4}-?\d{2}-?\d{2}",
-    "stage": r"dev|development|staging|prod|production|archived",
+    "stage": STAGE_PATTERN,
 }
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
