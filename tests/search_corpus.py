@@ -58,8 +58,9 @@ def _change(artifact: str, kind: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def corpus_events(run: str, artifacts: int, seed: int = 4) -> list[dict[str, Any]]:
-    """`artifacts` first versions, then about 5% second versions, 10% edits, 10% verdicts,
-    3% archived and 1% deleted (per-artifact order is kept: events are keyed by artifact)."""
+    """`artifacts` first versions, then about 5% second versions, 10% edits (3% set a legal
+    hold), 10% verdicts, 3% archived and 1% deleted (per-artifact order is kept: events are
+    keyed by artifact)."""
     rng = random.Random(seed)
     projects = [f"corpus-{run}-{i}" for i in range(8)]
     firsts: list[tuple[str, str, str]] = []
@@ -85,7 +86,8 @@ def corpus_events(run: str, artifacts: int, seed: int = 4) -> list[dict[str, Any
         if roll < 0.05:
             events.append(_published(project, name, kind, _metadata(rng, kind), [], None))
         elif roll < 0.15:
-            changes = {"tags": rng.sample(TAGS, 2), "license": rng.choice(LICENSES[:-1])}
+            changes = {"tags": rng.sample(TAGS, 2), "license": rng.choice(LICENSES[:-1]),
+                       **({"legal_hold": True} if roll < 0.08 else {})}
             events.append(_change(artifact, "MetadataEdited", {
                 "version": "v1", "changes": json.dumps(changes), "reverts": None}))
         elif roll < 0.25:

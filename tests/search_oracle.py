@@ -37,6 +37,8 @@ VALUES = {  # facet → a LATERAL subquery giving the facet's values of version 
                " 'uses') AND l.target_artifact IS NOT NULL"
                f" AND split_part(l.target_artifact, '/', 1) NOT IN ({PRIVATE})",
     "alias": "SELECT al.alias AS value FROM aliases al WHERE al.version_id = v.id",
+    "legal_hold": "SELECT CASE WHEN v.metadata->'legal_hold' = 'true'::jsonb THEN 'true'"
+                  " ELSE 'false' END AS value",
 }
 _OPS = {">=": ">=", "<=": "<=", ">": ">", "<": "<", "=": "=", "==": "="}
 

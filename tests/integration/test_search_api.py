@@ -20,6 +20,7 @@ from cairn.core.events import new_event
 from tests.conftest import Namespace, api_env
 from tests.ledger_helpers import emitter_for, fake_file, wait_recorded
 from tests.processes import Service
+from tests.retention_helpers import cli
 from tests.search_helpers import backend_of, wait_index_matches_ledger
 
 CORPUS = [  # name, kind, tags, accuracy, license
@@ -186,3 +187,46 @@ def test_no_index_or_no_engine_is_503_with_a_reason(
         assert httpx.get(f"{lonely.url}/readyz", timeout=30).status_code == 200  # writes work
     finally:
         lonely.stop()
+
+
+def test_legal_hold_is_a_filter_a_facet_and_shown(api: Service, api_token: str,
+                                                 cairn_env: dict[str, str], http: httpx.Client,
+                                                 project: str) -> None:
+    """`cairn hold` reaches search within the refresh: filter, facet counts (with every filter
+    but its own), hits, version detail, `cairn search --legal-hold` and `cairn show`."""
+    ref = f"{project}/imagenet-mini@v1"
+
+    def held_refs() -> list[str]:
+        return [h["id"] for h in search(http, project=project, legal_hold="true")["hits"]]
+
+    def until(done: Any) -> None:
+        deadline = time.monotonic() + 60
+        while not done() and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert done()
+
+    def ok(*args: str) -> str:
+        out = cli(api, api_token, {**cairn_env, "COLUMNS": "200"}, *args)
+        assert out.returncode == 0, f"cairn {' '.join(args)}: {out.stderr}"
+        return out.stdout
+
+    assert held_refs() == []
+    ok("hold", ref)
+    until(lambda: held_refs() == [ref])
+    got = search(http, project=project, legal_hold="true", kind="dataset")
+    assert [h["legal_hold"] for h in got["hits"]] == [True]
+    facets = {f: {b["value"]: b["count"] for b in got["facets"][f]} for f in ("legal_hold", "kind")}
+    assert facets == {"legal_hold": {"true": 1}, "kind": {"dataset": 1}}
+    facets = search(http, project=project)["facets"]["legal_hold"]
+    assert {b["value"]: b["count"] for b in facets} == {"true": 1, "false": 3}
+    assert search(http, project=project, filter="legal_hold=false")["total"] == 3
+    assert http.get("/v1/resolve", params={"ref": ref}).json()["legal_hold"] is True
+    table = ok("search", "--legal-hold", "--project", project)
+    assert "1 match" in table and ref in table and "held" in table and "legal_hold" in table
+    assert "held: never archived or deleted" in ok("show", ref)
+
+    ok("hold", ref, "--release")
+    until(lambda: held_refs() == [])
+    assert search(http, project=project, legal_hold="false")["total"] == 4
+    assert "no" in ok("show", ref).split("legal hold", 1)[1].splitlines()[0]
+    assert "0 matches" in ok("search", "--legal-hold", "--project", project)

@@ -202,3 +202,29 @@ async def test_an_engine_that_does_not_answer_is_unavailable() -> None:
         assert not await backend.ping()
     finally:
         await backend.close()
+
+
+async def test_an_index_made_before_a_field_gains_it_and_old_documents_count_as_not_held(
+        engine: tuple[SearchBackend, str]) -> None:
+    """legal_hold came after indices existed: ensure_alias adds it to the live index; a
+    document written before has no value and is `legal_hold=false` until a reindex."""
+    backend, alias = engine
+    old = index_body()
+    del old["mappings"]["properties"]["legal_hold"]
+    await backend.ensure_alias(alias, old)
+    doc_id, seq, body = _doc(_state("before", 1))
+    del body["legal_hold"]
+    await backend.bulk_index(alias, [(doc_id, seq, body)])
+    await backend.ensure_alias(alias, index_body())
+    await backend.bulk_index(alias, [_doc({**_state("held", 2), "legal_hold": True})])
+    await backend.refresh(alias)
+
+    async def answer(value: str) -> dict[str, Any]:
+        req = build_request(filters={"legal_hold": [value]})
+        return search_response(await backend.search(alias, search_body(req)), req)
+
+    held, free = await answer("true"), await answer("false")
+    assert [h["name"] for h in held["hits"]] == ["held"]
+    assert [h["name"] for h in free["hits"]] == ["before"]
+    assert {b["value"]: b["count"] for b in held["facets"]["legal_hold"]} == {"true": 1,
+                                                                             "false": 1}

@@ -83,6 +83,8 @@ CASES: list[dict[str, Any]] = [
     {"status": ["archived", "deleted"]},
     {"validation": ["valid", "invalid", "passed", "failed", "warning"]},
     {"alias": ["latest"], "kind": ["dataset"]},
+    {"legal_hold": ["true"]},
+    {"legal_hold": ["false"], "kind": ["model"], "tag": ["nlp"]},
 ]
 
 

@@ -87,6 +87,7 @@ def version_detail(d: Mapping[str, Any]) -> None:
     rows = [
         ("ref", d.get("ref")), ("kind", d.get("kind")), ("digest", f"sha256:{d.get('digest')}"),
         ("stage", d.get("stage")), ("status", d.get("status")),
+        ("legal hold", "held: never archived or deleted" if d.get("legal_hold") else "no"),
         ("validation", d.get("validation")), ("completeness", _score(d.get("completeness"))),
         ("aliases", ", ".join(d.get("aliases") or [])),
         ("created", f"{when(d.get('created_at'))} by {d.get('created_by') or '-'}"),

@@ -20,7 +20,7 @@ from cairn.search.query import build_request
 
 Many = Annotated[list[str] | None, typer.Option(show_default=False)]
 SUMMARY_FACETS = ("kind", "project", "stage", "tag", "validation", "framework", "license",
-                  "dataset", "owner_team", "creator")
+                  "dataset", "owner_team", "creator", "legal_hold")
 
 
 @command()
@@ -28,6 +28,9 @@ def search(
     q: Annotated[str | None, typer.Argument(metavar="[TEXT]", help="Words to find")] = None,
     kind: Many = None, project: Many = None, stage: Many = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="Repeatable")] = None,
+    legal_hold: Annotated[bool | None, typer.Option(
+        "--legal-hold/--no-legal-hold", help="Only versions under legal hold (or not)",
+        show_default=False)] = None,
     filter: Annotated[list[str] | None, typer.Option(
         "--filter", "-f", help="kind=model, license=mit, dataset=p/name, metric.accuracy>=0.9,"
         " ... (repeatable)")] = None,
@@ -41,7 +44,7 @@ def search(
 ) -> None:
     """Search artifact versions by text, facets, metric ranges and dates."""
     filters = {"kind": kind or [], "project": project or [], "stage": stage or [],
-               "tag": tag or []}
+               "tag": tag or [], "legal_hold": [] if legal_hold is None else [str(legal_hold)]}
     build_request(q=q, filters=filters, expressions=filter or (), created_after=created_after,
                   created_before=created_before, sort=sort, page=page, size=size)
     params: dict[str, Any] = {k: v for k, v in filters.items() if v}
@@ -74,7 +77,7 @@ def hits_table(answer: Mapping[str, Any], sort: str) -> Table:
     # The ref is what a user copies next: never cut or folded; tags and metrics give way.
     longest = max((len(str(h.get("ref") or h.get("id"))) for h in hits), default=7)
     table.add_column("version", no_wrap=True, min_width=min(longest, 60))
-    for col in ("kind", "stage", "valid", "created"):
+    for col in ("kind", "stage", "valid", "hold", "created"):
         table.add_column(col, no_wrap=True, overflow="ellipsis")
     table.add_column("tags", overflow="ellipsis", ratio=1)
     table.add_column("metrics", overflow="ellipsis", ratio=2, min_width=12)
@@ -83,6 +86,7 @@ def hits_table(answer: Mapping[str, Any], sort: str) -> Table:
         usage = h.get("usage") or {}
         table.add_row(Text(str(h.get("ref") or h.get("id"))), h.get("kind") or "-",
                       h.get("stage") or "-", h.get("validation") or "-",
+                      "held" if h.get("legal_hold") else "-",
                       render.when(h.get("created_at"))[:10], Text(", ".join(h.get("tags") or [])),
                       Text(_metrics(h.get("metrics") or {}, sort)), str(usage.get("total", 0)))
     return table

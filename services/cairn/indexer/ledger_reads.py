@@ -54,6 +54,7 @@ def _state(v: asyncpg.Record) -> dict[str, Any]:
         "validation": v["validation"], "completeness": v.get("completeness"),
         "created_at": int(v["created_at"].timestamp() * 1000),
         "updated_seq": v["updated_seq"],
+        "legal_hold": content["metadata"].get("legal_hold") is True,
     }
 
 

@@ -105,5 +105,7 @@ def version_document(state: Mapping[str, Any], usage: Mapping[str, Any] | None =
         "seq": int(state["updated_seq"]),
         "usage": usage_fields(usage),
         "completeness": _completeness(state, content["kind"], meta),
+        # the changelog's metadata record has no legal_hold field; the state has
+        "legal_hold": bool(state.get("legal_hold", meta.get("legal_hold"))),
     }
     return body["ref"], body

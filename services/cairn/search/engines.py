@@ -121,7 +121,18 @@ class EngineBackend:
         for name in extra:
             await self._unalias(name, alias)
             await self.delete_index(name)
+        await self._add_fields(keep, index_body.get("mappings") or {})
         return keep
+
+    async def _add_fields(self, index: str, mappings: Mapping[str, Any]) -> None:
+        """Fields the mapping gained since `index` was made (legal_hold, ...), added in place
+        (engines allow adding a field to a live index). Documents written before have no value
+        for them until `cairn reindex` rebuilds them; queries must allow for that."""
+        reply = await self.client.indices.get_mapping(index=index)
+        have = getattr(reply, "body", reply)[index]["mappings"].get("properties", {})
+        missing = {k: v for k, v in (mappings.get("properties") or {}).items() if k not in have}
+        if missing:
+            await self.client.indices.put_mapping(index=index, body={"properties": missing})
 
     async def _aliased(self, alias: str) -> list[str]:
         """Indices behind the alias; `_cat/aliases` still answers when the alias has two

@@ -102,6 +102,7 @@ def mappings() -> dict[str, Any]:
             "usage": {"properties": {"views": {"type": "long"}, "downloads": {"type": "long"},
                                      "total": {"type": "long"}}},
             "completeness": {"type": "float"},
+            "legal_hold": {"type": "boolean"},
             "all_text": _TEXT,
         },
     }

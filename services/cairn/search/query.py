@@ -24,7 +24,9 @@ FACETS = {
     "kind": "kind", "project": "project", "stage": "stage", "tag": "tags", "license": "license",
     "creator": "creator", "owner_team": "owner_team", "framework": "framework",
     "validation": "validation", "dataset": "datasets", "status": "status", "alias": "aliases",
+    "legal_hold": "legal_hold",  # boolean: values true | false
 }
+FLAGS = {"true": "true", "yes": "true", "1": "true", "false": "false", "no": "false", "0": "false"}
 OPS = {">=": "gte", "<=": "lte", ">": "gt", "<": "lt", "=": "eq", "==": "eq"}
 MAX_WINDOW = 10_000  # the engines' index.max_result_window
 MAX_TEXT = 500
@@ -88,6 +90,25 @@ def parse_filter(expr: str) -> tuple[str, str] | MetricRange:
     return name, value.strip()
 
 
+def flag(text: str, what: str) -> str:
+    """A boolean filter's value as the engine's facet names it: true or false."""
+    try:
+        return FLAGS[text.strip().lower()]
+    except KeyError:
+        raise InvalidInput("invalid_filter", f"{what}={text!r}: use true or false") from None
+
+
+def hold_clause(values: Iterable[str]) -> dict[str, Any] | None:
+    """legal_hold=false is "not held", so documents indexed before the field existed (no
+    value until `cairn reindex`) count as not held, here and in the facet (`missing`)."""
+    wanted = set(values)
+    if wanted == {"true"}:
+        return {"term": {"legal_hold": True}}
+    if wanted == {"false"}:
+        return {"bool": {"must_not": [{"term": {"legal_hold": True}}]}}
+    return None
+
+
 def parse_date(text: str, what: str) -> int:
     """ISO date or date-time (UTC unless it says otherwise) → epoch millis."""
     try:
@@ -139,6 +160,8 @@ def build_request(*, q: str | None = None, filters: Mapping[str, Iterable[str]] 
             ranges.append(parsed)
         else:
             chosen.setdefault(parsed[0], []).append(parsed[1])
+    if "legal_hold" in chosen:
+        chosen["legal_hold"] = [flag(v, "legal_hold") for v in chosen["legal_hold"]]
     q = (q or "").strip() or None
     if q is not None and len(q) > MAX_TEXT:
         raise InvalidInput("invalid_query", f"q is {len(q)} characters; the limit is {MAX_TEXT}")
@@ -160,6 +183,8 @@ def build_request(*, q: str | None = None, filters: Mapping[str, Iterable[str]] 
 
 def facet_clause(req: SearchRequest, facet: str) -> dict[str, Any] | None:
     """The filter a facet contributes; status hides deleted versions unless asked."""
+    if facet == "legal_hold":
+        return hold_clause(req.filters.get(facet) or ())
     values = req.filters.get(facet)
     if values:
         return {"terms": {FACETS[facet]: list(values)}}
@@ -211,6 +236,7 @@ def search_body(req: SearchRequest) -> dict[str, Any]:
                 "aggs": {"values": {"terms": {"field": fld, "size": req.facet_size}}}}
         for facet, fld in FACETS.items()
     }
+    aggs["legal_hold"]["aggs"]["values"]["terms"]["missing"] = False
     if req.hidden_projects:  # a visible model trained on a hidden dataset names it
         aggs["dataset"]["aggs"]["values"]["terms"]["exclude"] = hidden_values(req.hidden_projects)
     return {

@@ -22,7 +22,7 @@ _CANDIDATES = 200
 def search_response(reply: Mapping[str, Any], req: SearchRequest) -> dict[str, Any]:
     hits = reply["hits"]
     facets = {
-        facet: [{"value": b["key"], "count": b["doc_count"]}
+        facet: [{"value": b.get("key_as_string", b["key"]), "count": b["doc_count"]}  # bool: "true"
                 for b in reply.get("aggregations", {}).get(facet, {}).get("values", {})
                 .get("buckets", [])]
         for facet in FACETS

@@ -47,6 +47,7 @@ async def search(
     license: Many = None, creator: Many = None, owner_team: Many = None,
     framework: Many = None, validation: Many = None, dataset: Many = None,
     status: Many = None, alias: Many = None,
+    legal_hold: Annotated[list[str] | None, Query(description="true | false")] = None,
     metric: Annotated[list[str] | None, Query(description="e.g. accuracy>=0.9")] = None,
     filter: Annotated[list[str] | None, Query(
         description="kind=model, tag=nlp, metric.accuracy>=0.9 ...")] = None,
@@ -60,7 +61,8 @@ async def search(
     Private projects the caller has no role in are neither hits nor counted."""
     given = {"kind": kind, "project": project, "stage": stage, "tag": tag, "license": license,
              "creator": creator, "owner_team": owner_team, "framework": framework,
-             "validation": validation, "dataset": dataset, "status": status, "alias": alias}
+             "validation": validation, "dataset": dataset, "status": status, "alias": alias,
+             "legal_hold": legal_hold}
     req = build_request(q=q, filters={k: v for k, v in given.items() if v},
                         expressions=filter or (), metrics=metric or (),
                         created_after=created_after, created_before=created_before,
