@@ -21,14 +21,14 @@ from prometheus_client import Counter, Gauge, Histogram
 from cairn.core import schemas
 from cairn.core.batches import RawRecord, batch_agent
 from cairn.core.codec import AvroCodec, RegistryClient
-from cairn.core.kafka import produce_all_async, producer
+from cairn.core.kafka import producer
 from cairn.core.logs import configure
 from cairn.core.settings import Settings
 from cairn.core.topics import Topics
 from cairn.core.worker import service_pages, stream_app
 from cairn.indexer.batch import index_batch
 from cairn.indexer.sync import Refresher
-from cairn.ledger.batch import dead_letter_headers
+from cairn.ledger.batch import dead_letter
 from cairn.search.backend import alias_name, backend_for
 from cairn.search.mappings import index_body
 
@@ -88,14 +88,8 @@ def create_app(settings: Settings) -> faust.App:
         versions by seq), so settle() may redo it whole after any failure."""
         with BATCH.time():
             out = await index_batch(raws, codec, backend, alias, pool, ensure)
-        if out.dead:
-            dlq = topics.dead_letter("indexer")
-            await produce_all_async(kafka, [
-                (dlq, raw.key, raw.value or b"", dead_letter_headers(raw, reason, message))
-                for raw, reason, message in out.dead])
-        for _, reason, message in out.dead:
-            DEAD.labels(reason).inc()
-            log.warning("dead-lettered", reason=reason, detail=message)
+        await dead_letter(kafka, topics.dead_letter("indexer"), out.dead, DEAD, log,
+                          "dead-lettered")
         for doc_id, reason in out.result.rejected:
             log.error("engine refused a document", id=doc_id, reason=reason)
         INDEXED.labels("indexed").inc(out.result.indexed)

@@ -22,7 +22,7 @@ from cairn.core.settings import Settings
 from cairn.core.topics import Topics
 from cairn.core.worker import service_pages, stream_app
 from cairn.ledger import config, deliveries, usage
-from cairn.ledger.batch import dead_letter_headers, record_batch
+from cairn.ledger.batch import dead_letter, record_batch
 from cairn.ledger.origins import Screen, artifact_needs
 
 RECORDED = Counter("cairn_ledger_recorded_total", "Events recorded", ["outcome"])
@@ -51,18 +51,14 @@ def create_app(settings: Settings) -> faust.App:
         """Record in PostgreSQL, then publish; both idempotent, so a retry redoes both."""
         result = await record_batch(await pool(), raws, events_codec, settings.kind_list,
                                     screen)
-        out = [(topics.changelog, r["event"]["artifact"].encode(), changelog_codec.encode(r),
-                None) for r in result.recorded]
-        out += [(topics.dead_letter("ledger"), raw.key, raw.value or b"",
-                 dead_letter_headers(raw, reason, message))
-                for raw, reason, message in result.dead]
-        await produce_all_async(kafka, out)
+        await produce_all_async(kafka, [
+            (topics.changelog, r["event"]["artifact"].encode(), changelog_codec.encode(r), None)
+            for r in result.recorded])
+        await dead_letter(kafka, topics.dead_letter("ledger"), result.dead, DEAD, log,
+                          "dead-lettered")
         for r in result.recorded:
             RECORDED.labels(r["outcome"]).inc()
             LAST_SEQ.set(max(LAST_SEQ._value.get(), r["seq"]))
-        for _, reason, message in result.dead:
-            DEAD.labels(reason).inc()
-            log.warning("dead-lettered", reason=reason, detail=message)
         REPEATS.inc(result.repeats)
 
     batch_agent(app, topics.events, record_and_publish, size=500, within=0.05, log=log,

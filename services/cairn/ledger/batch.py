@@ -20,6 +20,7 @@ from typing import Any
 
 import asyncpg
 from confluent_kafka import Producer
+from prometheus_client import Counter
 
 # Re-exported for ledger/config.py until it imports them from cairn.core.batches.
 from cairn.core.batches import RawRecord as RawRecord
@@ -136,3 +137,13 @@ async def send_dead_letters(kafka: Producer, topic: str,
         await produce_all_async(kafka, [
             (topic, raw.key, raw.value or b"", dead_letter_headers(raw, reason, message))
             for raw, reason, message in dead])
+
+
+async def dead_letter(kafka: Producer, topic: str, dead: Sequence[tuple[RawRecord, str, str]],
+                      counter: Counter, log: Any, what: str) -> None:
+    """Send the refused records to `topic`, then count each by reason on `counter` and log
+    it as `what`: every batch that refuses records does all three."""
+    await send_dead_letters(kafka, topic, dead)
+    for _, reason, message in dead:
+        counter.labels(reason).inc()
+        log.warning(what, reason=reason, detail=message)

@@ -24,7 +24,7 @@ from cairn.core.codec import AvroCodec, RegistryClient, UndecodableRecord
 from cairn.core.logs import configure
 from cairn.core.settings import Settings
 from cairn.core.topics import Topics
-from cairn.ledger.batch import send_dead_letters
+from cairn.ledger.batch import dead_letter
 
 RECORDED = Counter("cairn_ledger_deliveries_recorded_total", "Delivery attempts recorded",
                    ["state"])
@@ -92,12 +92,10 @@ def install(app: faust.App, settings: Settings, registry: RegistryClient,
         dead: Dead = []
         rows = decode(raws, codec, dead)
         states = await record(await pool(), rows)
-        await send_dead_letters(kafka, topics.dead_letter("ledger"), dead)
+        await dead_letter(kafka, topics.dead_letter("ledger"), dead, DELIVERY_DEAD, log,
+                          "delivery report dead-lettered")
         for state in states:
             RECORDED.labels(state).inc()
-        for _, reason, message in dead:
-            DELIVERY_DEAD.labels(reason).inc()
-            log.warning("delivery report dead-lettered", reason=reason, detail=message)
 
     batch_agent(app, topics.deliveries, work, size=500, within=0.1, log=log, name="deliveries")
 

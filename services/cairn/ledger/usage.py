@@ -27,7 +27,7 @@ from cairn.core.logs import configure
 from cairn.core.settings import Settings
 from cairn.core.topics import Topics
 from cairn.core.usage import check_usage
-from cairn.ledger.batch import send_dead_letters
+from cairn.ledger.batch import dead_letter
 
 COUNTED = Counter("cairn_ledger_usage_counted_total", "Usage events counted", ["action"])
 USAGE_REPEATS = Counter("cairn_ledger_usage_redelivered_total", "Usage events seen again")
@@ -141,12 +141,10 @@ def install(app: faust.App, settings: Settings, registry: RegistryClient,
         result = await count_batch(await pool(), events)
         result.dead += refused.dead
         result.repeats += refused.repeats
-        await send_dead_letters(kafka, topics.dead_letter("ledger"), result.dead)
+        await dead_letter(kafka, topics.dead_letter("ledger"), result.dead, USAGE_DEAD, log,
+                          "usage dead-lettered")
         for action, n in result.counted.items():
             COUNTED.labels(action).inc(n)
-        for _, reason, message in result.dead:
-            USAGE_DEAD.labels(reason).inc()
-            log.warning("usage dead-lettered", reason=reason, detail=message)
         USAGE_REPEATS.inc(result.repeats)
 
     # PostgreSQL or Kafka away: the batch is redone until done, and only then acknowledged.
