@@ -231,7 +231,7 @@ def search_body(req: SearchRequest) -> dict[str, Any]:
         bounds = {"gte": req.created_after, "lt": req.created_before}
         common.append({"range": {"created_at": {k: v for k, v in bounds.items()
                                                 if v is not None}}})
-    aggs = {
+    aggs: dict[str, Any] = {
         facet: {"filter": {"bool": {"filter": _all_but(req, facet)}},
                 "aggs": {"values": {"terms": {"field": fld, "size": req.facet_size}}}}
         for facet, fld in FACETS.items()
