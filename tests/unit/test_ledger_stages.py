@@ -168,3 +168,17 @@ def test_malformed_ladders_are_refused_saying_what_to_fix(body: object, words: s
 def test_a_ladder_is_kept_in_order() -> None:
     assert check_lifecycle({"stages": ["dev", "canary", "live"]})["stages"] == \
         ["dev", "canary", "live"]
+
+
+def test_a_lifecycle_without_gates_keeps_the_default_gate_on_its_top_stage() -> None:
+    """Setting only a ladder or protected aliases must not open production to anyone."""
+    for rules in (canary_rules(), rules_of({"lifecycle": check_lifecycle(
+            {"protected_aliases": ["gold"]})})):
+        with pytest.raises(InvalidInput, match="validation is invalid"):
+            check_transition(facts("canary" if "canary" in rules.ladder else "staging",
+                                   "invalid"), "production", rules)
+        assert rules.stage_role("production") == "maintainer"
+    live = rules_of({"lifecycle": check_lifecycle({"stages": ["dev", "live"]})})
+    assert live.stage_role("live") == "maintainer" and live.stage_role("dev") == "contributor"
+    bare = rules_of({"lifecycle": check_lifecycle({"gates": {}})})
+    check_transition(facts("staging", "invalid", 0), "production", bare)  # said: no gates

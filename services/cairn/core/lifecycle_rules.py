@@ -20,7 +20,9 @@ never listed. The last working stage is the production-like one (`production` by
 retention never archives or deletes a version in it. That is one rule rather than a second
 list to keep in step with the ladder, so a ladder cannot be half-protected by mistake. The
 gates given replace the default ones, so a project that sets `lifecycle` names its
-production-like stage's gate itself.
+production-like stage's gate itself; a `lifecycle` without `gates` keeps the default gate
+(maintainer, valid verdict, evaluation) on its production-like stage, and `"gates": {}` says
+that no stage has one.
 
 Without the field: development → staging → production → archived; production needs a
 maintainer, a valid verdict and an evaluation; other stages need a contributor; `prod`,
@@ -49,10 +51,13 @@ class Gate:
     evaluation: bool = False  # an eval_log must be linked to it with `evaluates`
 
 
+DEFAULT_GATE = {"role": "maintainer", "valid": True, "evaluation": True}  # production's
+
+
 @dataclass(frozen=True)
 class LifecycleRules:
     gates: Mapping[str, Gate] = field(default_factory=lambda: {
-        "production": Gate("maintainer", valid=True, evaluation=True)})
+        "production": Gate(**DEFAULT_GATE)})
     protected_aliases: tuple[str, ...] = ("prod", "production", "champion")
     stages: tuple[str, ...] = DEFAULT_STAGES  # working stages in order; archived follows
 
@@ -93,7 +98,7 @@ def check_lifecycle(body: Any) -> dict[str, Any]:
                            "protected_aliases")
     stages = _check_stages(body["stages"]) if "stages" in body else None
     ladder = (*(stages or DEFAULT_STAGES), ARCHIVED)
-    gates = body.get("gates") or {}
+    gates = body["gates"] if "gates" in body else {ladder[-2]: DEFAULT_GATE}
     if not isinstance(gates, Mapping):
         raise InvalidInput("invalid_lifecycle", "lifecycle.gates maps a stage to its gate")
     out: dict[str, dict[str, Any]] = {}
