@@ -13,10 +13,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
+from pydantic import BaseModel
 
 from cairn.core.config_items import check_item
 from cairn.core.emitter import Emitter
 from cairn.core.events import new_config_event
+from cairn.core.identity import check_name
 
 ITEMS_SQL = ("SELECT key, body, actor, created_at, updated_at, seq FROM config_items"
              " WHERE kind = $1 AND NOT removed AND ($2::text IS NULL OR key = $2) ORDER BY key")
@@ -29,6 +31,13 @@ async def put(emitter: Emitter, kind: str, key: str, body: Mapping[str, Any] | N
     event = new_config_event(kind, key, item, actor=actor, tool="api")
     await emitter.emit_config_async(event)
     return {"kind": kind, "key": key, "event_id": event["event_id"], "item": item}
+
+
+async def put_named(emitter: Emitter, kind: str, name: str, body: BaseModel,
+                    actor: str) -> dict[str, Any]:
+    """What every PUT of a named item (user, service account, team, project) does: the name
+    checked like any Cairn name (refused as invalid_<kind>), the whole body as the item."""
+    return await put(emitter, kind, check_name(name, kind), body.model_dump(), actor)
 
 
 def _iso(value: dt.datetime) -> str:

@@ -169,7 +169,7 @@ async def _put_account(pool: PoolDep, emitter: EmitterDep, kind: str, name: str,
     if await store.item(pool, other, check_name(name, kind)) is not None:
         raise ApiError(409, "name_taken", f"{name} is already a {other.replace('_', ' ')}: "
                        "users and service accounts share one namespace (they are actors)")
-    return await store.put(emitter, kind, name, body.model_dump(), actor)
+    return await store.put_named(emitter, kind, name, body, actor)
 
 
 @router.put("/v1/users/{user}", status_code=202)
@@ -209,8 +209,7 @@ async def service_account_key(account: str, request: Request, principal: Current
 async def put_team(team: str, body: TeamIn, principal: CurrentPrincipal,
                    emitter: EmitterDep) -> dict[str, Any]:
     """Create a team or replace its members."""
-    return await store.put(emitter, "team", check_name(team, "team"), body.model_dump(),
-                           principal.name)
+    return await store.put_named(emitter, "team", team, body, principal.name)
 
 
 async def _listed(pool: PoolDep, kind: str) -> list[dict[str, Any]]:

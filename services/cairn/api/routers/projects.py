@@ -80,5 +80,4 @@ async def get_project(project: str, principal: CurrentPrincipal, pool: PoolDep
 async def put_project(project: str, body: ProjectIn, principal: CurrentPrincipal,
                       emitter: EmitterDep) -> dict[str, Any]:
     """Set the project's visibility, members, teams and read-only threshold (all of them)."""
-    return await store.put(emitter, "project", check_name(project, "project"),
-                           body.model_dump(), principal.name)
+    return await store.put_named(emitter, "project", project, body, principal.name)
