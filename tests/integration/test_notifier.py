@@ -48,11 +48,13 @@ class Hit:
 
 class Receiver:
     """Webhook receivers on loopback: each path answers its planned statuses in turn (the
-    last one repeats) and remembers every request."""
+    last one repeats), after its delay if it has one, and remembers every request (when it
+    came in)."""
 
     def __init__(self) -> None:
         self.hits: list[Hit] = []
         self.plans: dict[str, list[int]] = {}
+        self.delays: dict[str, float] = {}
         self.lock = threading.Lock()
         receiver = self
 
@@ -66,9 +68,13 @@ class Receiver:
                     receiver.hits.append(Hit(time.monotonic(), self.path,
                                              {k.lower(): v for k, v in self.headers.items()},
                                              body, status))
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                time.sleep(receiver.delays.get(self.path, 0.0))
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:
+                    pass  # the notifier gave up waiting (a hanging receiver)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -76,9 +82,11 @@ class Receiver:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
 
-    def url(self, path: str, *statuses: int) -> str:
+    def url(self, path: str, *statuses: int, delay: float = 0.0) -> str:
         if statuses:
             self.plans[path] = list(statuses)
+        if delay:
+            self.delays[path] = delay
         return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
 
     def at(self, path: str) -> list[Hit]:
@@ -319,3 +327,87 @@ async def test_a_notifier_killed_mid_delivery_finishes_it_after_a_restart(
     assert logged[0]["state"] == "delivered"
     await asyncio.sleep(2)
     assert [h.status for h in receiver.at("/later")].count(200) == 1  # delivered once
+
+
+def seqs_of(hits: list[Hit]) -> list[int]:
+    return [int(json.loads(h.body)["seq"]) for h in hits]
+
+
+def by_delivery(hits: list[Hit]) -> dict[str, list[Hit]]:
+    out: dict[str, list[Hit]] = {}
+    for hit in hits:
+        out.setdefault(hit.headers["x-cairn-delivery"], []).append(hit)
+    return out
+
+
+async def test_a_hanging_receiver_delays_no_other_teams_notifications(
+        hooks_api: Service, receiver: Receiver, cairn_env: dict[str, str],
+        namespace: Namespace) -> None:
+    """Both teams want the same changes; A's receiver never answers in time (each attempt
+    times out after CAIRN_WEBHOOK_TIMEOUT=2 s, so a delivery takes ~11 s to end dead)."""
+    p = project()
+    a = await subscribe(hooks_api, namespace, team="hangs", url=receiver.url("/hang", delay=4),
+                        filter={"projects": [p]})
+    b = await subscribe(hooks_api, namespace, team="healthy", url=receiver.url("/healthy"),
+                        filter={"projects": [p]})
+    sent: dict[int, float] = {}
+    for n in range(3):
+        started = time.monotonic()
+        sent[await publish(cairn_env, namespace, p)] = started  # v1, v2, v3 of one model
+
+    healthy = receiver.wait("/healthy", 3, timeout=30)
+    latencies = [h.at - sent[s] for h, s in zip(healthy, seqs_of(healthy), strict=True)]
+    # Not a speed test: the bound rules out a notification that waited behind A's retries.
+    print("B's latencies:", ", ".join(f"{t:.2f}s" for t in latencies))
+    assert len(healthy) == 3 and max(latencies) < 30, latencies
+    assert seqs_of(healthy) == sorted(sent)  # in the order the model changed
+    hanging = receiver.at("/hang")
+    assert len(hanging) < ATTEMPTS, "B waited until A's first delivery was dead"
+
+    dead = deliveries(hooks_api, a["id"], 3, timeout=90, state="dead")
+    assert sorted(d["seq"] for d in dead) == sorted(sent)
+    assert all(d["attempt"] == ATTEMPTS and d["error"] == "timed out after 2s" for d in dead)
+    hanging = receiver.at("/hang")
+    assert len(hanging) == 3 * ATTEMPTS
+    # One target's deliveries go out one at a time, in changelog order: all of a delivery's
+    # attempts come before the next delivery's first.
+    assert seqs_of(hanging) == [s for s in sorted(sent) for _ in range(ATTEMPTS)]
+    logged = deliveries(hooks_api, b["id"], 3)
+    assert sorted((d["seq"], d["state"], d["attempt"]) for d in logged) == [
+        (s, "delivered", 1) for s in sorted(sent)]
+
+
+async def test_a_notifier_killed_mid_retry_loses_nothing_and_repeats_no_delivered_one(
+        hooks_api: Service, notifier: Service, receiver: Receiver, cairn_env: dict[str, str],
+        namespace: Namespace) -> None:
+    """A answers 500 slowly, B at once. Killed while A retries, the notifier had committed
+    no offset past A's unfinished deliveries, so after the restart it replays them and, from
+    the delivery log, skips what B already got."""
+    p = project()
+    a = await subscribe(hooks_api, namespace, team="broken",
+                        url=receiver.url("/broken", 500, delay=1), filter={"projects": [p]})
+    b = await subscribe(hooks_api, namespace, team="fine", url=receiver.url("/fine"),
+                        filter={"projects": [p]})
+    seqs = [await publish(cairn_env, namespace, p) for _ in range(3)]  # one model's versions
+    assert len(receiver.wait("/fine", 3, timeout=30)) == 3
+    assert deliveries(hooks_api, b["id"], 3)  # B's reports reached the log
+    assert 1 <= len(receiver.at("/broken")) < 3 * ATTEMPTS  # A is mid-retry
+
+    notifier.kill()
+    seqs.append(await publish(cairn_env, namespace, p))  # while the notifier is down
+    notifier.start()
+
+    fine = receiver.wait("/fine", 4, timeout=60)
+    dead = deliveries(hooks_api, a["id"], 4, timeout=120, state="dead")
+    assert sorted(d["seq"] for d in dead) == sorted(seqs)  # none of A's lost
+    assert all(d["attempt"] == ATTEMPTS for d in dead)  # the attempt count went on
+    await asyncio.sleep(2)
+    fine = receiver.at("/fine")
+    assert sorted(seqs_of(fine)) == sorted(seqs)  # none of B's lost, none repeated
+    assert all(len(hits) == 1 for hits in by_delivery(fine).values())
+    # A's interrupted attempt may be made again (it was never reported), nothing more.
+    broken = by_delivery(receiver.at("/broken"))
+    assert len(broken) == 4 and all(ATTEMPTS <= len(h) <= ATTEMPTS + 1
+                                    for h in broken.values())
+    assert seqs_of(receiver.at("/broken")) == sorted(seqs_of(receiver.at("/broken")))
+    assert seqs_of(fine) == sorted(seqs)

@@ -76,9 +76,8 @@ def test_resume_drops_ended_deliveries_and_continues_attempt_counts() -> None:
     assert [(j.seq, j.first_attempt) for j in left] == [(2, 4), (3, 1)]
 
 
-def test_jobs_are_grouped_per_target_in_seq_order() -> None:
+def test_jobs_are_planned_in_seq_order() -> None:
     planned = jobs.plan([record(seq=2), record(seq=1)], [subscription("a"), subscription("b")],
                         b"k")
-    groups = jobs.by_target(planned)
-    assert [[(j.subscription.id, j.seq) for j in g] for g in groups] == [
-        [("a", 1), ("a", 2)], [("b", 1), ("b", 2)]]
+    assert [(j.subscription.id, j.seq) for j in planned] == [
+        ("a", 1), ("b", 1), ("a", 2), ("b", 2)]

@@ -57,11 +57,3 @@ def resume(jobs: Iterable[Job], progress: Mapping[str, tuple[int, bool]]) -> lis
             out.append(replace(job, first_attempt=attempts + 1))
     return out
 
-
-def by_target(jobs: Iterable[Job]) -> list[list[Job]]:
-    """Jobs grouped per subscription, each group in seq order: one target hears about one
-    artifact's changes in the order they happened, and different targets run concurrently."""
-    groups: dict[str, list[Job]] = {}
-    for job in jobs:
-        groups.setdefault(job.subscription.id, []).append(job)
-    return [sorted(g, key=lambda j: j.seq) for g in groups.values()]

@@ -4,11 +4,13 @@ Why not a batch at a time: a batch used to wait until every delivery it owed had
 one slow or dead receiver (up to `attempts` timeouts plus the backoff between them) held up
 every other team's notifications behind it. Here each target (subscription) has its own FIFO
 lane served by one task: a target's notifications still go out one at a time in changelog
-order, and its retries and backoff sleep in its own lane while the others move on. POSTs
-across all lanes share a bounded number of connection slots (held for an attempt, never for
-a backoff sleep), and the deliveries held unfinished are bounded too: past `backlog`,
-`submit` waits, so a receiver that is dead for long slows the reading of the changelog only
-once that much is queued, rather than growing memory or the replay after a crash without end.
+order, and its retries and backoff sleep in its own lane while the others move on. (The
+changelog is keyed by artifact, so its order is each artifact's: a partition's records in
+offset order. Records of different partitions have none, and a replay may interleave them
+differently.) POSTs across all lanes share a bounded number of connection slots (held for an
+attempt, never for a backoff sleep), and the deliveries held unfinished are bounded too:
+past `backlog`, `submit` waits, so a receiver dead for long slows the reading of the
+changelog only once that much is queued, rather than growing memory without end.
 
 Why acks at the low-water mark rather than a durable retry topic: a retry topic would need
 its own ordering (a later notification to a target must wait behind an earlier one being
@@ -21,8 +23,10 @@ Kafka), and only after every earlier record of its partition was acknowledged. A
 replays from the oldest record with an unfinished delivery; `jobs.resume` drops what the
 delivery log shows as ended and continues the attempt count of the rest. What can repeat is
 what could before: a delivery whose final report had not reached the log (at least once;
-receivers dedupe on X-Cairn-Delivery). Acks stay in offset order here because faust's own
-gap handling can commit past an unacknowledged offset.
+receivers dedupe on X-Cairn-Delivery). The price: while a target retries, the committed
+offset waits at its oldest unfinished record, so a crash replays the records after it too,
+which costs a look-up in the delivery log, not a redelivery. Acks stay in offset order here
+because faust's own gap handling can commit past an unacknowledged offset.
 
 A record replayed while its delivery is still queued (a rebalance) waits for that same
 delivery instead of queuing it twice. Revoked partitions are forgotten: their records are
