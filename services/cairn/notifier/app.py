@@ -48,7 +48,8 @@ SETTING = "CAIRN_ALLOW_PRIVATE_WEBHOOKS"
 
 
 class Ended:
-    """Deliveries this process saw end lately, so settle() redoing a batch skips them."""
+    """Deliveries this process saw end lately, so records replayed after a rebalance (or
+    planned again by settle()) do not send them again."""
 
     def __init__(self, size: int = 100_000) -> None:
         self.size, self._ids = size, OrderedDict[str, None]()

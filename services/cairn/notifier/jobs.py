@@ -1,9 +1,9 @@
 """From a batch of changelog records to the deliveries it owes: pure planning.
 
 One job per (applied record, subscription that wants it). A job's delivery id, body and
-signing secret depend only on the record and the subscription, so planning the same batch
-again (settle() redoing it, or a restart before its offsets were committed) yields the same
-deliveries, which `resume` then trims to what is not yet finished.
+signing secret depend only on the record and the subscription, so planning a record again
+(a replay after a rebalance, or after a restart before its offset was committed) yields the
+same deliveries, which `resume` then trims to what is not yet finished.
 """
 
 from __future__ import annotations
