@@ -24,7 +24,7 @@ from cairn.sdk import retention as sdk_retention
 
 from tests.clients import sdk_fixture  # noqa: F401
 from tests.conftest import Namespace
-from tests.ledger_helpers import wait_recorded
+from tests.ledger_helpers import publish_event, wait_recorded
 from tests.processes import Service
 from tests.retention_helpers import (
     cli,
@@ -219,6 +219,29 @@ async def test_archive_tier_pull_restore_and_delete(
     with pytest.raises(CairnError) as caught:
         sdk_retention.restore(sdk, mine.ref)
     assert caught.value.reason == "version_deleted"
+
+
+async def test_a_deleted_blob_that_a_new_publish_reused_is_put_back(
+        sdk: Client, cairn_env: dict[str, str], archive_dir: Path, tmp_path: Path,
+        namespace: Namespace) -> None:
+    """A client saw the blob stored and skipped its upload; a delete removed the blob before
+    its publish was recorded. The archiver takes it back out of the trash for the new version,
+    and the bytes are served again."""
+    p = f"race-{uuid.uuid4().hex[:8]}"
+    data = os.urandom(4096)
+    (tmp_path / "weights.bin").write_bytes(data)
+    first = sdk.publish("model", p, "m", [str(tmp_path / "weights.bin")], root=tmp_path)
+    sha = sdk.show(first.ref)["files"][0]["sha256"]
+    hot = Path(cairn_env["CAIRN_BLOB_DIR"]) / "sha256" / sha[:2] / sha
+    trash = archive_dir / "trash" / "sha256" / sha[:2] / sha
+    sdk_retention.delete(sdk, first.ref)
+    assert await until(lambda: not hot.is_file() and trash.is_file(), 60), "not in the trash"
+    reuse = publish_event(p, "again", kind="model", content=data, actor="tester")
+    got = await record(cairn_env, namespace, [reuse])
+    assert got[reuse["event_id"]]["outcome"] == "applied"
+    assert await until(lambda: hot.is_file() and not trash.is_file(), 60), "not put back"
+    out = sdk.pull(f"{p}/again@v1", tmp_path / "out")
+    assert [f.read_bytes() for f in out] == [data]
 
 
 async def test_the_archiver_applies_scheduled_policies_by_itself(

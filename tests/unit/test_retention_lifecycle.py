@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -73,7 +75,9 @@ def test_blobs_move_between_tiers_and_go_when_only_tombstones_list_them(tmp_path
     assert tiers.place(sha, placement(hot=True, cold=True)) == "restored"
     assert hot.has(sha) and not cold.has(sha)
     assert tiers.place_all({sha: placement(hot=False, cold=False)}) == {sha: "removed"}
-    assert not hot.has(sha) and not cold.has(sha)
+    assert not hot.has(sha) and not cold.has(sha) and tiers.trash.has(sha)
+    assert tiers.place(sha, "gone", purge=True) == "purged"
+    assert not tiers.trash.has(sha)
     assert tiers.place(hashlib.sha256(b"never").hexdigest(), "hot") == "missing"
 
 
@@ -83,3 +87,25 @@ def test_a_blob_left_in_both_tiers_by_a_crash_ends_in_one(tmp_path: Path) -> Non
     _blob(cold, b"data")
     assert Tiers(hot, cold).place(sha, "cold") == "archived"
     assert cold.has(sha) and not hot.has(sha)
+
+
+def test_a_removed_blob_that_a_new_version_lists_comes_back_from_the_trash(tmp_path: Path
+                                                                           ) -> None:
+    """A publish that skipped its upload because the blob was stored, just before a delete
+    removed it, gets its bytes back when the archiver places the new version's blobs."""
+    hot, cold = LocalBlobStore(tmp_path / "hot"), LocalBlobStore(tmp_path / "cold")
+    tiers = Tiers(hot, cold)
+    sha = _blob(hot, b"shared weights")
+    assert tiers.place(sha, "gone") == "removed"
+    assert tiers.place(sha, "hot") == "restored"
+    assert b"".join(hot.open(sha)) == b"shared weights" and not tiers.trash.has(sha)
+
+
+def test_only_blobs_past_the_grace_period_are_purgeable(tmp_path: Path) -> None:
+    hot, cold = LocalBlobStore(tmp_path / "hot"), LocalBlobStore(tmp_path / "cold")
+    tiers = Tiers(hot, cold)
+    old, new = _blob(hot, b"old"), _blob(hot, b"new")
+    tiers.place_all({old: "gone", new: "gone"})
+    os.utime(tiers.trash.path(old), (1_000, 1_000))
+    assert list(tiers.purgeable(3600)) == [old]
+    assert sorted(tiers.purgeable(0, now=time.time() + 1)) == sorted([old, new])

@@ -3,9 +3,10 @@
 - Every CAIRN_ARCHIVER_INTERVAL seconds it plans each project's `scheduled` retention policy
   and emits the plan's LifecycleRequested events (actor `archiver`); the ledger records them,
   or refuses one whose version became protected since.
-- From the changelog it takes every recorded archive, restore and delete and puts the
-  version's blobs where they now belong (see tiers.py), inside `settle()`, so a batch's
-  offsets are acknowledged only once its blobs are in place.
+- From the changelog it takes every recorded archive, restore, delete and publish and puts
+  the version's blobs where they now belong (see tiers.py and placing.py), inside
+  `settle()`, so a batch's offsets are acknowledged only once its blobs are in place.
+- After each scheduled run it removes the trash's blobs that are past the grace period.
 The archiver reads PostgreSQL and never writes it: the ledger is the only writer.
 """
 
@@ -19,11 +20,11 @@ import faust
 from prometheus_client import Counter, Gauge
 
 from cairn.archiver.inventory import plan_project, scheduled_policies
+from cairn.archiver.placing import digests_to_place, place_blobs
 from cairn.archiver.requests import lifecycle_events
-from cairn.archiver.tiers import PLACEMENT_SQL, Tiers, archive_root, placement
-from cairn.core.blobstore import LocalBlobStore
+from cairn.archiver.tiers import Tiers
 from cairn.core.emitter import Emitter
-from cairn.core.events import now_ms, payload_of
+from cairn.core.events import now_ms
 from cairn.core.logs import configure
 from cairn.core.settings import Settings
 from cairn.core.topics import Topics
@@ -41,7 +42,7 @@ def create_app(settings: Settings) -> faust.App:
     topics = Topics(settings.topic_prefix)
     app = stream_app(settings, "cairn-archiver", topics.partitions, commit_every=100)
     emitter = Emitter(settings, "cairn-archiver")
-    tiers = Tiers(LocalBlobStore(settings.blob_dir), LocalBlobStore(archive_root(settings)))
+    tiers = Tiers.of(settings)
     pools: list[asyncpg.Pool] = []  # opened on first use, inside the worker's event loop
 
     async def pool() -> asyncpg.Pool:
@@ -50,25 +51,25 @@ def create_app(settings: Settings) -> faust.App:
                                                    max_size=4))
         return pools[0]
 
-    async def place_blobs(records: list[dict[str, Any]]) -> None:
-        digests: set[str] = set()
-        for record in records:
-            kind, _ = payload_of(record["event"])
-            if kind == "LifecycleRequested" and record["outcome"] == "applied":
-                digests |= {f["sha256"] for f in record["state"]["content"]["files"]}
-        if not digests:
-            return
-        rows = await (await pool()).fetch(PLACEMENT_SQL, sorted(digests))
-        done = await asyncio.to_thread(
-            tiers.place_all, {r["sha256"]: placement(r["hot"], r["cold"]) for r in rows})
+    def count(done: dict[str, str], expected: set[str]) -> None:
         for sha256, what in done.items():
             BLOBS.labels(what).inc()
-            if what in ("missing", "corrupted"):
+            # a publish's blob that no tier holds is the validator's finding, not a move's
+            if what == "corrupted" or (what == "missing" and sha256 in expected):
                 log.error("blob not placed", sha256=sha256, problem=what)
         if done:
-            log.info("blobs placed", blobs=len(done))
+            log.info("blobs placed", blobs=len(done), done=sorted(set(done.values())))
 
-    changelog_agent(app, settings, topics, log, UNDECODABLE, "archiver", place_blobs)
+    async def place_changed(records: list[dict[str, Any]]) -> None:
+        moved, published = digests_to_place(records)
+        count(await place_blobs(await pool(), tiers, moved | published), moved)
+
+    async def purge_trash() -> None:
+        """Remove for good the blobs still gone after the grace period."""
+        old = await asyncio.to_thread(lambda: list(tiers.purgeable(settings.blob_grace_seconds)))
+        count(await place_blobs(await pool(), tiers, old, purge=True), set())
+
+    changelog_agent(app, settings, topics, log, UNDECODABLE, "archiver", place_changed)
 
     async def run_policies() -> None:
         async with (await pool()).acquire() as conn:
@@ -90,6 +91,7 @@ def create_app(settings: Settings) -> faust.App:
         async def scheduled() -> None:
             try:
                 await run_policies()
+                await purge_trash()
             except Exception as exc:  # the next run tries again; the worker must go on
                 log.error("retention run failed", error=repr(exc))
 

@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     archive_dir: Path | None = Field(None, validation_alias=_env("CAIRN_ARCHIVE_DIR"))
     archiver_interval: float = Field(
         3600.0, ge=0, validation_alias=_env("CAIRN_ARCHIVER_INTERVAL"))
+    # A deleted version's blobs wait this long in the archive's trash before they are removed,
+    # so a publish that reused one just before the delete gets it back (archiver.tiers).
+    blob_grace_seconds: float = Field(
+        86400.0, ge=0, validation_alias=_env("CAIRN_BLOB_GRACE_SECONDS"))
 
     @property
     def kind_list(self) -> tuple[str, ...]:

@@ -1,0 +1,58 @@
+"""Placing blobs against the ledger's current state, one archiver step at a time per blob.
+
+Two changelog records that share a blob can be handled at once (they may sit on different
+partitions): an archive of an old version and the publish of a new version with the same
+file. If the archive's step read the state before the publish was recorded and moved the blob
+after the publish's step had looked, the new version would be left without its bytes. So each
+step takes a transaction-scoped advisory lock per blob (in digest order, so two steps never
+wait on each other in a circle), reads the placement under it, and moves the files before
+releasing it: the later step always sees the earlier one's result and the latest state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
+import asyncpg
+
+from cairn.archiver.tiers import PLACEMENT_SQL, Place, Tiers, placement
+from cairn.core.events import payload_of
+
+LOCK_BLOBS = """
+SELECT pg_advisory_xact_lock(hashtextextended('cairn.blob:' || d, 0))
+FROM (SELECT DISTINCT d FROM unnest($1::text[]) AS d ORDER BY d) AS ordered
+"""
+
+
+async def place_blobs(pool: asyncpg.Pool, tiers: Tiers, digests: Iterable[str], *,
+                      purge: bool = False) -> dict[str, str]:
+    """Put each blob where the ledger's state says, under its lock; sha256 → what was done.
+    A blob no version lists any more counts as gone."""
+    wanted = sorted(set(digests))
+    if not wanted:
+        return {}
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(LOCK_BLOBS, wanted)
+        rows = await conn.fetch(PLACEMENT_SQL, wanted)
+        places: dict[str, Place] = dict.fromkeys(wanted, "gone")
+        places.update({r["sha256"]: placement(r["hot"], r["cold"]) for r in rows})
+        return await asyncio.to_thread(tiers.place_all, places, purge=purge)
+
+
+def digests_to_place(records: Iterable[dict[str, Any]]) -> tuple[set[str], set[str]]:
+    """(blobs of versions whose lifecycle changed, blobs of versions just published).
+
+    A publish can list a blob that a delete sent to the trash, or an archive to the cold
+    tier, while the client was uploading the rest: placing its blobs brings them back."""
+    moved: set[str] = set()
+    published: set[str] = set()
+    for record in records:
+        if record["outcome"] != "applied":
+            continue
+        kind, _ = payload_of(record["event"])
+        if kind in ("LifecycleRequested", "Published"):
+            files = {f["sha256"] for f in record["state"]["content"]["files"]}
+            (moved if kind == "LifecycleRequested" else published).update(files)
+    return moved, published
