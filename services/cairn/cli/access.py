@@ -13,7 +13,7 @@ from rich.text import Text
 
 from cairn.cli import app as cli
 from cairn.cli import render
-from cairn.cli.app import app, client, command, handled
+from cairn.cli.app import app, client, command, handled, write
 from cairn.cli.audit import audit
 from cairn.sdk import credentials
 from cairn.sdk.errors import CairnError
@@ -29,18 +29,6 @@ def _show(data: Any, as_json: bool) -> None:
         return
     for key, value in (data.items() if isinstance(data, dict) else enumerate(data)):
         render.out.print(Text.assemble((f"{key}: ", "bold"), str(value)), soft_wrap=True)
-
-
-def _write(method: str, path: str, body: Any, wait: bool, what: str, as_json: bool = False
-           ) -> dict[str, Any]:
-    with client() as c:
-        accepted = dict(c.http.json(method, path, json=body))
-        status = c.wait_for(accepted["event_id"]) if wait else {}
-    if as_json:
-        render.as_json({**accepted, **status})
-    else:
-        render.written(what, status)
-    return accepted
 
 
 @command("login")
@@ -99,14 +87,11 @@ def token_create(
     """Make a token; it is printed once and never again."""
     body = {"owner": owner, "scopes": scope or ["read", "publish"],
             "expires_in_days": expires_in_days, "description": description}
-    with client() as c:
-        made = dict(c.http.json("POST", "/v1/tokens", json=body))
-        status = c.wait_for(made["event_id"]) if wait else {}
+    made = write("POST", "/v1/tokens", body, lambda made: (
+        f"token {made['id']} for {made['owner']} ({', '.join(made['scopes'])}, "
+        f"until {render.when(made['expires_at'])})"), wait=wait, as_json=as_json)
     if as_json:
-        render.as_json({**made, **status})
         return
-    render.written(f"token {made['id']} for {made['owner']} ({', '.join(made['scopes'])}, "
-                   f"until {render.when(made['expires_at'])})", status)
     render.out.print(made["token"], soft_wrap=True)
     render.out.print(Text("shown once: store it now (cairn login --token …)", style="dim"))
 
@@ -132,7 +117,7 @@ def token_list(owner: Annotated[str | None, typer.Option(show_default=False)] = 
 def token_revoke(token_id: Annotated[str, typer.Argument(metavar="ID")], wait: Wait = True
                  ) -> None:
     """Revoke a token for good."""
-    _write("DELETE", f"/v1/tokens/{token_id}", None, wait, f"token {token_id} revoked")
+    write("DELETE", f"/v1/tokens/{token_id}", None, f"token {token_id} revoked", wait=wait)
 
 
 projects = typer.Typer(help="Project visibility, members and roles.", no_args_is_help=True)
@@ -151,9 +136,7 @@ def _project(c: Any, project: str) -> dict[str, Any]:
 def _put_project(project: str, change: dict[str, Any], wait: bool) -> None:
     with client() as c:
         body = {**_project(c, project), **change}
-        accepted = dict(c.http.json("PUT", f"/v1/projects/{project}", json=body))
-        status = c.wait_for(accepted["event_id"]) if wait else {}
-    render.written(f"project {project}", status)
+    write("PUT", f"/v1/projects/{project}", body, f"project {project}", wait=wait)
 
 
 @projects.command("show")
@@ -223,9 +206,9 @@ def user_set(
     email: Annotated[str | None, typer.Option(show_default=False)] = None, wait: Wait = True,
 ) -> None:
     """Create or change a user (administrators)."""
-    _write("PUT", f"/v1/users/{name}", {"admin": admin, "disabled": disabled,
-                                         "display_name": display_name, "email": email},
-           wait, f"user {name}")
+    write("PUT", f"/v1/users/{name}", {"admin": admin, "disabled": disabled,
+                                        "display_name": display_name, "email": email},
+          f"user {name}", wait=wait)
 
 
 @command("team")
@@ -234,8 +217,8 @@ def team_set(name: str, member: Annotated[list[str] | None, typer.Option(
         description: Annotated[str | None, typer.Option(show_default=False)] = None,
         wait: Wait = True) -> None:
     """Create a team or replace its members (administrators)."""
-    _write("PUT", f"/v1/teams/{name}", {"members": member or [], "description": description},
-           wait, f"team {name}")
+    write("PUT", f"/v1/teams/{name}", {"members": member or [], "description": description},
+          f"team {name}", wait=wait)
 
 
 @command("service-account")
@@ -247,10 +230,10 @@ def service_account_set(
         show_default=False)] = None, wait: Wait = True,
 ) -> None:
     """Create or change a service account (administrators)."""
-    _write("PUT", f"/v1/service-accounts/{name}", {"owner": owner, "trusted": trusted,
-                                                   "disabled": disabled,
-                                                   "description": description},
-           wait, f"service account {name}")
+    write("PUT", f"/v1/service-accounts/{name}", {"owner": owner, "trusted": trusted,
+                                                  "disabled": disabled,
+                                                  "description": description},
+          f"service account {name}", wait=wait)
 
 
 @audit.command("log")

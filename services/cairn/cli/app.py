@@ -64,6 +64,23 @@ def client(transport: str = "http") -> Any:
                   progress=_given.progress)
 
 
+def write(method: str, path: str, body: Any, what: str | Callable[[dict[str, Any]], str], *,
+          wait: bool = True, timeout: float = 60.0, as_json: bool = False) -> dict[str, Any]:
+    """Send a write, wait until the ledger recorded it (unless `wait` is off) and say so: the
+    answer and status as plain JSON, or one line naming `what` (or `what(answer)`). Every
+    write command ends like this, so each prints and waits alike. Returns the api's answer."""
+    from cairn.cli import render
+
+    with client() as c:
+        accepted = dict(c.http.json(method, path, json=body))
+        status = c.wait_for(accepted["event_id"], timeout) if wait else {}
+    if as_json:
+        render.as_json({**accepted, **status})
+    else:
+        render.written(what(accepted) if callable(what) else what, status)
+    return accepted
+
+
 def handled(fn: F) -> F:
     """Report any failure as one line on stderr, with an exit code, never a traceback."""
     from cairn.cli import render

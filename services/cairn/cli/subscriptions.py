@@ -15,7 +15,7 @@ import typer
 from rich.text import Text
 
 from cairn.cli import render
-from cairn.cli.app import app, client, handled
+from cairn.cli.app import app, client, handled, write
 from cairn.core.subscriptions import check_subscription
 
 subs = typer.Typer(help="Webhooks that tell a team about the changes it cares about.",
@@ -68,13 +68,10 @@ def add(
         "filter": {"projects": project or [], "kinds": kind or [], "stages": stage or [],
                    "tags": tag or [], "event_types": event_type or []}})
     del body["active"]
-    with client() as c:
-        accepted = dict(c.http.json("POST", PATH, json=body))
-        status = {} if no_wait else c.wait_for(accepted["event_id"], timeout)
+    accepted = write("POST", PATH, body, lambda made: f"subscription {made['id']} for team {team}",
+                     wait=not no_wait, timeout=timeout, as_json=as_json)
     if as_json:
-        render.as_json({**accepted, **status})
         return
-    render.written(f"subscription {accepted['id']} for team {team}", status)
     render.out.print(Text.assemble(("secret ", "bold"), accepted["secret"]), soft_wrap=True)
     render.out.print(Text(f"  verify deliveries with it: {accepted['signing']}. Only you can "
                           f"see it again: cairn subscriptions show {accepted['id']} --secret",
@@ -136,10 +133,8 @@ def rm(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the ledger")] = 60.0,
 ) -> None:
     """Remove a subscription (its delivery log stays readable)."""
-    with client() as c:
-        accepted = c.http.json("DELETE", f"{PATH}/{sub_id}")
-        status = {} if no_wait else c.wait_for(accepted["event_id"], timeout)
-    render.written(f"subscription {sub_id} removed", status)
+    write("DELETE", f"{PATH}/{sub_id}", None, f"subscription {sub_id} removed",
+          wait=not no_wait, timeout=timeout)
 
 
 @subs.command("deliveries")
