@@ -7,13 +7,14 @@ line before anything is hashed or sent.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from cairn.core import payloads
 from cairn.sdk.errors import CairnError
 
 EXTERNAL_PREFIXES = ("code:", "data:")
+T = TypeVar("T")
 
 
 def pairs(values: Iterable[str] | None, option: str) -> dict[str, str]:
@@ -39,26 +40,26 @@ def params(values: Iterable[str] | None) -> dict[str, Any]:
     return {k: param_value(v) for k, v in pairs(values, "param").items()}
 
 
-def metrics(values: Iterable[str] | None) -> dict[str, float]:
-    out = {}
-    for key, text in pairs(values, "metric").items():
+def typed(values: Iterable[str] | None, option: str, convert: Callable[[str], T], must: str,
+          example: str) -> dict[str, T]:
+    """`--option key=value` pairs whose values `convert` takes; one that it refuses is a line
+    saying the value `must` be, with `example`, so every typed option refuses alike."""
+    out: dict[str, T] = {}
+    for key, text in pairs(values, option).items():
         try:
-            out[key] = float(text)
+            out[key] = convert(text)
         except ValueError:
-            raise CairnError("invalid_option", f"--metric {key}={text!r}: a metric must be a "
-                             "number, e.g. --metric accuracy=0.91") from None
+            raise CairnError("invalid_option", f"--{option} {key}={text!r}: a {option} must be "
+                             f"{must}, e.g. --{option} {example}") from None
     return out
+
+
+def metrics(values: Iterable[str] | None) -> dict[str, float]:
+    return typed(values, "metric", float, "a number", "accuracy=0.91")
 
 
 def seeds(values: Iterable[str] | None) -> dict[str, int]:
-    out = {}
-    for key, text in pairs(values, "seed").items():
-        try:
-            out[key] = int(text)
-        except ValueError:
-            raise CairnError("invalid_option", f"--seed {key}={text!r}: a seed must be an "
-                             "integer, e.g. --seed torch=42") from None
-    return out
+    return typed(values, "seed", int, "an integer", "torch=42")
 
 
 def links(values: Iterable[str] | None) -> list[dict[str, Any]]:
