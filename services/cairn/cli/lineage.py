@@ -51,10 +51,7 @@ def lineage(
         return
     with client() as c:
         graph = c.lineage(ref, direction.value, depth)
-    if as_json:
-        render.as_json(graph)
-    else:
-        render.out.print(tree(graph))
+    render.either(graph, as_json, lambda g: render.out.print(tree(g)))
 
 
 def tree(graph: Mapping[str, Any]) -> Tree:

@@ -19,11 +19,7 @@ Ref = Annotated[str, typer.Argument(
 def show(ref: Ref, as_json: JsonOut = False) -> None:
     """A version: files, metadata, environment and lineage both ways."""
     with client() as c:
-        detail = c.show(ref)
-    if as_json:
-        render.as_json(detail)
-    else:
-        render.version_detail(detail)
+        render.either(c.show(ref), as_json, render.version_detail)
 
 
 @command()
@@ -32,22 +28,14 @@ def versions(
 ) -> None:
     """Every version of an artifact, with stages and aliases."""
     with client() as c:
-        summary = c.versions(artifact)
-    if as_json:
-        render.as_json(summary)
-    else:
-        render.versions(summary)
+        render.either(c.versions(artifact), as_json, render.versions)
 
 
 @command()
 def history(ref: Ref, as_json: JsonOut = False) -> None:
     """The audited metadata edits of a version (revert one with `cairn revert`)."""
     with client() as c:
-        rows = c.history(ref)
-    if as_json:
-        render.as_json(rows)
-    else:
-        render.history(rows)
+        render.either(c.history(ref), as_json, render.history)
 
 
 @command()
@@ -59,7 +47,4 @@ def pull(
     """Restore every file of a version under DEST, verified byte for byte."""
     with client() as c:
         paths = c.pull(ref, dest)
-    if as_json:
-        render.as_json([str(p) for p in paths])
-    else:
-        render.pulled(paths, dest)
+    render.either([str(p) for p in paths], as_json, lambda _: render.pulled(paths, dest))

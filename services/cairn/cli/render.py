@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rich import box
 from rich.console import Console
@@ -21,6 +21,7 @@ from rich.text import Text
 from cairn.sdk.errors import CairnError
 from cairn.sdk.publish import PublishResult
 
+T = TypeVar("T")
 out = Console(highlight=False, markup=False)  # user text like "[x]" is never markup
 err = Console(stderr=True, highlight=False, markup=False)
 
@@ -28,6 +29,15 @@ err = Console(stderr=True, highlight=False, markup=False)
 def as_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
     sys.stdout.flush()
+
+
+def either(data: T, json_wanted: bool, view: Callable[[T], None]) -> None:
+    """`--json` prints `data` as plain JSON, else `view` shows it: the switch every read
+    command makes, made one way."""
+    if json_wanted:
+        as_json(data)
+    else:
+        view(data)
 
 
 def fail(exc: CairnError) -> None:
