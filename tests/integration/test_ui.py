@@ -66,10 +66,12 @@ def test_private_projects_appear_only_after_signing_in(world: World) -> None:
     model_page = f"/ui/artifacts/{p}/quokka-model/versions/v1"
     with _browser(world) as http:
         assert p not in http.get("/ui", params={"q": "quokka"}).text
-        refused = http.get(model_page)
-        assert refused.status_code == 401 and "text/html" in refused.headers["content-type"]
-        assert 'data-permission="read"' in refused.text and "Sign in" in refused.text
-        assert http.get(f"/ui/lineage/{world.model}.svg").status_code == 401
+        refused = http.get(model_page)  # the not-found page, as for a missing artifact
+        assert refused.status_code == 404 and "text/html" in refused.headers["content-type"]
+        assert "data-permission" not in refused.text and "Not found" in refused.text
+        missing = http.get(f"/ui/artifacts/nope-{world.tag}/quokka-model/versions/v1")
+        assert refused.text.replace(p, "P") == missing.text.replace(f"nope-{world.tag}", "P")
+        assert http.get(f"/ui/lineage/{world.model}.svg").status_code == 404
 
         signed = _sign_in(http, str(world.tokens["viewer"]))
         cookie = signed.headers["set-cookie"].lower()
@@ -85,11 +87,11 @@ def test_private_projects_appear_only_after_signing_in(world: World) -> None:
             "image/svg")
 
         assert http.post("/ui/logout").status_code == 303
-        assert http.get(model_page).status_code == 401
+        assert http.get(model_page).status_code == 404
     with _browser(world) as http:  # an outsider signs in: still no private project
         _sign_in(http, str(world.tokens["outsider"]))
         assert p not in http.get("/ui", params={"q": "quokka"}).text
-        assert http.get(model_page).status_code == 403
+        assert http.get(model_page).status_code == 404
     with _browser(world) as http:
         bad = http.post("/ui/login", data={"token": "cairn_0000000000000000_" + "x" * 43})
         assert bad.status_code == 400 and "not valid" in bad.text
@@ -110,7 +112,7 @@ def test_the_cookie_never_authorizes_a_write_or_the_json_api(world: World) -> No
                           headers=cookie, json={"changes": {"description": "x"}})
         assert edit.status_code == 401
         assert http.get(f"/v1/artifacts/{world.private}/scratch", headers=cookie
-                        ).status_code == 401
+                        ).status_code == 404  # anonymous: the private project is not there
         assert http.get(f"/ui/artifacts/{world.private}/scratch", headers=cookie
                         ).status_code == 200  # the same cookie reads the page
 

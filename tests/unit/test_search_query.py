@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from cairn.core.identity import InvalidInput
 from cairn.search.query import (
     FACETS,
+    MATCH_NONE,
     MetricRange,
     build_request,
     parse_date,
@@ -127,3 +129,16 @@ def test_responses_and_suggestions() -> None:
     for prefix, field in (("", "name"), ("--", "tag"), ("x", "kind")):
         with pytest.raises(InvalidInput):
             suggest_body(prefix, field)
+
+
+def test_a_dataset_filter_on_a_hidden_project_matches_nothing_as_a_missing_one_would() -> None:
+    def clauses(*datasets: str) -> list[dict[str, Any]]:
+        req = build_request(filters={"dataset": list(datasets)}, hidden_projects=["secret"])
+        return search_body(req)["post_filter"]["bool"]["filter"]
+
+    assert MATCH_NONE in clauses("secret/data")
+    assert {"terms": {"datasets": ["nowhere/data"]}} in clauses("nowhere/data")
+    mixed = clauses("secret/data", "open/data")  # as if secret/data did not exist
+    assert {"terms": {"datasets": ["open/data"]}} in mixed and MATCH_NONE not in mixed
+    shown = search_body(build_request(filters={"dataset": ["secret/data"]}))
+    assert {"terms": {"datasets": ["secret/data"]}} in shown["post_filter"]["bool"]["filter"]

@@ -1,4 +1,5 @@
-"""Refused requests (401, 403) recorded through the ledger: a `denial` ConfigEvent that the
+"""Refused requests (401, 403, and 404 where a private project was answered as missing:
+reason `hidden`) recorded through the ledger: a `denial` ConfigEvent that the
 ledger chains into event_log as an `AccessDenied` entry (and keeps no item for), so
 `GET /v1/audit?action=AccessDenied` shows who was turned away from what.
 

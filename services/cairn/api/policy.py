@@ -5,6 +5,17 @@ project) and where the project comes from (`where`, see WHERE).
 cairn.api.guard enforces the table before every route (the app's one dependency); a route
 missing from it is refused with 500, and tests/unit/test_policy_table.py fails for it. A new
 route needs one line here.
+
+You can't learn that a private project exists unless you may view it (cairn.api.hiding). A
+caller with no role in a private project (anonymous, or signed in without a role) gets, on
+every route addressed to it, exactly what a project that does not exist answers: 404
+`not_found`, "project X does not exist" (a non-admin gets that for a missing project too,
+reads and writes alike). A blob, event or subscription that only such a project shows
+answers as an unknown one (404, or `pending` for an event). Two refusals still come first,
+because they say nothing about the project: anonymous callers get 401 for anything beyond
+`read` (authenticate before anything else; a missing project answers 401 too), and a token
+without the scope gets 403 `insufficient_scope` only once the project is visible. Those who
+may view the project but lack the role get 403 naming the role needed.
 """
 
 from __future__ import annotations
@@ -20,9 +31,12 @@ WHERE = {
             "for a stage (its gate) or an alias (protected ones)",
     "ref": "the ref (query or path parameter): project/name@version",
     "body": "a JSON body field (Rule.field); none given: a site admin only",
-    "event": "the artifact of the event (event_log or rejected_events)",
-    "blob": "the projects of the versions listing the blob: any readable one will do",
-    "subscription": "the subscription's team (members read) and filter projects",
+    "event": "the artifact of the event (event_log or rejected_events); one the caller may "
+             "not see reads as unknown (pending)",
+    "blob": "the projects of the versions listing the blob: any readable one will do; none "
+            "the caller may see: as an unknown blob",
+    "subscription": "the subscription's team (members read) and filter projects; a hidden "
+                    "one among those: as an unknown subscription",
     "team": "the team query parameter: its members (site admins without one)",
     "audit": "the project query parameter (maintainers); without one, site admins",
     "filtered": "none: the route shows only what the caller may see",

@@ -2,7 +2,9 @@
 
 Each resolver answers (decision, project name) for one request; a request that names
 nothing yet (a malformed ref, an unknown subscription) is let through to the route, which
-answers 400 or 404 and shows nothing.
+answers 400 or 404 and shows nothing. Decisions on a project go through cairn.api.hiding, so a
+project the caller may not see answers as a missing one; a blob, event or subscription that
+only such a project shows answers as a missing blob, event or subscription.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ import asyncpg
 from fastapi import Request
 
 from cairn.api.errors import ApiError
+from cairn.api.hiding import is_unseen, judge, judge_settings, unseen
 from cairn.api.policy import Rule
 from cairn.api.visibility import project, project_of_ref
-from cairn.core.access import ALLOW, Decision, Principal, decide, decide_site, permission_of
+from cairn.core.access import ALLOW, Decision, Principal, decide_site, permission_of
 from cairn.core.config_items import CHECKS
 from cairn.core.identity import InvalidInput, check_stage
 from cairn.core.lifecycle_rules import rules_of
@@ -30,19 +33,20 @@ Resolver = Callable[[Request, Principal, Rule, asyncpg.Pool],
 
 async def _on(pool: asyncpg.Pool, principal: Principal, permission: str, name: str
               ) -> tuple[Decision, str | None]:
-    return decide(principal, permission, await project(pool, name)), name
+    return await judge(pool, principal, permission, name), name
 
 
 async def _all_of(pool: asyncpg.Pool, principal: Principal, permission: str,
                   names: list[str]) -> tuple[Decision, str | None]:
-    """Every project must allow it; none named: a site admin only."""
+    """Every project must allow it; none named: a site admin only. An unseen project among
+    them answers first, whatever their order, so a refusal never names a visible one
+    alongside."""
     if not names:
         return decide_site(principal, "site_admin"), None
-    for name in names:
-        decision = decide(principal, permission, await project(pool, name))
-        if not decision.allowed:
-            return decision, name
-    return ALLOW, names[0]
+    refusals = [(d, name) for name in names
+                if not (d := await judge(pool, principal, permission, name)).allowed]
+    refusals.sort(key=lambda found: not is_unseen(found[0]))
+    return refusals[0] if refusals else (ALLOW, names[0])
 
 
 async def _none(request: Request, principal: Principal, rule: Rule, pool: asyncpg.Pool
@@ -80,7 +84,8 @@ async def _gate(request: Request, principal: Principal, rule: Rule, pool: asyncp
         stage = None
     role = rules.alias_role(str(alias)) if alias else \
         rules.stage_role(stage) if isinstance(stage, str) else None
-    decision = decide(principal, permission_of(role) if role else rule.permission, settings)
+    decision = await judge_settings(pool, principal,
+                                    permission_of(role) if role else rule.permission, settings)
     if decision.allowed and isinstance(stage, str):
         try:
             rules.check_on_ladder(check_stage(stage), name)
@@ -119,19 +124,25 @@ FROM rejected_events WHERE event_id = $1::uuid LIMIT 1
 """
 
 
+async def event_subject(pool: asyncpg.Pool, event_id: str) -> asyncpg.Record | None:
+    """(artifact, config) of a recorded or rejected event; config: a configuration change."""
+    return await pool.fetchrow(EVENT_SQL, event_id, sorted(CHECKS))
+
+
 async def _event(request: Request, principal: Principal, rule: Rule, pool: asyncpg.Pool
                  ) -> tuple[Decision, str | None]:
     try:
         event_id = str(uuid.UUID(str(request.path_params["event_id"])))
     except ValueError:
         return ALLOW, None  # not an event id: the route says so
-    row = await pool.fetchrow(EVENT_SQL, event_id, sorted(CHECKS))
+    row = await event_subject(pool, event_id)
     if row is None:
         return ALLOW, None  # pending or unknown: nothing to show
     name = project_of_ref(row["artifact"])
     if row["config"] or name is None:  # a configuration change (kind/key): with a token
         return decide_site(principal, "authenticated"), None
-    return await _on(pool, principal, rule.permission, name)
+    decided = await _on(pool, principal, rule.permission, name)
+    return (ALLOW, None) if is_unseen(decided[0]) else decided  # the route says "pending"
 
 
 BLOB_SQL = """
@@ -153,7 +164,15 @@ async def _blob(request: Request, principal: Principal, rule: Rule, pool: asyncp
         if decided[0].allowed:
             return decided
         refusals.append(decided)
-    return refusals[0]
+    return _as_missing(refusals[0], f"blob {request.path_params.get('sha256')}")
+
+
+def _as_missing(decided: tuple[Decision, str | None], what: str) -> tuple[Decision, str | None]:
+    """A refusal over a project the caller may not see, worded as the route's own 404 for
+    an unknown `what` (the thing named in the path, not the project)."""
+    if not is_unseen(decided[0]):
+        return decided
+    return unseen(f"{what} does not exist", exists=True), decided[1]
 
 
 SUBSCRIPTION_SQL = ("SELECT body, removed FROM config_items WHERE kind = 'subscription'"
@@ -169,8 +188,9 @@ async def _subscription(request: Request, principal: Principal, rule: Rule, pool
         return decide_site(principal, "authenticated"), None
     sub = json.loads(row["body"])
     names = [str(n) for n in (sub.get("filter") or {}).get("projects") or []]
+    what = f"subscription {request.path_params['sub_id']}"
     if rule.permission != "read":
-        return await _all_of(pool, principal, rule.permission, names)
+        return _as_missing(await _all_of(pool, principal, rule.permission, names), what)
     if principal.site_admin or sub.get("team") in principal.teams:
         return ALLOW, None
     refusals = []  # not of the team: a maintainer of one of the projects it hears about
@@ -179,7 +199,9 @@ async def _subscription(request: Request, principal: Principal, rule: Rule, pool
         if decided[0].allowed:
             return decided
         refusals.append(decided)
-    return refusals[0] if refusals else (decide_site(principal, "site_admin"), None)
+    refusals.sort(key=lambda found: not is_unseen(found[0]))
+    return _as_missing(refusals[0], what) if refusals else \
+        (decide_site(principal, "site_admin"), None)
 
 
 async def _team(request: Request, principal: Principal, rule: Rule, pool: asyncpg.Pool

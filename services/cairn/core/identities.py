@@ -130,8 +130,8 @@ def check_denial(body: Mapping[str, Any]) -> dict[str, Any]:
     """A refused request, as the api saw it (never the token itself)."""
     b = _fields("denial", body, {"method", "path", "route", "status", "reason", "project",
                                  "token_id"})
-    if b.get("status") not in (401, 403):
-        raise InvalidInput("invalid_denial", "status must be 401 or 403")
+    if b.get("status") not in (401, 403, 404):  # 404: a private project, answered as missing
+        raise InvalidInput("invalid_denial", "status must be 401, 403 or 404")
     return {k: (b.get(k) if k == "status" else _text(b, k, "denial"))
             for k in ("method", "path", "route", "status", "reason", "project", "token_id")}
 

@@ -181,13 +181,27 @@ def build_request(*, q: str | None = None, filters: Mapping[str, Iterable[str]] 
     )
 
 
+MATCH_NONE: dict[str, Any] = {"bool": {"must_not": [{"match_all": {}}]}}
+
+
+def seen_values(req: SearchRequest, facet: str) -> tuple[str, ...]:
+    """A filter's values without datasets of hidden projects: a visible model trained on one
+    would match it and confirm the hidden name, so such a value matches nothing, as a dataset
+    that does not exist would."""
+    values = req.filters.get(facet) or ()
+    if facet != "dataset" or not req.hidden_projects:
+        return values
+    return tuple(v for v in values if v.partition("/")[0] not in req.hidden_projects)
+
+
 def facet_clause(req: SearchRequest, facet: str) -> dict[str, Any] | None:
-    """The filter a facet contributes; status hides deleted versions unless asked."""
+    """The filter a facet contributes; status hides deleted versions unless asked. A filter
+    whose every value is hidden matches nothing (dropping it would widen the search)."""
     if facet == "legal_hold":
         return hold_clause(req.filters.get(facet) or ())
-    values = req.filters.get(facet)
-    if values:
-        return {"terms": {FACETS[facet]: list(values)}}
+    if req.filters.get(facet):
+        values = seen_values(req, facet)
+        return {"terms": {FACETS[facet]: list(values)}} if values else MATCH_NONE
     if facet == "status":
         return {"bool": {"must_not": [{"term": {"status": HIDDEN_STATUS}}]}}
     return None

@@ -1,5 +1,8 @@
 """What became of an emitted event: pending, recorded by the ledger (with its version), or
-rejected (with the reason). Writes answer 202 with an event_id; clients poll this."""
+rejected (with the reason). Writes answer 202 with an event_id; clients poll this.
+
+An event of a private project the caller may not see answers as an unknown one does
+(pending): the policy lets it through (cairn.api.resolvers) so that the answer is the same."""
 
 from __future__ import annotations
 
@@ -9,16 +12,24 @@ from typing import Any
 from fastapi import APIRouter
 
 from cairn.api import reads
-from cairn.api.deps import PoolDep
+from cairn.api.deps import HiddenProjects, PoolDep
+from cairn.api.resolvers import event_subject
+from cairn.api.visibility import project_of_ref
 from cairn.core.identity import InvalidInput
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
+PENDING = {"status": "pending"}
 
 
 @router.get("/{event_id}")
-async def event_status(event_id: str, pool: PoolDep) -> dict[str, Any]:
+async def event_status(event_id: str, pool: PoolDep, hidden: HiddenProjects) -> dict[str, Any]:
     try:
         canonical = str(uuid.UUID(event_id))
     except ValueError:
         raise InvalidInput("invalid_event_id", f"{event_id!r} is not an event id") from None
+    if hidden:
+        subject = await event_subject(pool, canonical)
+        if subject is not None and not subject["config"] \
+                and project_of_ref(subject["artifact"]) in hidden:
+            return dict(PENDING)
     return await reads.event_status(pool, canonical)
