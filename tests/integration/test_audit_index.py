@@ -6,7 +6,6 @@ The rows are made up (no chain is checked here): only the plan matters."""
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -57,8 +56,8 @@ async def _plans(url: str) -> list[str]:
         plans = []
         for mode in ("force_custom_plan", "force_generic_plan"):
             await conn.execute(f"SET plan_cache_mode = {mode}")
-            plan = await conn.fetchval(f"EXPLAIN (FORMAT JSON) {PROJECT_ENTRIES_SQL}", *args)
-            plans.append(json.dumps(plan))
+            rows = await conn.fetch(f"EXPLAIN {PROJECT_ENTRIES_SQL}", *args)
+            plans.append("\n".join(r[0] for r in rows))
         denied = await conn.fetch(PROJECT_ENTRIES_SQL, "p7", None, ["AccessDenied"], None,
                                   None, None, 1000)
         assert denied and {r["project"] for r in denied} == {"p7"}
@@ -71,7 +70,7 @@ def test_the_project_filter_reads_the_index(scratch_url: str) -> None:
     upgrade(scratch_url)
     for plan in asyncio.run(_plans(scratch_url)):
         assert "event_log_project" in plan, plan
-        assert '"Seq Scan"' not in plan, plan
+        assert "Seq Scan on event_log" not in plan, plan
 
 
 def test_the_migration_goes_down_and_up(scratch_url: str) -> None:
