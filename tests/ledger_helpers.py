@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -59,6 +60,18 @@ async def wait_recorded(database_url: str, event_ids: list[str], timeout: float 
 
 def emitter_for(env: dict[str, str]) -> Emitter:
     return Emitter(settings_for(env), "cairn-test")
+
+
+async def emit_recorded(env: dict[str, str], database_url: str, events: Sequence[dict[str, Any]]
+                        ) -> dict[str, asyncpg.Record]:
+    """Emit `events` in order, close the emitter, and wait until the ledger recorded (or
+    rejected) each one: what a test that drives the ledger directly does first."""
+    emitter = emitter_for(env)
+    try:
+        emitter.emit(*events)
+    finally:
+        emitter.close()
+    return await wait_recorded(database_url, [e["event_id"] for e in events])
 
 
 def read_topic(bootstrap: str, topic: str, timeout: float = 60.0) -> list[Any]:

@@ -17,7 +17,7 @@ from cairn.core.kafka import produce_all, producer
 from cairn.core.topics import Topics
 
 from tests.conftest import Namespace
-from tests.ledger_helpers import emitter_for, publish_event, read_topic, wait_recorded
+from tests.ledger_helpers import emit_recorded, publish_event, read_topic
 from tests.processes import Service
 from tests.search_helpers import (
     backend_of,
@@ -55,12 +55,7 @@ def history(p: str) -> list[dict[str, Any]]:
 
 
 async def _publish(env: dict[str, str], ns: Namespace, events: list[dict[str, Any]]) -> None:
-    emitter = emitter_for(env)
-    try:
-        emitter.emit(*events)
-    finally:
-        emitter.close()
-    got = await wait_recorded(ns.database_url, [e["event_id"] for e in events])
+    got = await emit_recorded(env, ns.database_url, events)
     rejected = {k: r["reason"] for k, r in got.items() if r["outcome"] == "rejected"}
     assert not rejected, rejected
 

@@ -22,7 +22,7 @@ from cairn.sdk import CairnError, Client
 
 from tests.clients import http_fixture, sdk_fixture  # noqa: F401
 from tests.conftest import Namespace
-from tests.ledger_helpers import emitter_for, publish_event, wait_recorded
+from tests.ledger_helpers import emit_recorded, publish_event
 from tests.processes import Service
 
 CAIRN = str(Path(sys.executable).parent / "cairn")
@@ -32,12 +32,7 @@ CODE = {"kind": "code", "url": "https://github.com/acme/train", "commit": "4f2a9
 async def record(cairn_env: dict[str, str], namespace: Namespace, *events: dict[str, Any]
                  ) -> None:
     """Emit events in order and wait until the ledger applied every one."""
-    emitter = emitter_for(cairn_env)
-    try:
-        emitter.emit(*events)
-    finally:
-        emitter.close()
-    got = await wait_recorded(namespace.database_url, [e["event_id"] for e in events])
+    got = await emit_recorded(cairn_env, namespace.database_url, events)
     assert {r["outcome"] for r in got.values()} == {"applied"}, got
 
 

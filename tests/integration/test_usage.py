@@ -23,13 +23,7 @@ from cairn.core.usage import REPORTED, REPORTED_HEADER, usage_event
 from cairn.sdk import Client
 
 from tests.conftest import Namespace
-from tests.ledger_helpers import (
-    emitter_for,
-    publish_event,
-    read_topic,
-    settings_for,
-    wait_recorded,
-)
+from tests.ledger_helpers import emit_recorded, publish_event, read_topic, settings_for
 from tests.processes import Service
 
 UNCOUNTED = {REPORTED_HEADER: REPORTED}
@@ -146,12 +140,7 @@ def usage_producer(cairn_env: dict[str, str]) -> tuple[Any, AvroCodec, str]:
 async def published(cairn_env: dict[str, str], namespace: Namespace, artifact: str) -> str:
     """Record a version straight through the ledger; its digest."""
     event = publish_event(*artifact.split("/"))
-    emitter = emitter_for(cairn_env)
-    try:
-        emitter.emit(event)
-    finally:
-        emitter.close()
-    await wait_recorded(namespace.database_url, [event["event_id"]])
+    await emit_recorded(cairn_env, namespace.database_url, [event])
     return str(event["payload"][1]["digest"])
 
 
