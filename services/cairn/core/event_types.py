@@ -162,6 +162,7 @@ class VersionState(TypedDict):
     completeness: None | float
     created_at: int
     updated_seq: int
+    legal_hold: bool
 
 
 class UsageEvent(TypedDict):
