@@ -22,9 +22,7 @@ import asyncpg
 from confluent_kafka import Producer
 from prometheus_client import Counter
 
-# Re-exported for ledger/config.py until it imports them from cairn.core.batches.
-from cairn.core.batches import RawRecord as RawRecord
-from cairn.core.batches import batch_agent as batch_agent
+from cairn.core.batches import RawRecord
 from cairn.core.codec import AvroCodec, UndecodableRecord
 from cairn.core.identity import InvalidInput
 from cairn.core.kafka import produce_all_async

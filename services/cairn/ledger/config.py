@@ -21,13 +21,14 @@ from confluent_kafka import Producer
 from prometheus_client import Counter
 
 from cairn.core import schemas
+from cairn.core.batches import RawRecord, batch_agent
 from cairn.core.codec import AvroCodec, RegistryClient
 from cairn.core.config_items import LOG_ONLY, check_item
 from cairn.core.events import now_ms
 from cairn.core.logs import configure
 from cairn.core.settings import Settings
 from cairn.core.topics import Topics
-from cairn.ledger.batch import REFUSED, RawRecord, batch_agent, decode_screened, send_dead_letters
+from cairn.ledger.batch import REFUSED, dead_letter, decode_screened
 from cairn.ledger.origins import Screen, config_needs
 from cairn.ledger.recorder import append_entry, lock_head, save_head
 
@@ -117,14 +118,12 @@ def install(app: faust.App, settings: Settings, registry: RegistryClient,
 
     async def work(raws: list[RawRecord]) -> None:
         result = await record_config(await pool(), raws, codec, screen)
-        await send_dead_letters(kafka, topics.dead_letter("ledger"), result.dead)
+        await dead_letter(kafka, topics.dead_letter("ledger"), result.dead, CONFIG_DEAD, log,
+                          "config dead-lettered")
         for event in result.recorded:
             APPLIED.labels(event["kind"]).inc()
             log.info("config recorded", kind=event["kind"], key=event["key"],
                      actor=event["actor"], removed=event["body"] is None)
-        for _, reason, message in result.dead:
-            CONFIG_DEAD.labels(reason).inc()
-            log.warning("config dead-lettered", reason=reason, detail=message)
 
     batch_agent(app, topics.config, work, size=100, within=0.05, log=log, name="config")
 
