@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -22,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.endpoints import ROOT
-from tests.processes import free_port
+from tests.processes import free_port, kill_group
 
 VERSION = os.environ.get("CAIRN_KAFKA_VERSION", "4.4.0")
 JAVA_HOME = os.environ.get("CAIRN_JAVA17_HOME", "/usr/lib/jvm/java-17-openjdk-amd64")
@@ -100,9 +99,7 @@ class KafkaNode:
             return False
 
     def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(30)
+        kill_group(self.proc, 30)
 
     def remove(self) -> None:
         self.kill()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -24,7 +23,7 @@ import httpx
 import pytest
 
 from tests.endpoints import ROOT
-from tests.processes import free_port
+from tests.processes import free_port, stop_group
 
 VERSION = os.environ.get("CAIRN_OPENSEARCH_VERSION", "3.6.0")
 JAVA_HOME = os.environ.get("CAIRN_MODERN_JAVA_HOME", "/usr/lib/jvm/temurin-25-jdk-amd64")
@@ -89,13 +88,7 @@ class OpenSearchNode:
 
     def stop(self) -> None:
         """SIGTERM to its process group: a clean shutdown that keeps the data."""
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+        stop_group(self.proc, 60)
 
     def remove(self) -> None:
         self.stop()

@@ -21,6 +21,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def kill_group(proc: subprocess.Popen[bytes] | None, wait: float = 10.0) -> None:
+    """SIGKILL a child's whole process group: no shutdown hooks, no flushing."""
+    if proc and proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(wait)
+
+
+def stop_group(proc: subprocess.Popen[bytes] | None, grace: float) -> None:
+    """SIGTERM a child's whole process group, and SIGKILL it if it is not gone in `grace`
+    seconds: every child a test starts (services, Kafka, OpenSearch) stops this way."""
+    if proc and proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
+
+
 class Service:
     """`python -m cairn.<name>` with its own port, log file and environment."""
 
@@ -58,14 +76,7 @@ class Service:
 
     def kill(self) -> None:
         """SIGKILL the whole process group: no shutdown hooks, no flushing."""
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+        kill_group(self.proc)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_group(self.proc, 20)
