@@ -30,7 +30,9 @@ def unseen(message: str, *, exists: bool) -> Decision:
 
 def unseen_project(principal: Principal, name: str, *, exists: bool) -> Decision:
     why = f" (the token presented is {principal.token_problem})" if principal.token_problem \
-        else " (sign in to see private projects)" if principal.anonymous else ""
+        else " (sign in to see private projects)" if principal.anonymous \
+        else f": check the name, or ask a site administrator to create it " \
+        f"(cairn project set {name})"
     return unseen(f"project {name} does not exist{why}", exists=exists)
 
 
