@@ -6,6 +6,7 @@ A member who may view it still hears which role a write needs (403)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -114,3 +115,25 @@ async def test_a_dataset_filter_on_a_private_project_answers_as_on_a_missing_dat
         assert hidden == missing and hidden["total"] == 0 and hidden["hits"] == []
         assert mixed == missing
         assert all(not values for name, values in hidden["facets"].items() if name != "dataset")
+
+
+async def test_a_public_hit_never_names_the_private_dataset_it_was_trained_on(
+        world: World) -> None:
+    """quokka-public was trained on the private quokka-data: strangers find the model, but
+    neither its hit (api.visibility.redact_hits) nor free text on the private project's name
+    (datasets are not in all_text) gives that dataset away."""
+    def found(http: httpx.Client, **params: str) -> dict[str, Any]:
+        reply = http.get("/v1/search", params={**params, "size": 50})
+        assert reply.status_code == 200, reply.text
+        return dict(reply.json())
+
+    with world.client("viewer") as http:  # a member sees the link, so there is one to hide
+        await _until(lambda: any(f"{world.private}/quokka-data" in h.get("datasets", [])
+                                 for h in found(http, project=world.public)["hits"]))
+    for caller in STRANGERS:
+        with world.client(caller) as http:
+            public = found(http, project=world.public)
+            by_text = found(http, q=world.private)
+        assert [h["name"] for h in public["hits"]] == ["quokka-public"]
+        assert world.private not in json.dumps(public), caller
+        assert by_text["total"] == 0 and by_text["hits"] == [], caller

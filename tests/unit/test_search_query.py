@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from cairn.core.identity import InvalidInput
+from cairn.search.mappings import mappings
 from cairn.search.query import (
     FACETS,
     MATCH_NONE,
@@ -142,3 +143,10 @@ def test_a_dataset_filter_on_a_hidden_project_matches_nothing_as_a_missing_one_w
     assert {"terms": {"datasets": ["open/data"]}} in mixed and MATCH_NONE not in mixed
     shown = search_body(build_request(filters={"dataset": ["secret/data"]}))
     assert {"terms": {"datasets": ["secret/data"]}} in shown["post_filter"]["bool"]["filter"]
+
+
+
+def test_dataset_names_stay_out_of_free_text() -> None:
+    """A visible model trained on a hidden dataset would otherwise be found by that
+    dataset's name; the `dataset` filter is the way to search by dataset."""
+    assert "copy_to" not in mappings()["properties"]["datasets"]

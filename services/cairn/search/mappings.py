@@ -92,7 +92,7 @@ def mappings() -> dict[str, Any]:
             "data_source": keyword,
             "description": {**_TEXT, "copy_to": "all_text"},
             "card": {**_TEXT, "copy_to": "all_text"},
-            "datasets": _keyword(all_text=True),
+            "datasets": keyword,  # not in all_text: free text would confirm hidden names
             "links": {"properties": {"relation": keyword, "target": keyword}},
             "metrics": {"type": "object", "dynamic": True},
             "metric_names": _keyword(suggest=True),
