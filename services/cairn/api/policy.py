@@ -153,7 +153,8 @@ def routes(app: Any) -> list[tuple[str, str]]:
     out (it runs the GET's rule), a route declared for HEAD alone is kept."""
     try:
         from fastapi.routing import iter_route_contexts  # FastAPI with lazy included routers
-        found = [(rc.path, set(rc.methods)) for rc in iter_route_contexts(app.routes)]
+        found = [(rc.path, set(rc.methods or ())) for rc in iter_route_contexts(app.routes)
+                 if rc.path is not None]
     except ImportError:
         found = [(r.path, set(getattr(r, "methods", None) or ())) for r in app.routes]
     return sorted({(m, path) for path, methods in found for m in methods

@@ -13,7 +13,7 @@ from typing import Any
 from cairn.core import schemas, signing
 from cairn.core.codec import AvroCodec, RegistryClient
 from cairn.core.identity import InvalidInput
-from cairn.core.kafka import Header, produce_all, produce_all_async, producer
+from cairn.core.kafka import Header, kafka_headers, produce_all, produce_all_async, producer
 from cairn.core.settings import Settings
 from cairn.core.topics import Topics
 
@@ -68,7 +68,7 @@ class Emitter:
         """Queue a ConfigEvent without waiting for Kafka's ack (a record of something that
         happened, such as a refused request, that must never hold up the request)."""
         topic, key, value, headers = self.encode_config(event)
-        self.producer.produce(topic, key=key, value=value, headers=headers)
+        self.producer.produce(topic, key=key, value=value, headers=kafka_headers(headers))
         self.producer.poll(0)
 
     def close(self) -> None:

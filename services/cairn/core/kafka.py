@@ -12,6 +12,12 @@ from collections.abc import Sequence
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 Header = tuple[str, bytes]
+# What Producer.produce takes: list is invariant, so a list[Header] is copied into one.
+KafkaHeaders = list[tuple[str, str | bytes | None]]
+
+
+def kafka_headers(headers: Sequence[Header] | None) -> KafkaHeaders | None:
+    return None if headers is None else list(headers)
 
 
 def producer(bootstrap: str, client_id: str, **extra: object) -> Producer:
@@ -47,7 +53,8 @@ def produce_all(
     for topic, key, value, headers in records:
         while True:
             try:
-                prod.produce(topic, key=key, value=value, headers=headers, on_delivery=on_delivery)
+                prod.produce(topic, key=key, value=value, headers=kafka_headers(headers),
+                             on_delivery=on_delivery)
                 break
             except BufferError:  # local queue full: let deliveries drain, then retry
                 prod.poll(0.1)
@@ -61,7 +68,7 @@ def produce_all(
 async def produce_all_async(
     prod: Producer,
     records: Sequence[tuple[str, bytes | None, bytes, list[Header] | None]],
-    timeout: float = 60.0,
+    flush_timeout_s: float = 60.0,
 ) -> None:
-    """`produce_all` off the event loop: librdkafka's flush blocks."""
-    await asyncio.to_thread(produce_all, prod, records, timeout)
+    """`produce_all` off the event loop: librdkafka's flush blocks (up to flush_timeout_s)."""
+    await asyncio.to_thread(produce_all, prod, records, flush_timeout_s)

@@ -32,7 +32,7 @@ maintainer, a valid verdict and an evaluation; other stages need a contributor; 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from cairn.core.identity import InvalidInput, check_alias, check_stage
@@ -51,13 +51,13 @@ class Gate:
     evaluation: bool = False  # an eval_log must be linked to it with `evaluates`
 
 
-DEFAULT_GATE = {"role": "maintainer", "valid": True, "evaluation": True}  # production's
+DEFAULT_GATE = Gate(role="maintainer", valid=True, evaluation=True)  # production's
 
 
 @dataclass(frozen=True)
 class LifecycleRules:
     gates: Mapping[str, Gate] = field(default_factory=lambda: {
-        "production": Gate(**DEFAULT_GATE)})
+        "production": DEFAULT_GATE})
     protected_aliases: tuple[str, ...] = ("prod", "production", "champion")
     stages: tuple[str, ...] = DEFAULT_STAGES  # working stages in order; archived follows
 
@@ -98,7 +98,7 @@ def check_lifecycle(body: Any) -> dict[str, Any]:
                            "protected_aliases")
     stages = _check_stages(body["stages"]) if "stages" in body else None
     ladder = (*(stages or DEFAULT_STAGES), ARCHIVED)
-    gates = body["gates"] if "gates" in body else {ladder[-2]: DEFAULT_GATE}
+    gates = body["gates"] if "gates" in body else {ladder[-2]: asdict(DEFAULT_GATE)}
     if not isinstance(gates, Mapping):
         raise InvalidInput("invalid_lifecycle", "lifecycle.gates maps a stage to its gate")
     out: dict[str, dict[str, Any]] = {}

@@ -33,7 +33,8 @@ def schema_dir() -> Path:
 def expanded(name: str) -> dict[str, Any]:
     """The schema with every referenced named type inlined, as the registry wants it."""
     schema = load_schema(str(schema_dir() / f"{name}.avsc"), _write_hint=False)
-    return json.loads(json.dumps(schema))
+    plain: dict[str, Any] = json.loads(json.dumps(schema))
+    return plain
 
 
 @cache

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 
 from cairn.core.identity import InvalidInput, is_version_selector
 from cairn.core.lifecycle_rules import LifecycleRules, rules_of
 
-Conn = asyncpg.Connection
+Conn: TypeAlias = asyncpg.Connection
 PROJECT_LIFECYCLE = ("SELECT body -> 'lifecycle' FROM config_items WHERE kind = 'project'"
                      " AND key = $1 AND NOT removed")
 
@@ -63,10 +63,12 @@ async def resolve_version(conn: Conn, artifact_id: int, selector: str) -> asyncp
 STATE_SQL = """
 SELECT v.*, a.project, a.name,
   (SELECT coalesce(json_agg(json_build_object('path', f.path, 'size', f.size, 'sha256', f.sha256,
-          'media_type', f.media_type) ORDER BY f.path), '[]') FROM files f WHERE f.version_id = v.id)
+          'media_type', f.media_type) ORDER BY f.path), '[]')
+     FROM files f WHERE f.version_id = v.id)
     AS files,
   (SELECT coalesce(json_agg(json_build_object('relation', l.relation, 'target', l.target_ref,
-          'external', l.external) ORDER BY l.id), '[]') FROM links l WHERE l.source_version_id = v.id)
+          'external', l.external) ORDER BY l.id), '[]')
+     FROM links l WHERE l.source_version_id = v.id)
     AS links,
   (SELECT coalesce(array_agg(al.alias ORDER BY al.alias), '{}') FROM aliases al
     WHERE al.version_id = v.id) AS aliases

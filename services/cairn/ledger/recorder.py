@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 
@@ -19,7 +19,7 @@ from cairn.core.lifecycle_rules import LifecycleRules
 from cairn.ledger import lifecycle, read_only, stages
 from cairn.ledger.queries import artifact_row, project_rules, resolve_version, version_state
 
-Conn = asyncpg.Connection
+Conn: TypeAlias = asyncpg.Connection
 
 
 def _ts(ms: int) -> dt.datetime:

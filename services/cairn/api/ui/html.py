@@ -5,6 +5,7 @@ reason and message; this only changes how the answer looks).
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -78,11 +79,15 @@ class UiHeaders:
 
 
 Handler = Callable[[Request, Exception], Awaitable[Response]]
+# An entry of app.exception_handlers as Starlette types it (ours are all async).
+JsonHandler = Callable[[Request, Any], Response | Awaitable[Response]]
 
 
-def _as_page(json_handler: Handler) -> Handler:
+def _as_page(json_handler: JsonHandler) -> Handler:
     async def handle(request: Request, exc: Exception) -> Response:
-        answer = await json_handler(request, exc)
+        answer = json_handler(request, exc)
+        if inspect.isawaitable(answer):
+            answer = await answer
         if not under_ui(request.url.path) or request.url.path.endswith(".svg"):
             return answer
         error = json.loads(bytes(answer.body)).get("error", {})

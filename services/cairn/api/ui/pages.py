@@ -51,10 +51,12 @@ async def search_page(request: Request, backend: SearchDep, settings: SettingsDe
     """Search with facets; each facet is counted with every filter but its own."""
     chosen = {f: request.query_params.getlist(f) for f in FACETS
               if request.query_params.getlist(f)}
+    # search's facet parameters (list[str] | None each), passed by name from FACETS
+    facets: dict[str, Any] = {f: chosen.get(f) for f in FACETS}
     metrics = _metric_filters(metric_name, metric_min, metric_max)
     answer = await search_route.search(
         backend, settings, hidden, q=q or None, metric=metrics, sort=sort, page=page_number,
-        size=PAGE_SIZE, **{f: chosen.get(f) for f in FACETS})
+        size=PAGE_SIZE, **facets)
     metric_names = sorted({m for h in answer["hits"] for m in h.get("metrics") or {}}
                           | ({metric_name.strip()} if metric_name.strip() else set()))
     last = max(1, -(-answer["total"] // PAGE_SIZE))
