@@ -8,6 +8,7 @@ generated file is stale: run `python scripts/avrogen.py` after changing a schema
 from __future__ import annotations
 
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ sys.path.insert(0, str(ROOT / "services"))
 from cairn.core import schemas  # noqa: E402
 
 TARGET = ROOT / "services" / "cairn" / "core" / "event_types.py"
+WIDTH = 100  # ruff's line-length: the generated file is linted like the rest
 PRIMITIVES = {"string": "str", "long": "int", "int": "int", "double": "float", "float": "float",
               "boolean": "bool", "null": "None", "bytes": "bytes"}
 
@@ -48,6 +50,35 @@ def _type(t: Any, records: dict[str, dict[str, Any]]) -> str:
     return PRIMITIVES[kind]
 
 
+def _docstring(doc: str) -> list[str]:
+    """The class docstring, wrapped within WIDTH."""
+    lines = textwrap.wrap(doc, WIDTH - len('"""'), initial_indent='    """',
+                          subsequent_indent="    ", break_long_words=False,
+                          break_on_hyphens=False)
+    lines[-1] += '"""'
+    return lines
+
+
+def _field(name: str, annotation: str) -> list[str]:
+    """`name: annotation`; a union too long for one line is split before its `|`s."""
+    line = f"    {name}: {annotation}"
+    if len(line) <= WIDTH or " | " not in annotation:
+        return [line]
+    prefix, opening, closing = "", "(", ")"
+    if annotation.startswith("tuple[str, "):  # a union of records: tuple[str, A | B | ...]
+        prefix, opening, closing = "str,", "tuple[", "]"
+        annotation = annotation.removeprefix("tuple[str, ").removesuffix("]")
+    out = [f"    {name}: {opening}"] + ([f"        {prefix}"] if prefix else [])
+    current = "        "
+    for i, branch in enumerate(annotation.split(" | ")):
+        piece = branch if i == 0 else f" | {branch}"
+        if i and len(current) + len(piece) > WIDTH:
+            out.append(current)
+            current, piece = "        ", f"| {branch}"
+        current += piece
+    return [*out, current + ("," if prefix else ""), f"    {closing}"]
+
+
 def render() -> str:
     records: dict[str, dict[str, Any]] = {}
     for name in (schemas.EVENT, schemas.RECORDED, schemas.USAGE, schemas.CONFIG, schemas.DELIVERY):
@@ -57,10 +88,9 @@ def render() -> str:
     for name, record in records.items():
         out += ["", f"class {name}(TypedDict):"]
         if record.get("doc"):
-            out.append(f'    """{record["doc"]}"""')
-            out.append("")
+            out += [*_docstring(record["doc"]), ""]
         for field in record["fields"]:
-            out.append(f"    {field['name']}: {_type(field['type'], records)}")
+            out += _field(field["name"], _type(field["type"], records))
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 

@@ -108,7 +108,8 @@ def cairn_env(
 
 
 @pytest.fixture(scope="session")
-def ledger(cairn_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+def ledger(cairn_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[Service]:
     service = Service("ledger", cairn_env, tmp_path_factory.mktemp("logs")).start()
     try:
         yield service

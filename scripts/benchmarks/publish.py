@@ -33,26 +33,30 @@ def _events(n: int, project: str) -> list[dict]:
     out = []
     for i in range(n):
         content = uuid.uuid4().bytes
+        digest = hashlib.sha256(content).hexdigest()
         body = payloads.published(
             kind="model", project=project, name=f"model-{i % 100:03d}",
-            files=[{"path": "weights.bin", "size": 16, "sha256": hashlib.sha256(content).hexdigest()}],
+            files=[{"path": "weights.bin", "size": 16, "sha256": digest}],
             metadata_={"creator": "bench", "metrics": {"accuracy": 0.5 + (i % 50) / 100},
                        "params": {"lr": 0.001, "epochs": 10}, "tags": ["bench"]},
         )
-        out.append(new_event(f"{project}/model-{i % 100:03d}", "Published", body, actor="bench", tool="bench"))
+        out.append(new_event(f"{project}/model-{i % 100:03d}", "Published", body,
+                             actor="bench", tool="bench"))
     return out
 
 
-async def _recorded_span(database_url: str, n: int, timeout: float = 600) -> tuple[float, int]:
+async def _recorded_span(database_url: str, n: int, patience_s: float = 600
+                         ) -> tuple[float, int]:
     conn = await asyncpg.connect(database_url)
     try:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + patience_s
         while time.monotonic() < deadline:
             count = await conn.fetchval("SELECT count(*) FROM event_log")
             if count >= n:
                 break
             await asyncio.sleep(0.2)
-        first, last = await conn.fetchrow("SELECT min(recorded_at), max(recorded_at) FROM event_log")
+        first, last = await conn.fetchrow(
+            "SELECT min(recorded_at), max(recorded_at) FROM event_log")
         return (last - first).total_seconds(), int(count)
     finally:
         await conn.close()
@@ -104,8 +108,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000, help="events for the ledger rate")
     parser.add_argument("--sdk-events", type=int, default=1_000, help="publishes for the SDK rate")
     args = parser.parse_args()
-    result = {"benchmark": "publish", "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                                                  "platform": platform.platform()}}
+    machine = {"cpus": os.cpu_count(), "python": platform.python_version(),
+               "platform": platform.platform()}
+    result = {"benchmark": "publish", "machine": machine}
     if args.events:
         result.update(ledger_rate(args.events))
     if args.sdk_events:

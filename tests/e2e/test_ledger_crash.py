@@ -27,10 +27,13 @@ async def _count(conn: asyncpg.Connection, project: str) -> int:
 
 
 async def _kill_when(conn: asyncpg.Connection, project: str, at: int, ledger: Service) -> int:
-    while (n := await _count(conn, project)) < at:
+    """Poll PostgreSQL until `at` versions are in, then kill -9 the ledger; the count seen."""
+    while True:
+        n = await _count(conn, project)
+        if n >= at:
+            ledger.kill()
+            return n
         await asyncio.sleep(0.02)
-    ledger.kill()
-    return n
 
 
 def _changelog_seqs(cairn_env: dict[str, str], topic: str, project: str) -> list[int]:

@@ -48,7 +48,8 @@ def history(p: str) -> list[dict[str, Any]]:
         _event(model, "StageChanged", version="v3", stage="staging"),
         _event(model, "StageChanged", version="v1", stage="development"),
         _event(model, "AliasMoved", alias="prod", version="v3"),  # v1's last state had prod
-        _event(model, "LifecycleRequested", version="v2", action="archive", reason=None),  # unlinked
+        _event(model, "LifecycleRequested", version="v2", action="archive",
+               reason=None),  # unlinked
         _event(model, "AliasMoved", alias="champion", version="v2"),
         _event(model, "AliasMoved", alias="champion", version=None),
     ]

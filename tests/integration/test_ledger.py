@@ -11,11 +11,11 @@ from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer
-
 from cairn.core import payloads
 from cairn.core.events import new_event
 from cairn.core.topics import Topics
 from cairn.ledger.audit import verify_chain
+
 from tests.conftest import Namespace
 from tests.ledger_helpers import emitter_for, fake_file, publish_event, wait_recorded
 from tests.processes import Service
@@ -37,7 +37,8 @@ async def _version(db: str, artifact: str, number: int) -> asyncpg.Record:
         project, name = artifact.split("/")
         return await conn.fetchrow(
             "SELECT v.* FROM versions v JOIN artifacts a ON a.id = v.artifact_id"
-            " WHERE a.project = $1 AND a.name = $2 AND v.version_number = $3", project, name, number)
+            " WHERE a.project = $1 AND a.name = $2 AND v.version_number = $3",
+            project, name, number)
     finally:
         await conn.close()
 
@@ -53,13 +54,15 @@ async def test_lineage_chain_gets_versions_and_links(
     evaluation = publish_event(p, "resnet50-eval", "eval_log", links=[
         {"relation": "evaluates", "target": f"{p}/resnet50:latest"}])
     emitter.emit(data, model, evaluation)
-    got = await wait_recorded(namespace.database_url, [e["event_id"] for e in (data, model, evaluation)])
+    got = await wait_recorded(namespace.database_url,
+                              [e["event_id"] for e in (data, model, evaluation)])
     assert [got[e["event_id"]]["outcome"] for e in (data, model, evaluation)] == ["applied"] * 3
     conn = await asyncpg.connect(namespace.database_url)
     try:
         links = await conn.fetch(
             "SELECT l.relation, tv.version_number, ta.name AS target FROM links l"
-            " JOIN versions tv ON tv.id = l.target_version_id JOIN artifacts ta ON ta.id = tv.artifact_id"
+            " JOIN versions tv ON tv.id = l.target_version_id"
+            " JOIN artifacts ta ON ta.id = tv.artifact_id"
             " WHERE ta.project = $1 ORDER BY l.relation", p)
     finally:
         await conn.close()
@@ -76,7 +79,8 @@ async def test_same_content_is_one_version_and_redelivery_is_a_no_op(
     again = publish_event(p, "squad", content=b"same bytes")  # new event id, same content
     other = publish_event(p, "squad", content=b"other bytes")
     emitter.emit(first, first, again, other)  # `first` delivered twice
-    got = await wait_recorded(namespace.database_url, [first["event_id"], again["event_id"], other["event_id"]])
+    got = await wait_recorded(namespace.database_url,
+                              [first["event_id"], again["event_id"], other["event_id"]])
     assert got[first["event_id"]]["outcome"] == "applied"
     assert got[again["event_id"]]["outcome"] == "duplicate"
     assert got[again["event_id"]]["version_id"] == got[first["event_id"]]["version_id"]
@@ -95,10 +99,12 @@ async def test_link_to_unknown_target_resolves_when_it_arrives(
 ) -> None:
     p = _project()
     emitter = emitter_for(cairn_env)
-    model = publish_event(p, "bert", "model", links=[{"relation": "trained_on", "target": f"{p}/wiki@v1"}])
+    model = publish_event(p, "bert", "model", links=[
+        {"relation": "trained_on", "target": f"{p}/wiki@v1"}])
     emitter.emit(model)
     await wait_recorded(namespace.database_url, [model["event_id"]])
-    query = ("SELECT l.target_version_id FROM links l JOIN versions v ON v.id = l.source_version_id"
+    query = ("SELECT l.target_version_id FROM links l"
+             " JOIN versions v ON v.id = l.source_version_id"
              " JOIN artifacts a ON a.id = v.artifact_id WHERE a.project = $1 AND a.name = 'bert'")
     conn = await asyncpg.connect(namespace.database_url)
     try:
@@ -121,7 +127,8 @@ async def test_bad_input_is_dead_lettered_and_the_pipeline_goes_on(
     # Bypass the producer-side checks: a path escaping the artifact root, straight to Kafka.
     evil = publish_event(p, "evil", content=b"x")
     evil["payload"][1]["files"][0]["path"] = "../../etc/passwd"
-    stage_of_nothing = new_event(f"{p}/ghost", "StageChanged", {"version": "v1", "stage": "production"},
+    stage_of_nothing = new_event(f"{p}/ghost", "StageChanged",
+                                 {"version": "v1", "stage": "production"},
                                  actor="tester", tool="test")
     good = publish_event(p, "fine")
     emitter.producer.produce(topics.events, key=b"x/y", value=b"\x00garbage")
@@ -132,7 +139,8 @@ async def test_bad_input_is_dead_lettered_and_the_pipeline_goes_on(
     assert got[stage_of_nothing["event_id"]]["reason"] == "unknown_artifact"
     assert got[good["event_id"]]["outcome"] == "applied"
 
-    consumer = AIOKafkaConsumer(topics.dead_letter("ledger"), bootstrap_servers=cairn_env["KAFKA_BOOTSTRAP_SERVERS"],
+    consumer = AIOKafkaConsumer(topics.dead_letter("ledger"),
+                                bootstrap_servers=cairn_env["KAFKA_BOOTSTRAP_SERVERS"],
                                 auto_offset_reset="earliest", consumer_timeout_ms=2000)
     await consumer.start()
     try:
@@ -157,7 +165,8 @@ async def test_hash_chain_verifies_and_detects_tampering(
     assert _audit_cli(namespace.database_url).returncode == 0
     conn = await asyncpg.connect(namespace.database_url)
     try:
-        seq = await conn.fetchval("SELECT seq FROM event_log WHERE event_id = $1", uuid.UUID(e["event_id"]))
+        seq = await conn.fetchval("SELECT seq FROM event_log WHERE event_id = $1",
+                                  uuid.UUID(e["event_id"]))
         original = await conn.fetchval("SELECT actor FROM event_log WHERE seq = $1", seq)
         await conn.execute(
             "UPDATE event_log SET event = jsonb_set(event, '{actor}', $2::jsonb) WHERE seq = $1",

@@ -351,7 +351,7 @@ async def test_a_hanging_receiver_delays_no_other_teams_notifications(
     b = await subscribe(hooks_api, namespace, team="healthy", url=receiver.url("/healthy"),
                         filter={"projects": [p]})
     sent: dict[int, float] = {}
-    for n in range(3):
+    for _ in range(3):
         started = time.monotonic()
         sent[await publish(cairn_env, namespace, p)] = started  # v1, v2, v3 of one model
 

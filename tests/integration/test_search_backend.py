@@ -137,7 +137,8 @@ async def test_facets_text_and_suggestions(engine: tuple[SearchBackend, str]) ->
 
 async def test_words_split_where_letters_meet_digits(engine: tuple[SearchBackend, str]
                                                      ) -> None:
-    """`resnet` finds resnet50 and ResNet-V2; `net` finds ResNet (case change); a fragment does not."""
+    """`resnet` finds resnet50 and ResNet-V2; `net` finds ResNet (case change); a fragment
+    does not."""
     backend, alias = engine
     await backend.ensure_alias(alias, index_body())
     states = [_state("resnet50-imagenet", 1), _state("ResNet-V2", 2), _state("vit-b16", 3)]

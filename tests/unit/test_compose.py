@@ -2,7 +2,8 @@
 
 People on the host run `eval "$(scripts/stack env)"` and expect it to reach either route, and
 Cairn's services read exactly those variables. So the Cairn containers get the same variable
-set (plus CAIRN_HTTP_PORT and CAIRN_HTTP_HOST), and every port in those endpoints is published on 127.0.0.1 only.
+set (plus CAIRN_HTTP_PORT and CAIRN_HTTP_HOST), and every port in those endpoints is published
+on 127.0.0.1 only.
 Nothing here needs Docker's engine: Debian's docker-compose 1.29 validates the file offline.
 """
 
@@ -89,8 +90,9 @@ def test_cairn_services_get_the_stack_variables(name: str) -> None:
     environment = compose()["services"][name]["environment"]
     if isinstance(environment, list):
         environment = dict(item.split("=", 1) for item in environment)
-    assert set(environment) == set(stack_env()) | {"CAIRN_HTTP_PORT", "CAIRN_HTTP_HOST", "CAIRN_API_TOKENS",
-                                                 "CAIRN_WEBHOOK_KEY", "CAIRN_ENVIRONMENT"}
+    assert set(environment) == set(stack_env()) | {
+        "CAIRN_HTTP_PORT", "CAIRN_HTTP_HOST", "CAIRN_API_TOKENS", "CAIRN_WEBHOOK_KEY",
+        "CAIRN_ENVIRONMENT"}
 
 
 def test_stack_ports_are_published_on_loopback() -> None:

@@ -6,7 +6,8 @@ from typing import TypedDict
 
 
 class ArtifactEvent(TypedDict):
-    """Input event on cairn.artifact.events, keyed by project/name. `version` selectors are vN, a digest prefix or an alias, resolved by the ledger in order."""
+    """Input event on cairn.artifact.events, keyed by project/name. `version` selectors are vN, a
+    digest prefix or an alias, resolved by the ledger in order."""
 
     event_id: str
     occurred_at: int
@@ -14,7 +15,11 @@ class ArtifactEvent(TypedDict):
     source: Source
     artifact: str
     schema_version: int
-    payload: tuple[str, Published | MetadataEdited | StageChanged | AliasMoved | LinkAdded | Verdict | LifecycleRequested]
+    payload: tuple[
+        str,
+        Published | MetadataEdited | StageChanged | AliasMoved | LinkAdded | Verdict
+        | LifecycleRequested,
+    ]
 
 
 class Source(TypedDict):
@@ -48,7 +53,8 @@ class FileEntry(TypedDict):
 
 
 class Metadata(TypedDict):
-    """Descriptive metadata and provenance. Descriptive fields may be edited later (audited); content never."""
+    """Descriptive metadata and provenance. Descriptive fields may be edited later (audited);
+    content never."""
 
     creator: str
     owner_team: None | str
@@ -88,7 +94,8 @@ class Environment(TypedDict):
 
 
 class Link(TypedDict):
-    """A lineage edge from this version to another artifact (target ref) or to something outside Cairn (external)."""
+    """A lineage edge from this version to another artifact (target ref) or to something outside
+    Cairn (external)."""
 
     relation: str
     target: None | str
@@ -180,7 +187,10 @@ class UsageEvent(TypedDict):
 
 
 class ConfigEvent(TypedDict):
-    """A change of registry configuration (a subscription, a retention policy, ...) on cairn.config.events, keyed by kind/key. The ledger checks it, chains it into the same hash-chained event log as artifact events, and keeps the current value of each item in config_items."""
+    """A change of registry configuration (a subscription, a retention policy, ...) on
+    cairn.config.events, keyed by kind/key. The ledger checks it, chains it into the same
+    hash-chained event log as artifact events, and keeps the current value of each item in
+    config_items."""
 
     event_id: str
     occurred_at: int
@@ -193,7 +203,9 @@ class ConfigEvent(TypedDict):
 
 
 class DeliveryAttempt(TypedDict):
-    """One attempt of the notifier to deliver a changelog event to a subscription's webhook, on cairn.notifier.deliveries, keyed by subscription id. The ledger records each attempt once (by event_id) into its delivery log; it is not chained, since no artifact changed."""
+    """One attempt of the notifier to deliver a changelog event to a subscription's webhook, on
+    cairn.notifier.deliveries, keyed by subscription id. The ledger records each attempt once (by
+    event_id) into its delivery log; it is not chained, since no artifact changed."""
 
     event_id: str
     occurred_at: int
