@@ -14,14 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from cairn.core import schemas
-from cairn.core.codec import AvroCodec, RegistryClient
-from cairn.core.kafka import produce_all, producer
-from cairn.core.topics import Topics
 
 from tests.conftest import Namespace
-from tests.ledger_helpers import emitter_for, publish_event, settings_for, wait_recorded
+from tests.ledger_helpers import emitter_for, publish_event, wait_recorded
 from tests.processes import Service
+from tests.usage_helpers import UsageWriter
 
 CAIRN = str(Path(sys.executable).parent / "cairn")
 
@@ -43,11 +40,8 @@ async def record(cairn_env: dict[str, str], ns: Namespace, evs: list[dict[str, A
 
 
 def emit_uses(cairn_env: dict[str, str], uses: list[dict[str, Any]]) -> None:
-    settings = settings_for(cairn_env)
-    topic = Topics(settings.topic_prefix).usage
-    codec = AvroCodec(RegistryClient(settings.schema_registry_url), topic, schemas.USAGE)
-    produce_all(producer(settings.kafka_bootstrap_servers, "cairn-test"),
-                [(topic, u["artifact"].encode(), codec.encode(u), None) for u in uses])
+    writer = UsageWriter(cairn_env)
+    writer.send(*(writer.record(u) for u in uses))
 
 
 async def statuses(db: str, project: str) -> dict[str, str]:

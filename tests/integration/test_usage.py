@@ -15,9 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-from cairn.core import schemas
-from cairn.core.codec import AvroCodec, RegistryClient
-from cairn.core.kafka import produce_all, producer
 from cairn.core.topics import Topics
 from cairn.core.usage import REPORTED, REPORTED_HEADER, usage_event
 from cairn.sdk import Client
@@ -25,6 +22,7 @@ from cairn.sdk import Client
 from tests.conftest import Namespace
 from tests.ledger_helpers import emit_recorded, publish_event, read_topic, settings_for
 from tests.processes import Service
+from tests.usage_helpers import UsageWriter
 
 UNCOUNTED = {REPORTED_HEADER: REPORTED}
 
@@ -130,13 +128,6 @@ def test_reports_need_a_token_and_sane_values(api: Service, api_token: str,
     assert (got["views"], got["mean_retrieve_ms"]) == (0, 200.0)
 
 
-def usage_producer(cairn_env: dict[str, str]) -> tuple[Any, AvroCodec, str]:
-    settings = settings_for(cairn_env)
-    topic = Topics(settings.topic_prefix).usage
-    codec = AvroCodec(RegistryClient(settings.schema_registry_url), topic, schemas.USAGE)
-    return producer(settings.kafka_bootstrap_servers, "cairn-test"), codec, topic
-
-
 async def published(cairn_env: dict[str, str], namespace: Namespace, artifact: str) -> str:
     """Record a version straight through the ledger; its digest."""
     event = publish_event(*artifact.split("/"))
@@ -149,14 +140,14 @@ async def test_a_redelivered_usage_event_is_counted_once(
         http: httpx.Client) -> None:
     artifact = f"use-{uuid.uuid4().hex[:8]}/d"
     digest = await published(cairn_env, namespace, artifact)
-    prod, codec, topic = usage_producer(cairn_env)
+    writer = UsageWriter(cairn_env)
     view = usage_event(artifact, digest, "view", actor="tester", tool="test")
-    record = (topic, artifact.encode(), codec.encode(dict(view)), None)
-    produce_all(prod, [record, record])  # twice in one batch
+    record = writer.record(view)
+    writer.send(record, record)  # twice in one batch
     wait_usage(http, f"{artifact}@v1", views=1)
-    produce_all(prod, [record])  # and again later, in a batch of its own
+    writer.send(record)  # and again later, in a batch of its own
     marker = usage_event(artifact, digest, "download", actor="tester", tool="test")
-    produce_all(prod, [(topic, artifact.encode(), codec.encode(dict(marker)), None)])
+    writer.send(writer.record(marker))
     # same key, same partition: once the later marker is counted, the repeat was seen
     got = wait_usage(http, f"{artifact}@v1", downloads=1)
     assert got["views"] == 1
@@ -166,17 +157,44 @@ async def test_usage_of_an_unknown_version_is_dead_lettered(
         api: Service, cairn_env: dict[str, str], namespace: Namespace) -> None:
     artifact = f"use-{uuid.uuid4().hex[:8]}/d"
     await published(cairn_env, namespace, artifact)
-    prod, codec, topic = usage_producer(cairn_env)
+    writer = UsageWriter(cairn_env)
     stray = usage_event(artifact, "0" * 64, "view", actor="tester", tool="test")
-    produce_all(prod, [(topic, artifact.encode(), codec.encode(dict(stray)), None)])
+    writer.send(writer.record(stray))
+    assert await dead_reasons(cairn_env, namespace, artifact, 1) == [b"unknown_version"]
+
+
+async def dead_reasons(cairn_env: dict[str, str], namespace: Namespace, key: str, n: int
+                       ) -> list[bytes]:
+    """The dead-letter reasons of the ledger's records keyed `key`, once there are `n`."""
     dead_topic = Topics(namespace.topic_prefix).dead_letter("ledger")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         reasons = [dict(m.headers() or []).get("cairn.dlq.reason")
                    for m in read_topic(cairn_env["KAFKA_BOOTSTRAP_SERVERS"], dead_topic)
-                   if m.key() == artifact.encode()]
-        if reasons:
-            assert reasons == [b"unknown_version"]
-            return
+                   if m.key() == key.encode()]
+        if len(reasons) >= n:
+            return sorted(reasons)
         await asyncio.sleep(0.5)
-    raise AssertionError("the stray usage event never reached the dead-letter topic")
+    raise AssertionError(f"{n} dead letters for {key} never arrived")
+
+
+async def test_usage_only_counts_from_cairns_own_services(
+        api: Service, cairn_env: dict[str, str], namespace: Namespace,
+        http: httpx.Client) -> None:
+    """Usage figures rank artifacts ("most used"): an unsigned event, or one signed by a
+    service account rather than a Cairn service, is dead-lettered and never counted."""
+    artifact = f"use-{uuid.uuid4().hex[:8]}/d"
+    digest = await published(cairn_env, namespace, artifact)
+    writer = UsageWriter(cairn_env)
+
+    def view() -> dict[str, Any]:
+        return dict(usage_event(artifact, digest, "view", actor="tester", tool="test"))
+
+    writer.send(writer.record(view(), signed=False),
+                writer.record(view(), as_producer="orchestrator"))
+    marker = usage_event(artifact, digest, "download", actor="tester", tool="test")
+    writer.send(writer.record(marker))  # same partition: counted after the two were judged
+    got = wait_usage(http, f"{artifact}@v1", downloads=1)
+    assert got["views"] == 0
+    assert await dead_reasons(cairn_env, namespace, artifact, 2) == [b"not_internal",
+                                                                    b"unsigned"]

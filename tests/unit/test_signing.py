@@ -7,6 +7,7 @@ from cairn.core.identity import InvalidInput
 from cairn.core.settings import Settings
 from cairn.core.signing import (
     DEVELOPMENT_KEY,
+    check_internal,
     check_origin,
     master_key,
     producer_key,
@@ -54,3 +55,14 @@ def test_who_signs_with_which_key() -> None:
     assert signer(dev, "bench") == ("cairn-bench", producer_key(DEVELOPMENT_KEY, "cairn-bench"))
     own = producer_key(MASTER, "orch")
     assert signer(Settings(producer="orch", producer_key=own.hex()), "cairn-sdk") == ("orch", own)
+
+
+def test_only_cairns_services_may_write_usage_and_delivery_reports() -> None:
+    assert check_internal(signed(b"v", "cairn-api"), b"v", MASTER) == "cairn-api"
+    for headers, value, why in ((signed(b"v", "orch"), b"v", "not_internal"),
+                                ([], b"v", "unsigned"),
+                                (signed(b"v", "cairn-api"), b"w", "bad_signature"),
+                                (signed(b"v", "cairn-api", b"other"), b"v", "bad_signature")):
+        with pytest.raises(InvalidInput) as caught:
+            check_internal(headers, value, MASTER)
+        assert caught.value.reason == why

@@ -64,7 +64,7 @@ def _open_emitter(settings: Settings) -> Emitter:
 
 def _open_usage(emitter: Emitter) -> UsageEmitter:
     """Usage events share the emitter's producer (flushed when it closes) and registry."""
-    usage = UsageEmitter(emitter.registry, emitter.producer, emitter.topics)
+    usage = UsageEmitter(emitter.registry, emitter.producer, emitter.topics, emitter.signed)
     usage.register()
     return usage
 

@@ -8,6 +8,7 @@ for Kafka's ack like every other write.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -19,7 +20,7 @@ from prometheus_client import Counter
 from cairn.core import schemas
 from cairn.core.codec import AvroCodec, RegistryClient
 from cairn.core.identity import InvalidInput, Ref
-from cairn.core.kafka import produce_all_async
+from cairn.core.kafka import Header, kafka_headers, produce_all_async
 from cairn.core.topics import Topics
 from cairn.core.usage import ANONYMOUS, REPORTED, REPORTED_HEADER, usage_event
 from cairn.ledger.queries import artifact_row, resolve_version
@@ -32,24 +33,27 @@ LOST = Counter("cairn_api_usage_lost_total", "Usage events that could not be emi
 class UsageEmitter:
     """Produces UsageEvents to `cairn.usage`, keyed by project/name like artifact events."""
 
-    def __init__(self, registry: RegistryClient, producer: Producer, topics: Topics) -> None:
+    def __init__(self, registry: RegistryClient, producer: Producer, topics: Topics,
+                 sign: Callable[[bytes], list[Header]]) -> None:
         self.topic = topics.usage
         self.codec = AvroCodec(registry, self.topic, schemas.USAGE)
         self.producer = producer
+        self.sign = sign  # the ledger counts only what a Cairn service signed
 
     def register(self) -> None:
         """At start-up (blocking HTTP), so no read ever waits for the registry."""
         self.codec.register()
 
-    def _record(self, event: Any) -> tuple[str, bytes, bytes, None]:
-        return self.topic, event["artifact"].encode(), self.codec.encode(event), None
+    def _record(self, event: Any) -> tuple[str, bytes, bytes, list[Header]]:
+        value = self.codec.encode(event)
+        return self.topic, event["artifact"].encode(), value, self.sign(value)
 
     def emit_soon(self, artifact: str, digest: str, action: str, actor: str) -> None:
         """Queue one event without waiting for the broker; never raises."""
         try:
-            topic, key, value, _ = self._record(
+            topic, key, value, headers = self._record(
                 usage_event(artifact, digest, action, actor=actor, tool="api"))
-            self.producer.produce(topic, key=key, value=value)
+            self.producer.produce(topic, key=key, value=value, headers=kafka_headers(headers))
             self.producer.poll(0)
             EMITTED.labels(action).inc()
         except Exception as exc:  # Kafka queue full, registry gone, ...: the read still succeeded

@@ -76,6 +76,34 @@ def check_origin(headers: Sequence[tuple[str, bytes | None]], value: bytes, acto
     """The producer, if it signed `value` and may name `actor`; else InvalidInput with the
     reason (unsigned, bad_signature, unknown_producer, forged_actor). `accounts`: the service
     accounts among the producers, by name (their config items)."""
+    producer = _signed_by(headers, value, master)
+    if producer.startswith(INTERNAL):
+        return producer
+    account = accounts.get(producer)
+    if account is None or account.get("disabled"):
+        raise InvalidInput("unknown_producer", f"{producer} is no enabled service account")
+    if actor != producer and not account.get("trusted"):
+        raise InvalidInput("forged_actor", f"{producer} may only produce events as itself, "
+                           f"not as {actor!r} (an administrator can make it trusted)")
+    return producer
+
+
+def check_internal(headers: Sequence[tuple[str, bytes | None]], value: bytes,
+                   master: bytes) -> str:
+    """The Cairn service that signed `value`, for topics only Cairn's own services write
+    (usage events from the api, delivery reports from the notifier): anyone else could
+    inflate usage figures or forge a delivery log. InvalidInput: unsigned, bad_signature,
+    not_internal."""
+    producer = _signed_by(headers, value, master)
+    if not producer.startswith(INTERNAL):
+        raise InvalidInput("not_internal", f"{producer} may not produce here: only Cairn's "
+                           "own services do (report usage through POST /v1/usage)")
+    return producer
+
+
+def _signed_by(headers: Sequence[tuple[str, bytes | None]], value: bytes, master: bytes
+               ) -> str:
+    """The producer whose key signed `value`; InvalidInput unsigned or bad_signature."""
     producer, signature = producer_of(headers), _header(headers, SIGNATURE_HEADER)
     if not producer or not signature:
         raise InvalidInput("unsigned", "the event carries no cairn.producer and "
@@ -85,12 +113,4 @@ def check_origin(headers: Sequence[tuple[str, bytes | None]], value: bytes, acto
     if not hmac.compare_digest(expected, signature):
         raise InvalidInput("bad_signature", f"the signature of {producer} does not match the "
                            "event: a wrong key, or the event was changed on the way")
-    if producer.startswith(INTERNAL):
-        return producer
-    account = accounts.get(producer)
-    if account is None or account.get("disabled"):
-        raise InvalidInput("unknown_producer", f"{producer} is no enabled service account")
-    if actor != producer and not account.get("trusted"):
-        raise InvalidInput("forged_actor", f"{producer} may only produce events as itself, "
-                           f"not as {actor!r} (an administrator can make it trusted)")
     return producer

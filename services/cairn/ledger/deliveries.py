@@ -25,6 +25,7 @@ from cairn.core.logs import configure
 from cairn.core.settings import Settings
 from cairn.core.topics import Topics
 from cairn.ledger.batch import dead_letter
+from cairn.ledger.origins import internal_records, ledger_master
 
 RECORDED = Counter("cairn_ledger_deliveries_recorded_total", "Delivery attempts recorded",
                    ["state"])
@@ -87,10 +88,11 @@ def install(app: faust.App, settings: Settings, registry: RegistryClient,
     log = configure("ledger")
     topics = Topics(settings.topic_prefix)
     codec = AvroCodec(registry, topics.deliveries, schemas.DELIVERY)
+    master = ledger_master(settings)  # reports only from the notifier (a Cairn service)
 
     async def work(raws: list[RawRecord]) -> None:
         dead: Dead = []
-        rows = decode(raws, codec, dead)
+        rows = decode(internal_records(raws, master, dead), codec, dead)
         states = await record(await pool(), rows)
         await dead_letter(kafka, topics.dead_letter("ledger"), dead, DELIVERY_DEAD, log,
                           "delivery report dead-lettered")

@@ -1,4 +1,7 @@
-"""The ledger's check of who produced each artifact and config event (cairn.core.signing).
+"""The ledger's check of who produced each record it takes from Kafka (cairn.core.signing).
+
+Usage events and delivery reports are taken only from Cairn's own services
+(`internal_records`); artifact and config events as follows.
 
 Dead-lettered with the reason, never recorded:
 - unsigned, bad_signature, unknown_producer: the producer is not who it says;
@@ -25,7 +28,7 @@ from cairn.core.events import payload_of
 from cairn.core.identity import InvalidInput
 from cairn.core.lifecycle_rules import rules_of
 from cairn.core.settings import Settings
-from cairn.core.signing import INTERNAL, check_origin, master_key, producer_of
+from cairn.core.signing import INTERNAL, check_internal, check_origin, master_key, producer_of
 
 ACCOUNTS_SQL = """
 SELECT s.key, s.body, ARRAY(SELECT t.key FROM config_items t WHERE t.kind = 'team'
@@ -63,6 +66,29 @@ def config_needs(event: dict[str, Any]) -> tuple[str, str] | None:
     return None  # configuration comes through the api only
 
 
+def ledger_master(settings: Settings) -> bytes:
+    master = master_key(settings)
+    if master is None:
+        raise SystemExit("CAIRN_SIGNING_KEY is not set: the ledger cannot tell who "
+                         "produced an event (set it, or CAIRN_ENVIRONMENT=development)")
+    return master
+
+
+def internal_records(raws: Sequence[Any], master: bytes, dead: list[tuple[Any, str, str]]
+                     ) -> list[Any]:
+    """The records a Cairn service signed, for topics only Cairn writes (usage, delivery
+    reports); the others go to `dead` with the reason (cairn.core.signing.check_internal)."""
+    kept = []
+    for raw in raws:
+        try:
+            check_internal(raw.headers, raw.value or b"", master)
+        except InvalidInput as exc:
+            dead.append((raw, exc.reason, str(exc)))
+            continue
+        kept.append(raw)
+    return kept
+
+
 class Screen:
     def __init__(self, master: bytes, subject: Callable[[dict[str, Any]], str],
                  needs: Callable[[dict[str, Any]], tuple[str, str] | None]) -> None:
@@ -71,11 +97,7 @@ class Screen:
     @classmethod
     def of(cls, settings: Settings, subject: Callable[[dict[str, Any]], str],
            needs: Callable[[dict[str, Any]], tuple[str, str] | None]) -> Screen:
-        master = master_key(settings)
-        if master is None:
-            raise SystemExit("CAIRN_SIGNING_KEY is not set: the ledger cannot tell who "
-                             "produced an event (set it, or CAIRN_ENVIRONMENT=development)")
-        return cls(master, subject, needs)
+        return cls(ledger_master(settings), subject, needs)
 
     async def keep(self, pool: asyncpg.Pool, decoded: Sequence[Decoded],
                    dead: list[tuple[Any, str, str]]) -> list[Decoded]:

@@ -1,5 +1,8 @@
 """The ledger's usage agent: every usage event counted exactly once into usage_counts.
 
+Only events a Cairn service signed count (the api emits them for the callers it
+authenticated); others are dead-lettered, so no Kafka client can inflate "most used".
+
 Usage is not a change of an artifact, so it bypasses the hash chain and the changelog. One
 batch is one transaction: the events are inserted into `usage_events` (its primary key is the
 event_id, so a redelivered event inserts nothing) and only the rows that went in are added
@@ -28,6 +31,7 @@ from cairn.core.settings import Settings
 from cairn.core.topics import Topics
 from cairn.core.usage import check_usage
 from cairn.ledger.batch import dead_letter
+from cairn.ledger.origins import internal_records, ledger_master
 
 COUNTED = Counter("cairn_ledger_usage_counted_total", "Usage events counted", ["action"])
 USAGE_REPEATS = Counter("cairn_ledger_usage_redelivered_total", "Usage events seen again")
@@ -132,12 +136,13 @@ def install(app: faust.App, settings: Settings, registry: RegistryClient,
     log = configure("ledger")
     topics = Topics(settings.topic_prefix)
     codec = AvroCodec(registry, topics.usage, schemas.USAGE)
+    master = ledger_master(settings)
 
     async def count_and_report(raws: list[RawRecord]) -> None:
         """Decode, count in one transaction, dead-letter the refused; idempotent by event_id,
         so settle() may redo it whole."""
         refused = UsageResult()
-        events = decode(raws, codec, refused)
+        events = decode(internal_records(raws, master, refused.dead), codec, refused)
         result = await count_batch(await pool(), events)
         result.dead += refused.dead
         result.repeats += refused.repeats

@@ -32,6 +32,8 @@ from cairn.core.codec import AvroCodec, RegistryClient
 from cairn.core.kafka import produce_all_async, producer
 from cairn.core.logs import configure
 from cairn.core.settings import Settings
+from cairn.core.signing import sign
+from cairn.core.signing import signer as producer_signer
 from cairn.core.targets import check_address, origin
 from cairn.core.topics import Topics
 from cairn.core.worker import decode_changelog, service_pages, stream_app
@@ -93,6 +95,7 @@ def create_app(settings: Settings) -> faust.App:
     changelog_codec = AvroCodec(registry, topics.changelog, schemas.RECORDED)
     reports_codec = AvroCodec(registry, topics.deliveries, schemas.DELIVERY)
     kafka = producer(settings.kafka_bootstrap_servers, "cairn-notifier")
+    signer = producer_signer(settings, "cairn-notifier")  # the ledger takes only Cairn's reports
     policy = Policy(settings.webhook_attempts, settings.webhook_backoff,
                     settings.webhook_backoff_max, settings.webhook_timeout)
     key = settings.webhook_key.get_secret_value()
@@ -126,7 +129,7 @@ def create_app(settings: Settings) -> faust.App:
     async def report(a: Attempt) -> None:
         value = reports_codec.encode(report_event(a))
         await produce_all_async(kafka, [(topics.deliveries, a.job.subscription.id.encode(),
-                                         value, None)])
+                                         value, sign(value, *signer))])
         ATTEMPTS.labels(a.state).inc()
         DURATION.observe(a.duration_ms / 1000)
         log.info("attempt", subscription=a.job.subscription.id, seq=a.job.seq,
