@@ -48,7 +48,7 @@ def corpus(indexer: Service, cairn_env: dict[str, str], namespace: Namespace) ->
 
     async def settle() -> float:
         got = await wait_recorded(namespace.database_url, [e["event_id"] for e in events],
-                                  timeout=600)
+                                  patience_s=600)
         assert len(got) == len(events)
         recorded = time.monotonic()
         backend, alias = backend_of(cairn_env)

@@ -118,7 +118,7 @@ async def test_forged_unsigned_and_unauthorised_events_are_dead_lettered(
         assert dead == refused
         after = await wait_recorded(namespace.database_url,
                                     [badly_signed["event_id"], unsigned["event_id"],
-                                     make_admin["event_id"]], timeout=3)
+                                     make_admin["event_id"]], patience_s=3)
         # the anonymous ones wrote nothing; the known account's refusal is noted, not applied
         assert {k: r["reason"] for k, r in after.items()} == {make_admin["event_id"]: "forbidden"}
     finally:
