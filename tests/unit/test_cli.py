@@ -99,3 +99,27 @@ def test_edit_changes_read_the_card_file(tmp_path: Path) -> None:
         "description": "d", "card": "# Model\n"}
     with pytest.raises(CairnError):
         parsing.changes(tags=None, card=str(tmp_path / "nope.md"))
+
+
+def test_project_lifecycle_options_apply_over_what_the_project_has() -> None:
+    current = {"gates": {"production": {"role": "maintainer", "valid": True,
+                                        "evaluation": True}},
+               "protected_aliases": ["prod"]}
+    assert parsing.lifecycle(current, stages=None, gates=None, protected_aliases=None) is None
+    got = parsing.lifecycle(current, stages="development, staging,canary,production",
+                            gates=["canary=contributor+valid"], protected_aliases=None)
+    assert got == {"stages": ["development", "staging", "canary", "production"],
+                   "gates": {**current["gates"], "canary": {"role": "contributor",
+                                                            "valid": True,
+                                                            "evaluation": False}},
+                   "protected_aliases": ["prod"]}
+    dropped = parsing.lifecycle(got, stages=None, gates=["production=none"],
+                                protected_aliases="prod,champion")
+    assert dropped is not None and dropped["gates"] == {"canary": got["gates"]["canary"]}
+    assert dropped["protected_aliases"] == ["prod", "champion"]
+    fresh = parsing.lifecycle(None, stages="dev,canary,live", gates=["canary=contributor"],
+                              protected_aliases=None)
+    assert fresh is not None and fresh["gates"]["live"]["role"] == "maintainer"  # kept
+    for bad in ("canary=maintainer+fast", "canary=", "canary"):
+        with pytest.raises(CairnError, match="--gate"):
+            parsing.lifecycle(None, stages=None, gates=[bad], protected_aliases=None)

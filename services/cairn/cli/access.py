@@ -12,7 +12,7 @@ import typer
 from rich.text import Text
 
 from cairn.cli import app as cli
-from cairn.cli import render
+from cairn.cli import parsing, render
 from cairn.cli.app import app, client, command, handled, write
 from cairn.cli.audit import audit
 from cairn.sdk import credentials
@@ -157,10 +157,24 @@ def project_set(
         help="Versions older than this refuse edits and stage moves; -1 removes",
         show_default=False)] = None,
     description: Annotated[str | None, typer.Option(show_default=False)] = None,
+    stages: Annotated[str | None, typer.Option(
+        help="The stage ladder in order, e.g. development,staging,canary,production "
+             "(archived always follows)", show_default=False)] = None,
+    gate: Annotated[list[str] | None, typer.Option(
+        help="STAGE=ROLE[+valid][+evaluation]: what entering STAGE needs (STAGE=none "
+             "removes it); repeat for more stages", show_default=False)] = None,
+    protected_aliases: Annotated[str | None, typer.Option(
+        help="Aliases only maintainers may move, e.g. prod,champion", show_default=False)
+    ] = None,
     wait: Wait = True,
 ) -> None:
     """Change a project's settings (admins of the project; administrators the first time)."""
     change: dict[str, Any] = {}
+    if stages is not None or gate or protected_aliases is not None:
+        with client() as c:
+            current = _project(c, project)["lifecycle"]
+        change["lifecycle"] = parsing.lifecycle(current, stages=stages, gates=gate,
+                                                protected_aliases=protected_aliases)
     if visibility is not None:
         change["visibility"] = visibility
     if read_only_after_days is not None:

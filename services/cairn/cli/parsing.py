@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from cairn.core import payloads
+from cairn.core.lifecycle_rules import DEFAULT_STAGES, default_gates
 from cairn.sdk.errors import CairnError
 
 EXTERNAL_PREFIXES = ("code:", "data:")
@@ -106,3 +107,42 @@ def changes(*, tags: list[str] | None, card: str | None, **text: str | None) -> 
         raise CairnError("empty_edit", "nothing to change: give --description, --tag, "
                          "--license, --owner-team, --data-source, --framework or --card")
     return out
+
+
+GATE_FACTS = ("valid", "evaluation")
+
+
+def lifecycle(current: dict[str, Any] | None, *, stages: str | None, gates: list[str] | None,
+              protected_aliases: str | None) -> dict[str, Any] | None:
+    """A project's `lifecycle` with the options applied over what it has, or None when no
+    option was given. `--gate production=maintainer+valid+evaluation` sets one stage's gate
+    (`--gate canary=none` removes it) beside the gates it has, the default one if it has none
+    yet; the ledger checks the result (core.lifecycle_rules)."""
+    if stages is None and not gates and protected_aliases is None:
+        return None
+    out = dict(current or {})
+    if stages is not None:
+        out["stages"] = [s.strip() for s in stages.split(",") if s.strip()]
+    if gates:
+        merged = dict(out["gates"] if "gates" in out else
+                      default_gates(out.get("stages") or DEFAULT_STAGES))
+        for stage, spec in pairs(gates, "gate").items():
+            if spec.strip() == "none":
+                merged.pop(stage, None)
+            else:
+                merged[stage] = _gate(stage, spec)
+        out["gates"] = merged
+    if protected_aliases is not None:
+        out["protected_aliases"] = [a.strip() for a in protected_aliases.split(",")
+                                    if a.strip()]
+    return out
+
+
+def _gate(stage: str, spec: str) -> dict[str, Any]:
+    role, *facts = [part.strip() for part in spec.split("+")]
+    unknown = [f for f in facts if f not in GATE_FACTS]
+    if not role or unknown:
+        raise CairnError("invalid_option", f"--gate {stage}={spec}: write STAGE=ROLE[+valid]"
+                         "[+evaluation], e.g. production=maintainer+valid+evaluation, or "
+                         "STAGE=none to remove the gate")
+    return {"role": role, **{f: f in facts for f in GATE_FACTS}}

@@ -90,6 +90,11 @@ class LifecycleRules:
 DEFAULT = LifecycleRules()
 
 
+def default_gates(stages: tuple[str, ...] | list[str]) -> dict[str, dict[str, Any]]:
+    """The gates a lifecycle without `gates` has: production's on its last working stage."""
+    return {stages[-1]: asdict(DEFAULT_GATE)}
+
+
 def check_lifecycle(body: Any) -> dict[str, Any]:
     """The normalised `lifecycle` field of a project item, or InvalidInput saying what to fix.
     `stages` is kept only when given, so a project without it reads as it always did."""
@@ -98,7 +103,7 @@ def check_lifecycle(body: Any) -> dict[str, Any]:
                            "protected_aliases")
     stages = _check_stages(body["stages"]) if "stages" in body else None
     ladder = (*(stages or DEFAULT_STAGES), ARCHIVED)
-    gates = body["gates"] if "gates" in body else {ladder[-2]: asdict(DEFAULT_GATE)}
+    gates = body["gates"] if "gates" in body else default_gates(ladder[:-1])
     if not isinstance(gates, Mapping):
         raise InvalidInput("invalid_lifecycle", "lifecycle.gates maps a stage to its gate")
     out: dict[str, dict[str, Any]] = {}
