@@ -312,7 +312,7 @@ def test_bad_changes_are_refused_before_emitting(client: httpx.Client) -> None:
     publish(client, proj, "thing", {"t": proj.encode()})
     base = f"/v1/artifacts/{proj}/thing"
     cases = [
-        (client.put(f"{base}/versions/v1/stage", json={"stage": "shipped"}), "invalid_stage"),
+        (client.put(f"{base}/versions/v1/stage", json={"stage": "Shipped!"}), "invalid_stage"),
         (client.put(f"{base}/aliases/latest", json={"version": "v1"}), "reserved_alias"),
         (client.put(f"{base}/aliases/prod", json={"version": "V1!"}), "invalid_selector"),
         (client.patch(f"{base}/versions/v1/metadata", json={"changes": {"creator": "x"}}),
@@ -322,6 +322,8 @@ def test_bad_changes_are_refused_before_emitting(client: httpx.Client) -> None:
     ]
     for reply, reason in cases:
         assert error_of(reply, 400)["reason"] == reason
+    off_ladder = client.put(f"{base}/versions/v1/stage", json={"stage": "shipped"})
+    assert error_of(off_ladder, 422)["reason"] == "unknown_stage"  # well formed, not a stage
 
 
 def test_writes_to_unknown_artifacts_are_404(client: httpx.Client) -> None:
