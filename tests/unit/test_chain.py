@@ -65,3 +65,36 @@ def test_numbers_hash_the_same_after_a_jsonb_round_trip() -> None:
                                   ' "n": 1.0}')
     assert chain.verify(rows).ok
     assert chain.canonical({"b": [1.5e-7, 2.0], "a": "é"}) == '{"a":"é","b":[0.00000015,2]}'
+
+
+def test_the_fast_canonical_text_equals_the_exact_one() -> None:
+    """canonical() takes json's C encoder for speed; every value must read exactly as the
+    exact printer has it, or the chain's hashes would depend on which path ran."""
+    import random
+    import string
+
+    rng = random.Random(7)
+    edges = [0.0, -0.0, 1e20, -1e20, 1.5e-7, 1e16, 9.999999999999998e15, 1e-4, 1e-5,
+             123456789012345678.0, 2.0**53, 0.1, 1 / 3, 2.5]
+
+    def number() -> float:
+        roll = rng.random()
+        if roll < 0.2:
+            return rng.choice(edges)
+        if roll < 0.5:
+            return float(rng.randint(-10**6, 10**6))
+        return rng.uniform(-1e3, 1e3) * 10 ** rng.randint(-8, 20)
+
+    def value(depth: int = 0) -> object:
+        roll = rng.random()
+        if depth > 3 or roll < 0.5:
+            return rng.choice([None, True, False, rng.randint(-10**20, 10**20), number(),
+                               "".join(rng.choice(string.printable + "é漢") for _ in range(5))])
+        if roll < 0.75:
+            return {"".join(rng.choice('ab"\\é') for _ in range(rng.randint(1, 3))):
+                    value(depth + 1) for _ in range(rng.randint(0, 4))}
+        return [value(depth + 1) for _ in range(rng.randint(0, 4))]
+
+    for _ in range(5000):
+        sample = value()
+        assert chain.canonical(sample) == chain._canonical_exact(sample), sample

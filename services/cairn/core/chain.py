@@ -64,7 +64,41 @@ def _number(value: int | float) -> str:
 
 
 def canonical(value: Any) -> str:
-    """Canonical JSON text: sorted keys, no spaces, UTF-8 strings, plain decimal numbers."""
+    """Canonical JSON text: sorted keys, no spaces, UTF-8 strings, plain decimal numbers.
+
+    The ledger hashes every row with it, so the common case is json's C encoder over a copy
+    whose floats already print as plain decimals; a float that would print with an exponent
+    (rare: below 1e-4 or from 1e16 up) takes the slower exact path."""
+    try:
+        plain = _plain(value)
+    except _Exponent:
+        return _canonical_exact(value)
+    return json.dumps(plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False)
+
+
+class _Exponent(Exception):
+    """A float whose repr has an exponent: the fast path cannot print it plainly."""
+
+
+def _plain(value: Any) -> Any:
+    """`value` with integral floats as ints and every other float checked to print plainly."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{value!r} cannot be stored as JSON")
+        if value.is_integer() and abs(value) < 1e16:
+            return int(value)  # 2.0 and -0.0 print as 2 and 0, as _number does
+        if "e" in repr(value):
+            raise _Exponent
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _canonical_exact(value: Any) -> str:
     if value is None or isinstance(value, bool):
         return json.dumps(value)
     if isinstance(value, str):
@@ -72,10 +106,11 @@ def canonical(value: Any) -> str:
     if isinstance(value, (int, float)):
         return _number(value)
     if isinstance(value, Mapping):
-        return "{" + ",".join(f"{json.dumps(str(k), ensure_ascii=False)}:{canonical(value[k])}"
+        return "{" + ",".join(f"{json.dumps(str(k), ensure_ascii=False)}:"
+                              f"{_canonical_exact(value[k])}"
                               for k in sorted(value, key=str)) + "}"
     if isinstance(value, (list, tuple)):
-        return "[" + ",".join(canonical(v) for v in value) + "]"
+        return "[" + ",".join(_canonical_exact(v) for v in value) + "]"
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
