@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from cairn.core.targets import Refused, check_address, origin
+from cairn.core.targets import Checked, Refused, check_address, origin
 from cairn.notifier import jobs, signing
 from cairn.notifier.delivery import DEAD, DELIVERED, RETRYING, Attempt, Policy, deliver
 
@@ -38,8 +38,8 @@ async def run(handler: Callable[[httpx.Request], httpx.Response], policy: Policy
     async def sleep(seconds: float) -> None:
         sleeps.append(seconds)
 
-    async def check(url: str) -> None:
-        await check_address(url, allow_private, setting="CAIRN_ALLOW_PRIVATE_WEBHOOKS")
+    async def check(url: str) -> Checked:
+        return await check_address(url, allow_private, setting="CAIRN_ALLOW_PRIVATE_WEBHOOKS")
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
         final = await deliver(http, the_job or job(), policy, report, check, sleep=sleep)
@@ -142,8 +142,8 @@ async def test_an_attempt_is_bounded_in_all_and_holds_a_shared_slot() -> None:
     async def report(a: Attempt) -> None:
         reports.append(a)
 
-    async def check(url: str) -> None:
-        pass
+    async def check(url: str) -> Checked:
+        return Checked(url, "93.184.216.34", ("93.184.216.34",))
 
     reports: list[Attempt] = []
     policy, slots = Policy(attempts=1, timeout=0.1), asyncio.Semaphore(2)

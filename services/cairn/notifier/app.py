@@ -31,10 +31,11 @@ from cairn.core.batches import settle
 from cairn.core.codec import AvroCodec, RegistryClient
 from cairn.core.kafka import produce_all_async, producer
 from cairn.core.logs import configure
+from cairn.core.pinning import pinned_client
 from cairn.core.settings import Settings
 from cairn.core.signing import sign
 from cairn.core.signing import signer as producer_signer
-from cairn.core.targets import check_address, origin
+from cairn.core.targets import Checked, check_address, origin
 from cairn.core.topics import Topics
 from cairn.core.worker import decode_changelog, service_pages, stream_app
 from cairn.notifier import jobs, scheduler, signing, store
@@ -111,7 +112,7 @@ def create_app(settings: Settings) -> faust.App:
 
     def http() -> httpx.AsyncClient:
         if state["http"] is None:
-            state["http"] = httpx.AsyncClient(follow_redirects=False, limits=httpx.Limits(
+            state["http"] = pinned_client(httpx.Limits(  # connects only where it checked
                 max_connections=settings.webhook_concurrency))
         return state["http"]  # type: ignore[no-any-return]
 
@@ -123,8 +124,8 @@ def create_app(settings: Settings) -> faust.App:
 
     subscriptions = store.SubscriptionStore(pool)
 
-    async def check_target(url: str) -> None:
-        await check_address(url, settings.allow_private_webhooks, setting=SETTING)
+    async def check_target(url: str) -> Checked:
+        return await check_address(url, settings.allow_private_webhooks, setting=SETTING)
 
     async def report(a: Attempt) -> None:
         value = reports_codec.encode(report_event(a))

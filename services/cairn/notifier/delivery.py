@@ -4,10 +4,11 @@ Every attempt is reported (through `report`, which the app turns into a Delivery
 cairn.notifier.deliveries) with where the delivery stands after it: `retrying` (with when the
 next attempt is due), `delivered` (a 2xx answer) or `dead`. Any other answer, a timeout or an
 unreachable target is a failed attempt; a target that now resolves to a refused address is
-dead at once, since retrying cannot help. Redirects are not followed: they could lead to a
-private address the check never saw. An attempt holds one of the shared connection `slots`
-and lasts at most `timeout` in all (httpx's own timeout bounds each phase, so a receiver
-trickling bytes could hold it longer); backoff sleeps hold no slot.
+dead at once, since retrying cannot help. The POST connects to the addresses the check saw
+(cairn.core.pinning), never to a second answer of the name's DNS; redirects are not followed:
+they could lead to a private address the check never saw. An attempt holds one of the shared
+connection `slots` and lasts at most `timeout` in all (httpx's own timeout bounds each phase,
+so a receiver trickling bytes could hold it longer); backoff sleeps hold no slot.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from tenacity import (
 )
 
 from cairn.core.events import now_ms
-from cairn.core.targets import Refused
+from cairn.core.pinning import pinned
+from cairn.core.targets import Checked, Refused
 from cairn.notifier import signing
 from cairn.notifier.jobs import Job
 
@@ -90,7 +92,8 @@ def _worth_retrying(exc: BaseException) -> bool:
 
 
 Report = Callable[[Attempt], Awaitable[None]]
-CheckTarget = Callable[[str], Awaitable[None]]  # raises Refused or OSError
+# the target with the addresses to connect to; raises Refused or OSError
+CheckTarget = Callable[[str], Awaitable[Checked]]
 
 
 async def post_once(http: httpx.AsyncClient, job: Job, policy: Policy,
@@ -110,7 +113,7 @@ async def _post(http: httpx.AsyncClient, job: Job, policy: Policy,
 
     try:
         async with asyncio.timeout(policy.timeout):  # name resolution, in a thread
-            await check_target(job.subscription.url)
+            target = await check_target(job.subscription.url)
     except Refused as exc:
         raise failed(Unrecoverable, None, f"refused: {exc}") from None
     except TimeoutError:
@@ -121,8 +124,9 @@ async def _post(http: httpx.AsyncClient, job: Job, policy: Policy,
                                      int(time.time()))
     try:
         async with asyncio.timeout(policy.timeout):
-            reply = await http.post(job.subscription.url, content=job.body, headers=headers,
-                                    timeout=policy.timeout, follow_redirects=False)
+            with pinned(target):
+                reply = await http.post(job.subscription.url, content=job.body, headers=headers,
+                                        timeout=policy.timeout, follow_redirects=False)
     except (httpx.TimeoutException, TimeoutError):
         raise failed(Failed, None, f"timed out after {policy.timeout:g}s") from None
     except httpx.HTTPError as exc:

@@ -11,12 +11,12 @@ from typing import Any
 
 import asyncpg
 import faust
-import httpx
 from prometheus_client import Counter, Gauge
 
 from cairn.core.blobstore import LocalBlobStore
 from cairn.core.emitter import Emitter
 from cairn.core.logs import configure
+from cairn.core.pinning import pinned_client
 from cairn.core.settings import Settings
 from cairn.core.topics import Topics
 from cairn.core.worker import changelog_agent, service_pages, stream_app
@@ -48,7 +48,7 @@ def create_app(settings: Settings) -> faust.App:
         if not judges:
             pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=4)
             judges.append(Judge(validation_dir, LocalBlobStore(settings.blob_dir),
-                                LinkStore(pool), httpx.AsyncClient(),
+                                LinkStore(pool), pinned_client(),
                                 settings.allow_private_hooks, installed_plugins()))
         return judges[0]
 

@@ -5,7 +5,9 @@ A hook gets the version state as JSON and answers {"status": "passed|failed|warn
 an error status, an answer that is not a verdict) is itself a `failed` verdict with that
 reason: a broken hook must be visible, and must never stall the pipeline.
 Hook URLs resolving to private, loopback or link-local addresses are refused unless
-CAIRN_ALLOW_PRIVATE_HOOKS is set: project rules are not a way into the internal network.
+CAIRN_ALLOW_PRIVATE_HOOKS is set: project rules are not a way into the internal network. The
+name is resolved once, for the check, and every attempt connects to the addresses checked
+(cairn.core.pinning), so a name whose DNS answer changes meanwhile cannot redirect the call.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from cairn.core.checks import VERDICT_STATUSES
-from cairn.core.targets import Refused, check_address
+from cairn.core.pinning import pinned
+from cairn.core.targets import Refused, Resolve, check_address, resolve_host
 from cairn.validator.checks import FAILED, Outcome
 from cairn.validator.rules import BUILTIN, Hook
 
@@ -31,10 +34,13 @@ class ServerError(RuntimeError):
 
 
 async def call_hook(http: httpx.AsyncClient, hook: Hook, state: Mapping[str, Any], *,
-                    allow_private: bool, backoff: float = 0.5) -> Outcome:
+                    allow_private: bool, backoff: float = 0.5,
+                    resolve: Resolve = resolve_host) -> Outcome:
+    """The hook's verdict; `http` should come from cairn.core.pinning.pinned_client."""
     attempts = hook.retries + 1
     try:
-        await check_address(hook.url, allow_private, setting="CAIRN_ALLOW_PRIVATE_HOOKS")
+        target = await check_address(hook.url, allow_private,
+                                      setting="CAIRN_ALLOW_PRIVATE_HOOKS", resolve=resolve)
     except (Refused, OSError) as exc:
         return _failed(hook.name, f"refused: {exc}")
     try:
@@ -42,7 +48,7 @@ async def call_hook(http: httpx.AsyncClient, hook: Hook, state: Mapping[str, Any
                 stop=stop_after_attempt(attempts), reraise=True,
                 wait=wait_exponential(multiplier=backoff, max=10),
                 retry=retry_if_exception_type((httpx.TransportError, ServerError))):
-            with attempt:
+            with attempt, pinned(target):
                 reply = await http.post(hook.url, json=dict(state), timeout=hook.timeout_s,
                                         follow_redirects=False)
                 if reply.status_code >= 500:
