@@ -7,6 +7,7 @@ they ask for the `endpoints` fixture, so unit tests run without any service.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -85,6 +86,10 @@ def namespace(endpoints: discovery.Endpoints) -> Iterator[Namespace]:
                               f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
 
 
+SIGNING_KEY = secrets.token_hex(32)  # this run's CAIRN_SIGNING_KEY (service_env)
+WEBHOOK_KEY = secrets.token_hex(32)  # this run's CAIRN_WEBHOOK_KEY (service_env, `notifier`)
+
+
 def service_env(endpoints: discovery.Endpoints, ns: Namespace, blob_dir: Path) -> dict[str, str]:
     """The environment of a Cairn service inside this run's namespace."""
     return {
@@ -96,7 +101,10 @@ def service_env(endpoints: discovery.Endpoints, ns: Namespace, blob_dir: Path) -
         "CAIRN_TOPIC_PREFIX": ns.topic_prefix,
         "CAIRN_INDEX_PREFIX": ns.index_prefix,
         "CAIRN_BLOB_DIR": str(blob_dir),
-        "CAIRN_ENVIRONMENT": "development",  # fixed tokens, the development signing key
+        "CAIRN_ENVIRONMENT": "development",  # fixed tokens
+        # This run's own keys, as scripts/stack makes per stack: no key in the source works.
+        "CAIRN_SIGNING_KEY": SIGNING_KEY,
+        "CAIRN_WEBHOOK_KEY": WEBHOOK_KEY,
     }
 
 
@@ -157,7 +165,6 @@ def validator(cairn_env: dict[str, str], ledger: Service, validation_dir: Path,
         service.stop()
 
 
-WEBHOOK_KEY = "test-webhook-key"  # the `notifier` fixture's CAIRN_WEBHOOK_KEY
 WEBHOOK_RETRIES = {"CAIRN_WEBHOOK_ATTEMPTS": "4", "CAIRN_WEBHOOK_BACKOFF": "0.4",
                    "CAIRN_WEBHOOK_TIMEOUT": "2"}  # delays 0.4, 0.8, 1.6 s, then dead
 

@@ -33,7 +33,7 @@ class UsageWriter:
         value = self.codec.encode(dict(event))
         name, key = signing.signer(self.settings, "cairn-test")
         if as_producer is not None:
-            master = signing.master_key(self.settings) or signing.DEVELOPMENT_KEY
+            master = signing.required_master(self.settings, "the test")
             name, key = as_producer, signing.producer_key(master, as_producer)
         headers = signing.sign(value, name, key) if signed else None
         return self.topic, str(event["artifact"]).encode(), value, headers

@@ -46,6 +46,9 @@ def workspace(services: tuple[str, ...] = ("ledger",), *, purge: bool = False
         "CAIRN_BLOB_DIR": str(tmp / "blobs"),
         "CAIRN_API_TOKENS": f"bench={token}",
         "CAIRN_TOKEN": token,
+        # The run's own keys: its services and its emitters (the same env) sign with them.
+        "CAIRN_SIGNING_KEY": secrets.token_hex(32),
+        "CAIRN_WEBHOOK_KEY": secrets.token_hex(32),
     }
     running: dict[str, Service] = {}
     try:

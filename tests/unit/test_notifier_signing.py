@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+import pytest
 from cairn.notifier import signing
 
 KEY = b"master"
@@ -16,8 +17,9 @@ def test_each_subscription_has_its_own_secret_derived_from_the_master_key() -> N
     assert a != b and len(a) == 64
     assert a == hmac.new(KEY, b"sub-a", hashlib.sha256).hexdigest()
     assert signing.secret_for(b"other", "sub-a") != a
-    assert signing.master_key("") == signing.DEVELOPMENT_KEY
     assert signing.master_key("k") == b"k"
+    with pytest.raises(signing.MissingWebhookKey, match="CAIRN_WEBHOOK_KEY is not set"):
+        signing.master_key("")  # no development key: anyone could compute the secrets
 
 
 def test_delivery_id_is_stable_per_subscription_and_seq() -> None:

@@ -16,7 +16,8 @@ from cairn.core.access import PROJECT_PERMISSIONS, SITE_PERMISSIONS
 from cairn.core.settings import Settings
 from fastapi.testclient import TestClient
 
-APP = create_app(Settings(api_tokens="demo=test", environment="development"))
+APP = create_app(Settings(api_tokens="demo=test", environment="development",
+                          signing_key="unit-signing-key", webhook_key="unit-webhook-key"))
 SERVED = routes(APP)
 PUBLIC_PAGES = {("GET", p) for p in ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")}
 

@@ -2,12 +2,12 @@
 
 The SDK (direct mode) and the api both publish through this, so the same checks and size
 limit apply whichever way an event enters. Every record is signed here (cairn.core.signing):
-the ledger refuses artifact and config events whose producer it cannot verify.
+the ledger refuses artifact and config events whose producer it cannot verify, and an
+emitter with no key to sign with is never made (MissingKey).
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from cairn.core import schemas, signing
@@ -21,16 +21,13 @@ from cairn.core.topics import Topics
 class Emitter:
     def __init__(self, settings: Settings, client_id: str) -> None:
         self.settings = settings
+        # Before any client is made: without a key (signing.MissingKey) nothing is opened.
+        self.producer_name, self._key = signing.signer(settings, client_id)
         self.topics = Topics(settings.topic_prefix)
         self.registry = RegistryClient(settings.schema_registry_url)
         self.codec = AvroCodec(self.registry, self.topics.events, schemas.EVENT)
         self.producer = producer(settings.kafka_bootstrap_servers, client_id)
         self.config_codec = AvroCodec(self.registry, self.topics.config, schemas.CONFIG)
-        self.producer_name, self._key = signing.signer(settings, client_id)
-        if signing.master_key(settings) is None and not settings.producer_key.get_secret_value():
-            logging.getLogger("cairn").warning(
-                "signing with the development key: a production ledger will refuse these "
-                "events (set CAIRN_SIGNING_KEY, or CAIRN_PRODUCER and CAIRN_PRODUCER_KEY)")
 
     def signed(self, value: bytes) -> list[Header]:
         return signing.sign(value, self.producer_name, self._key)

@@ -6,21 +6,56 @@ that evaluated that output, a container and a test all configure Cairn the same 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+)
+
+# Secrets that are (or were) written in Cairn's own source: development keys and compose's
+# old placeholders. Anyone can sign or log in with them, so no setting may hold one, in any
+# environment (a stack that trusted one let anyone on Kafka act as a Cairn service).
+PUBLIC_SECRETS = frozenset({
+    "cairn-development-signing-key", "cairn-development-webhook-key",
+    "change-me-demo-token", "change-me-webhook-key", "change-me-signing-key", "change-me",
+})
+SECRETS_DIR = "CAIRN_SECRETS_DIR"  # a directory of files named like the variables
 
 
 def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
 
 
+def is_public(secret: str) -> bool:
+    return secret.strip().lower() in PUBLIC_SECRETS
+
+
 class Settings(BaseSettings):
     """Endpoints and knobs, read from the environment (and `.env` if present)."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    # Errors never echo the input: it holds every secret the process was given.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True,
+                                      hide_input_in_errors=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The environment first, then `.env`, then CAIRN_SECRETS_DIR: a file per variable
+        (`CAIRN_SIGNING_KEY`, ...), as compose's `secrets` service writes them, so a secret
+        need not pass through a compose file or a container's environment."""
+        folder = os.environ.get(SECRETS_DIR)
+        files = SecretsSettingsSource(settings_cls, secrets_dir=folder) if folder \
+            else file_secret_settings
+        return init_settings, env_settings, dotenv_settings, files
 
     kafka_bootstrap_servers: str = Field(
         "127.0.0.1:19092", validation_alias=_env("KAFKA_BOOTSTRAP_SERVERS")
@@ -61,8 +96,9 @@ class Settings(BaseSettings):
     environment: Literal["production", "development"] = Field(
         "production", validation_alias=_env("CAIRN_ENVIRONMENT"))
     # Signed Kafka events (cairn.core.signing): the registry's secret every producer key
-    # derives from (the ledger and Cairn's services; needed outside development), and a
-    # service account's own name and key (hex) for producers outside Cairn.
+    # derives from (every Cairn service needs it and refuses to start without it; there is
+    # no development key), and a service account's own name and key (hex) for producers
+    # outside Cairn.
     signing_key: SecretStr = Field(SecretStr(""), validation_alias=_env("CAIRN_SIGNING_KEY"))
     producer: str | None = Field(None, validation_alias=_env("CAIRN_PRODUCER"))
     producer_key: SecretStr = Field(SecretStr(""), validation_alias=_env("CAIRN_PRODUCER_KEY"))
@@ -74,8 +110,9 @@ class Settings(BaseSettings):
     allow_private_hooks: bool = Field(False, validation_alias=_env("CAIRN_ALLOW_PRIVATE_HOOKS"))
     # The notifier: webhook targets on private or loopback addresses (refused by default, at
     # registration and at each delivery); the master key each subscription's signing secret is
-    # derived from (HMAC-SHA256(key, subscription id), so no secret is stored anywhere; empty:
-    # a development key, with a warning); attempts per delivery before it is dead-lettered,
+    # derived from (HMAC-SHA256(key, subscription id), so no secret is stored anywhere; the
+    # api and the notifier refuse to start without it); attempts per delivery before it is
+    # dead-lettered,
     # the first retry's delay in seconds (doubling each time, up to the cap), each POST's timeout.
     allow_private_webhooks: bool = Field(
         False, validation_alias=_env("CAIRN_ALLOW_PRIVATE_WEBHOOKS"))
@@ -101,6 +138,22 @@ class Settings(BaseSettings):
     # so a publish that reused one just before the delete gets it back (archiver.tiers).
     blob_grace_seconds: float = Field(
         86400.0, ge=0, validation_alias=_env("CAIRN_BLOB_GRACE_SECONDS"))
+
+    @model_validator(mode="after")
+    def _no_public_secrets(self) -> Settings:
+        """Refuse a secret published in Cairn's source, whatever the environment."""
+        given = [("CAIRN_SIGNING_KEY", self.signing_key.get_secret_value()),
+                 ("CAIRN_WEBHOOK_KEY", self.webhook_key.get_secret_value()),
+                 ("CAIRN_ADMIN_TOKEN", self.admin_token.get_secret_value()),
+                 *(("CAIRN_API_TOKENS", item.partition("=")[2])
+                   for item in self.api_tokens.split(","))]
+        for name, value in given:
+            if value and is_public(value):
+                raise ValueError(f"{name} is refused: it is a secret published in Cairn's "
+                                 "source, so anyone could use it; set a random one (openssl "
+                                 "rand -hex 32): scripts/stack and compose make one per "
+                                 "install")
+        return self
 
     @property
     def kind_list(self) -> tuple[str, ...]:

@@ -11,8 +11,9 @@ administrator gets it from GET /v1/service-accounts/{name}/key) and may name onl
 the actor unless its item says `trusted`. The ledger checks every artifact and config event
 and dead-letters the unsigned, the badly signed, the unknown and the forged.
 
-Without a master (development), everyone uses DEVELOPMENT_KEY: signing still happens, and a
-production ledger, which refuses to start without a master, refuses such signatures.
+There is no development key: a key written in the source would let anyone who reaches Kafka
+sign as a Cairn service. A Cairn service without a master refuses to start (MissingKey);
+scripts/stack makes a random one per stack, compose one per install, the tests one per run.
 """
 
 from __future__ import annotations
@@ -23,20 +24,38 @@ from collections.abc import Mapping, Sequence
 
 from cairn.core.identity import InvalidInput
 from cairn.core.settings import Settings
+from cairn.core.tokens import weakness
 
 PRODUCER_HEADER = "cairn.producer"
 SIGNATURE_HEADER = "cairn.signature"
 INTERNAL = "cairn-"  # names of Cairn's own services; no service account may take one
-DEVELOPMENT_KEY = b"cairn-development-signing-key"
 Headers = list[tuple[str, bytes]]
 
 
+class MissingKey(RuntimeError):
+    """A process that must sign or check as Cairn has no usable CAIRN_SIGNING_KEY."""
+
+
 def master_key(settings: Settings) -> bytes | None:
-    """The registry's signing secret; the development key in development; else None."""
+    """The registry's signing secret, None when CAIRN_SIGNING_KEY is not set (Settings has
+    already refused one published in the source)."""
     configured = settings.signing_key.get_secret_value()
-    if configured:
-        return configured.encode()
-    return DEVELOPMENT_KEY if settings.environment == "development" else None
+    return configured.encode() if configured else None
+
+
+def required_master(settings: Settings, who: str) -> bytes:
+    """The master for a Cairn service (`who`), which cannot work without one; MissingKey says
+    what to set. Outside development a short or placeholder-like key is refused too."""
+    master = master_key(settings)
+    if master is None:
+        raise MissingKey(f"CAIRN_SIGNING_KEY is not set: {who} cannot sign or check Cairn's "
+                         "events without it; set a random one (openssl rand -hex 32), the same "
+                         "for every Cairn service (scripts/stack and compose make one)")
+    problem = weakness(master.decode()) if settings.environment != "development" else None
+    if problem:
+        raise MissingKey(f"CAIRN_SIGNING_KEY is refused because {problem}: set a random one "
+                         "(openssl rand -hex 32)")
+    return master
 
 
 def producer_key(master: bytes, producer: str) -> bytes:
@@ -49,12 +68,17 @@ def internal_name(client_id: str) -> str:
 
 def signer(settings: Settings, client_id: str) -> tuple[str, bytes]:
     """(producer, key) a process signs with: its service account's key if it has one
-    (CAIRN_PRODUCER, CAIRN_PRODUCER_KEY), else as a Cairn service with the master's key."""
+    (CAIRN_PRODUCER, CAIRN_PRODUCER_KEY), else as a Cairn service with the master's key
+    (MissingKey without one)."""
     own = settings.producer_key.get_secret_value()
     if settings.producer and own:
         return settings.producer, bytes.fromhex(own)
-    return internal_name(client_id), producer_key(master_key(settings) or DEVELOPMENT_KEY,
-                                                  internal_name(client_id))
+    name = internal_name(client_id)
+    try:
+        return name, producer_key(required_master(settings, name), name)
+    except MissingKey as exc:
+        raise MissingKey(f"{exc}; a producer outside Cairn sets CAIRN_PRODUCER and "
+                         "CAIRN_PRODUCER_KEY (GET /v1/service-accounts/{name}/key)") from None
 
 
 def sign(value: bytes, producer: str, key: bytes) -> Headers:

@@ -28,7 +28,14 @@ from cairn.core.events import payload_of
 from cairn.core.identity import InvalidInput
 from cairn.core.lifecycle_rules import rules_of
 from cairn.core.settings import Settings
-from cairn.core.signing import INTERNAL, check_internal, check_origin, master_key, producer_of
+from cairn.core.signing import (
+    INTERNAL,
+    MissingKey,
+    check_internal,
+    check_origin,
+    producer_of,
+    required_master,
+)
 
 ACCOUNTS_SQL = """
 SELECT s.key, s.body, ARRAY(SELECT t.key FROM config_items t WHERE t.kind = 'team'
@@ -67,11 +74,12 @@ def config_needs(event: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def ledger_master(settings: Settings) -> bytes:
-    master = master_key(settings)
-    if master is None:
-        raise SystemExit("CAIRN_SIGNING_KEY is not set: the ledger cannot tell who "
-                         "produced an event (set it, or CAIRN_ENVIRONMENT=development)")
-    return master
+    """The master the ledger checks signatures with; without one it refuses to start (a key
+    written in the source would let anyone on Kafka pass as a Cairn service)."""
+    try:
+        return required_master(settings, "the ledger")
+    except MissingKey as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def internal_records(raws: Sequence[Any], master: bytes, dead: list[tuple[Any, str, str]]

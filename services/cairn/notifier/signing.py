@@ -18,14 +18,21 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
-# Used when CAIRN_WEBHOOK_KEY is empty, so a development stack works out of the box; both the
-# api and the notifier warn about it, since anyone can compute secrets from a public key.
-DEVELOPMENT_KEY = b"cairn-development-webhook-key"
 TOLERANCE_S = 300
 
 
+class MissingWebhookKey(RuntimeError):
+    """CAIRN_WEBHOOK_KEY is not set: the api and the notifier refuse to start without it."""
+
+
 def master_key(configured: str) -> bytes:
-    return configured.encode() if configured else DEVELOPMENT_KEY
+    """The webhook master key. There is no development key: with a key written in the source,
+    anyone could compute every subscription's secret and forge deliveries."""
+    if not configured:
+        raise MissingWebhookKey("CAIRN_WEBHOOK_KEY is not set: webhook secrets derive from it; "
+                                "set a random one (openssl rand -hex 32), the same for the api "
+                                "and the notifier (scripts/stack and compose make one)")
+    return configured.encode()
 
 
 def secret_for(master: bytes, subscription: str) -> str:
