@@ -7,6 +7,10 @@ event, outcome and recording time. The columns people filter and read the log by
 the event and are checked against it in both formats, which names the edited column; and
 version_id must name the version the row's state is about. A row changed by hand anywhere a
 reader would look breaks verification at that seq. Rows are streamed, never all held.
+
+The log is not all a reader sees: the api serves the projections (versions, aliases, ...).
+`verify` also rebuilds them from the log on the same walk and in the same snapshot
+(cairn.ledger.state_check), so a stage set to production by hand is named too.
 """
 
 from __future__ import annotations
@@ -14,12 +18,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
-from cairn.core import chain
+from cairn.core import chain, rebuild
 from cairn.core.config_items import LOG_ONLY
+from cairn.ledger.state_check import StateReport, compare_tables
 
 CONFIG_EVENT_TYPE = "ConfigChanged"  # cairn.ledger.config.EVENT_TYPE (that module needs faust)
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -43,21 +49,20 @@ def millis(at: dt.datetime) -> int | float:
 
 
 async def _rows(conn: asyncpg.Connection) -> AsyncIterator[dict[str, Any]]:
-    async with conn.transaction(isolation="repeatable_read", readonly=True):
-        async for row in conn.cursor(ROWS_SQL, prefetch=2000):
-            state = json.loads(row["state"])
-            yield {
-                "seq": row["seq"], "event_id": str(row["event_id"]),
-                "artifact": row["artifact"], "event_type": row["event_type"],
-                "outcome": row["outcome"], "actor": row["actor"],
-                "occurred_at_ms": millis(row["occurred_at"]),
-                "recorded_at_ms": millis(row["recorded_at"]),
-                "event": json.loads(row["event"]), "state": state,
-                "version_id": row["version_id"], "chain_version": row["chain_version"],
-                "prev_hash": row["prev_hash"], "hash": row["hash"],
-                "version": None if row["version_id"] is None else (
-                    row["v_artifact"], row["v_digest"], row["v_number"]),
-            }
+    async for row in conn.cursor(ROWS_SQL, prefetch=2000):
+        state = json.loads(row["state"])
+        yield {
+            "seq": row["seq"], "event_id": str(row["event_id"]),
+            "artifact": row["artifact"], "event_type": row["event_type"],
+            "outcome": row["outcome"], "actor": row["actor"],
+            "occurred_at_ms": millis(row["occurred_at"]),
+            "recorded_at_ms": millis(row["recorded_at"]),
+            "event": json.loads(row["event"]), "state": state,
+            "version_id": row["version_id"], "chain_version": row["chain_version"],
+            "prev_hash": row["prev_hash"], "hash": row["hash"],
+            "version": None if row["version_id"] is None else (
+                row["v_artifact"], row["v_digest"], row["v_number"]),
+        }
 
 
 def copied(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -91,20 +96,51 @@ def copy_mismatch(row: Mapping[str, Any]) -> str | None:
     return f"seq {row['seq']} was changed after it was recorded: {'; '.join(wrong)}"
 
 
-async def verify_chain(database_url: str) -> chain.ChainReport:
-    """The first broken row (a column that disagrees with its event is named: more useful
-    than the hash mismatch it also is), or that the chain head is not the last row."""
+def alias_moved(row: Mapping[str, Any]) -> str | None:
+    """The alias an applied AliasMoved entry set on its version (None for a removal)."""
+    if row["event_type"] != "AliasMoved" or row["outcome"] != "applied":
+        return None
+    body = row["event"]["payload"][1]
+    return body["alias"] if body.get("version") is not None else None
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    chain: chain.ChainReport
+    state: StateReport | None  # None: not compared (asked not to, or the chain is broken)
+
+    @property
+    def ok(self) -> bool:
+        return self.chain.ok and (self.state is None or self.state.ok)
+
+
+async def verify(database_url: str, *, tables: bool = True) -> AuditReport:
+    """The chain's first broken row (a column that disagrees with its event is named: more
+    useful than the hash mismatch it also is), or that the chain head is not the last row;
+    then, if the chain holds and `tables`, every projection row the log does not vouch for.
+    One read-only repeatable-read transaction: the log and the tables at one instant."""
     conn = await asyncpg.connect(database_url)
-    walk, last = chain.Walk(), None
+    walk, last, aliases = chain.Walk(), None, rebuild.Aliases()
     try:
-        async for row in _rows(conn):
-            problem = copy_mismatch(row) or walk.step(row)
-            if problem is not None:
-                return walk.report(row["seq"], problem)
-            last = (row["seq"], row["hash"])
-        head = await conn.fetchrow("SELECT seq, hash FROM chain_head WHERE id = 1")
-        if last is not None and (head["seq"], head["hash"]) != last:
-            return walk.report(head["seq"], "the chain head does not match the last entry")
-        return walk.report()
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            async for row in _rows(conn):
+                problem = copy_mismatch(row) or walk.step(row)
+                if problem is not None:
+                    return AuditReport(walk.report(row["seq"], problem), None)
+                last = (row["seq"], row["hash"])
+                if tables and row["version_id"] is not None:
+                    aliases.step(row["seq"], row["artifact"], row["version_id"], row["state"],
+                                 alias_moved(row))
+            head = await conn.fetchrow("SELECT seq, hash FROM chain_head WHERE id = 1")
+            if last is not None and (head["seq"], head["hash"]) != last:
+                return AuditReport(walk.report(head["seq"], "the chain head does not match "
+                                                            "the last entry"), None)
+            state = await compare_tables(conn, aliases, millis) if tables else None
+            return AuditReport(walk.report(), state)
     finally:
         await conn.close()
+
+
+async def verify_chain(database_url: str) -> chain.ChainReport:
+    """The chain alone (what `cairn audit verify --chain-only` checks)."""
+    return (await verify(database_url, tables=False)).chain

@@ -60,7 +60,9 @@ async def resolve_version(conn: Conn, artifact_id: int, selector: str) -> asyncp
     return row
 
 
-STATE_SQL = """
+# A version's state (avro VersionState) as the ledger snapshots it; `cairn audit verify`
+# rebuilds every version's with it to compare with the log.
+STATE_SELECT = """
 SELECT v.*, a.project, a.name,
   (SELECT coalesce(json_agg(json_build_object('path', f.path, 'size', f.size, 'sha256', f.sha256,
           'media_type', f.media_type) ORDER BY f.path), '[]')
@@ -72,13 +74,17 @@ SELECT v.*, a.project, a.name,
     AS links,
   (SELECT coalesce(array_agg(al.alias ORDER BY al.alias), '{}') FROM aliases al
     WHERE al.version_id = v.id) AS aliases
-FROM versions v JOIN artifacts a ON a.id = v.artifact_id WHERE v.id = $1
-"""
+FROM versions v JOIN artifacts a ON a.id = v.artifact_id"""
+STATE_SQL = STATE_SELECT + " WHERE v.id = $1"
 
 
 async def version_state(conn: Conn, version_id: int) -> dict[str, Any]:
     """The VersionState record (avro_schemas) of one version, as it is now: one round trip."""
-    v = await conn.fetchrow(STATE_SQL, version_id)
+    return state_of(await conn.fetchrow(STATE_SQL, version_id))
+
+
+def state_of(v: asyncpg.Record) -> dict[str, Any]:
+    """A row of STATE_SELECT as a VersionState record."""
     content = {
         "kind": v["kind"],
         "project": v["project"],
