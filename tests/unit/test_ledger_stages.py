@@ -182,3 +182,38 @@ def test_a_lifecycle_without_gates_keeps_the_default_gate_on_its_top_stage() -> 
     assert live.stage_role("live") == "maintainer" and live.stage_role("dev") == "contributor"
     bare = rules_of({"lifecycle": check_lifecycle({"gates": {}})})
     check_transition(facts("staging", "invalid", 0), "production", bare)  # said: no gates
+
+
+def test_a_publish_into_a_stage_meets_its_gate_as_a_new_version() -> None:
+    """A new version has no verdict and no evaluation: a gate asking for either refuses a
+    publish into its stage and says to publish, then promote; a role-only gate is a role."""
+    from cairn.core.lifecycle_rules import NEEDS_PROMOTION
+
+    assert DEFAULT.publish_role(None) == DEFAULT.publish_role("staging") == "contributor"
+    assert DEFAULT.publish_role("production") == "maintainer"
+    DEFAULT.check_publish("staging", "p/m")
+    with pytest.raises(InvalidInput) as err:
+        DEFAULT.check_publish("production", "p/m")
+    assert err.value.reason == NEEDS_PROMOTION
+    assert "publish without --stage production (or with --stage staging), then " \
+        "`cairn stage p/m@vN production`" in str(err.value)
+    with pytest.raises(InvalidInput, match="not a stage of project p") as err:
+        DEFAULT.check_publish("shipped", "p/m")
+    assert err.value.reason == "unknown_stage"
+    role_only = rules_of({"lifecycle": check_lifecycle({
+        "gates": {"production": {"role": "maintainer"}, "staging": {"evaluation": True}}})})
+    role_only.check_publish("production", "p/m")
+    assert role_only.publish_role("production") == "maintainer"
+    with pytest.raises(InvalidInput, match="needs an eval_log linked"):
+        role_only.check_publish("staging", "p/m")
+
+
+def test_the_hold_role_is_maintainer_unless_the_project_says() -> None:
+    assert DEFAULT.hold_role == "maintainer"
+    assert rules_of({"lifecycle": check_lifecycle({})}).hold_role == "maintainer"
+    checked = check_lifecycle({"hold_role": "admin"})
+    assert checked["hold_role"] == "admin" and rules_of({"lifecycle": checked}).hold_role \
+        == "admin"
+    assert "hold_role" not in check_lifecycle({"stages": ["dev", "prod"]})
+    with pytest.raises(InvalidInput, match="hold_role 'viewer'"):
+        check_lifecycle({"hold_role": "viewer"})

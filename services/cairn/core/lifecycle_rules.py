@@ -12,7 +12,8 @@ skip them.
       "stages": ["development", "staging", "canary", "production"],
       "gates": {"production": {"role": "maintainer", "valid": true, "evaluation": true},
                 "canary": {"role": "contributor", "valid": true}},
-      "protected_aliases": ["prod", "champion"]
+      "protected_aliases": ["prod", "champion"],
+      "hold_role": "maintainer"
     }
 
 `stages` are the working stages in order (1-10 names); `archived` always follows them and is
@@ -24,9 +25,19 @@ production-like stage's gate itself; a `lifecycle` without `gates` keeps the def
 (maintainer, valid verdict, evaluation) on its production-like stage, and `"gates": {}` says
 that no stage has one.
 
+A stage given at publish is a move into that stage and meets its gate too (`check_publish`):
+the gate's role, and its facts. A version that is being published has no verdict and no
+evaluation yet, so a publish into a stage whose gate asks for either is refused
+(`gate_needs_promotion`, saying to publish, then promote with `cairn stage`); a gate that
+asks only for a role is met by a caller with that role.
+
+Setting or releasing a legal hold (the `legal_hold` metadata field, which keeps retention
+away) needs `hold_role` (maintainer unless the project says otherwise), whether the edit sets
+it or reverts an edit that did.
+
 Without the field: development → staging → production → archived; production needs a
 maintainer, a valid verdict and an evaluation; other stages need a contributor; `prod`,
-`production` and `champion` are protected.
+`production` and `champion` are protected; a legal hold needs a maintainer.
 """
 
 from __future__ import annotations
@@ -52,6 +63,37 @@ class Gate:
 
 
 DEFAULT_GATE = Gate(role="maintainer", valid=True, evaluation=True)  # production's
+HOLD = "legal_hold"  # the metadata field whose changes need LifecycleRules.hold_role
+NEEDS_PROMOTION = "gate_needs_promotion"  # a publish into a stage whose gate asks for facts
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a gate may ask of a version: the ledger reads them in the transaction that moves
+    it; a version being published has `NEW` facts (no stage, no verdict, no evaluation)."""
+
+    ref: str
+    stage: str | None
+    validation: str  # pending | valid | invalid
+    evaluations: int  # eval_log versions linked to it with `evaluates`
+
+    @classmethod
+    def new(cls, ref: str) -> Facts:
+        return cls(ref, None, "pending", 0)
+
+
+def promotion_gaps(facts: Facts, gate: Gate) -> list[str]:
+    """Each precondition of the gate that the version misses, in words a user can act on:
+    the one check of a gate's facts, for stage moves and for publishes into a stage."""
+    gaps = []
+    if gate.valid and facts.validation == "pending":
+        gaps.append("validation is pending (no verdict yet: is the validator running?)")
+    elif gate.valid and facts.validation != "valid":
+        gaps.append(f"validation is {facts.validation} (see the failed checks with cairn show)")
+    if gate.evaluation and facts.evaluations == 0:
+        gaps.append("no eval_log version is linked to it with 'evaluates' "
+                    "(publish an evaluation first)")
+    return gaps
 
 
 @dataclass(frozen=True)
@@ -60,6 +102,7 @@ class LifecycleRules:
         "production": DEFAULT_GATE})
     protected_aliases: tuple[str, ...] = ("prod", "production", "champion")
     stages: tuple[str, ...] = DEFAULT_STAGES  # working stages in order; archived follows
+    hold_role: str = "maintainer"  # the least role that sets or releases a legal hold
 
     @property
     def ladder(self) -> tuple[str, ...]:
@@ -86,6 +129,29 @@ class LifecycleRules:
     def stage_role(self, stage: str) -> str:
         return self.gate(stage).role
 
+    def publish_role(self, stage: str | None) -> str:
+        """The least role that publishes into `stage`: its gate's (contributor without one)."""
+        return self.stage_role(stage) if stage is not None else "contributor"
+
+    def check_publish(self, stage: str, artifact: str) -> None:
+        """Refuse a publish into `stage` that its place on the ladder or its gate's facts
+        forbid (the role is the caller's check: `publish_role`). A new version has no
+        verdict and no evaluation, so a gate that asks for one refuses it with
+        `gate_needs_promotion`, which says to publish, then promote."""
+        project = artifact.split("/", 1)[0]
+        self.check_on_ladder(stage, project)
+        if promotion_gaps(Facts.new(artifact), self.gate(stage)):
+            gate = self.gate(stage)
+            needs = " and ".join(["a valid verdict"] * gate.valid +
+                                 ["an eval_log linked to it with 'evaluates'"] * gate.evaluation)
+            earlier = self.ladder[max(self.ladder.index(stage) - 1, 0)]
+            hint = f" (or with --stage {earlier})" if earlier != stage else ""
+            raise InvalidInput(NEEDS_PROMOTION, f"a publish into {stage} refused: the {stage} "
+                               f"gate of project {project} needs {needs}, which a version has "
+                               f"only after it is published; publish without --stage {stage}"
+                               f"{hint}, then `cairn stage {artifact}@vN {stage}` once the "
+                               "validator's verdict is valid")
+
 
 DEFAULT = LifecycleRules()
 
@@ -98,9 +164,10 @@ def default_gates(stages: tuple[str, ...] | list[str]) -> dict[str, dict[str, An
 def check_lifecycle(body: Any) -> dict[str, Any]:
     """The normalised `lifecycle` field of a project item, or InvalidInput saying what to fix.
     `stages` is kept only when given, so a project without it reads as it always did."""
-    if not isinstance(body, Mapping) or set(body) - {"stages", "gates", "protected_aliases"}:
-        raise InvalidInput("invalid_lifecycle", "lifecycle is an object with stages, gates and "
-                           "protected_aliases")
+    if not isinstance(body, Mapping) or set(body) - {"stages", "gates", "protected_aliases",
+                                                     "hold_role"}:
+        raise InvalidInput("invalid_lifecycle", "lifecycle is an object with stages, gates, "
+                           "protected_aliases and hold_role")
     stages = _check_stages(body["stages"]) if "stages" in body else None
     ladder = (*(stages or DEFAULT_STAGES), ARCHIVED)
     gates = body["gates"] if "gates" in body else default_gates(ladder[:-1])
@@ -127,7 +194,13 @@ def check_lifecycle(body: Any) -> dict[str, Any]:
     if not isinstance(aliases, list) or len(aliases) > 100:
         raise InvalidInput("invalid_lifecycle", "lifecycle.protected_aliases is a list of "
                            "alias names (at most 100)")
-    checked = {"gates": out, "protected_aliases": sorted({check_alias(str(a)) for a in aliases})}
+    checked: dict[str, Any] = {"gates": out, "protected_aliases": sorted(
+        {check_alias(str(a)) for a in aliases})}
+    if "hold_role" in body:  # kept only when given, like stages
+        if body["hold_role"] not in GATE_ROLES:
+            raise InvalidInput("invalid_lifecycle", f"lifecycle.hold_role "
+                               f"{body['hold_role']!r}: use {', '.join(GATE_ROLES)}")
+        checked["hold_role"] = body["hold_role"]
     return checked if stages is None else {"stages": stages, **checked}
 
 
@@ -157,4 +230,5 @@ def rules_of(project_item: Mapping[str, Any] | None) -> LifecycleRules:
         return DEFAULT
     gates = {stage: Gate(**gate) for stage, gate in (lifecycle.get("gates") or {}).items()}
     return LifecycleRules(gates, tuple(lifecycle.get("protected_aliases") or ()),
-                          tuple(lifecycle.get("stages") or DEFAULT_STAGES))
+                          tuple(lifecycle.get("stages") or DEFAULT_STAGES),
+                          lifecycle.get("hold_role") or DEFAULT.hold_role)

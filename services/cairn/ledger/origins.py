@@ -8,9 +8,14 @@ Dead-lettered with the reason, never recorded:
 - forged_actor: an untrusted service account named someone else as the actor;
 - forbidden: a service account without the role the change needs in the event's project
   (what the api would demand: publish for Published, MetadataEdited and LinkAdded; for a
-  stage or alias move the role the project's lifecycle rules ask, as the api's gate does;
-  maintain for lifecycle requests and verdicts); configuration changes come only from
-  Cairn's own services, which checked the caller already.
+  stage or alias move, and a publish into a stage, the role the project's lifecycle rules
+  ask, as the api's gate does; their hold_role for an edit that sets or releases a legal
+  hold or reverts one that did; maintain for lifecycle requests and verdicts);
+  configuration changes come only from Cairn's own services, which checked the caller
+  already;
+- gate_needs_promotion, unknown_stage: a service account's publish into a stage whose gate
+  asks for a verdict or an evaluation (a new version has neither: publish, then promote),
+  or into a stage the project's ladder lacks (LifecycleRules.check_publish, as the api).
 A refusal of a producer that proved who it is is also noted in `rejected_events` (its
 author can follow the event_id and read why); anonymous garbage writes nothing here.
 """
@@ -18,6 +23,7 @@ author can follow the event_id and read why); anonymous garbage writes nothing h
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,7 +32,7 @@ import asyncpg
 from cairn.core.access import Principal, Project, decide, permission_of
 from cairn.core.events import payload_of
 from cairn.core.identity import InvalidInput
-from cairn.core.lifecycle_rules import rules_of
+from cairn.core.lifecycle_rules import HOLD, NEEDS_PROMOTION, rules_of
 from cairn.core.settings import Settings
 from cairn.core.signing import (
     INTERNAL,
@@ -47,10 +53,13 @@ PROJECTS_SQL = ("SELECT key, body FROM config_items WHERE kind = 'project' AND N
                 " AND key = ANY($1::text[])")
 REJECT_SQL = ("INSERT INTO rejected_events (event_id, artifact, reason, message)"
               " VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING")
+HELD_EDITS_SQL = ("SELECT event_id::text FROM metadata_edits WHERE event_id = ANY($1::uuid[])"
+                  " AND NOT changes ? $2")  # the reverted edits that leave the hold alone
 GATE = "gate"  # the project's lifecycle rules name the permission (cairn.core.lifecycle_rules)
-NEEDS = {"Published": "publish", "MetadataEdited": "publish", "LinkAdded": "publish",
+NEEDS = {"Published": GATE, "MetadataEdited": GATE, "LinkAdded": "publish",
          "StageChanged": GATE, "AliasMoved": GATE, "LifecycleRequested": "maintain",
          "Verdict": "maintain"}
+NOTED = ("forged_actor", "forbidden", NEEDS_PROMOTION, "unknown_stage")  # in rejected_events
 Decoded = tuple[Any, dict[str, Any]]  # (RawRecord, event)
 
 
@@ -60,13 +69,57 @@ def artifact_needs(event: dict[str, Any]) -> tuple[str, str] | None:
     return NEEDS.get(kind, "admin"), str(event["artifact"]).split("/", 1)[0]
 
 
-def gate_permission(event: dict[str, Any], project: Project) -> str:
-    """The permission a stage or alias move needs in `project`: its gate's role for the stage,
-    `alias_role` for the alias (what the api's gate resolver asks of its callers)."""
+def gate_permission(event: dict[str, Any], project: Project,
+                    hold_free: frozenset[str] = frozenset()) -> str:
+    """The permission a change needs in `project` by its lifecycle rules (what the api asks of
+    its callers): a stage's gate role for a move or a publish into it (a publish into a stage
+    whose gate asks for facts is refused: check_publish), `alias_role` for an alias, and
+    `hold_role` for a metadata edit that changes legal_hold or reverts an edit that did
+    (`hold_free`: the reverted edits known to leave it alone; an edit the ledger has not
+    recorded yet counts as touching it)."""
     kind, body = payload_of(event)
     rules = rules_of({"lifecycle": project.lifecycle})
-    return permission_of(rules.alias_role(str(body["alias"])) if kind == "AliasMoved"
-                         else rules.stage_role(str(body["stage"])))
+    if kind == "AliasMoved":
+        return permission_of(rules.alias_role(str(body["alias"])))
+    if kind == "MetadataEdited":
+        reverts = body.get("reverts")
+        touches = str(reverts) not in hold_free if reverts else _sets_hold(body.get("changes"))
+        return permission_of(rules.hold_role) if touches else "publish"
+    if kind == "Published":
+        return permission_of(rules.publish_role(body.get("stage")))
+    return permission_of(rules.stage_role(str(body["stage"])))
+
+
+def _sets_hold(changes: str | None) -> bool:
+    try:
+        parsed = json.loads(changes or "{}")
+    except ValueError:
+        return False  # not an edit at all: the recorder refuses it
+    return isinstance(parsed, dict) and HOLD in parsed
+
+
+def reverted_edits(decoded: Sequence[Decoded]) -> list[str]:
+    """The edits that the batch's metadata edits revert."""
+    found = set()
+    for _, event in decoded:
+        try:
+            kind, body = payload_of(event)
+        except (KeyError, TypeError, ValueError):
+            continue
+        if kind == "MetadataEdited" and isinstance(body, dict) and body.get("reverts"):
+            try:
+                found.add(str(uuid.UUID(str(body["reverts"]))))
+            except ValueError:
+                continue  # no edit has that id: it counts as touching the hold
+    return sorted(found)
+
+
+def check_gate_facts(event: dict[str, Any], project: Project) -> None:
+    """A publish into a stage meets that stage's gate (LifecycleRules.check_publish)."""
+    kind, body = payload_of(event)
+    if kind == "Published" and body.get("stage") is not None:
+        rules_of({"lifecycle": project.lifecycle}).check_publish(str(body["stage"]),
+                                                                 str(event["artifact"]))
 
 
 def config_needs(event: dict[str, Any]) -> tuple[str, str] | None:
@@ -112,17 +165,17 @@ class Screen:
         """The records whose origin checks out; the others go to `dead`."""
         names = {p for raw, _ in decoded
                  if (p := producer_of(raw.headers)) and not p.startswith(INTERNAL)}
-        accounts, projects = await self._facts(pool, names, decoded)
+        accounts, projects, hold_free = await self._facts(pool, names, decoded)
         kept, noted = [], []
         for raw, event in decoded:
             try:
                 producer = check_origin(raw.headers, raw.value or b"", str(event.get("actor")),
                                         self.master, accounts)
                 if not producer.startswith(INTERNAL):
-                    self._may(producer, accounts[producer], event, projects)
+                    self._may(producer, accounts[producer], event, projects, hold_free)
             except InvalidInput as exc:
                 dead.append((raw, exc.reason, str(exc)))
-                if exc.reason in ("forged_actor", "forbidden"):
+                if exc.reason in NOTED:
                     noted.append((str(event["event_id"]), self.subject(event), exc.reason,
                                   str(exc)))
                 continue
@@ -132,15 +185,19 @@ class Screen:
         return kept
 
     async def _facts(self, pool: asyncpg.Pool, names: set[str], decoded: Sequence[Decoded]
-                     ) -> tuple[dict[str, dict[str, Any]], dict[str, Project]]:
+                     ) -> tuple[dict[str, dict[str, Any]], dict[str, Project], frozenset[str]]:
+        """Accounts, projects and the reverted edits that leave legal_hold alone."""
         if not names:  # only Cairn's services produced this batch: nothing to look up
-            return {}, {}
+            return {}, {}, frozenset()
         accounts = {r["key"]: {**json.loads(r["body"]), "teams": list(r["teams"])}
                     for r in await pool.fetch(ACCOUNTS_SQL, sorted(names))}
         wanted = sorted({need[1] for _, e in decoded if (need := self._needs(e))})
         projects = {r["key"]: Project.of(r["key"], json.loads(r["body"]))
                     for r in await pool.fetch(PROJECTS_SQL, wanted)}
-        return accounts, projects
+        reverted = reverted_edits(decoded)
+        hold_free = frozenset(r[0] for r in await pool.fetch(HELD_EDITS_SQL, reverted, HOLD)
+                              ) if reverted else frozenset()
+        return accounts, projects, hold_free
 
     def _needs(self, event: dict[str, Any]) -> tuple[str, str] | None:
         try:
@@ -149,7 +206,7 @@ class Screen:
             return None
 
     def _may(self, producer: str, account: dict[str, Any], event: dict[str, Any],
-             projects: dict[str, Project]) -> None:
+             projects: dict[str, Project], hold_free: frozenset[str]) -> None:
         need = self._needs(event)
         if need is None:
             raise InvalidInput("forbidden", f"{producer} may not produce this: configuration "
@@ -157,7 +214,9 @@ class Screen:
         who = Principal(producer, "service_account", teams=frozenset(account["teams"]),
                         scopes=("admin",))
         project = projects.get(need[1]) or Project(need[1])
-        permission = gate_permission(event, project) if need[0] == GATE else need[0]
+        permission = gate_permission(event, project, hold_free) if need[0] == GATE \
+            else need[0]
         decision = decide(who, permission, project)
         if not decision.allowed:
             raise InvalidInput("forbidden", decision.message)
+        check_gate_facts(event, project)

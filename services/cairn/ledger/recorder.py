@@ -121,7 +121,7 @@ RETURNING latest_version
 async def _published(conn: Conn, event: dict[str, Any], body: dict[str, Any],
                      seq: int, kinds: tuple[str, ...]) -> tuple[int, str]:
     checks.check_published(event["artifact"], body, kinds)
-    if body.get("stage") is not None:  # a place on the ladder, not a transition (ledger.stages)
+    if body.get("stage") is not None:  # its gate: the api's and ledger.origins' check_publish
         (await project_rules(conn, body["project"])).check_on_ladder(body["stage"], body["project"])
     occurred = _ts(event["occurred_at"])
     art = await conn.fetchrow(UPSERT_ARTIFACT, body["project"], body["name"], body["kind"],

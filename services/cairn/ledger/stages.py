@@ -12,28 +12,18 @@ production → archived; cairn.core.lifecycle_rules):
   the project's lifecycle rules (cairn.core.lifecycle_rules); by default production needs
   a `valid` validation and at least one eval_log version linked to it with `evaluates`:
   what a reviewer would ask for.
-A stage given at publish time is not a transition: only its place on the ladder is checked.
-It records where an orchestrator already put the version (imported history, the demo corpus),
-and a version that does not exist yet can have neither verdicts nor evaluations. Every
-StageChanged is checked.
+Every StageChanged is checked. A stage given at publish is a move into that stage too, but of
+a version that has no verdict and no evaluation yet: `LifecycleRules.check_publish` holds it
+to the same gate with those facts (so a gate that asks for a verdict or an evaluation refuses
+it: publish, then promote), and the stage's role is asked of the publisher like a mover's.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from cairn.core.identity import InvalidInput
-from cairn.core.lifecycle_rules import ARCHIVED, DEFAULT, Gate, LifecycleRules
+from cairn.core.lifecycle_rules import ARCHIVED, DEFAULT, Facts, LifecycleRules, promotion_gaps
 
-
-@dataclass(frozen=True)
-class Facts:
-    """What the ledger knows about the version, read in the transaction that changes it."""
-
-    ref: str
-    stage: str | None
-    validation: str  # pending | valid | invalid
-    evaluations: int  # eval_log versions linked to it with `evaluates`
+__all__ = ["Facts", "check_transition", "promotion_gaps"]  # Facts and gaps: lifecycle_rules'
 
 
 def check_transition(facts: Facts, target: str, rules: LifecycleRules = DEFAULT) -> None:
@@ -58,15 +48,3 @@ def check_transition(facts: Facts, target: str, rules: LifecycleRules = DEFAULT)
             f"promotion of {facts.ref} to {target} refused: {'; '.join(missing)}",
         )
 
-
-def promotion_gaps(facts: Facts, gate: Gate) -> list[str]:
-    """Each missing precondition of the stage's gate, in words a user can act on."""
-    gaps = []
-    if gate.valid and facts.validation == "pending":
-        gaps.append("validation is pending (no verdict yet: is the validator running?)")
-    elif gate.valid and facts.validation != "valid":
-        gaps.append(f"validation is {facts.validation} (see the failed checks with cairn show)")
-    if gate.evaluation and facts.evaluations == 0:
-        gaps.append("no eval_log version is linked to it with 'evaluates' "
-                    "(publish an evaluation first)")
-    return gaps

@@ -19,7 +19,7 @@ from cairn.api.deps import (
     check_selector,
 )
 from cairn.api.form_publish import store_form
-from cairn.api.guard import authorize
+from cairn.api.gates import authorize_publish
 from cairn.api.models import Publish, PublishAccepted, parse
 from cairn.api.uploads import PartReader, blocking_chunks, in_upload_thread
 from cairn.api.usage import count_view
@@ -43,9 +43,13 @@ PUBLISH_BODY = {
 @router.post("/v1/artifacts", status_code=202, response_model=PublishAccepted,
              openapi_extra=PUBLISH_BODY)
 async def publish(request: Request, response: Response, actor: CurrentActor,
-                  settings: SettingsDep, blobs: BlobsDep, emitter: EmitterDep
+                  settings: SettingsDep, blobs: BlobsDep, emitter: EmitterDep, pool: PoolDep
                   ) -> PublishAccepted:
-    """Emit an "artifact published" event; follow it at GET /v1/events/{event_id}."""
+    """Emit an "artifact published" event; follow it at GET /v1/events/{event_id}.
+
+    A `stage` is a move into that stage and meets its gate: the gate's role (403), and no
+    gate that asks for a valid verdict or an evaluation, which a new version lacks (422
+    `gate_needs_promotion`: publish without the stage, then promote with PUT …/stage)."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         req = await in_upload_thread(lambda: store_form(
@@ -53,7 +57,8 @@ async def publish(request: Request, response: Response, actor: CurrentActor,
             settings))
     else:
         req = parse(Publish, await request.body())
-    await authorize(request, "publish", check_name(req.project, "project"))
+    project = check_name(req.project, "project")
+    await authorize_publish(request, pool, project, f"{project}/{req.name}", req.stage)
     accepted = await commands.publish(req, actor=actor, settings=settings, blobs=blobs,
                                       emitter=emitter)
     response.headers["Location"] = f"/v1/events/{accepted.event_id}"

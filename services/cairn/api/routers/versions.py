@@ -10,10 +10,12 @@ import json
 import uuid
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from cairn.api import commands, reads
 from cairn.api.deps import CurrentActor, EmitterDep, ExistingArtifact, PoolDep, Selector
+from cairn.api.errors import ApiError
+from cairn.api.gates import authorize_hold
 from cairn.api.models import Accepted, LinkIn, MetadataChanges, Revert, StageChange
 from cairn.core import checks, payloads
 from cairn.core.identity import InvalidInput, check_name, check_stage
@@ -24,10 +26,13 @@ router = APIRouter(prefix="/v1/artifacts/{project}/{name}/versions/{selector}",
 
 @router.patch("/metadata", status_code=202)
 async def edit_metadata(body: MetadataChanges, artifact: ExistingArtifact, selector: Selector,
-                        actor: CurrentActor, emitter: EmitterDep) -> Accepted:
-    """Set descriptive fields (description, tags, card, ...); content never changes."""
+                        actor: CurrentActor, emitter: EmitterDep, request: Request,
+                        pool: PoolDep) -> Accepted:
+    """Set descriptive fields (description, tags, card, ...); content never changes.
+    Setting or releasing `legal_hold` needs the project's hold role (maintainer)."""
     changes = json.dumps(body.changes, sort_keys=True)
     checks.check_metadata_changes(changes)
+    await authorize_hold(request, pool, artifact.split("/", 1)[0], body.changes)
     event_id = await commands.emit(emitter, artifact, "MetadataEdited",
                                    {"version": selector, "changes": changes, "reverts": None},
                                    actor)
@@ -45,12 +50,21 @@ async def metadata_history(project: str, name: str, selector: Selector, pool: Po
 
 @router.post("/revert", status_code=202)
 async def revert_edit(body: Revert, artifact: ExistingArtifact, selector: Selector,
-                      actor: CurrentActor, emitter: EmitterDep) -> Accepted:
-    """Undo one edit: the ledger puts back the values that edit replaced."""
+                      actor: CurrentActor, emitter: EmitterDep, request: Request,
+                      pool: PoolDep) -> Accepted:
+    """Undo one edit: the ledger puts back the values that edit replaced. Undoing an edit
+    that changed `legal_hold` changes it again, so it needs the hold role too."""
     try:
         edit = str(uuid.UUID(body.event_id))
     except ValueError:
         raise InvalidInput("invalid_event_id", f"{body.event_id!r} is not an event id") from None
+    project, name = artifact.split("/", 1)
+    undone = next((e for e in await reads.edit_history(pool, project, name, selector)
+                   if e["event_id"] == edit), None)
+    if undone is None:  # the ledger would refuse it; what it changed is unknown here
+        raise ApiError(404, "unknown_edit", f"{artifact}@{selector} has no edit {edit} "
+                       f"(see `cairn history {artifact}@{selector}`)")
+    await authorize_hold(request, pool, project, undone["changes"])
     event_id = await commands.emit(emitter, artifact, "MetadataEdited",
                                    {"version": selector, "changes": "{}", "reverts": edit},
                                    actor)
