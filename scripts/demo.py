@@ -13,6 +13,7 @@ import io
 import json
 import random
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -162,17 +163,36 @@ def load(client: Client, force: bool = False) -> int:
             return 0
         except CairnError:
             pass
+    promote = []
     for item in CORPUS:
         project, name = item["ref"].split("/")
         files = _files(item)
+        stage = item.get("stage")
         result = client.publish(item["kind"], project, name, files, root=files[0].parent,
                                 metadata=item["meta"],
                                 links=[_link(r, t) for r, t in item.get("links", [])],
-                                stage=item.get("stage"), wait=True)
+                                stage="staging" if stage == "production" else stage, wait=True)
         if item.get("alias"):
             client.set_alias(item["ref"], item["alias"], f"v{result.version_number}")
+        if stage == "production":  # its gate needs a verdict and an evaluation: promote later
+            promote.append(result.ref)
         print(f"published {result.ref}", file=sys.stderr)
+    for ref in promote:
+        _promote(client, ref)
     return len(CORPUS)
+
+
+def _promote(client: Client, ref: str, patience_s: float = 120.0) -> None:
+    """Move a version from staging to production once the validator has judged it (a version
+    is published, then promoted: production's gate needs a valid verdict and an evaluation)."""
+    deadline = time.monotonic() + patience_s
+    while client.show(ref)["validation"] == "pending" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    try:
+        client.set_stage(ref, "production")
+        print(f"promoted {ref} to production", file=sys.stderr)
+    except CairnError as exc:
+        print(f"{ref} stays in staging: {exc}", file=sys.stderr)
 
 
 def main() -> None:
