@@ -9,20 +9,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import asyncpg
 from fastapi import Depends, FastAPI
-from fastapi.openapi.utils import get_openapi
-from pydantic.json_schema import models_json_schema
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from cairn.api import errors
+from cairn.api import errors, openapi_contract
 from cairn.api.auth import bootstrap_tokens
 from cairn.api.denials import Bucket
 from cairn.api.guard import enforce
 from cairn.api.middleware import JsonBodyLimit, Metrics
-from cairn.api.models import Publish
 from cairn.api.routers import include_all, retention
 from cairn.api.ui import html as ui_html
 from cairn.api.ui import pages as ui_pages
@@ -32,10 +28,8 @@ from cairn.core.blobstore import LocalBlobStore
 from cairn.core.emitter import Emitter
 from cairn.core.logs import configure
 from cairn.core.settings import Settings
-from cairn.core.signing import MissingKey, required_master
+from cairn.core.signing import master_key
 from cairn.core.topics import Topics, ensure_topics
-from cairn.notifier.signing import MissingWebhookKey
-from cairn.notifier.signing import master_key as webhook_master
 from cairn.search.backend import backend_for
 
 log = configure("api")
@@ -106,12 +100,11 @@ def create_app(settings: Settings) -> FastAPI:
     except ValueError as exc:
         log.error("refusing to start", problem=str(exc))
         raise SystemExit(2) from None
-    try:  # no key from the source: each install has its own (cairn.core.signing)
-        required_master(settings, "the api")
-        webhook_master(settings.webhook_key.get_secret_value())
-    except (MissingKey, MissingWebhookKey) as exc:
-        log.error("refusing to start", problem=str(exc))
-        raise SystemExit(2) from None
+    if master_key(settings) is None:
+        log.error("refusing to start", problem="CAIRN_SIGNING_KEY is not set: the ledger "
+                  "would refuse every event the api produces (CAIRN_ENVIRONMENT=development "
+                  "uses a development key)")
+        raise SystemExit(2)
     if not app.state.tokens:
         log.warning("no bootstrap token (CAIRN_API_TOKENS, CAIRN_ADMIN_TOKEN): only tokens "
                     "made through the api are accepted")
@@ -125,18 +118,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(JsonBodyLimit, max_bytes=settings.max_event_bytes)
     app.add_middleware(Metrics)
     app.add_middleware(ui_html.UiHeaders)  # CSP and friends on /ui responses
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    openapi_contract.install(app)  # error answers documented on every operation
     return app
-
-
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema plus Publish, which the publish route reads by hand (JSON or
-    multipart) and so never declares as a parameter."""
-    if app.openapi_schema is None:
-        schema = get_openapi(title=app.title, version=app.version, summary=app.summary,
-                             routes=app.routes)
-        _, defs = models_json_schema([(Publish, "validation")],
-                                     ref_template="#/components/schemas/{model}")
-        schema.setdefault("components", {}).setdefault("schemas", {}).update(defs["$defs"])
-        app.openapi_schema = schema
-    return app.openapi_schema

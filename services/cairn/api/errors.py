@@ -15,6 +15,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
@@ -53,6 +54,20 @@ class ApiError(Exception):
         super().__init__(message)
         self.status, self.reason, self.message = status, reason, message
         self.headers, self.extra = headers, extra
+
+
+class ErrorDetail(BaseModel):
+    """`reason` and `message` always; some reasons add detail (`permission`, `missing`...)."""
+
+    model_config = ConfigDict(extra="allow")
+    reason: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer, as the OpenAPI spec documents it."""
+
+    error: ErrorDetail
 
 
 def error_response(status: int, reason: str, message: str,
