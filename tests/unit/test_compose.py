@@ -3,7 +3,8 @@
 People on the host run `eval "$(scripts/stack env)"` and expect it to reach either route, and
 Cairn's services read exactly those variables. So the Cairn containers get the same variable
 set (plus CAIRN_HTTP_PORT and CAIRN_HTTP_HOST), and every port in those endpoints is published
-on 127.0.0.1 only.
+on 127.0.0.1 only. No secret is written in the file: each install makes its own on first start
+(compose/make-secrets.sh, read through CAIRN_SECRETS_DIR), and the services run in production.
 Nothing here needs Docker's engine: Debian's docker-compose 1.29 validates the file offline.
 """
 
@@ -18,9 +19,15 @@ from typing import Any
 
 import pytest
 import yaml
+from cairn.api.auth import bootstrap_tokens
+from cairn.core.settings import PUBLIC_SECRETS, Settings
+from cairn.core.signing import required_master
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "compose" / "docker-compose.yml"
+MAKE_SECRETS = ROOT / "compose" / "make-secrets.sh"
+# What the `secrets` service writes, one file each: never in the compose file's environment.
+SECRET_VARIABLES = {"CAIRN_SIGNING_KEY", "CAIRN_WEBHOOK_KEY", "CAIRN_TOKEN", "CAIRN_API_TOKENS"}
 
 
 def stack_apps() -> tuple[str, ...]:
@@ -90,9 +97,56 @@ def test_cairn_services_get_the_stack_variables(name: str) -> None:
     environment = compose()["services"][name]["environment"]
     if isinstance(environment, list):
         environment = dict(item.split("=", 1) for item in environment)
-    assert set(environment) == set(stack_env()) | {
-        "CAIRN_HTTP_PORT", "CAIRN_HTTP_HOST", "CAIRN_API_TOKENS", "CAIRN_WEBHOOK_KEY",
-        "CAIRN_ENVIRONMENT"}
+    assert set(environment) == set(stack_env()) - SECRET_VARIABLES | {
+        "CAIRN_HTTP_PORT", "CAIRN_HTTP_HOST", "CAIRN_ENVIRONMENT", "CAIRN_SECRETS_DIR"}
+
+
+def test_no_secret_is_written_in_the_compose_files() -> None:
+    for path in (COMPOSE_FILE, ROOT / "compose" / "Dockerfile"):
+        text = path.read_text().lower()
+        for secret in PUBLIC_SECRETS:
+            assert secret not in text, f"{path.name} holds {secret!r}, a public secret"
+    for name, service in compose()["services"].items():
+        assert not SECRET_VARIABLES & set(service.get("environment") or {}), name
+
+
+@pytest.mark.parametrize("name", CAIRN_SERVICES)
+def test_cairn_services_run_in_production_on_this_installs_secrets(name: str) -> None:
+    service = compose()["services"][name]
+    environment = service["environment"]
+    assert re.fullmatch(r"\$\{CAIRN_ENVIRONMENT:-production\}", environment["CAIRN_ENVIRONMENT"])
+    assert f"secrets:{environment['CAIRN_SECRETS_DIR']}:ro" in service["volumes"]
+    assert service["depends_on"]["secrets"] == {"condition": "service_completed_successfully"}
+    maker = compose()["services"]["secrets"]
+    assert maker["command"][-1] == environment["CAIRN_SECRETS_DIR"]
+    assert f"secrets:{environment['CAIRN_SECRETS_DIR']}" in maker["volumes"]
+
+
+def test_make_secrets_makes_random_ones_once_and_the_services_take_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The `secrets` service's script, run here: mode 600, kept on a second start, different
+    per install, and good enough for services in production."""
+    installs = [tmp_path / "one", tmp_path / "two"]
+    for folder in installs:
+        folder.mkdir()
+        subprocess.run(["sh", str(MAKE_SECRETS), str(folder)], check=True, timeout=30,
+                       capture_output=True)
+    made = {p.name: p.read_text() for p in installs[0].iterdir()}
+    assert set(made) == SECRET_VARIABLES
+    assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in installs[0].iterdir())
+    assert made["CAIRN_API_TOKENS"] == f"demo={made['CAIRN_TOKEN']}"
+    subprocess.run(["sh", str(MAKE_SECRETS), str(installs[0])], check=True, timeout=30,
+                   capture_output=True)
+    assert {p.name: p.read_text() for p in installs[0].iterdir()} == made  # kept
+    assert (installs[1] / "CAIRN_SIGNING_KEY").read_text() != made["CAIRN_SIGNING_KEY"]
+    for variable in SECRET_VARIABLES | {"CAIRN_ENVIRONMENT"}:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("CAIRN_SECRETS_DIR", str(installs[0]))
+    settings = Settings()
+    assert settings.environment == "production"
+    assert required_master(settings, "the ledger") == made["CAIRN_SIGNING_KEY"].encode()
+    assert settings.webhook_key.get_secret_value() == made["CAIRN_WEBHOOK_KEY"]
+    assert bootstrap_tokens(settings) == (("demo", made["CAIRN_TOKEN"].encode()),)
 
 
 def test_stack_ports_are_published_on_loopback() -> None:
