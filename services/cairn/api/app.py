@@ -28,8 +28,10 @@ from cairn.core.blobstore import LocalBlobStore
 from cairn.core.emitter import Emitter
 from cairn.core.logs import configure
 from cairn.core.settings import Settings
-from cairn.core.signing import master_key
+from cairn.core.signing import MissingKey, required_master
 from cairn.core.topics import Topics, ensure_topics
+from cairn.notifier.signing import MissingWebhookKey
+from cairn.notifier.signing import master_key as webhook_master
 from cairn.search.backend import backend_for
 
 log = configure("api")
@@ -100,11 +102,12 @@ def create_app(settings: Settings) -> FastAPI:
     except ValueError as exc:
         log.error("refusing to start", problem=str(exc))
         raise SystemExit(2) from None
-    if master_key(settings) is None:
-        log.error("refusing to start", problem="CAIRN_SIGNING_KEY is not set: the ledger "
-                  "would refuse every event the api produces (CAIRN_ENVIRONMENT=development "
-                  "uses a development key)")
-        raise SystemExit(2)
+    try:  # no key from the source: each install has its own (cairn.core.signing)
+        required_master(settings, "the api")
+        webhook_master(settings.webhook_key.get_secret_value())
+    except (MissingKey, MissingWebhookKey) as exc:
+        log.error("refusing to start", problem=str(exc))
+        raise SystemExit(2) from None
     if not app.state.tokens:
         log.warning("no bootstrap token (CAIRN_API_TOKENS, CAIRN_ADMIN_TOKEN): only tokens "
                     "made through the api are accepted")
