@@ -44,7 +44,10 @@ def publish(
     seed: Annotated[list[str] | None, typer.Option("--seed", help="k=integer")] = None,
     link: Annotated[list[str] | None, typer.Option(
         "--link", help="relation=project/name@vN (or relation=code:URL / data:URL)")] = None,
-    stage: Text = None,
+    stage: Annotated[str | None, typer.Option(
+        help="Publish into this stage; it meets the stage's gate, so a gated one such as "
+        "production is refused: publish, then `cairn stage REF production` once the "
+        "verdict is valid", show_default=False)] = None,
     license: Text = None,
     owner_team: Text = None,
     data_source: Text = None,
