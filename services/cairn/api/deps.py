@@ -14,7 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from cairn.api.errors import ApiError, Reason, not_found
 from cairn.api.principals import principal_of
 from cairn.api.usage import UsageEmitter
-from cairn.api.visibility import hidden_projects
+from cairn.api.visibility import Hidden, hidden_projects
 from cairn.core.access import Principal
 from cairn.core.blobstore import BlobStore
 from cairn.core.emitter import Emitter
@@ -83,11 +83,11 @@ async def _current_actor(principal: CurrentPrincipal) -> str:
 CurrentActor = Annotated[str, Depends(_current_actor)]
 
 
-async def _hidden(principal: CurrentPrincipal, pool: PoolDep) -> frozenset[str]:
+async def _hidden(principal: CurrentPrincipal, pool: PoolDep) -> Hidden:
     return await hidden_projects(pool, principal)
 
 
-HiddenProjects = Annotated[frozenset[str], Depends(_hidden)]  # private, not the caller's
+HiddenProjects = Annotated[Hidden, Depends(_hidden)]  # private, not the caller's; and unseen
 
 
 async def _existing_artifact(project: str, name: str, pool: PoolDep) -> str:

@@ -7,6 +7,10 @@ goes from the version that declares a link to its target, so "up" follows links 
 Each walk is a recursive CTE over (version, depth) with UNION, so a cycle stops at the depth
 limit and no (version, depth) pair is visited twice: at most versions x depth rows, never an
 exponential number of paths.
+
+A version the caller may not see ends the walk inside the query itself: it shows as a
+placeholder at the end of the link that reached it, and nothing it links to (or is linked
+from) is ever read, so no answer can say what lies behind it.
 """
 
 from __future__ import annotations
@@ -19,24 +23,33 @@ import asyncpg
 
 from cairn.api.deps import check_selector
 from cairn.api.reads import find_version, snapshot
+from cairn.api.visibility import Hidden, project_of_ref
 from cairn.core.identity import InvalidInput, parse_ref
 
 DIRECTIONS = ("up", "down", "both")
 MAX_DEPTH = 10
 DEFAULT_DEPTH = 3
 
-# $1 root version id, $2 depth limit. Rows: every link leaving a version reached at a depth
-# below the limit, with that depth, so the link's far end is at most at the limit.
+# $1 root version id, $2 depth limit, $3 the projects hidden from the caller. A version in a
+# hidden project is reached (so the link to it shows) but never opened: the walk goes no
+# further from it and no link leaving it is read. Rows: every link leaving an open version
+# reached below the limit, with that depth and the project of its far end (NULL when the far
+# end is not a recorded version).
 _WALK = """
-WITH RECURSIVE walk(version_id, depth) AS (
-  SELECT $1::bigint, 0
+WITH RECURSIVE walk(version_id, depth, open) AS (
+  SELECT $1::bigint, 0, true
   UNION
-  SELECT l.{far}, w.depth + 1 FROM walk w JOIN links l ON l.{near} = w.version_id
-  WHERE w.depth < $2 AND l.{far} IS NOT NULL
-), reached AS (SELECT version_id, min(depth) AS depth FROM walk GROUP BY version_id)
+  SELECT l.{far}, w.depth + 1, a.project <> ALL($3::text[])
+  FROM walk w JOIN links l ON l.{near} = w.version_id
+  JOIN versions v ON v.id = l.{far} JOIN artifacts a ON a.id = v.artifact_id
+  WHERE w.open AND w.depth < $2
+), reached AS (
+  SELECT version_id, min(depth) AS depth FROM walk WHERE open GROUP BY version_id
+)
 SELECT '{walk}' AS walk, l.id, l.source_version_id, l.target_version_id, l.relation,
-       l.target_ref, l.external, r.depth
+       l.target_ref, l.external, r.depth, fa.project AS far_project
 FROM reached r JOIN links l ON l.{near} = r.version_id
+LEFT JOIN versions fv ON fv.id = l.{far} LEFT JOIN artifacts fa ON fa.id = fv.artifact_id
 WHERE r.depth < $2
 ORDER BY r.depth, l.id
 """
@@ -62,32 +75,53 @@ def parse_params(direction: str | None, depth: str | None) -> tuple[str, int]:
     return direction, int(text)
 
 
-async def graph(pool: asyncpg.Pool, ref: str, direction: str, depth: int) -> dict[str, Any]:
-    """{"root", "direction", "depth", "nodes", "edges"} around the version `ref` names."""
+async def graph(pool: asyncpg.Pool, ref: str, direction: str, depth: int, hidden: Hidden
+                ) -> dict[str, Any]:
+    """{"root", "direction", "depth", "nodes", "edges"} around the version `ref` names, as
+    the caller may see it: the walk ends at what is hidden from them (see `assemble`)."""
     parsed = parse_ref(ref)
     selector = check_selector(parsed.selector or "latest")
     async with snapshot(pool) as conn:
         root = await find_version(conn, parsed.project, parsed.name, selector)
         links: list[asyncpg.Record] = []
+        private = sorted(hidden)
         if direction in ("up", "both"):
-            links += await conn.fetch(UP_SQL, root["id"], depth)
+            links += await conn.fetch(UP_SQL, root["id"], depth, private)
         if direction in ("down", "both"):
-            links += await conn.fetch(DOWN_SQL, root["id"], depth)
-        ids = {root["id"]} | {i for r in links
-                              for i in (r["source_version_id"], r["target_version_id"]) if i}
+            links += await conn.fetch(DOWN_SQL, root["id"], depth, private)
+        ids = {root["id"]} | {_near(r) for r in links} | {
+            far for r in links if (far := _far(r)) is not None and not _unseen_far(r, hidden)}
         versions = {r["id"]: r for r in await conn.fetch(NODES_SQL, list(ids))}
-    return assemble(ref, root["id"], direction, depth, versions, links)
+    return assemble(ref, root["id"], direction, depth, versions, links, hidden)
+
+
+def _near(link: Any) -> int:
+    """The end of a link the walk came from (always a version the caller may see)."""
+    return int(link["source_version_id" if link["walk"] == "up" else "target_version_id"])
+
+
+def _far(link: Any) -> int | None:
+    """The other end, if it is a recorded version."""
+    far = link["target_version_id" if link["walk"] == "up" else "source_version_id"]
+    return None if far is None else int(far)
 
 
 def node_id(r: asyncpg.Record | dict[str, Any]) -> str:
     return f"{r['project']}/{r['name']}@v{r['version_number']}"
 
 
-def assemble(ref: str, root: int, direction: str, depth: int,
-             versions: dict[int, Any], links: Iterable[Any]) -> dict[str, Any]:
-    """Nodes (each once, at its shortest distance from the root) and edges (each once)."""
+def assemble(ref: str, root: int, direction: str, depth: int, versions: dict[int, Any],
+             links: Iterable[Any], hidden: Hidden) -> dict[str, Any]:
+    """Nodes (each once, at its shortest distance from the root) and edges (each once).
+
+    The far end of a link that the caller may not see (a version in a hidden project, or an
+    unrecorded target in a project that is hidden or does not exist) is a placeholder of its
+    own per link, `{"id": "redacted-N", "redacted": true}`: one per link, so two links never
+    show that they reach the same hidden version, and a link to a missing project looks
+    exactly like one to a hidden project."""
     nodes: dict[str, dict[str, Any]] = {}
     distance: dict[str, int] = {}
+    placeholders: dict[int, str] = {}  # link id -> its placeholder's id
 
     def add(node: dict[str, Any], at: int) -> str:
         nodes.setdefault(node["id"], node)
@@ -99,12 +133,20 @@ def assemble(ref: str, root: int, direction: str, depth: int,
         return {"id": node_id(v), "kind": v["kind"], "digest": v["digest"],
                 "stage": v["stage"], "status": v["status"], "validation": v["validation"]}
 
+    def far_node(link: Any) -> dict[str, Any]:
+        if _unseen_far(link, hidden):
+            name = placeholders.setdefault(link["id"], f"redacted-{len(placeholders) + 1}")
+            return {"id": name, "redacted": True}
+        if link["far_project"] is not None:
+            return version_node(_far(link))  # type: ignore[arg-type]
+        return _unrecorded_node(link)
+
     root_id = add(version_node(root), 0)
     edges: dict[tuple[str, str, str], dict[str, str]] = {}
     for link in links:
-        up = link["walk"] == "up"  # up walks source -> target, down walks target -> source
-        source = add(version_node(link["source_version_id"]), link["depth"] + (not up))
-        target = add(_target_node(link, versions, version_node), link["depth"] + up)
+        near = add(version_node(_near(link)), link["depth"])
+        far = add(far_node(link), link["depth"] + 1)
+        source, target = (near, far) if link["walk"] == "up" else (far, near)
         edges.setdefault((source, target, link["relation"]),
                          {"from": source, "to": target, "relation": link["relation"]})
     ordered = sorted(nodes.values(), key=lambda n: (distance[n["id"]], n["id"]))
@@ -113,10 +155,15 @@ def assemble(ref: str, root: int, direction: str, depth: int,
             "edges": list(edges.values())}
 
 
-def _target_node(link: Any, versions: dict[int, Any], version_node: Any) -> dict[str, Any]:
-    """The far end of a link: a version, an external URL, or a target not recorded yet."""
-    if link["target_version_id"] is not None:
-        return version_node(link["target_version_id"])  # type: ignore[no-any-return]
+def _unseen_far(link: Any, hidden: Hidden) -> bool:
+    if link["far_project"] is not None:
+        return hidden.unseen(link["far_project"])
+    return link["external"] is None and hidden.unseen(project_of_ref(link["target_ref"]))
+
+
+def _unrecorded_node(link: Any) -> dict[str, Any]:
+    """The far end of a link that is not a version: an external URL, or a target not
+    recorded yet."""
     if link["external"] is not None:
         ext = json.loads(link["external"])
         at = f"@{ext['commit']}" if ext.get("commit") else ""

@@ -2,15 +2,17 @@
 caller, and redaction of what names them in answers about visible things.
 
 Search and suggestions exclude hidden projects in the engine query itself (so hits, facet
-counts and suggestions never count them); lineage graphs and a version's links show a
-hidden version as `{"redacted": true}`, without its name.
+counts and suggestions never count them); lineage graphs (cairn.api.lineage, whose walk ends
+there) and a version's links show what the caller may not see as `{"redacted": true}`,
+without its name, and a link to a project that does not exist just the same.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
-from typing import Any
+import re
+from collections.abc import Collection, Iterable
+from typing import Any, Self
 
 import asyncpg
 
@@ -18,8 +20,33 @@ from cairn.core.access import Principal, Project, can_see
 from cairn.core.identity import InvalidInput, parse_ref
 
 PROJECT_SQL = "SELECT body FROM config_items WHERE kind = 'project' AND key = $1 AND NOT removed"
-PRIVATE_SQL = ("SELECT key, body FROM config_items WHERE kind = 'project' AND NOT removed"
-               " AND body->>'visibility' = 'private'")
+# Every project that exists (configured, or with something published), with the settings of
+# the private ones.
+PROJECTS_SQL = ("SELECT key AS name, CASE WHEN body->>'visibility' = 'private' THEN body END"
+                " AS private FROM config_items WHERE kind = 'project' AND NOT removed"
+                " UNION ALL SELECT name, NULL FROM projects")
+
+
+class Hidden(frozenset[str]):
+    """The private projects a caller has no role in (the set itself, which search excludes),
+    and `unseen`: whether the caller may not learn of a project at all, because it is one of
+    those or does not exist. A link to either is answered alike (cairn.api.hiding's rule: a
+    hidden project answers exactly as a missing one). `known` is None for a site admin, who
+    sees everything."""
+
+    known: frozenset[str] | None
+
+    def __new__(cls, private: Iterable[str] = (), known: Iterable[str] | None = None
+                ) -> Self:
+        made = super().__new__(cls, private)
+        made.known = None if known is None else frozenset(known)
+        return made
+
+    def unseen(self, project: str | None) -> bool:
+        """`project` None: a target named only by digest, which could be anyone's."""
+        if self.known is None:
+            return False
+        return project is None or project in self or project not in self.known
 
 
 async def project(conn: asyncpg.Pool | asyncpg.Connection, name: str) -> Project:
@@ -28,13 +55,14 @@ async def project(conn: asyncpg.Pool | asyncpg.Connection, name: str) -> Project
 
 
 async def hidden_projects(conn: asyncpg.Pool | asyncpg.Connection, principal: Principal
-                          ) -> frozenset[str]:
-    """The private projects the principal has no role in."""
+                          ) -> Hidden:
+    """The private projects the principal has no role in, and every project that exists."""
     if principal.site_admin:
-        return frozenset()
-    rows = await conn.fetch(PRIVATE_SQL)
-    return frozenset(r["key"] for r in rows
-                     if not can_see(principal, Project.of(r["key"], json.loads(r["body"]))))
+        return Hidden()
+    rows = await conn.fetch(PROJECTS_SQL)
+    return Hidden((r["name"] for r in rows if r["private"] is not None and not can_see(
+        principal, Project.of(r["name"], json.loads(r["private"])))),
+        known=(r["name"] for r in rows))
 
 
 def project_of_ref(ref: str | None) -> str | None:
@@ -47,49 +75,40 @@ def project_of_ref(ref: str | None) -> str | None:
         return None
 
 
-def _node_project(node: Mapping[str, Any]) -> str | None:
-    if node.get("kind") == "external":
-        return None
-    if node.get("kind") == "unresolved":
-        return project_of_ref(node.get("target_ref"))
-    return project_of_ref(str(node["id"]))
+def redact_detail(detail: dict[str, Any], hidden: Hidden) -> dict[str, Any]:
+    """A version's links to or from what the caller may not see (a hidden project, a project
+    that does not exist, a digest that names nothing they may see) keep only their relation,
+    all in the same shape; and its verdicts say nothing about those links' targets."""
+    def out(link: dict[str, Any]) -> bool:
+        if link.get("target"):
+            return hidden.unseen(project_of_ref(link["target"]["ref"]))
+        return not link.get("external") and hidden.unseen(project_of_ref(link["target_ref"]))
+
+    unseen_out = [out(lk) for lk in detail["links_out"]]
+    named = {text for lk, hide in zip(detail["links_out"], unseen_out, strict=True) if hide
+             for text in (lk.get("target_ref"), (lk.get("target") or {}).get("ref")) if text}
+    redacted = [{"relation": lk["relation"], "redacted": True} if hide else lk
+                for lk, hide in zip(detail["links_out"], unseen_out, strict=True)]
+    links_in = [{"relation": lk["relation"], "redacted": True}
+                if hidden.unseen(project_of_ref(lk["source"]["ref"])) else lk
+                for lk in detail["links_in"]]
+    return {**detail, "links_out": redacted, "links_in": links_in,
+            "verdicts": [without_refs(v, named) for v in detail.get("verdicts") or []]}
 
 
-def redact_graph(graph: dict[str, Any], hidden: Collection[str]) -> dict[str, Any]:
-    """Nodes in hidden projects become `{"id": "redacted-N", "redacted": true}`; edges keep
-    their shape, pointing at the placeholders."""
-    if not hidden:
-        return graph
-    renamed: dict[str, str] = {}
-    nodes = []
-    for node in graph["nodes"]:
-        if _node_project(node) in hidden:
-            renamed[node["id"]] = f"redacted-{len(renamed) + 1}"
-            nodes.append({"id": renamed[node["id"]], "redacted": True,
-                          "distance": node.get("distance")})
-        else:
-            nodes.append(node)
-    edges = [{**e, "from": renamed.get(e["from"], e["from"]), "to": renamed.get(e["to"], e["to"])}
-             for e in graph["edges"]]
-    return {**graph, "nodes": nodes, "edges": edges}
-
-
-def redact_detail(detail: dict[str, Any], hidden: Collection[str]) -> dict[str, Any]:
-    """A version's links to or from hidden projects keep only their relation."""
-    if not hidden:
-        return detail
-
-    def out(link: dict[str, Any]) -> dict[str, Any]:
-        target = (link.get("target") or {}).get("ref") or link.get("target_ref")
-        return {"relation": link["relation"], "redacted": True} \
-            if project_of_ref(target) in hidden else link
-
-    def into(link: dict[str, Any]) -> dict[str, Any]:
-        return {"relation": link["relation"], "redacted": True} \
-            if project_of_ref(link["source"]["ref"]) in hidden else link
-
-    return {**detail, "links_out": [out(lk) for lk in detail["links_out"]],
-            "links_in": [into(lk) for lk in detail["links_in"]]}
+def without_refs(verdict: dict[str, Any], refs: Collection[str]) -> dict[str, Any]:
+    """The verdict without the reasons that name any of `refs`. A warning left with no
+    reason passes: the lineage check warns only about a link that does not resolve, and a
+    link to a hidden version that does must not look different from one to nothing."""
+    if not refs:
+        return verdict
+    naming = re.compile(r"(?<![\w.-])(?:" + "|".join(map(re.escape, sorted(refs))) + r")(?!\w)")
+    kept = [r for r in verdict["reasons"]
+            if not naming.search(r if isinstance(r, str) else json.dumps(r))]
+    if len(kept) == len(verdict["reasons"]):
+        return verdict
+    status = "passed" if verdict["status"] == "warning" and not kept else verdict["status"]
+    return {**verdict, "status": status, "reasons": kept}
 
 
 def redact_hits(answer: dict[str, Any], hidden: Collection[str]) -> dict[str, Any]:

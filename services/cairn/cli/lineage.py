@@ -91,8 +91,11 @@ def _grow(branch: Tree, node: str, edges: Edges, nodes: Mapping[str, Any], depth
 
 
 def label(node: Mapping[str, Any]) -> Text:
-    """`p/n@v3  model · production · passed`; external and unrecorded targets say so."""
+    """`p/n@v3  model · production · passed`; external, unrecorded and hidden targets say
+    so."""
     kind = node.get("kind")
+    if node.get("redacted"):
+        return Text("a version you may not see", style="dim")
     if kind == "external":
         at = f" @ {node['commit']}" if node.get("commit") else ""
         return Text.assemble((str(node.get("url")), "blue"), at,

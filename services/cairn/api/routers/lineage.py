@@ -12,7 +12,6 @@ from fastapi import APIRouter
 
 from cairn.api import lineage
 from cairn.api.deps import HiddenProjects, PoolDep
-from cairn.api.visibility import redact_graph
 from cairn.core.identity import InvalidInput
 
 router = APIRouter(prefix="/v1/lineage", tags=["lineage"])
@@ -22,12 +21,13 @@ router = APIRouter(prefix="/v1/lineage", tags=["lineage"])
 async def get_lineage(pool: PoolDep, hidden: HiddenProjects, ref: str | None = None,
                       direction: str | None = None, depth: str | None = None) -> dict[str, Any]:
     """The graph around `ref`: nodes (versions, external code or data, links whose target
-    is not recorded yet) and edges from the version declaring a link to its target. A
-    version in a private project the caller may not see is `{"redacted": true}`."""
+    is not recorded yet) and edges from the version declaring a link to its target. What the
+    caller may not see (a version in a private project, a target in a project that does not
+    exist) is a `{"redacted": true}` placeholder, and the walk ends there."""
     if not ref:
         raise InvalidInput("missing_ref", "give ref=project/name@vN (or :alias)")
     checked_direction, checked_depth = lineage.parse_params(direction, depth)
-    return redact_graph(await lineage.graph(pool, ref, checked_direction, checked_depth), hidden)
+    return await lineage.graph(pool, ref, checked_direction, checked_depth, hidden)
 
 
 @router.get("/{ref:path}")

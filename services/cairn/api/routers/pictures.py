@@ -19,7 +19,6 @@ from fastapi import APIRouter, Query, Request, Response
 
 from cairn.api import lineage, pictures
 from cairn.api.deps import HiddenProjects, PoolDep
-from cairn.api.visibility import redact_graph
 from cairn.core import metric_plot
 from cairn.core.lineage_dot import FORMATS, to_dot
 
@@ -32,8 +31,8 @@ def _lineage_picture(fmt: str) -> Callable[..., Awaitable[Response]]:
                               direction: str | None = None, depth: str | None = None
                               ) -> Response:
         checked_direction, checked_depth = lineage.parse_params(direction, depth)
-        graph = await lineage.graph(pool, ref, checked_direction, checked_depth)
-        body = await pictures.render_dot(to_dot(redact_graph(graph, hidden)), fmt)
+        graph = await lineage.graph(pool, ref, checked_direction, checked_depth, hidden)
+        body = await pictures.render_dot(to_dot(graph), fmt)
         return Response(body, media_type=FORMATS[fmt])
 
     return lineage_picture
