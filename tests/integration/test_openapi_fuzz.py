@@ -13,6 +13,7 @@ the spec is only served once the `api` fixture has started.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import pytest
@@ -21,8 +22,9 @@ from schemathesis.engine import events
 
 from tests.processes import Service
 
-MAX_EXAMPLES = 15
-SEED = 9  # issue 9; change it locally to explore other inputs, keep it fixed in CI
+# Fixed in CI; to explore further: CAIRN_FUZZ_EXAMPLES=100 CAIRN_FUZZ_SEED=1 scripts/test -k fuzz
+MAX_EXAMPLES = int(os.environ.get("CAIRN_FUZZ_EXAMPLES", "15"))
+SEED = int(os.environ.get("CAIRN_FUZZ_SEED", "9"))
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_schema_conformance")
 
@@ -51,6 +53,7 @@ def _config(headers: dict[str, str]) -> schemathesis.Config:
         "headers": headers,
         "request-timeout": 30,
         "workers": 1,
+        "continue-on-failure": True,
         "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True},
         "phases": {"stateful": {"enabled": False}},
         "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
