@@ -18,6 +18,7 @@ from cairn.api import errors, openapi_contract
 from cairn.api.auth import bootstrap_tokens
 from cairn.api.denials import Bucket
 from cairn.api.guard import enforce
+from cairn.api.input_guard import InputGuard
 from cairn.api.middleware import JsonBodyLimit, Metrics
 from cairn.api.routers import include_all, retention
 from cairn.api.ui import html as ui_html
@@ -118,6 +119,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(ui_pages.router)  # the read-only web UI under /ui
     app.include_router(ui_session.router)
     ui_html.install_error_pages(app)  # errors under /ui as pages
+    # refuses NUL, controls, bad UTF-8, overlong values before any query; inside the limit
+    app.add_middleware(InputGuard, served=app, max_bytes=settings.max_event_bytes)
     app.add_middleware(JsonBodyLimit, max_bytes=settings.max_event_bytes)
     app.add_middleware(Metrics)
     app.add_middleware(ui_html.UiHeaders)  # CSP and friends on /ui responses

@@ -33,6 +33,8 @@ class Reason(StrEnum):
     FORBIDDEN = "forbidden"
     TOO_LARGE = "too_large"
     INVALID_REQUEST = "invalid_request"
+    INVALID_CHARACTERS = "invalid_characters"  # cairn.api.input_guard
+    VALUE_TOO_LONG = "value_too_long"  # cairn.api.input_guard
     MISSING_BLOBS = "missing_blobs"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     NOT_READY = "not_ready"
