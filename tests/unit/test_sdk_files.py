@@ -122,3 +122,55 @@ def test_large_files_hash_in_chunks_with_a_progress_bar(tree: Path) -> None:
 ])
 def test_media_types_know_ml_formats(path: str, expected: str | None) -> None:
     assert media_type(path) == expected
+
+
+@pytest.mark.parametrize("name,reason", [
+    ("n" * 256, "path_component_too_long"),
+    ("d/" + "\u00e9" * 128, "path_component_too_long"),  # 128 characters, 256 bytes
+    ("/".join(["p" * 200] * 21), "path_too_long"),  # 4,220 bytes, each name short
+])
+def test_a_path_no_file_system_can_hold_is_refused(tree: Path, name: str, reason: str) -> None:
+    with pytest.raises(InvalidInput) as err:
+        plan({name: tree / "model.pt"}, tree)
+    assert err.value.reason == reason
+
+
+def _deep_tree(root: Path) -> None:
+    """deep/ + 20 directories of 200 characters (4,024 bytes: still a path the system takes
+    relative to root) holding a file whose manifest path is 4,125 bytes long."""
+    os.mkdir(root / "deep")
+    fd = os.open(root / "deep", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(20):
+            os.mkdir("d" * 200, dir_fd=fd)
+            inner = os.open("d" * 200, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        os.close(os.open("f" * 100, os.O_WRONLY | os.O_CREAT, dir_fd=fd))
+    finally:
+        os.close(fd)
+
+
+def test_a_file_whose_path_is_too_long_is_refused_before_it_is_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _deep_tree(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InvalidInput) as err:
+        plan(["deep"], ".")
+    assert err.value.reason == "path_too_long"
+
+
+def test_the_cli_says_what_to_fix_about_a_long_path(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from cairn.cli.main import app
+    from typer.testing import CliRunner
+
+    _deep_tree(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["publish", "dataset", "p/m", "deep"],
+                                env={"CAIRN_API_URL": "http://127.0.0.1:9", "CAIRN_TOKEN": "t"})
+    assert result.exit_code == 2, result.output
+    line = result.stderr.strip()
+    assert line.startswith("error: ") and "\n" not in line
+    assert "[path_too_long]" in line and "4096" in line and "shorten" in line
+    assert "not reachable" not in line  # refused before any request

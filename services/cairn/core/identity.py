@@ -22,6 +22,8 @@ _NAME = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,126}[a-z0-9])?$")
 _HEX = re.compile(r"^[0-9a-f]+$")
 _ALIAS = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _STAGE = re.compile(f"^{STAGE_PATTERN}$")
+MAX_COMPONENT_BYTES = 255  # a file or directory name (NAME_MAX)
+MAX_PATH_BYTES = 4096  # a whole manifest path (PATH_MAX)
 
 
 class InvalidInput(ValueError):
@@ -62,9 +64,11 @@ def check_stage(value: str) -> str:
 
 
 def check_path(path: str) -> str:
-    """A manifest path: relative, POSIX, normalised, never escaping the artifact root."""
+    """A manifest path: relative, POSIX, normalised, never escaping the artifact root, and
+    one that a file system can hold when it is pulled (check_path_length)."""
     if not path or "\\" in path or "\x00" in path:
         raise InvalidInput("invalid_path", f"file path {path!r} must be a non-empty POSIX path")
+    check_path_length(path)
     pure = PurePosixPath(path)
     if pure.is_absolute() or path.startswith("/"):
         raise InvalidInput("absolute_path", f"file path {path!r} must be relative")
@@ -73,6 +77,28 @@ def check_path(path: str) -> str:
             "path_traversal", f"file path {path!r} must not contain '..', '.' or empty parts"
         )
     return path
+
+
+def check_path_length(path: str) -> str:
+    """Refuse what no common file system can hold (Linux NAME_MAX and PATH_MAX): a version
+    whose paths pass here can be pulled; one that does not would fail at pull time."""
+    size = len(path.encode("utf-8", "surrogatepass"))
+    if size > MAX_PATH_BYTES:
+        raise InvalidInput("path_too_long", f"file path {_clip(path)} is {size} bytes in "
+                           f"UTF-8; at most {MAX_PATH_BYTES} are accepted: shorten it or "
+                           "flatten its directories")
+    for part in path.split("/"):
+        length = len(part.encode("utf-8", "surrogatepass"))
+        if length > MAX_COMPONENT_BYTES:
+            raise InvalidInput("path_component_too_long", f"file path {_clip(path)} has a "
+                               f"name ({_clip(part)}) of {length} bytes in UTF-8; a file or "
+                               f"directory name may have at most {MAX_COMPONENT_BYTES}: "
+                               "rename it")
+    return path
+
+
+def _clip(text: str, most: int = 60) -> str:
+    return repr(text if len(text) <= most else f"{text[:most]}…")
 
 
 def check_sha256(value: str) -> str:

@@ -5,7 +5,8 @@ given): `data/` publishes `data/train.csv`, `model.pt` publishes `model.pt`. A m
 names entries explicitly, `{"weights": "/scratch/run-7/ckpt"}` publishing
 `weights/<files of ckpt>`. Anything that could escape — '..', an absolute path outside
 root, a symlink pointing outside what was named — is refused before any byte is read, so a
-manifest never names a file the user did not mean to publish.
+manifest never names a file the user did not mean to publish; so is a path that no file
+system could hold at pull time (cairn.core.identity.check_path_length).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path, PurePath
 from typing import Any, TypeAlias
 
 from cairn.core.blobstore import read_chunks
-from cairn.core.identity import InvalidInput, check_path
+from cairn.core.identity import InvalidInput, check_path, check_path_length
 from cairn.sdk.progress import Advance, bytes_progress
 
 # Formats of ML work that the system's mime.types gets wrong or does not know (.pt is not
@@ -112,7 +113,7 @@ def _expand(prefix: str, source: Path, anchor: Path | None, named: bool = False
     _inside(source, anchor)
     out: list[tuple[str, Path]] = []
     visited: set[Path] = set()
-    for dirpath, dirnames, filenames in os.walk(source, followlinks=True):
+    for dirpath, dirnames, filenames in os.walk(source, onerror=_unreadable, followlinks=True):
         here = Path(dirpath)
         real = here.resolve()
         if real in visited:
@@ -123,15 +124,22 @@ def _expand(prefix: str, source: Path, anchor: Path | None, named: bool = False
             _inside(here / d, anchor)
         for f in filenames:
             full = here / f
+            rel = full.relative_to(source).as_posix()
+            path = check_path_length(f"{prefix}/{rel}" if prefix else rel)  # before any stat
             _inside(full, anchor)
             if not full.is_file():
                 raise InvalidInput("not_a_file", f"{full} is not a regular file (a broken link, "
                                    "socket or device); remove it or publish a subdirectory")
-            rel = full.relative_to(source).as_posix()
-            out.append((f"{prefix}/{rel}" if prefix else rel, full))
+            out.append((path, full))
     if not out and named:
         raise InvalidInput("no_files", f"{source} contains no files")
     return out
+
+
+def _unreadable(error: OSError) -> None:
+    """os.walk would skip a directory it cannot list; a manifest must not silently lack it."""
+    raise InvalidInput("unreadable", f"{error.filename}: {error.strerror}; make it readable "
+                       "(or shorter), or leave it out") from error
 
 
 def _inside(path: Path, anchor: Path | None) -> None:
