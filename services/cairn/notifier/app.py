@@ -195,16 +195,13 @@ def create_app(settings: Settings) -> faust.App:
             with attempt:  # PostgreSQL starting, or the ledger has not migrated it yet
                 await subscriptions.current()
         http()
-        if not key:
-            log.warning("CAIRN_WEBHOOK_KEY is not set: signing with the development key, "
-                        "which anyone can know; set it outside development")
         log.info("notifier ready", changelog=topics.changelog, deliveries=topics.deliveries,
                  subscriptions=len(subscriptions), attempts=policy.attempts,
                  concurrency=settings.webhook_concurrency, backlog=settings.webhook_backlog,
                  private_targets=settings.allow_private_webhooks)
 
     service_pages(app, lambda: None if state["http"] is None else {
-        "subscriptions": len(subscriptions), "signing_key": "set" if key else "development",
+        "subscriptions": len(subscriptions), "signing_key": "set",
         "private_targets": settings.allow_private_webhooks, "queued": len(lanes),
         "lanes": lanes.lanes})
     app.cairn_codecs = (reports_codec,)  # type: ignore[attr-defined]

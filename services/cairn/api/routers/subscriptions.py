@@ -75,8 +75,6 @@ async def create_subscription(body: SubscriptionIn, actor: CurrentActor, setting
     sub_id = str(uuid7())
     event = new_config_event(KIND, sub_id, sub, actor=actor, tool="api")
     await emitter.emit_config_async(event)
-    if not settings.webhook_key.get_secret_value():
-        log.warning("CAIRN_WEBHOOK_KEY is not set: the secret comes from the development key")
     log.info("subscription requested", id=sub_id, team=sub["team"], actor=actor,
              event_id=event["event_id"])
     return {"id": sub_id, "event_id": event["event_id"], "secret": secret(settings, sub_id),
