@@ -19,7 +19,7 @@ from cairn.api.auth import bootstrap_tokens
 from cairn.api.denials import Bucket
 from cairn.api.guard import enforce
 from cairn.api.input_guard import InputGuard
-from cairn.api.middleware import JsonBodyLimit, Metrics
+from cairn.api.middleware import JsonBodyLimit, Metrics, SecurityHeaders
 from cairn.api.routers import include_all, retention
 from cairn.api.ui import html as ui_html
 from cairn.api.ui import pages as ui_pages
@@ -124,5 +124,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(JsonBodyLimit, max_bytes=settings.max_event_bytes)
     app.add_middleware(Metrics)
     app.add_middleware(ui_html.UiHeaders)  # CSP and friends on /ui responses
+    app.add_middleware(SecurityHeaders)  # nosniff on all, CSP on what a browser renders
     openapi_contract.install(app)  # error answers documented on every operation
     return app

@@ -1,6 +1,7 @@
-"""ASGI middleware: the body limit of JSON endpoints, and request metrics.
+"""ASGI middleware: the body limit of JSON endpoints, request metrics, and the headers that
+keep a browser from sniffing or running what the api answers.
 
-Both are plain ASGI rather than BaseHTTPMiddleware, so streamed uploads and downloads pass
+All are plain ASGI rather than BaseHTTPMiddleware, so streamed uploads and downloads pass
 through untouched.
 """
 
@@ -12,6 +13,7 @@ from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cairn.api.errors import Reason, error_response
+from cairn.api.ui.html import CSP
 
 REQUESTS = Counter("cairn_api_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("cairn_api_request_seconds", "HTTP request latency", ["method", "route"])
@@ -93,3 +95,37 @@ class Metrics:
             route = getattr(scope.get("route"), "path", "unmatched")
             REQUESTS.labels(scope["method"], route, str(status)).inc()
             LATENCY.labels(scope["method"], route).observe(time.perf_counter() - start)
+
+
+# FastAPI's documentation pages load Swagger UI and ReDoc from a CDN: the UI's policy would
+# leave them blank.
+DOCS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
+
+
+class SecurityHeaders:
+    """`X-Content-Type-Options: nosniff` on every response, and the web UI's
+    Content-Security-Policy (cairn.api.ui.html.CSP) on every one a browser could render
+    as a page or picture (all but JSON and the docs pages): an SVG drawn from a label or a
+    blob named `.html` runs no script. A header the route set itself is kept."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        docs = scope["path"] in DOCS
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {k.lower(): v for k, v in headers}
+                if b"x-content-type-options" not in names:
+                    headers.append((b"x-content-type-options", b"nosniff"))
+                json = names.get(b"content-type", b"").split(b";")[0].strip().endswith(b"json")
+                if not (json or docs or b"content-security-policy" in names):
+                    headers.append((b"content-security-policy", CSP.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

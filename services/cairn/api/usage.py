@@ -11,19 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import asyncpg
 import structlog
 from confluent_kafka import Producer
 from fastapi import Request
 from prometheus_client import Counter
 
+from cairn.api.downloads import Downloaded
 from cairn.core import schemas
 from cairn.core.codec import AvroCodec, RegistryClient
-from cairn.core.identity import InvalidInput, Ref
 from cairn.core.kafka import Header, kafka_headers, produce_all_async
 from cairn.core.topics import Topics
 from cairn.core.usage import ANONYMOUS, REPORTED, REPORTED_HEADER, usage_event
-from cairn.ledger.queries import artifact_row, resolve_version
 
 log = structlog.get_logger("api")
 EMITTED = Counter("cairn_api_usage_emitted_total", "Usage events emitted", ["action"])
@@ -88,44 +86,10 @@ def count_view(emitter: UsageEmitter, request: Request, detail: dict[str, Any]) 
                           reader(request))
 
 
-BLOB_VERSIONS_SQL = """
-SELECT a.project, a.name, v.digest FROM files f
-JOIN versions v ON v.id = f.version_id JOIN artifacts a ON a.id = v.artifact_id
-WHERE f.sha256 = $1 ORDER BY v.id LIMIT 2
-"""
-
-
-async def count_download(emitter: UsageEmitter, request: Request, pool: asyncpg.Pool,
-                         sha256: str, ref: Ref | None) -> None:
-    """Runs once the response was sent, so counting never delays the bytes."""
-    if reported_by_client(request):
-        return
-    try:
-        async with pool.acquire() as conn:
-            found = await _downloaded_version(conn, sha256, ref)
-        if found is not None:
-            emitter.emit_soon(*found, "download", reader(request))
-    except Exception as exc:  # PostgreSQL away, say: the bytes were served all the same
-        LOST.inc()
-        log.warning("usage event lost", sha256=sha256, error=repr(exc))
-
-
-async def _downloaded_version(conn: asyncpg.Connection, sha256: str, ref: Ref | None
-                              ) -> tuple[str, str] | None:
-    """(artifact, digest) of the version downloaded. A blob belongs to every version whose
-    manifest lists it: `?ref=` says which one; without it, only a blob of exactly one
-    version can be counted."""
-    if ref is None:
-        rows = await conn.fetch(BLOB_VERSIONS_SQL, sha256)
-        return (f"{rows[0]['project']}/{rows[0]['name']}", rows[0]["digest"]) \
-            if len(rows) == 1 else None
-    art = await artifact_row(conn, ref.artifact)
-    if art is None:
-        return None
-    try:
-        version = await resolve_version(conn, art["id"], ref.selector or "latest")
-    except InvalidInput:  # the client named a version that does not exist: nothing to count
-        return None
-    listed = await conn.fetchval("SELECT 1 FROM files WHERE version_id = $1 AND sha256 = $2",
-                                 version["id"], sha256)
-    return (ref.artifact, version["digest"]) if listed else None
+def count_download(emitter: UsageEmitter, request: Request, found: Downloaded | None
+                   ) -> None:
+    """Runs once the response was sent, so counting never delays the bytes. `found` is the
+    version the caller may read that the download is of (cairn.api.downloads): a blob
+    fetched through a version one may not read counts for nobody."""
+    if found is not None and not reported_by_client(request):
+        emitter.emit_soon(found.artifact, found.digest, "download", reader(request))

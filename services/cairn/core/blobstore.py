@@ -33,6 +33,8 @@ class BlobStore(Protocol):
         chunks: Iterable[bytes],
         expected_sha256: str | None = None,
         max_bytes: int | None = None,
+        *,
+        skip_stored: bool = True,
     ) -> tuple[str, int]: ...
     def open(self, sha256: str) -> Iterator[bytes]: ...
     def size(self, sha256: str) -> int: ...
@@ -74,9 +76,13 @@ class LocalBlobStore:
         chunks: Iterable[bytes],
         expected_sha256: str | None = None,
         max_bytes: int | None = None,
+        *,
+        skip_stored: bool = True,
     ) -> tuple[str, int]:
-        """Store a stream; return (sha256, size). A mismatching expected digest stores nothing."""
-        if expected_sha256 is not None and self.has(expected_sha256):
+        """Store a stream; return (sha256, size). A mismatching expected digest stores nothing.
+        A blob stored already under `expected_sha256` is not read again, unless `skip_stored`
+        is false: then the bytes are checked (digest, size limit) exactly as a first upload's."""
+        if skip_stored and expected_sha256 is not None and self.has(expected_sha256):
             for _ in chunks:  # drain the stream so an HTTP body is consumed either way
                 pass
             return expected_sha256, self.size(expected_sha256)
