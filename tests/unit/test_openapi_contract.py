@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cairn.api import openapi_contract
+from cairn.core.error_codes import CODES
 from fastapi import FastAPI
 
 
@@ -35,3 +36,15 @@ def test_every_operation_documents_the_error_body() -> None:
     assert {"ErrorBody", "ErrorDetail", "Publish"} <= set(schemas)
     assert "HTTPValidationError" not in schemas  # FastAPI's 422 body: errors.py never sends it
     assert schemas["ErrorDetail"]["required"] == ["reason", "message"]
+
+
+def test_the_spec_publishes_every_code_the_api_answers_with() -> None:
+    spec = _app().openapi()
+    codes = spec["x-error-codes"]
+    assert codes["name_taken"] == {"status": 409, "meaning": CODES["name_taken"].meaning}
+    assert codes["invalid_name"]["status"] == 400 and codes["unknown_stage"]["status"] == 422
+    assert codes["http_<status>"]["status"] is None
+    assert "blob_too_large" not in codes  # answered as too_large, which is listed
+    assert "stage_order" not in codes  # only ever a refused event's reason, never an answer
+    reason = spec["components"]["schemas"]["ErrorDetail"]["properties"]["reason"]
+    assert "x-error-codes" in reason["description"]

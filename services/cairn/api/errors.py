@@ -1,7 +1,9 @@
 """One error body for every failure: {"error": {"reason": <stable code>, "message": <what to fix>}}.
 
 Clients branch on `reason`, never on the message or on FastAPI's own error shapes, so every
-exception a route can raise is translated here.
+exception a route can raise is translated here. Every code and its status are listed once, in
+cairn.core.error_codes: an InvalidInput's status comes from there, and
+tests/unit/test_error_codes.py holds every literal `ApiError(status, reason)` to it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
+from cairn.core import error_codes
 from cairn.core.identity import InvalidInput
 from cairn.core.kafka import DeliveryFailed
 
@@ -26,7 +29,8 @@ log = structlog.get_logger("api")
 
 
 class Reason(StrEnum):
-    """Reasons the api itself gives; InvalidInput reasons from cairn.core pass through as-is."""
+    """Reasons the api itself gives (each one in cairn.core.error_codes.CODES, with its status);
+    InvalidInput reasons from cairn.core pass through as the table says."""
 
     NOT_FOUND = "not_found"
     UNAUTHENTICATED = "unauthenticated"
@@ -42,8 +46,6 @@ class Reason(StrEnum):
     INTERNAL = "internal"
 
 
-# InvalidInput reasons that mean "too big" rather than "wrong": 413, reason too_large.
-TOO_LARGE = {"blob_too_large", "event_too_large"}
 _BY_STATUS = {404: Reason.NOT_FOUND, 405: Reason.METHOD_NOT_ALLOWED, 413: Reason.TOO_LARGE,
               401: Reason.UNAUTHENTICATED, 403: Reason.FORBIDDEN}
 
@@ -87,11 +89,17 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status, exc.reason, exc.message, exc.headers, **exc.extra)
 
 
+def _coded(reason: Reason, message: str) -> JSONResponse:
+    """An answer whose status is the one cairn.core.error_codes gives `reason`."""
+    return error_response(error_codes.answer(reason)[0], reason, message)
+
+
 async def _invalid_input(_: Request, exc: Exception) -> JSONResponse:
+    """400 with the reason, unless the table says otherwise (413 too_large for a blob or event
+    over its limit, 422 for a stage off the ladder)."""
     assert isinstance(exc, InvalidInput)
-    if exc.reason in TOO_LARGE:
-        return error_response(413, Reason.TOO_LARGE, str(exc))
-    return error_response(400, exc.reason, str(exc))
+    status, reason = error_codes.answer(exc.reason)
+    return error_response(status, reason, str(exc))
 
 
 async def _validation(_: Request, exc: Exception) -> JSONResponse:
@@ -99,7 +107,7 @@ async def _validation(_: Request, exc: Exception) -> JSONResponse:
     problems = [
         f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()[:10]
     ]
-    return error_response(422, Reason.INVALID_REQUEST, "; ".join(problems) or "invalid request")
+    return _coded(Reason.INVALID_REQUEST, "; ".join(problems) or "invalid request")
 
 
 async def _http(_: Request, exc: Exception) -> JSONResponse:
@@ -110,17 +118,17 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
 
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.warning("dependency unavailable", path=request.url.path, error=repr(exc))
-    return error_response(503, Reason.UNAVAILABLE,
-                          "Kafka or PostgreSQL did not answer; retry with the same request")
+    return _coded(Reason.UNAVAILABLE,
+                  "Kafka or PostgreSQL did not answer; retry with the same request")
 
 
 async def _disconnected(_: Request, exc: Exception) -> JSONResponse:
-    return error_response(400, Reason.INVALID_REQUEST, "the client went away mid-request")
+    return _coded(Reason.INVALID_REQUEST, "the client went away mid-request")
 
 
 async def _internal(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", path=request.url.path, exc_info=exc)
-    return error_response(500, Reason.INTERNAL, "internal error; the api log has the details")
+    return _coded(Reason.INTERNAL, "internal error; the api log has the details")
 
 
 UNAVAILABLE = (DeliveryFailed, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,

@@ -4,8 +4,9 @@ Every refusal goes through cairn.api.errors (one body: `{"error": {"reason", "me
 from the policy guard, the input guard and middleware as much as from the routes, so the
 error answers are documented here, once, for every operation, rather than route by route.
 FastAPI's own 422 body (`HTTPValidationError`) is never sent (errors.py translates it), so
-its entry is replaced too. Clients and schemathesis (tests/integration/test_openapi_fuzz.py)
-hold the api to this spec.
+its entry is replaced too. The stable codes an error's `reason` can hold, each with its status
+and meaning, are published once as the spec's `x-error-codes` (from cairn.core.error_codes).
+Clients and schemathesis (tests/integration/test_openapi_fuzz.py) hold the api to this spec.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic.json_schema import models_json_schema
 
 from cairn.api.errors import ErrorBody
 from cairn.api.models import Publish
+from cairn.core.error_codes import CODES, FAMILIES, Where
 
 REF = "#/components/schemas/{model}"
 
@@ -50,11 +52,21 @@ def contract(app: FastAPI) -> dict[str, Any]:
         schemas.update(_hand_read_models())
         for name in FASTAPI_VALIDATION:
             schemas.pop(name, None)
+        schemas["ErrorDetail"]["properties"]["reason"]["description"] = (
+            "a stable code to branch on: one of `x-error-codes` (or http_<status>)")
+        schema["x-error-codes"] = error_codes()
         for path_item in schema.get("paths", {}).values():
             for method, operation in path_item.items():
                 _document_errors(method, operation)
         app.openapi_schema = schema
     return app.openapi_schema
+
+
+def error_codes() -> dict[str, dict[str, Any]]:
+    """Every code the api answers with: its status and what it means."""
+    return {code: {"status": c.status, "meaning": c.meaning}
+            for code, c in {**CODES, **{f"{k}<status>": v for k, v in FAMILIES.items()}}.items()
+            if c.where is Where.API and c.answered_as is None}
 
 
 def _hand_read_models() -> dict[str, Any]:
