@@ -225,3 +225,34 @@ def test_cli_errors_are_one_line_with_the_reason(cli: Cli, work: Path) -> None:
     assert refused.stderr.strip().count("\n") == 0 and "[kind_mismatch]" in refused.stderr
     bad_stage = cli("stage", f"{p}/d@v7", "staging", cwd=work, check=False)
     assert bad_stage.returncode == 1 and "[unknown_version]" in bad_stage.stderr
+
+
+def test_access_commands_through_the_sdk(cli: Cli, sdk: Client, tmp_path: Path) -> None:
+    """whoami, tokens, teams, projects and the audit log: each command a Client method."""
+    def out(*args: str) -> str:
+        return cli(*args, cwd=tmp_path).stdout
+
+    p = project()
+    assert json.loads(out("whoami", "--json"))["name"] == "alice"
+    user = f"u-{p}"
+    assert f"user {user}: recorded (seq " in out("user", user, "--email", f"{user}@example.org")
+    made = json.loads(out("token", "create", "--owner", user, "--scope", "read",
+                          "--expires-in-days", "7", "--description", p, "--json"))
+    assert made["status"] == "recorded" and made["token"] and made["scopes"] == ["read"]
+    listed = json.loads(out("token", "list", "--owner", user, "--json"))
+    assert [t["id"] for t in listed] == [made["id"]]
+    assert f"token {made['id']} revoked: recorded (seq " in out("token", "revoke", made["id"])
+    pending = json.loads(out("token", "create", "--owner", user, "--no-wait", "--json"))
+    assert "status" not in pending and pending["event_id"]  # the api's answer as it came
+    assert sdk.revoke_token(pending["id"])["status"] == "recorded"
+
+    team = f"team-{p}"
+    assert f"team {team}: recorded" in out("team", team, "--member", user)
+    assert f"project {p}: recorded" in out("project", "set", p, "--visibility", "private")
+    assert f"project {p}: recorded" in out("project", "team", p, team, "viewer")
+    shown = json.loads(out("project", "show", p, "--json"))
+    assert (shown["visibility"], shown["teams"]) == ("private", {team: "viewer"})
+    assert sdk.project(p)["teams"] == {team: "viewer"}
+    log = json.loads(out("audit", "log", "--project", p, "--limit", "5", "--json"))
+    assert log["entries"] and {e["actor"] for e in log["entries"]} == {"alice"}
+    assert out("audit", "log", "--project", p).count("alice") == len(log["entries"])

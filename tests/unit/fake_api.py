@@ -1,7 +1,9 @@
 """An in-memory stand-in for the api's HTTP contract, for SDK unit tests (no services).
 
 Only what the SDK relies on: blobs, publish (versions deduplicated by digest, recorded at
-once), event status, resolve, versions and the 202 writes. Integration tests use the real api.
+once), event status, resolve, versions, the 202 writes, and search and suggest as every
+published version with a kind facet (no matching: the engine's part is tested on the real
+stack). Integration tests use the real api.
 """
 
 from __future__ import annotations
@@ -10,9 +12,12 @@ import hashlib
 import json
 import re
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from cairn.sdk import Client
 
 TOKEN = "secret"
 
@@ -33,6 +38,13 @@ class FakeApi:
     def client(self) -> httpx.Client:
         return httpx.Client(transport=httpx.MockTransport(self.handle))
 
+    def sdk(self) -> Client:
+        """A Client of this fake, with its token and no progress bars."""
+        from cairn.core.settings import Settings
+        from cairn.sdk import Client
+
+        return Client("http://api.test", TOKEN, Settings(), http=self.client(), progress=False)
+
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         path, method = request.url.path, request.method
@@ -51,6 +63,10 @@ class FakeApi:
             return httpx.Response(200, json=event) if event else _error(404, "not_found", "no")
         if path == "/v1/resolve":
             return self._resolve(request.url.params["ref"])
+        if path == "/v1/search":
+            return self._search()
+        if path == "/v1/suggest":
+            return self._suggest(request.url.params["prefix"])
         if m := re.fullmatch(r"/v1/artifacts/([^/]+)/([^/]+)", path):
             return self._summary(f"{m.group(1)}/{m.group(2)}")
         if method in ("PUT", "PATCH", "DELETE", "POST"):
@@ -112,3 +128,28 @@ class FakeApi:
         if not versions:
             return _error(404, "not_found", f"{artifact} does not exist")
         return httpx.Response(200, json={"versions": versions, "aliases": {}})
+
+    def _documents(self) -> list[dict[str, Any]]:
+        return [{"id": v["ref"], "ref": v["ref"], "artifact": a, "kind": v["kind"],
+                 "version_number": v["version_number"], "digest": v["digest"],
+                 "stage": v.get("stage"), "status": "active", "validation": "pending",
+                 "legal_hold": False, "tags": v["metadata"].get("tags", []),
+                 "metrics": v["metadata"].get("metrics", {}), "created_at": 1_700_000_000_000,
+                 "usage": {"views": 0, "downloads": 0, "total": 0}, "score": 1.0}
+                for a, versions in sorted(self.versions.items()) for v in versions]
+
+    def _search(self) -> httpx.Response:
+        docs = self._documents()
+        kinds: dict[str, int] = {}
+        for d in docs:
+            kinds[d["kind"]] = kinds.get(d["kind"], 0) + 1
+        return httpx.Response(200, json={
+            "total": len(docs), "page": 1, "size": 20, "hits": docs,
+            "facets": {"kind": [{"value": k, "count": n} for k, n in sorted(kinds.items())],
+                       "tag": []}})
+
+    def _suggest(self, prefix: str) -> httpx.Response:
+        found = [{"value": a, "kind": v[0]["kind"]} for a, v in sorted(self.versions.items())
+                 if a.partition("/")[2].startswith(prefix)]
+        return httpx.Response(200, json={"field": "name", "prefix": prefix,
+                                         "suggestions": found})

@@ -123,3 +123,17 @@ def test_project_lifecycle_options_apply_over_what_the_project_has() -> None:
     for bad in ("canary=maintainer+fast", "canary=", "canary"):
         with pytest.raises(CairnError, match="--gate"):
             parsing.lifecycle(None, stages=None, gates=[bad], protected_aliases=None)
+
+
+def test_no_cli_module_calls_an_api_path_itself() -> None:
+    """Every command goes through a named SDK method (cairn.sdk), never a raw api path or
+    the Client's HTTP object, so the SDK is the one place that knows the api's routes."""
+    import re
+
+    import cairn.cli
+
+    raw = re.compile(r"""["']/v1\b|\.http\.|\bhttpx\b|\.request\(""")
+    found = [f"{path.name}:{n}: {line.strip()}"
+             for path in sorted(Path(cairn.cli.__file__).parent.glob("*.py"))
+             for n, line in enumerate(path.read_text().splitlines(), 1) if raw.search(line)]
+    assert found == []

@@ -10,7 +10,7 @@ from cairn.core.settings import Settings
 from cairn.sdk import CairnError, Client
 from cairn.sdk.errors import UNREACHABLE
 
-from tests.unit.fake_api import TOKEN, FakeApi
+from tests.unit.fake_api import FakeApi
 
 ENV = {"python": "3.11", "packages": {}}
 
@@ -22,7 +22,7 @@ def fake() -> FakeApi:
 
 @pytest.fixture
 def client(fake: FakeApi) -> Client:
-    return Client("http://api.test", TOKEN, Settings(), http=fake.client(), progress=False)
+    return fake.sdk()
 
 
 @pytest.fixture

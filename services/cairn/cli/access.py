@@ -48,8 +48,8 @@ def login(
     from cairn.sdk.client import Client
 
     with Client(cli._given.api_url, token) as c:
-        me = c.http.json("GET", "/v1/whoami")
-        url = c.http.url
+        me = c.whoami()
+        url = c.api_url
     path = credentials.save(url, token)
     render.ok(f"logged in to {url} as {me['name']} ({me['kind']}); the token is in {path}")
 
@@ -65,7 +65,7 @@ def logout() -> None:
 def whoami(as_json: JsonOut = False) -> None:
     """Who the api takes you for: name, teams, scopes, roles in projects."""
     with client() as c:
-        _show(c.http.json("GET", "/v1/whoami"), as_json)
+        _show(c.whoami(), as_json)
 
 
 tokens = typer.Typer(help="API tokens: made, listed and revoked.", no_args_is_help=True)
@@ -85,9 +85,8 @@ def token_create(
     wait: Wait = True, as_json: JsonOut = False,
 ) -> None:
     """Make a token; it is printed once and never again."""
-    body = {"owner": owner, "scopes": scope or ["read", "publish"],
-            "expires_in_days": expires_in_days, "description": description}
-    made = write("POST", "/v1/tokens", body, lambda made: (
+    made = write(lambda c: c.create_token(owner, scope or ["read", "publish"], expires_in_days,
+                                          description, wait=wait), lambda made: (
         f"token {made['id']} for {made['owner']} ({', '.join(made['scopes'])}, "
         f"until {render.when(made['expires_at'])})"), wait=wait, as_json=as_json)
     if as_json:
@@ -102,7 +101,7 @@ def token_list(owner: Annotated[str | None, typer.Option(show_default=False)] = 
                as_json: JsonOut = False) -> None:
     """Your tokens (or OWNER's): ids, scopes, expiry, revoked; never the secrets."""
     with client() as c:
-        rows = c.http.json("GET", "/v1/tokens", params={"owner": owner} if owner else None)
+        rows = c.tokens(owner)
     if as_json:
         render.as_json(rows)
         return
@@ -117,7 +116,7 @@ def token_list(owner: Annotated[str | None, typer.Option(show_default=False)] = 
 def token_revoke(token_id: Annotated[str, typer.Argument(metavar="ID")], wait: Wait = True
                  ) -> None:
     """Revoke a token for good."""
-    write("DELETE", f"/v1/tokens/{token_id}", None, f"token {token_id} revoked", wait=wait)
+    write(lambda c: c.revoke_token(token_id, wait=wait), f"token {token_id} revoked", wait=wait)
 
 
 projects = typer.Typer(help="Project visibility, members and roles.", no_args_is_help=True)
@@ -126,7 +125,7 @@ Project = Annotated[str, typer.Argument(metavar="PROJECT")]
 
 
 def _project(c: Any, project: str) -> dict[str, Any]:
-    current = dict(c.http.json("GET", f"/v1/projects/{project}"))
+    current = c.project(project)
     return {"visibility": current["visibility"], "members": current.get("members") or {},
             "teams": current.get("teams") or {},
             "read_only_after_days": current.get("read_only_after_days"),
@@ -136,7 +135,7 @@ def _project(c: Any, project: str) -> dict[str, Any]:
 def _put_project(project: str, change: dict[str, Any], wait: bool) -> None:
     with client() as c:
         body = {**_project(c, project), **change}
-    write("PUT", f"/v1/projects/{project}", body, f"project {project}", wait=wait)
+    write(lambda c: c.set_project(project, body, wait=wait), f"project {project}", wait=wait)
 
 
 @projects.command("show")
@@ -144,7 +143,7 @@ def _put_project(project: str, change: dict[str, Any], wait: bool) -> None:
 def project_show(project: Project, as_json: JsonOut = False) -> None:
     """Visibility, your role, and (to members) members and teams."""
     with client() as c:
-        _show(c.http.json("GET", f"/v1/projects/{project}"), as_json)
+        _show(c.project(project), as_json)
 
 
 @projects.command("set")
@@ -220,9 +219,8 @@ def user_set(
     email: Annotated[str | None, typer.Option(show_default=False)] = None, wait: Wait = True,
 ) -> None:
     """Create or change a user (administrators)."""
-    write("PUT", f"/v1/users/{name}", {"admin": admin, "disabled": disabled,
-                                        "display_name": display_name, "email": email},
-          f"user {name}", wait=wait)
+    write(lambda c: c.set_user(name, admin=admin, disabled=disabled, display_name=display_name,
+                               email=email, wait=wait), f"user {name}", wait=wait)
 
 
 @command("team")
@@ -231,8 +229,8 @@ def team_set(name: str, member: Annotated[list[str] | None, typer.Option(
         description: Annotated[str | None, typer.Option(show_default=False)] = None,
         wait: Wait = True) -> None:
     """Create a team or replace its members (administrators)."""
-    write("PUT", f"/v1/teams/{name}", {"members": member or [], "description": description},
-          f"team {name}", wait=wait)
+    write(lambda c: c.set_team(name, member or [], description, wait=wait), f"team {name}",
+          wait=wait)
 
 
 @command("service-account")
@@ -244,9 +242,8 @@ def service_account_set(
         show_default=False)] = None, wait: Wait = True,
 ) -> None:
     """Create or change a service account (administrators)."""
-    write("PUT", f"/v1/service-accounts/{name}", {"owner": owner, "trusted": trusted,
-                                                  "disabled": disabled,
-                                                  "description": description},
+    write(lambda c: c.set_service_account(name, owner=owner, trusted=trusted, disabled=disabled,
+                                          description=description, wait=wait),
           f"service account {name}", wait=wait)
 
 
@@ -263,11 +260,9 @@ def audit_log(
     limit: int = 50, as_json: JsonOut = False,
 ) -> None:
     """Who did what, newest first (administrators; a project's maintainers with --project)."""
-    params = {"project": project, "actor": actor, "action": action, "since": since,
-              "until": until, "limit": str(limit)}
     with client() as c:
-        page = c.http.json("GET", "/v1/audit",
-                           params={k: v for k, v in params.items() if v is not None})
+        page = c.audit_log(project=project, actor=actor, actions=action or [], since=since,
+                           until=until, limit=limit)
     if as_json:
         render.as_json(page)
         return

@@ -64,21 +64,22 @@ def client(transport: str = "http") -> Any:
                   progress=_given.progress)
 
 
-def write(method: str, path: str, body: Any, what: str | Callable[[dict[str, Any]], str], *,
-          wait: bool = True, timeout: float = 60.0, as_json: bool = False) -> dict[str, Any]:
-    """Send a write, wait until the ledger recorded it (unless `wait` is off) and say so: the
-    answer and status as plain JSON, or one line naming `what` (or `what(answer)`). Every
-    write command ends like this, so each prints and waits alike. Returns the api's answer."""
+def write(send: Callable[[Any], dict[str, Any]], what: str | Callable[[dict[str, Any]], str], *,
+          wait: bool = True, as_json: bool = False) -> dict[str, Any]:
+    """Make a change with `send(client)` (a Client write method given the same `wait`) and say
+    so: the answer and status as plain JSON, or one line naming `what` (or `what(answer)`).
+    Every write command ends like this, so each prints and waits alike. Returns the answer."""
     from cairn.cli import render
 
     with client() as c:
-        accepted = dict(c.http.json(method, path, json=body))
-        status = c.wait_for(accepted["event_id"], timeout) if wait else {}
+        answer = send(c)
+    if not wait:  # the api's answer as it came, without the SDK's "pending" marker
+        answer = {k: v for k, v in answer.items() if k != "status"}
     if as_json:
-        render.as_json({**accepted, **status})
+        render.as_json(answer)
     else:
-        render.written(what(accepted) if callable(what) else what, status)
-    return accepted
+        render.written(what(answer) if callable(what) else what, answer)
+    return answer
 
 
 def handled(fn: F) -> F:

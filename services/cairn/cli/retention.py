@@ -8,7 +8,7 @@ the ledger recorded or refused it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -147,21 +147,22 @@ def apply(project: Project, as_json: JsonOut = False) -> None:
         raise typer.Exit(1)
 
 
-def _lifecycle(action: str, ref: str, reason: str | None, past: str) -> None:
+def _lifecycle(action: Callable[..., dict[str, Any]], ref: str, reason: str | None, past: str
+               ) -> None:
     with client() as c:
-        render.written(f"{ref} {past}", sdk.request(c, ref, action, reason))
+        render.written(f"{ref} {past}", action(c, ref, reason))
 
 
 @command()
 def restore(ref: Ref, reason: Reason = None) -> None:
     """Make an archived version active again (its files come back from the archive tier)."""
-    _lifecycle("restore", ref, reason, "restored")
+    _lifecycle(sdk.restore, ref, reason, "restored")
 
 
 @command()
 def archive(ref: Ref, reason: Reason = None) -> None:
     """Make a version read-only and move its files to the archive tier (restorable)."""
-    _lifecycle("archive", ref, reason, "archived")
+    _lifecycle(sdk.archive, ref, reason, "archived")
 
 
 @command()
@@ -171,7 +172,7 @@ def delete(ref: Ref, reason: Reason = None, yes: Annotated[bool, typer.Option(
     if not yes:
         raise CairnError("not_confirmed", f"deleting {ref} removes its files for good: "
                          "add --yes to confirm")
-    _lifecycle("delete", ref, reason, "deleted")
+    _lifecycle(sdk.delete, ref, reason, "deleted")
 
 
 @command()

@@ -1,7 +1,8 @@
-"""`cairn search`: find versions through the api; a table of hits and a facet summary.
+"""`cairn search`: find versions through the SDK's Client.search; a table of hits and a
+facet summary.
 
-Filters are checked here with the same pure parser the api uses, so a malformed filter is
-a one-line error (exit 2) before any request is sent.
+The SDK checks filters with the same pure parser the api uses, so a malformed filter is a
+one-line error (exit 2) before any request is sent.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from rich.text import Text
 
 from cairn.cli import render
 from cairn.cli.app import client, command
-from cairn.search.query import build_request
+from cairn.sdk.search import FacetCount, SearchResult
 
 Many = Annotated[list[str] | None, typer.Option(show_default=False)]
 SUMMARY_FACETS = ("kind", "project", "stage", "tag", "validation", "framework", "license",
@@ -43,21 +44,15 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Print the api's answer as JSON")] = False,
 ) -> None:
     """Search artifact versions by text, facets, metric ranges and dates."""
-    filters = {"kind": kind or [], "project": project or [], "stage": stage or [],
-               "tag": tag or [], "legal_hold": [] if legal_hold is None else [str(legal_hold)]}
-    build_request(q=q, filters=filters, expressions=filter or (), created_after=created_after,
-                  created_before=created_before, sort=sort, page=page, size=size)
-    params: dict[str, Any] = {k: v for k, v in filters.items() if v}
-    params.update({"filter": filter or [], "sort": sort, "page": page, "size": size})
-    params.update({k: v for k, v in (("q", q), ("created_after", created_after),
-                                     ("created_before", created_before)) if v})
-    with client() as c:
-        answer = c.http.json("GET", "/v1/search", params=params)
+    with client() as c:  # the SDK checks every criterion before anything is sent
+        found = c.search(q, kind=kind, project=project, stage=stage, tag=tag,
+                         legal_hold=legal_hold, filter=filter, created_after=created_after,
+                         created_before=created_before, sort=sort, page=page, size=size)
     if as_json:
-        render.as_json(answer)
+        render.as_json(found.answer)
         return
-    render.out.print(hits_table(answer, sort))
-    for line in facet_lines(answer.get("facets") or {}):
+    render.out.print(hits_table(found, sort))
+    for line in facet_lines(found.facets):
         render.out.print(line, soft_wrap=True)
 
 
@@ -67,15 +62,14 @@ def _metrics(metrics: Mapping[str, Any], sort: str) -> str:
     return ", ".join(f"{n}={metrics[n]:g}" for n in names)
 
 
-def hits_table(answer: Mapping[str, Any], sort: str) -> Table:
-    hits: Sequence[Mapping[str, Any]] = answer.get("hits") or []
-    total, page, size = answer.get("total", 0), answer.get("page", 1), answer.get("size", 20)
+def hits_table(found: SearchResult, sort: str) -> Table:
+    hits, total, page, size = found.hits, found.total, found.page, found.size
     shown = f"{(page - 1) * size + 1}–{(page - 1) * size + len(hits)}" if hits else "0"
     table = Table(title=f"{total} match{'es' * (total != 1)} (showing {shown})",
                   title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
                   pad_edge=False, collapse_padding=True)
     # The ref is what a user copies next: never cut or folded; tags and metrics give way.
-    longest = max((len(str(h.get("ref") or h.get("id"))) for h in hits), default=7)
+    longest = max((len(h.ref) for h in hits), default=7)
     table.add_column("version", no_wrap=True, min_width=min(longest, 60))
     for col in ("kind", "stage", "valid", "hold", "created"):
         table.add_column(col, no_wrap=True, overflow="ellipsis")
@@ -83,16 +77,14 @@ def hits_table(answer: Mapping[str, Any], sort: str) -> Table:
     table.add_column("metrics", overflow="ellipsis", ratio=2, min_width=12)
     table.add_column("used", justify="right", no_wrap=True)
     for h in hits:
-        usage = h.get("usage") or {}
-        table.add_row(Text(str(h.get("ref") or h.get("id"))), h.get("kind") or "-",
-                      h.get("stage") or "-", h.get("validation") or "-",
-                      "held" if h.get("legal_hold") else "-",
-                      render.when(h.get("created_at"))[:10], Text(", ".join(h.get("tags") or [])),
-                      Text(_metrics(h.get("metrics") or {}, sort)), str(usage.get("total", 0)))
+        table.add_row(Text(h.ref), h.kind or "-", h.stage or "-", h.validation or "-",
+                      "held" if h.legal_hold else "-", render.when(h.created_at or None)[:10],
+                      Text(", ".join(h.tags)), Text(_metrics(h.metrics, sort)),
+                      str(h.usage.get("total", 0)))
     return table
 
 
-def facet_lines(facets: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[Text]:
+def facet_lines(facets: Mapping[str, Sequence[FacetCount]]) -> list[Text]:
     """One line per facet with values: `kind  model 12 · dataset 4`."""
     lines = []
     for name in SUMMARY_FACETS:
@@ -102,8 +94,8 @@ def facet_lines(facets: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[Text]
         line = Text.assemble((f"{name:<11}", "bold cyan"))
         for i, b in enumerate(buckets[:8]):
             line.append(" · " if i else "")
-            line.append(str(b["value"]))
-            line.append(f" {b['count']}", style="dim")
+            line.append(b.value)
+            line.append(f" {b.count}", style="dim")
         if len(buckets) > 8:
             line.append(f" · +{len(buckets) - 8} more", style="dim")
         lines.append(line)

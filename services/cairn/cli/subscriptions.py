@@ -1,7 +1,7 @@
 """`cairn subscriptions add|list|show|rm|deliveries`: webhooks for a team's changes.
 
-A subscription is checked here with the same pure check the api and the ledger use, so a bad
-filter or URL is a one-line error (exit 2) before anything is sent. Every command needs a
+A subscription is checked by the SDK with the same pure check the api and the ledger use, so
+a bad filter or URL is a one-line error (exit 2) before anything is sent. Every command needs a
 token, reads too: subscriptions say where a team's notifications go.
 """
 
@@ -16,7 +16,6 @@ from rich.text import Text
 
 from cairn.cli import render
 from cairn.cli.app import app, client, handled, write
-from cairn.core.subscriptions import check_subscription
 
 subs = typer.Typer(help="Webhooks that tell a team about the changes it cares about.",
                    no_args_is_help=True)
@@ -26,7 +25,6 @@ Many = Annotated[list[str] | None, typer.Option(help="Repeatable; none means any
                                                 show_default=False)]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print plain JSON on stdout")]
 SubId = Annotated[str, typer.Argument(metavar="ID", help="The subscription's id")]
-PATH = "/v1/subscriptions"
 
 
 class Format(StrEnum):
@@ -38,13 +36,6 @@ class State(StrEnum):
     delivered = "delivered"
     retrying = "retrying"
     dead = "dead"
-
-
-def _get(c: Any, path: str, **params: Any) -> Any:
-    """A GET with the token: subscription reads are not public."""
-    auth = {"Authorization": f"Bearer {c.http.require_token()}"}
-    return c.http.json("GET", path, headers=auth,
-                       params={k: v for k, v in params.items() if v is not None})
 
 
 @subs.command("add")
@@ -63,13 +54,12 @@ def add(
     as_json: JsonOut = False,
 ) -> None:
     """Subscribe TEAM's webhook URL to the changes the filter options match."""
-    body = check_subscription({
-        "team": team, "url": url, "format": format.value, "description": description,
-        "filter": {"projects": project or [], "kinds": kind or [], "stages": stage or [],
-                   "tags": tag or [], "event_types": event_type or []}})
-    del body["active"]
-    accepted = write("POST", PATH, body, lambda made: f"subscription {made['id']} for team {team}",
-                     wait=not no_wait, timeout=timeout, as_json=as_json)
+    accepted = write(lambda c: c.add_subscription(
+        team, url, projects=project or [], kinds=kind or [], stages=stage or [], tags=tag or [],
+        event_types=event_type or [], format=format.value, description=description,
+        wait=not no_wait, timeout=timeout),
+        lambda made: f"subscription {made['id']} for team {team}", wait=not no_wait,
+        as_json=as_json)
     if as_json:
         return
     render.out.print(Text.assemble(("secret ", "bold"), accepted["secret"]), soft_wrap=True)
@@ -86,7 +76,7 @@ def list_(
 ) -> None:
     """Current subscriptions, newest first."""
     with client() as c:
-        rows = _get(c, PATH, team=team)
+        rows = c.subscriptions(team)
     if as_json:
         render.as_json(rows)
     elif not rows:
@@ -105,9 +95,9 @@ def show(
 ) -> None:
     """One subscription, and where its deliveries stand."""
     with client() as c:
-        detail = dict(_get(c, f"{PATH}/{sub_id}"))
+        detail = c.subscription(sub_id)
         if secret:
-            detail["secret"] = _get(c, f"{PATH}/{sub_id}/secret")["secret"]
+            detail["secret"] = c.subscription_secret(sub_id)
     if as_json:
         render.as_json(detail)
         return
@@ -133,8 +123,8 @@ def rm(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the ledger")] = 60.0,
 ) -> None:
     """Remove a subscription (its delivery log stays readable)."""
-    write("DELETE", f"{PATH}/{sub_id}", None, f"subscription {sub_id} removed",
-          wait=not no_wait, timeout=timeout)
+    write(lambda c: c.remove_subscription(sub_id, wait=not no_wait, timeout=timeout),
+          f"subscription {sub_id} removed", wait=not no_wait)
 
 
 @subs.command("deliveries")
@@ -150,8 +140,8 @@ def deliveries(
 ) -> None:
     """The delivery log: every attempt, newest first."""
     with client() as c:
-        page = _get(c, f"{PATH}/{sub_id}/deliveries", state=state.value if state else None,
-                    limit=limit, cursor=cursor)
+        page = c.deliveries(sub_id, state=state.value if state else None, limit=limit,
+                            cursor=cursor)
     if as_json:
         render.as_json(page)
         return

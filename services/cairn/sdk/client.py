@@ -28,17 +28,24 @@ from cairn.core.settings import Settings
 from cairn.sdk import credentials, transfer
 from cairn.sdk import files as local_files
 from cairn.sdk import publish as steps
+from cairn.sdk.access import AccessCalls
 from cairn.sdk.environment import capture
 from cairn.sdk.errors import CairnError, translated
 from cairn.sdk.http import Http
 from cairn.sdk.publish import PublishResult
 from cairn.sdk.retention import check_pullable
+from cairn.sdk.search import SearchCalls
+from cairn.sdk.subscriptions import SubscriptionCalls
 from cairn.sdk.usage import reported_pull
 
 Transport = Literal["http", "kafka"]
 
 
-class Client:
+class Client(AccessCalls, SubscriptionCalls, SearchCalls):
+    """Publishing, pulling, reading and changing versions here; who may do what
+    (cairn.sdk.access), webhooks (cairn.sdk.subscriptions) and search (cairn.sdk.search)
+    in the mixins, each a group of routes of the api."""
+
     def __init__(self, api_url: str | None = None, token: str | None = None,
                  settings: Settings | None = None, transport: Transport = "http", *,
                  progress: bool | None = None, http: httpx.Client | None = None) -> None:
@@ -101,10 +108,6 @@ class Client:
 
             self._emitter = Emitter(self.settings, "cairn-sdk")
         return steps.emit(self._emitter, self.settings, artifact, body, actor)
-
-    def wait_for(self, event_id: str, timeout: float = 60.0) -> dict[str, Any]:
-        """The recorded event's status; CairnError if the ledger rejected it or is too slow."""
-        return steps.wait_recorded(self.http, event_id, timeout)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -199,14 +202,9 @@ class Client:
         return self._write("POST", f"{_version_path(ref)}/revert", {"event_id": event_id},
                            wait, timeout)
 
-    def _write(self, method: str, path: str, body: Any, wait: bool, timeout: float
-               ) -> dict[str, Any]:
-        reply = self.http.request(method, path, json=body)
-        accepted = dict(reply.json()) if reply.content else {}
-        event_id = accepted.get("event_id")
-        if not wait or not event_id:
-            return {**accepted, "status": "pending"}
-        return {**accepted, **self.wait_for(event_id, timeout)}
+    @property
+    def api_url(self) -> str:
+        return self.http.url
 
     def close(self) -> None:
         self.http.close()

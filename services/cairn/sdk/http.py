@@ -7,15 +7,17 @@ body and an unreachable api are translated in one place.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeAlias
 
 import httpx
 
 from cairn.sdk.errors import CairnError
 
 WRITES = ("PUT", "POST", "PATCH", "DELETE")
+# a query string: names to one value or several, or (name, value) pairs in order
+Params: TypeAlias = Mapping[str, str | int | Sequence[str]] | tuple[tuple[str, str], ...]
 
 
 class Http:
@@ -41,7 +43,7 @@ class Http:
         return headers
 
     def request(self, method: str, path: str, *, json: Any = None,
-                params: dict[str, str] | None = None, content: Iterable[bytes] | None = None,
+                params: Params | None = None, content: Iterable[bytes] | None = None,
                 headers: dict[str, str] | None = None, timeout: float | None = None
                 ) -> httpx.Response:
         sent = self._headers(method, headers)
@@ -59,7 +61,7 @@ class Http:
         return self.request(method, path, **kwargs).json()
 
     @contextmanager
-    def stream(self, method: str, path: str, *, params: dict[str, str] | None = None,
+    def stream(self, method: str, path: str, *, params: Params | None = None,
                headers: dict[str, str] | None = None) -> Iterator[httpx.Response]:
         try:
             with self._client.stream(method, self._full(path), params=params,
