@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 import httpx
-from cairn.indexer import ledger_reads
+from cairn.readmodel import index_rows
 from cairn.search.backend import SearchBackend, alias_name, backend_for
 from cairn.search.documents import version_document
 from confluent_kafka import Consumer, TopicPartition
@@ -73,7 +73,7 @@ async def ledger_documents(database_url: str, artifacts: list[str] | None = None
         sql = "SELECT v.id FROM versions v JOIN artifacts a ON a.id = v.artifact_id"
         rows = await (conn.fetch(sql + " WHERE a.project || '/' || a.name = ANY($1)", artifacts)
                       if artifacts is not None else conn.fetch(sql))
-        states = await ledger_reads.states(conn, [r["id"] for r in rows])
+        states = await index_rows.states(conn, [r["id"] for r in rows])
     finally:
         await conn.close()
     return dict(version_document(state, usage) for state, usage in states)

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import asyncpg
-from cairn.ledger.audit import verify_chain
+from cairn.readmodel.audit import verify_chain
 
 from tests.conftest import Namespace
 from tests.search_helpers import backend_of

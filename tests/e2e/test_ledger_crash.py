@@ -10,7 +10,7 @@ import asyncpg
 from cairn.core import schemas
 from cairn.core.codec import AvroCodec, RegistryClient
 from cairn.core.topics import Topics
-from cairn.ledger.audit import verify_chain
+from cairn.readmodel.audit import verify_chain
 
 from tests.conftest import Namespace
 from tests.ledger_helpers import emitter_for, publish_event, read_topic

@@ -19,7 +19,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from cairn.ledger.audit import verify_chain
+from cairn.readmodel.audit import verify_chain
 from cairn.sdk import Client
 
 from tests.access_world import World, world_api, world_fixture  # noqa: F401

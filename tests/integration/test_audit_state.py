@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 from cairn.core.events import new_event
-from cairn.ledger.audit import verify, verify_chain
+from cairn.readmodel.audit import verify, verify_chain
 
 from tests.conftest import Namespace
 from tests.ledger_helpers import emit_recorded, publish_event

@@ -10,7 +10,7 @@ import asyncpg
 from cairn.core.codec import UndecodableRecord
 from cairn.core.events import new_config_event
 from cairn.core.topics import Topics
-from cairn.ledger.audit import verify_chain
+from cairn.readmodel.audit import verify_chain
 
 from tests.conftest import Namespace
 from tests.ledger_helpers import emitter_for, read_topic, wait_recorded

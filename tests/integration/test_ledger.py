@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaConsumer
 from cairn.core import payloads
 from cairn.core.events import new_event
 from cairn.core.topics import Topics
-from cairn.ledger.audit import verify_chain
+from cairn.readmodel.audit import verify_chain
 
 from tests.conftest import Namespace
 from tests.ledger_helpers import emitter_for, fake_file, publish_event, wait_recorded

@@ -12,8 +12,9 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from cairn.core import webhook_signing as signing
 from cairn.core.targets import Checked, Refused, check_address, origin
-from cairn.notifier import jobs, signing
+from cairn.notifier import jobs
 from cairn.notifier.delivery import DEAD, DELIVERED, RETRYING, Attempt, Policy, deliver
 
 from tests.unit.notifier_records import record, subscription

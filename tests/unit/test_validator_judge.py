@@ -9,12 +9,13 @@ from pathlib import Path
 import httpx
 from cairn.core.blobstore import LocalBlobStore
 from cairn.core.checks import check_verdict
+from cairn.core.derived_ids import derived_uuid7
 from cairn.core.events import payload_of
 from cairn.validator.checks.lineage import LinkTarget
 from cairn.validator.hooks import Plugin
 from cairn.validator.judge import Judge
 from cairn.validator.rules import default_dir
-from cairn.validator.verdicts import Seen, verdict_events, verdict_id, wanted
+from cairn.validator.verdicts import Seen, verdict_events, wanted
 
 DATA = b"weights"
 BUILTIN = ["schema", "naming", "required", "license", "files", "lineage", "completeness"]
@@ -111,4 +112,4 @@ def test_seen_forgets_the_oldest() -> None:
     for seq in (1, 2, 3):
         seen.add(seq)
     assert 1 not in seen and 2 in seen and 3 in seen
-    assert verdict_id(0, 1, "d", "a") != verdict_id(0, 1, "d", "b")
+    assert derived_uuid7(0, 1, "d", "a") != derived_uuid7(0, 1, "d", "b")

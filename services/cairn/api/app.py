@@ -31,8 +31,8 @@ from cairn.core.logs import configure
 from cairn.core.settings import Settings
 from cairn.core.signing import MissingKey, required_master
 from cairn.core.topics import Topics, ensure_topics
-from cairn.notifier.signing import MissingWebhookKey
-from cairn.notifier.signing import master_key as webhook_master
+from cairn.core.webhook_signing import MissingWebhookKey
+from cairn.core.webhook_signing import master_key as webhook_master
 from cairn.search.backend import backend_for
 
 log = configure("api")

@@ -20,7 +20,7 @@ from cairn.api.hiding import judge
 from cairn.api.visibility import project
 from cairn.core.access import Principal
 from cairn.core.identity import InvalidInput, Ref
-from cairn.ledger.queries import artifact_row, resolve_version
+from cairn.readmodel.versions import artifact_row, resolve_version
 
 Db: TypeAlias = asyncpg.Pool | asyncpg.Connection
 LISTING_SQL = """

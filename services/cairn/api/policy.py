@@ -136,13 +136,6 @@ RULES: dict[tuple[str, str], Rule] = {
 }
 
 
-async def authorize(request: Any, permission: str, project_name: str) -> Any:
-    """For `handler` rules, once the route knows the project: cairn.api.guard.authorize."""
-    from cairn.api.guard import authorize as check  # the guard imports this table
-
-    return await check(request, permission, project_name)
-
-
 def rule_for(method: str, path: str | None) -> Rule | None:
     found = RULES.get((method, path or ""))
     return RULES.get(("GET", path or "")) if found is None and method == "HEAD" else found

@@ -16,7 +16,7 @@ import asyncpg
 
 from cairn.api.errors import not_found
 from cairn.core.identity import InvalidInput
-from cairn.ledger.queries import artifact_row, project_rules, resolve_version
+from cairn.readmodel.versions import artifact_row, project_rules, resolve_version
 
 
 @asynccontextmanager

@@ -19,16 +19,16 @@ import asyncpg
 import faust
 from prometheus_client import Counter, Gauge
 
-from cairn.archiver.inventory import plan_project, scheduled_policies
 from cairn.archiver.placing import digests_to_place, place_blobs
-from cairn.archiver.requests import lifecycle_events
 from cairn.archiver.tiers import Tiers
 from cairn.core.emitter import Emitter
 from cairn.core.events import now_ms
 from cairn.core.logs import configure
+from cairn.core.retention_requests import lifecycle_events
 from cairn.core.settings import Settings
 from cairn.core.topics import Topics
 from cairn.core.worker import changelog_agent, service_pages, stream_app
+from cairn.readmodel.retention import plan_project, scheduled_policies
 
 REQUESTED = Counter("cairn_archiver_requested_total", "Lifecycle requests emitted by schedule",
                     ["action"])

@@ -42,7 +42,7 @@ def verify(
 
     Each entry is checked by the chain format it was recorded with; entries from before
     format 2 (whose hash leaves out the state snapshot) are counted in the report."""
-    from cairn.ledger.audit import verify as run
+    from cairn.readmodel.audit import verify as run
 
     report = asyncio.run(run(Settings().database_url, tables=not chain_only))
     chain, state = report.chain, report.state

@@ -37,7 +37,7 @@ def reindex(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
 ) -> None:
     """Rebuild the search index from the ledger into a new index, then move the alias."""
-    from cairn.indexer.reindex import rebuild_index
+    from cairn.search.reindex import rebuild_index
 
     settings = Settings()
     with Progress(TextColumn("reindex", style="bold", markup=False), BarColumn(),

@@ -7,7 +7,7 @@ Formats (`event_log.chain_version`, one per row):
 
 - 1, rows recorded before migration 0006: the hash covers seq, event, outcome and
   recorded_at only. The columns copied from the event (event_id, artifact, event_type,
-  actor, occurred_at) are checked against it by `cairn.ledger.audit`, and so is version_id
+  actor, occurred_at) are checked against it by `cairn.readmodel.audit`, and so is version_id
   against the state's digest, but the `state` snapshot itself is covered by nothing.
 - 2, every row since: the hash covers every column that says what happened — seq,
   event_id, artifact, event_type, outcome, actor, occurred_at, recorded_at, event, state,
@@ -35,7 +35,7 @@ from typing import Any
 
 GENESIS = "0" * 64
 FORMAT = 2  # what the ledger writes now
-# The row fields format 2 hashes (besides chain_version), as `cairn.ledger.audit` reads them.
+# The row fields format 2 hashes (besides chain_version), as `cairn.readmodel.audit` reads them.
 COVERED = ("seq", "event_id", "artifact", "event_type", "outcome", "actor", "occurred_at_ms",
            "recorded_at_ms", "event", "state", "version_id")
 

@@ -1,6 +1,6 @@
 """What the hash-chained log says the tables must hold, and each row that holds otherwise.
 
-Pure: `cairn.ledger.state_check` streams the rows; this compares them. Every event_log entry
+Pure: `cairn.readmodel.state_check` streams the rows; this compares them. Every event_log entry
 carries the state of its version right after the event (chain format 2 hashes it), so:
 
 - a version's row (and its files and links) must equal its newest entry's state;

@@ -21,6 +21,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from cairn.core import schemas
 from cairn.core.batches import RawRecord, batch_agent
 from cairn.core.codec import AvroCodec, RegistryClient
+from cairn.core.dead_letters import dead_letter
 from cairn.core.kafka import producer
 from cairn.core.logs import configure
 from cairn.core.settings import Settings
@@ -28,7 +29,6 @@ from cairn.core.topics import Topics
 from cairn.core.worker import service_pages, stream_app
 from cairn.indexer.batch import index_batch
 from cairn.indexer.sync import Refresher
-from cairn.ledger.batch import dead_letter
 from cairn.search.backend import alias_name, backend_for
 from cairn.search.mappings import index_body
 

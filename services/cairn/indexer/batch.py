@@ -18,7 +18,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from cairn.core.batches import RawRecord
 from cairn.core.codec import AvroCodec, UndecodableRecord
-from cairn.indexer import ledger_reads as reads
+from cairn.readmodel import index_rows as reads
 from cairn.search.backend import BulkResult, IndexMissing, SearchBackend
 from cairn.search.documents import version_document
 

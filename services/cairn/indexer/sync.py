@@ -15,36 +15,20 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import asyncpg
 import structlog
 
-from cairn.indexer import ledger_reads as reads
-from cairn.search.backend import BulkResult, SearchBackend
-from cairn.search.documents import version_document
+from cairn.readmodel import index_rows as reads
+from cairn.readmodel.index_rows import OVERLAP
+from cairn.search.backend import SearchBackend
+from cairn.search.reindex import rebuild
 
 PoolFn = Callable[[], Awaitable[asyncpg.Pool]]
 PAGE = 500
-OVERLAP = dt.timedelta(seconds=5)  # a ledger transaction commits after it stamps updated_at
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-async def rebuild(conn: asyncpg.Connection, backend: SearchBackend, target: str,
-                  version_ids: Sequence[int], *, require_alias: bool = True) -> BulkResult:
-    """Index the ledger's current state of these versions (with their usage)."""
-    total = BulkResult()
-    for start in range(0, len(version_ids), PAGE):
-        docs = []
-        for state, usage in await reads.states(conn, version_ids[start:start + PAGE]):
-            doc_id, body = version_document(state, usage)
-            docs.append((doc_id, body["seq"], body))
-        result = await backend.bulk_index(target, docs, require_alias=require_alias)
-        total.indexed += result.indexed
-        total.conflicts += result.conflicts
-        total.rejected += result.rejected
-    return total
 
 
 class Refresher:

@@ -16,13 +16,14 @@ from prometheus_client import Counter, Gauge
 from cairn.core import schemas
 from cairn.core.batches import RawRecord, batch_agent
 from cairn.core.codec import AvroCodec, RegistryClient
+from cairn.core.dead_letters import dead_letter
 from cairn.core.kafka import produce_all_async, producer
 from cairn.core.logs import configure
 from cairn.core.settings import Settings
 from cairn.core.topics import Topics
 from cairn.core.worker import service_pages, stream_app
 from cairn.ledger import config, deliveries, usage
-from cairn.ledger.batch import dead_letter, record_batch
+from cairn.ledger.batch import record_batch
 from cairn.ledger.origins import Screen, artifact_needs
 
 RECORDED = Counter("cairn_ledger_recorded_total", "Events recorded", ["outcome"])

@@ -17,7 +17,7 @@ from cairn.core.events import now_ms, payload_of
 from cairn.core.identity import InvalidInput, check_alias, check_stage, parse_ref
 from cairn.core.lifecycle_rules import LifecycleRules
 from cairn.ledger import lifecycle, read_only, stages
-from cairn.ledger.queries import artifact_row, project_rules, resolve_version, version_state
+from cairn.readmodel.versions import artifact_row, project_rules, resolve_version, version_state
 
 Conn: TypeAlias = asyncpg.Connection
 

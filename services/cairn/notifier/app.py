@@ -27,6 +27,7 @@ from tenacity import AsyncRetrying, wait_exponential
 from uuid6 import uuid7
 
 from cairn.core import schemas
+from cairn.core import webhook_signing as signing
 from cairn.core.batches import settle
 from cairn.core.codec import AvroCodec, RegistryClient
 from cairn.core.kafka import produce_all_async, producer
@@ -38,7 +39,7 @@ from cairn.core.signing import signer as producer_signer
 from cairn.core.targets import Checked, check_address, origin
 from cairn.core.topics import Topics
 from cairn.core.worker import decode_changelog, service_pages, stream_app
-from cairn.notifier import jobs, scheduler, signing, store
+from cairn.notifier import jobs, scheduler, store
 from cairn.notifier.delivery import Attempt, Policy, deliver
 
 ATTEMPTS = Counter("cairn_notifier_attempts_total", "Webhook attempts", ["state"])

@@ -28,10 +28,10 @@ from tenacity import (
     wait_exponential,
 )
 
+from cairn.core import webhook_signing as signing
 from cairn.core.events import now_ms
 from cairn.core.pinning import pinned
 from cairn.core.targets import Checked, Refused
-from cairn.notifier import signing
 from cairn.notifier.jobs import Job
 
 DELIVERED, RETRYING, DEAD = "delivered", "retrying", "dead"

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from cairn.notifier import payloads, signing
+from cairn.core import webhook_signing as signing
+from cairn.notifier import payloads
 from cairn.notifier.store import Subscription
 
 

@@ -9,12 +9,11 @@ each verdict once. The id is still a valid UUIDv7: its time is the record's reco
 from __future__ import annotations
 
 import fnmatch
-import hashlib
-import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from cairn.core.derived_ids import derived_uuid7
 from cairn.core.events import new_event, payload_of
 from cairn.validator.checks import Outcome
 
@@ -31,14 +30,6 @@ def wanted(record: Mapping[str, Any], projects: Iterable[str]) -> bool:
             and any(fnmatch.fnmatchcase(project, p) for p in projects))
 
 
-def verdict_id(recorded_at_ms: int, seq: int, digest: str, check: str) -> str:
-    """A deterministic UUIDv7: 48 bits of time, version 7, variant 10, 74 hashed bits."""
-    h = int.from_bytes(hashlib.sha256(f"{seq}:{digest}:{check}".encode()).digest()[:10], "big")
-    value = ((recorded_at_ms & (2**48 - 1)) << 80 | 0x7 << 76 | (h >> 62 & 0xFFF) << 64
-             | 0b10 << 62 | h & (2**62 - 1))
-    return str(uuid.UUID(int=value))
-
-
 def verdict_events(record: Mapping[str, Any], outcomes: Iterable[Outcome]
                    ) -> list[dict[str, Any]]:
     state = record["state"]
@@ -48,8 +39,8 @@ def verdict_events(record: Mapping[str, Any], outcomes: Iterable[Outcome]
                   {"version": state["digest"], "check": o.check, "status": o.status,
                    "reasons": _clipped(o.reasons), "score": o.score},
                   actor=ACTOR, tool=TOOL, run_id=f"seq-{record['seq']}",
-                  event_id=verdict_id(record["recorded_at"], record["seq"], state["digest"],
-                                      o.check))
+                  event_id=derived_uuid7(record["recorded_at"], record["seq"],
+                                         state["digest"], o.check))
         for o in outcomes
     ]
 

@@ -14,18 +14,20 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import asyncpg
 
 from cairn.core.settings import Settings
-from cairn.indexer.sync import OVERLAP, rebuild
-from cairn.search.backend import SearchBackend, alias_name, backend_for
+from cairn.readmodel import index_rows as reads
+from cairn.search.backend import BulkResult, SearchBackend, alias_name, backend_for
+from cairn.search.documents import version_document
 from cairn.search.engines import physical_name
 from cairn.search.mappings import index_body
 
-PAGE = 1000
+FILL_PAGE = 1000  # versions read per snapshot page
+PAGE = 500  # documents per bulk request
 Progress = Callable[[int, int], None]  # (done, total)
 
 
@@ -40,39 +42,36 @@ class ReindexReport:
     deleted_old: bool = False
 
 
+async def rebuild(conn: asyncpg.Connection, backend: SearchBackend, target: str,
+                  version_ids: Sequence[int], *, require_alias: bool = True) -> BulkResult:
+    """Index the ledger's current state of these versions (with their usage). Each document's
+    engine version is its `updated_seq`, so a rebuild never replaces a newer state."""
+    total = BulkResult()
+    for start in range(0, len(version_ids), PAGE):
+        docs = []
+        for state, usage in await reads.states(conn, version_ids[start:start + PAGE]):
+            doc_id, body = version_document(state, usage)
+            docs.append((doc_id, body["seq"], body))
+        result = await backend.bulk_index(target, docs, require_alias=require_alias)
+        total.indexed += result.indexed
+        total.conflicts += result.conflicts
+        total.rejected += result.rejected
+    return total
+
+
 async def _fill(conn: asyncpg.Connection, backend: SearchBackend, index: str, progress: Progress
                 ) -> tuple[int, int, dt.datetime]:
     """Every version of one snapshot into `index`: (versions, head seq, snapshot time)."""
-    head = int(await conn.fetchval("SELECT seq FROM chain_head WHERE id = 1"))
-    taken = await conn.fetchval("SELECT now()")
-    total = int(await conn.fetchval("SELECT count(*) FROM versions"))
+    head, taken, total = await reads.snapshot_head(conn)
     done, last = 0, 0
     progress(0, total)
     while True:
-        ids = [r["id"] for r in await conn.fetch(
-            "SELECT id FROM versions WHERE id > $1 ORDER BY id LIMIT $2", last, PAGE)]
+        ids = await reads.version_id_page(conn, last, FILL_PAGE)
         if not ids:
             return done, head, taken
         await rebuild(conn, backend, index, ids, require_alias=False)
         done, last = done + len(ids), ids[-1]
         progress(done, total)
-
-
-async def _changed_since(conn: asyncpg.Connection, head: int, taken: dt.datetime) -> list[int]:
-    """Versions whose document may differ from the snapshot: any version of an artifact with
-    a later event (an alias move changes a version the event is not about), and usage."""
-    rows = await conn.fetch(
-        "SELECT v.id FROM versions v JOIN artifacts a ON a.id = v.artifact_id"
-        " WHERE a.project || '/' || a.name IN (SELECT artifact FROM event_log WHERE seq > $1)",
-        head)
-    ids = {r["id"] for r in rows}
-    try:
-        async with conn.transaction():
-            ids.update(r["version_id"] for r in await conn.fetch(
-                "SELECT version_id FROM usage_counts WHERE updated_at > $1", taken - OVERLAP))
-    except asyncpg.UndefinedTableError:
-        pass
-    return sorted(ids)
 
 
 async def rebuild_index(settings: Settings, progress: Progress = lambda done, total: None,
@@ -90,7 +89,7 @@ async def rebuild_index(settings: Settings, progress: Progress = lambda done, to
         await backend.refresh(index)
         old = await backend.swap_alias(alias, index)
         async with pool.acquire() as conn:
-            changed = await _changed_since(conn, head, taken)
+            changed = await reads.changed_since(conn, head, taken)
             await rebuild(conn, backend, alias, changed)
         report = ReindexReport(alias, index, versions, len(changed), 0.0, old)
         if old and not keep_old:

@@ -10,7 +10,7 @@ reader would look breaks verification at that seq. Rows are streamed, never all 
 
 The log is not all a reader sees: the api serves the projections (versions, aliases, ...).
 `verify` also rebuilds them from the log on the same walk and in the same snapshot
-(cairn.ledger.state_check), so a stage set to production by hand is named too.
+(cairn.readmodel.state_check), so a stage set to production by hand is named too.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import asyncpg
 
 from cairn.core import chain, rebuild
 from cairn.core.config_items import LOG_ONLY
-from cairn.ledger.state_check import StateReport, compare_tables
+from cairn.readmodel.state_check import StateReport, compare_tables
 
 CONFIG_EVENT_TYPE = "ConfigChanged"  # cairn.ledger.config.EVENT_TYPE (that module needs faust)
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

@@ -12,9 +12,9 @@ from typing import Any
 import asyncpg
 
 from cairn.core.events import now_ms
-from cairn.core.retention import Plan, VersionFacts, plan
-from cairn.ledger.lifecycle import PROJECT_VERSIONS, facts_of
-from cairn.ledger.queries import project_rules
+from cairn.core.retention import Plan, plan
+from cairn.readmodel.version_facts import project_versions
+from cairn.readmodel.versions import project_rules
 
 KIND = "retention_policy"
 POLICY_SQL = ("SELECT key, body, actor, updated_at, seq FROM config_items"
@@ -37,10 +37,6 @@ async def scheduled_policies(conn: asyncpg.Connection) -> list[dict[str, Any]]:
     rows = await conn.fetch(POLICY_SQL + " AND coalesce(body -> 'scheduled', 'true') = 'true'"
                             " ORDER BY key")
     return [_policy_row(r) for r in rows]
-
-
-async def project_versions(conn: asyncpg.Connection, project: str) -> list[VersionFacts]:
-    return [facts_of(r) for r in await conn.fetch(PROJECT_VERSIONS, project)]
 
 
 async def plan_project(pool: asyncpg.Pool, project: str, policy: dict[str, Any] | None = None

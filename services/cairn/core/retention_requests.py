@@ -1,4 +1,5 @@
-"""A retention plan as LifecycleRequested events, each with actor `archiver`.
+"""A retention plan as LifecycleRequested events, each with actor `archiver`: the api
+(`cairn retention apply`) and the archiver (its schedule) emit the same events.
 
 An event's id is derived from the version's state when it was planned (digest, action and the
 seq of the version's last change), so two runs that plan the same step before the ledger
@@ -10,16 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from cairn.core.derived_ids import derived_uuid7
 from cairn.core.events import new_event
 from cairn.core.retention import Plan, Step
-from cairn.validator.verdicts import verdict_id as derived_id  # a deterministic UUIDv7
 
 ACTOR = "archiver"
 
 
 def request_id(step: Step) -> str:
     v = step.version
-    return derived_id(v.updated_at, v.updated_seq, v.digest, f"retention-{step.action}")
+    return derived_uuid7(v.updated_at, v.updated_seq, v.digest, f"retention-{step.action}")
 
 
 def lifecycle_events(project: str, plan: Plan, *, tool: str, note: str

@@ -24,7 +24,7 @@ from cairn.core import rebuild
 from cairn.core.checks import check_metadata_changes
 from cairn.core.config_items import check_item
 from cairn.core.identity import InvalidInput
-from cairn.ledger.queries import STATE_SELECT, state_of
+from cairn.readmodel.versions import STATE_SELECT, state_of
 
 PREFETCH = 1000
 KEEP = 10_000  # differences kept for the report; the rest are only counted

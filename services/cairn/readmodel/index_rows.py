@@ -1,7 +1,7 @@
 """What the indexer reads from the ledger's PostgreSQL (read-only; only the ledger writes).
 
-`states` is a batched `cairn.ledger.queries.version_state`: the same VersionState per
-version (a test compares the two), one round trip per page instead of one per version, so
+`states` is a batched `cairn.readmodel.versions.version_state` (the same query and record),
+one round trip per page instead of one per version, so
 `cairn reindex` reads 100,000 versions in seconds. Usage counts come from the ledger's
 `usage_counts` table (migration 0002); where it does not exist yet, there is no usage.
 """
@@ -9,28 +9,18 @@ version (a test compares the two), one round trip per page instead of one per ve
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
 
+from cairn.readmodel.versions import STATE_SELECT, state_of
+
 Key = tuple[str, str, int]  # (project, name, version_number)
 Usage = dict[str, int]
+OVERLAP = dt.timedelta(seconds=5)  # a ledger transaction commits after it stamps updated_at
 
-STATES_SQL = """
-SELECT v.*, a.project, a.name,
-  (SELECT coalesce(json_agg(json_build_object('path', f.path, 'size', f.size, 'sha256', f.sha256,
-          'media_type', f.media_type) ORDER BY f.path), '[]')
-   FROM files f WHERE f.version_id = v.id) AS files,
-  (SELECT coalesce(json_agg(json_build_object('relation', l.relation, 'target', l.target_ref,
-          'external', l.external) ORDER BY l.id), '[]')
-   FROM links l WHERE l.source_version_id = v.id) AS links,
-  (SELECT coalesce(array_agg(al.alias ORDER BY al.alias), '{}') FROM aliases al
-    WHERE al.version_id = v.id) AS aliases
-FROM versions v JOIN artifacts a ON a.id = v.artifact_id WHERE v.id = ANY($1::bigint[])
-ORDER BY v.id
-"""
+STATES_SQL = STATE_SELECT + " WHERE v.id = ANY($1::bigint[]) ORDER BY v.id"
 
 USAGE_BY_KEY_SQL = """
 SELECT a.project, a.name, v.version_number, u.views, u.downloads
@@ -41,29 +31,12 @@ JOIN usage_counts u ON u.version_id = v.id
 """
 
 
-def _state(v: asyncpg.Record) -> dict[str, Any]:
-    content = {
-        "kind": v["kind"], "project": v["project"], "name": v["name"], "digest": v["digest"],
-        "files": json.loads(v["files"]), "metadata": json.loads(v["metadata"]),
-        "environment": json.loads(v["environment"]), "links": json.loads(v["links"]),
-        "stage": v["stage"], "extra": json.dumps(json.loads(v["extra"]), sort_keys=True),
-    }
-    return {
-        "version_number": v["version_number"], "digest": v["digest"], "content": content,
-        "stage": v["stage"], "aliases": list(v["aliases"]), "status": v["status"],
-        "validation": v["validation"], "completeness": v.get("completeness"),
-        "created_at": int(v["created_at"].timestamp() * 1000),
-        "updated_seq": v["updated_seq"],
-        "legal_hold": content["metadata"].get("legal_hold") is True,
-    }
-
-
 async def states(conn: asyncpg.Connection, version_ids: Sequence[int]
                  ) -> list[tuple[dict[str, Any], Usage | None]]:
     """(VersionState, usage) of each version, as the ledger has them now."""
     rows = await conn.fetch(STATES_SQL, list(version_ids))
     usage = await _usage_by_id(conn, [r["id"] for r in rows])
-    return [(_state(r), usage.get(r["id"])) for r in rows]
+    return [(state_of(r), usage.get(r["id"])) for r in rows]
 
 
 async def _usage_by_id(conn: asyncpg.Connection, version_ids: list[int]) -> dict[int, Usage]:
@@ -121,3 +94,35 @@ async def version_ids(conn: asyncpg.Connection, doc_ids: Sequence[str]) -> dict[
         " JOIN versions v ON v.artifact_id = a.id AND v.version_number = k.number",
         [k[0] for k in keys], [k[1] for k in keys], [int(k[2]) for k in keys])
     return {f"{r['project']}/{r['name']}@v{r['version_number']}": r["id"] for r in rows}
+
+
+async def snapshot_head(conn: asyncpg.Connection) -> tuple[int, dt.datetime, int]:
+    """(chain head seq, the snapshot's time, how many versions) of the caller's snapshot."""
+    head = int(await conn.fetchval("SELECT seq FROM chain_head WHERE id = 1"))
+    taken = await conn.fetchval("SELECT now()")
+    total = int(await conn.fetchval("SELECT count(*) FROM versions"))
+    return head, taken, total
+
+
+async def version_id_page(conn: asyncpg.Connection, after: int, limit: int) -> list[int]:
+    """The next `limit` version ids after `after`, in id order (a keyset page)."""
+    return [r["id"] for r in await conn.fetch(
+        "SELECT id FROM versions WHERE id > $1 ORDER BY id LIMIT $2", after, limit)]
+
+
+async def changed_since(conn: asyncpg.Connection, head: int, taken: dt.datetime) -> list[int]:
+    """Versions whose document may differ from the snapshot at (`head`, `taken`): any version
+    of an artifact with a later event (an alias move changes a version the event is not
+    about), and any whose usage was counted since."""
+    rows = await conn.fetch(
+        "SELECT v.id FROM versions v JOIN artifacts a ON a.id = v.artifact_id"
+        " WHERE a.project || '/' || a.name IN (SELECT artifact FROM event_log WHERE seq > $1)",
+        head)
+    ids = {r["id"] for r in rows}
+    try:
+        async with conn.transaction():
+            ids.update(r["version_id"] for r in await conn.fetch(
+                "SELECT version_id FROM usage_counts WHERE updated_at > $1", taken - OVERLAP))
+    except asyncpg.UndefinedTableError:
+        pass
+    return sorted(ids)

@@ -1,4 +1,5 @@
-"""Reads the ledger needs inside its transactions (resolving selectors, building state)."""
+"""Versions as the ledger stores them: selectors resolved, rules and states read. The ledger
+reads them inside its own transactions, the api and retention in theirs."""
 
 from __future__ import annotations
 
