@@ -1,26 +1,32 @@
 """Blobs on the real stack, as those outside a private project meet them: a download counts
 only for a version the caller may read; uploading (`missing`, PUT) a blob only a private
-project holds answers exactly as for a blob that is not there; downloads are attachments
-that no shared cache keeps when a private project holds them or a token fetched them; and
-every picture and download carries nosniff and a Content-Security-Policy.
+project holds answers exactly as for a blob that is not there, and so does a publish naming
+it without the receipt of the caller's own upload (knowing a sha256 is no proof of having
+the bytes); downloads are attachments that no shared cache keeps when a private project
+holds them or a token fetched them; and every picture and download carries nosniff and a
+Content-Security-Policy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 from cairn.api.ui.html import CSP
+from cairn.core import blob_receipts
 from cairn.sdk import Client
 
 from tests.access_world import World, world_api, world_fixture  # noqa: F401
-from tests.conftest import API_TOKEN, Namespace
+from tests.conftest import API_TOKEN, SIGNING_KEY, Namespace
 from tests.ledger_helpers import settings_for
 
 STRANGERS = ("anonymous", "outsider")
@@ -68,17 +74,19 @@ def blobs(world: World, cairn_env: dict[str, str], tmp_path_factory: pytest.Temp
     yield Blobs(page, hidden, public, shared_ref, hidden_ref, public_ref, odd_name)
 
 
-def _same_answer(a: httpx.Response, b: httpx.Response, *, swap: tuple[str, str] = ("", "")
-                 ) -> None:
-    """Status, headers (but Date) and body equal, once `swap[0]` in `a` reads `swap[1]`."""
+def _same_answer(a: httpx.Response, b: httpx.Response, *,
+                 swap: tuple[str, str] | Sequence[tuple[str, str]] = ()) -> None:
+    """Status, headers (but Date) and body equal, once each `old` in `a` reads `new`
+    (`swap`: one (old, new) pair or several)."""
     def seen(reply: httpx.Response) -> tuple[int, list[tuple[str, str]], bytes]:
         headers = sorted((k, v) for k, v in reply.headers.items() if k not in UNSTABLE)
         return reply.status_code, headers, reply.content
 
     status, headers, body = seen(a)
-    if swap[0]:
-        body = body.replace(swap[0].encode(), swap[1].encode())
-        headers = sorted((k, v.replace(swap[0], swap[1])) for k, v in headers)
+    pairs = [swap] if swap and isinstance(swap[0], str) else list(swap)
+    for old, new in pairs:
+        body = body.replace(str(old).encode(), str(new).encode())
+        headers = sorted((k, v.replace(str(old), str(new))) for k, v in headers)
     assert (status, headers, body) == seen(b)
 
 
@@ -149,7 +157,8 @@ def test_missing_and_put_answer_a_hidden_blob_as_an_absent_one(world: World, blo
         stored_hidden = http.put(f"/v1/blobs/{hidden}", content=blobs.hidden)
         stored_absent = http.put(f"/v1/blobs/{absent}", content=absent_bytes)
         assert stored_hidden.status_code == 201, stored_hidden.text
-        _same_answer(stored_hidden, stored_absent, swap=(hidden, absent))
+        receipts = [r.headers[blob_receipts.HEADER] for r in (stored_hidden, stored_absent)]
+        _same_answer(stored_hidden, stored_absent, swap=[(hidden, absent), tuple(receipts)])
         assert http.head(f"/v1/blobs/{hidden}").status_code == 404  # still not theirs
     with world.client("contributor") as http:  # a member is told it is there
         assert http.post("/v1/blobs/missing", json={"sha256": [hidden]}).json() == {
@@ -197,3 +206,120 @@ def test_pictures_carry_the_uis_csp_and_nosniff(world: World, blobs: Blobs) -> N
         data = http.get(f"/v1/lineage/{blobs.public_ref}")  # JSON: nosniff, no page policy
     assert data.headers["x-content-type-options"] == "nosniff"
     assert "content-security-policy" not in data.headers
+
+
+# -- publishing a blob by its sha256 alone -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Vault:
+    """Blobs only the private project lists, and a public project the outsider contributes
+    to (so only hiding, not the project's rule, stands between them and a publish)."""
+
+    exact: bytes  # named at publish by sha alone, with wrong sizes and a forged receipt
+    honest: bytes  # the outsider has the same bytes: missing, PUT, publish with the receipt
+    sdk: bytes  # the same through cairn.Client.publish
+    project: str
+
+
+def _wait(http: httpx.Client, event_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = dict(http.get(f"/v1/events/{event_id}").json())
+        if status["status"] != "pending":
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"event {event_id} still pending")
+
+
+@pytest.fixture(scope="module")
+def vault(world: World, cairn_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+          ) -> Vault:
+    work = tmp_path_factory.mktemp("vault")
+    found = Vault(uuid.uuid4().bytes * 3, uuid.uuid4().bytes * 3, uuid.uuid4().bytes * 3,
+                  f"outpub-{world.tag}")
+    files = {"exact.bin": found.exact, "honest.bin": found.honest, "sdk.bin": found.sdk}
+    for name, data in files.items():
+        (work / name).write_bytes(data)
+    with Client(world.api.url, API_TOKEN, settings_for(cairn_env), progress=False) as sdk:
+        sdk.publish("dataset", world.private, "vault", list(files), root=work,
+                    metadata={"creator": "tests"})
+    with world.client("site_admin") as admin:
+        made = admin.put(f"/v1/projects/{found.project}", json={
+            "visibility": "public", "members": {world.users["outsider"]: "contributor"},
+            "teams": {}, "read_only_after_days": None, "description": "the outsider's"})
+        assert made.status_code in (200, 201, 202), made.text
+        assert _wait(admin, made.json()["event_id"])["status"] == "recorded"
+    return found
+
+
+def _publish_body(vault: Vault, name: str, sha: str, size: int, **fields: Any
+                  ) -> dict[str, Any]:
+    return {"kind": "dataset", "project": vault.project, "name": name,
+            "metadata": {"creator": "outsider"},
+            "files": [{"path": "data.bin", "size": size, "sha256": sha}], **fields}
+
+
+def test_a_publish_naming_a_hidden_blob_answers_as_for_an_absent_one(world: World,
+                                                                    vault: Vault) -> None:
+    """The outsider knows the private blob's sha256, not its bytes: listing it, with the
+    right size, a wrong one, or a receipt made for another actor, answers as for a blob of
+    that size that was never uploaded (missing_blobs, no size_mismatch naming the stored
+    size); nothing is recorded and the blob stays unreadable to anonymous callers."""
+    hidden, size = _sha(vault.exact), len(vault.exact)
+    absent = _sha(uuid.uuid4().bytes * 3)  # as long, never uploaded
+    others = blob_receipts.receipt(SIGNING_KEY.encode(), world.users["viewer"], hidden)
+    cases: list[tuple[int, dict[str, Any], dict[str, Any]]] = [
+        (size, {}, {}), (size + 1, {}, {}), (1, {}, {}),
+        (size, {"receipts": {hidden: others}}, {"receipts": {absent: others}}),
+        (size, {"receipts": {hidden: "0" * 64}}, {"receipts": {absent: "0" * 64}}),
+    ]
+    with world.client("outsider") as http:
+        for wanted, extra_hidden, extra_absent in cases:
+            named = http.post("/v1/artifacts", json=_publish_body(
+                vault, "stolen", hidden, wanted, **extra_hidden))
+            unknown = http.post("/v1/artifacts", json=_publish_body(
+                vault, "stolen", absent, wanted, **extra_absent))
+            assert named.status_code == 400, (wanted, named.text)
+            error = named.json()["error"]
+            assert error["reason"] == "missing_blobs" and error["missing"] == [hidden]
+            _same_answer(named, unknown, swap=(hidden, absent))
+    with world.client("site_admin") as admin:
+        assert admin.get(f"/v1/artifacts/{vault.project}/stolen").status_code == 404
+    with world.client("anonymous") as http:
+        assert http.get(f"/v1/blobs/{hidden}").status_code == 404
+
+
+def test_an_outsider_with_the_bytes_publishes_them_with_the_receipt(world: World,
+                                                                    vault: Vault) -> None:
+    """Having the same bytes is enough: `missing` lists the blob, the PUT hashes them and
+    answers 201 with a receipt, and a publish carrying it is recorded (without it, the
+    blob is still missing to them)."""
+    sha, size = _sha(vault.honest), len(vault.honest)
+    with world.client("outsider") as http:
+        assert http.post("/v1/blobs/missing", json={"sha256": [sha]}).json() == {
+            "missing": [sha]}
+        stored = http.put(f"/v1/blobs/{sha}", content=vault.honest)
+        assert stored.status_code == 201, stored.text
+        receipt = stored.headers[blob_receipts.HEADER]
+        assert receipt == blob_receipts.receipt(SIGNING_KEY.encode(),
+                                                world.users["outsider"], sha)
+        bare = http.post("/v1/artifacts", json=_publish_body(vault, "honest", sha, size))
+        assert bare.status_code == 400 and bare.json()["error"]["missing"] == [sha]
+        accepted = http.post("/v1/artifacts", json=_publish_body(
+            vault, "honest", sha, size, receipts={sha: receipt}))
+        assert accepted.status_code == 202, accepted.text
+        assert _wait(http, accepted.json()["event_id"])["status"] == "recorded"
+    with world.client("anonymous") as http:  # theirs to share now: they had the bytes
+        assert http.get(f"/v1/blobs/{sha}").content == vault.honest
+
+
+def test_the_sdk_sends_the_receipts_of_its_uploads(world: World, vault: Vault,
+                                                   cairn_env: dict[str, str],
+                                                   tmp_path: Path) -> None:
+    (tmp_path / "mine.bin").write_bytes(vault.sdk)
+    token = world.tokens["outsider"]
+    with Client(world.api.url, token, settings_for(cairn_env), progress=False) as sdk:
+        result = sdk.publish("dataset", vault.project, "by-sdk", ["mine.bin"], root=tmp_path,
+                             metadata={"creator": "outsider"})
+    assert result.ref == f"{vault.project}/by-sdk@v1"

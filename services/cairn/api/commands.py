@@ -7,20 +7,23 @@ with GET /v1/events/{event_id}.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import structlog
 from prometheus_client import Counter
 
+from cairn.api import downloads
 from cairn.api.errors import ApiError, Reason
 from cairn.api.models import Publish, PublishAccepted
-from cairn.core import payloads
+from cairn.core import blob_receipts, payloads
+from cairn.core.access import Principal
 from cairn.core.blobstore import BlobStore
 from cairn.core.emitter import Emitter
 from cairn.core.events import new_event
 from cairn.core.identity import InvalidInput
 from cairn.core.settings import Settings
+from cairn.core.signing import required_master
 
 EMITTED = Counter("cairn_api_events_emitted_total", "Events the api emitted", ["type"])
 log = structlog.get_logger("api")
@@ -62,12 +65,14 @@ def published_body(req: Publish, settings: Settings) -> dict[str, Any]:
                            ) from exc
 
 
-def missing_blobs(blobs: BlobStore, files: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Files whose blob is not stored, and refuse sizes that disagree with the stored blob
-    (the size is part of the version's identity)."""
+def missing_blobs(blobs: BlobStore, files: Sequence[Mapping[str, Any]],
+                  withheld: Collection[str] = ()) -> list[str]:
+    """Files whose blob is not stored, or is `withheld` (stored, but not the caller's to
+    name: answered as not stored, before any size is compared); and refuse sizes that
+    disagree with the stored blob (the size is part of the version's identity)."""
     missing: list[str] = []
     for f in files:
-        if not blobs.has(f["sha256"]):
+        if f["sha256"] in withheld or not blobs.has(f["sha256"]):
             missing.append(f["sha256"])
         elif blobs.size(f["sha256"]) != f["size"]:
             raise InvalidInput("size_mismatch", f"{f['path']}: size {f['size']} differs from "
@@ -75,14 +80,36 @@ def missing_blobs(blobs: BlobStore, files: Sequence[Mapping[str, Any]]) -> list[
     return sorted(set(missing))
 
 
-async def publish(req: Publish, *, actor: str, settings: Settings, blobs: BlobStore,
-                  emitter: Emitter) -> PublishAccepted:
+async def unproven(req: Publish, files: Sequence[Mapping[str, Any]], *, actor: str,
+                   principal: Principal, pool: downloads.Db, blobs: BlobStore,
+                   settings: Settings, proven: Collection[str]) -> set[str]:
+    """Stored blobs the caller may not name: only versions they may not read list them,
+    and they neither uploaded them in this request (`proven`) nor hold a receipt for them
+    (cairn.core.blob_receipts). Knowing a sha256 is no proof of having the bytes."""
+    shas = {f["sha256"] for f in files} - set(proven)
+    stored = await asyncio.to_thread(lambda: {s for s in shas if blobs.has(s)})
+    hidden = await downloads.unseen(pool, principal, stored)
+    if not hidden:
+        return set()
+    master = required_master(settings, "the api")
+    return {s for s in hidden
+            if not blob_receipts.is_valid(master, actor, s, req.receipts.get(s))}
+
+
+async def publish(req: Publish, *, actor: str, principal: Principal, pool: downloads.Db,
+                  settings: Settings, blobs: BlobStore, emitter: Emitter,
+                  proven: Collection[str] = ()) -> PublishAccepted:
+    """Emit Published once every blob is stored and the caller's to name (see unproven);
+    a blob that is not is listed in missing_blobs exactly as one never uploaded."""
     body = published_body(req, settings)
-    missing = await asyncio.to_thread(missing_blobs, blobs, body["files"])
+    withheld = await unproven(req, body["files"], actor=actor, principal=principal, pool=pool,
+                              blobs=blobs, settings=settings, proven=proven)
+    missing = await asyncio.to_thread(missing_blobs, blobs, body["files"], withheld)
     if missing:
         shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" * (len(missing) > 10))
         raise ApiError(400, Reason.MISSING_BLOBS,
-                       f"upload these blobs first (PUT /v1/blobs/{{sha256}}): {shown}",
+                       f"upload these blobs first (PUT /v1/blobs/{{sha256}}, then send each "
+                       f"upload's {blob_receipts.HEADER} in `receipts`): {shown}",
                        missing=missing)
     artifact = f"{req.project}/{req.name}"
     event_id = await emit(emitter, artifact, "Published", body, actor)

@@ -68,8 +68,9 @@ async def listing_projects(db: Db, shas: Iterable[str]) -> dict[str, set[str]]:
 
 async def unseen(db: Db, principal: Principal, shas: Iterable[str]) -> set[str]:
     """The blobs among `shas` that only projects the caller may not read list: to them, as
-    to HEAD, such a blob is not there. A blob no version lists is left to the uploaders,
-    who may all check it (cairn.api.resolvers)."""
+    to HEAD, such a blob is not there, and a publish naming it needs the caller's upload
+    receipt (cairn.api.commands.unproven). A blob no version lists is left to the uploaders,
+    who may all fetch it (cairn.api.resolvers), so a receipt for it would protect nothing."""
     readable = Readable(db, principal)
     hidden = set()
     for sha, projects in (await listing_projects(db, shas)).items():

@@ -3,7 +3,8 @@ part per file, whose filename is the file's path in the artifact.
 
 Each file part is stored as it streams, so the api computes size and sha256 itself. Manifest
 entries may add a media type to an uploaded file, or name a blob stored before (path, size
-and sha256) without uploading it again.
+and sha256) without uploading it again (with its upload receipt in `receipts` if no
+version the caller may read lists it: cairn.api.commands.unproven).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from cairn.core.identity import InvalidInput, check_path
 from cairn.core.settings import Settings
 
 
-def store_form(parts: Iterable[Part], blobs: BlobStore, settings: Settings) -> Publish:
-    """Store every file part, then the publish request they make with the manifest."""
+def store_form(parts: Iterable[Part], blobs: BlobStore, settings: Settings
+               ) -> tuple[Publish, set[str]]:
+    """Store every file part, then the publish request they make with the manifest, and the
+    sha256s of the parts: blobs whose bytes the caller proved to have by sending them."""
     manifest: Manifest | None = None
     uploaded: dict[str, dict[str, Any]] = {}
     for part in parts:
@@ -42,7 +45,8 @@ def store_form(parts: Iterable[Part], blobs: BlobStore, settings: Settings) -> P
     if manifest is None:
         raise InvalidInput("missing_manifest", "a multipart publish needs a 'manifest' part")
     files = merge_files(manifest.files, uploaded)
-    return Publish.model_validate({**manifest.model_dump(exclude={"files"}), "files": files})
+    return (Publish.model_validate({**manifest.model_dump(exclude={"files"}), "files": files}),
+            {f["sha256"] for f in uploaded.values()})
 
 
 def merge_files(listed: Iterable[ManifestFile], uploaded: dict[str, dict[str, Any]]

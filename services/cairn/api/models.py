@@ -45,6 +45,9 @@ class Publish(Body):
     links: list[LinkIn] = Field(default_factory=list)
     stage: str | None = None
     extra: dict[str, Any] | None = None
+    receipts: dict[str, str] = Field(default_factory=dict, description=(
+        "sha256 -> the X-Cairn-Blob-Receipt its PUT answered: needed for a stored blob that "
+        "no version you may read lists (else it is reported in missing_blobs)"))
 
 
 class Manifest(Publish):

@@ -72,9 +72,11 @@ def check_inputs(kind: str, project: str, name: str, metadata: Mapping[str, Any]
         check_stage(stage)
 
 
-def request_body(body: Mapping[str, Any], extra: Mapping[str, Any] | None) -> dict[str, Any]:
-    """POST /v1/artifacts JSON from a checked payload (extra as an object, no nulls in links)."""
-    return {
+def request_body(body: Mapping[str, Any], extra: Mapping[str, Any] | None,
+                 receipts: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """POST /v1/artifacts JSON from a checked payload (extra as an object, no nulls in links),
+    with the receipts of the blobs just uploaded (transfer.upload_missing), if any."""
+    return ({"receipts": dict(receipts)} if receipts else {}) | {
         "kind": body["kind"], "project": body["project"], "name": body["name"],
         "files": [{k: v for k, v in f.items() if v is not None} for f in body["files"]],
         "metadata": body["metadata"], "environment": body["environment"],

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from cairn.core.blob_receipts import HEADER as RECEIPT_HEADER
 from cairn.core.blobstore import CHUNK, read_chunks
 from cairn.core.identity import InvalidInput, check_path, check_sha256
 from cairn.sdk.errors import CairnError
@@ -22,18 +23,22 @@ from cairn.sdk.http import Http
 from cairn.sdk.progress import Advance, bytes_progress
 
 
-def upload_missing(http: Http, files: Sequence[LocalFile], show: bool | None) -> list[str]:
-    """PUT every blob the api does not have yet; returns the sha256s uploaded."""
+def upload_missing(http: Http, files: Sequence[LocalFile], show: bool | None
+                   ) -> dict[str, str]:
+    """PUT every blob the api does not have yet (or not for us: one only versions we may
+    not read list); returns each upload's receipt by sha256, which the publish sends."""
     shas = sorted({f.sha256 for f in files})
     missing = set(http.json("POST", "/v1/blobs/missing", json={"sha256": shas})["missing"])
     todo = list({f.sha256: f for f in files if f.sha256 in missing}.values())
+    receipts: dict[str, str] = {}
     with bytes_progress("uploading", sum(f.size for f in todo), show) as advance:
         for f in todo:
-            _upload(http, f, advance)
-    return [f.sha256 for f in todo]
+            if receipt := _upload(http, f, advance):
+                receipts[f.sha256] = receipt
+    return receipts
 
 
-def _upload(http: Http, f: LocalFile, advance: Advance) -> None:
+def _upload(http: Http, f: LocalFile, advance: Advance) -> str | None:
     def body() -> Iterator[bytes]:
         with f.source.open("rb") as fh:
             for chunk in read_chunks(fh):
@@ -41,9 +46,11 @@ def _upload(http: Http, f: LocalFile, advance: Advance) -> None:
                 yield chunk
 
     try:
-        http.request("PUT", f"/v1/blobs/{f.sha256}", content=body(),
-                     headers={"Content-Type": "application/octet-stream",
-                              "Content-Length": str(f.size)})
+        reply = http.request("PUT", f"/v1/blobs/{f.sha256}", content=body(),
+                             headers={"Content-Type": "application/octet-stream",
+                                      "Content-Length": str(f.size)})
+        receipt: str | None = reply.headers.get(RECEIPT_HEADER)
+        return receipt
     except CairnError as exc:
         if exc.reason == "digest_mismatch":
             raise CairnError("file_changed", f"{f.source} changed after it was hashed; "

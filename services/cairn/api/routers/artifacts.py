@@ -10,6 +10,7 @@ from cairn.api import commands, reads
 from cairn.api.deps import (
     BlobsDep,
     CurrentActor,
+    CurrentPrincipal,
     EmitterDep,
     HiddenProjects,
     PoolDep,
@@ -43,24 +44,26 @@ PUBLISH_BODY = {
 @router.post("/v1/artifacts", status_code=202, response_model=PublishAccepted,
              openapi_extra=PUBLISH_BODY)
 async def publish(request: Request, response: Response, actor: CurrentActor,
-                  settings: SettingsDep, blobs: BlobsDep, emitter: EmitterDep, pool: PoolDep
-                  ) -> PublishAccepted:
+                  principal: CurrentPrincipal, settings: SettingsDep, blobs: BlobsDep,
+                  emitter: EmitterDep, pool: PoolDep) -> PublishAccepted:
     """Emit an "artifact published" event; follow it at GET /v1/events/{event_id}.
 
     A `stage` is a move into that stage and meets its gate: the gate's role (403), and no
     gate that asks for a valid verdict or an evaluation, which a new version lacks (422
     `gate_needs_promotion`: publish without the stage, then promote with PUT …/stage)."""
     content_type = request.headers.get("content-type", "")
+    proven: set[str] = set()  # blobs whose bytes this request carried
     if content_type.startswith("multipart/form-data"):
-        req = await in_upload_thread(lambda: store_form(
+        req, proven = await in_upload_thread(lambda: store_form(
             PartReader(content_type, blocking_chunks(request.stream())).parts(), blobs,
             settings))
     else:
         req = parse(Publish, await request.body())
     project = check_name(req.project, "project")
     await authorize_publish(request, pool, project, f"{project}/{req.name}", req.stage)
-    accepted = await commands.publish(req, actor=actor, settings=settings, blobs=blobs,
-                                      emitter=emitter)
+    accepted = await commands.publish(req, actor=actor, principal=principal, pool=pool,
+                                      settings=settings, blobs=blobs, emitter=emitter,
+                                      proven=proven)
     response.headers["Location"] = f"/v1/events/{accepted.event_id}"
     return accepted
 

@@ -26,8 +26,10 @@ from cairn.api.errors import ApiError, Reason, not_found
 from cairn.api.models import BlobStored, Missing, MissingQuery
 from cairn.api.uploads import blocking_chunks, in_upload_thread
 from cairn.api.usage import count_download
+from cairn.core import blob_receipts
 from cairn.core.blobstore import BlobCorrupted
 from cairn.core.identity import check_sha256, parse_ref
+from cairn.core.signing import required_master
 
 router = APIRouter(prefix="/v1/blobs", tags=["blobs"])
 log = structlog.get_logger("api")
@@ -36,13 +38,17 @@ DOWNLOAD_CSP = "default-src 'none'; sandbox"
 
 
 @router.put("/{sha256}", status_code=201, response_model=BlobStored,
-            responses={200: {"model": BlobStored, "description": "already stored"}})
-async def put_blob(sha256: str, request: Request, response: Response, _: CurrentActor,
+            responses={200: {"model": BlobStored, "description": "already stored"},
+                       201: {"headers": {blob_receipts.HEADER: {
+                           "description": "the upload's receipt, for a publish naming "
+                           "this blob (Publish.receipts)", "schema": {"type": "string"}}}}})
+async def put_blob(sha256: str, request: Request, response: Response, actor: CurrentActor,
                    principal: CurrentPrincipal, blobs: BlobsDep, pool: PoolDep,
                    settings: SettingsDep) -> BlobStored:
     """Store the raw body under its sha256: 201, or 200 if it was there already. A blob only
     projects hidden from the caller list is, to them, not there: its bytes are checked as a
-    first upload's and the answer is a first upload's."""
+    first upload's and the answer is a first upload's. Every 201 carries the upload's
+    receipt (X-Cairn-Blob-Receipt), which a publish naming such a blob must send."""
     check_sha256(sha256)
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > settings.max_file_bytes:
@@ -54,6 +60,9 @@ async def put_blob(sha256: str, request: Request, response: Response, _: Current
         skip_stored=existed))
     if existed:
         response.status_code = 200
+    else:  # the bytes were hashed: proof the caller has them
+        response.headers[blob_receipts.HEADER] = blob_receipts.receipt(
+            required_master(settings, "the api"), actor, digest)
     return BlobStored(sha256=digest, size=size)
 
 
