@@ -86,14 +86,15 @@ class Client(AccessCalls, SubscriptionCalls, SearchCalls):
             else capture(image_digest), links=link_list, stage=stage, extra=extra,
             kinds=self.settings.kind_list,
         )
-        transfer.upload_missing(self.http, hashed, self.progress)
+        receipts = transfer.upload_missing(self.http, hashed, self.progress)
         artifact = f"{project}/{name}"
         if self.transport == "kafka":
             # a service account's events are its own (CAIRN_PRODUCER): the ledger refuses an
             # untrusted account naming anyone else
             event_id = self._emit(artifact, body, actor=self.settings.producer or meta["creator"])
         else:
-            reply = self.http.json("POST", "/v1/artifacts", json=steps.request_body(body, extra))
+            reply = self.http.json("POST", "/v1/artifacts",
+                                   json=steps.request_body(body, extra, receipts))
             event_id = reply["event_id"]
         result = PublishResult(event_id, body["digest"], artifact)
         if not wait:
