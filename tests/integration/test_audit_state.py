@@ -131,6 +131,9 @@ async def test_hand_edits_of_edits_verdicts_and_files_are_named(
             "SELECT v.id, v.version_number FROM versions v JOIN artifacts a ON a.id ="
             " v.artifact_id WHERE a.project = $1 AND a.name = 'm'", p)}
         v1, v2 = ids[1], ids[2]
+        previous = await conn.fetchval("SELECT previous FROM metadata_edits WHERE version_id = $1"
+                                       " AND reverts IS NULL", v2)
+        files = await conn.fetch("SELECT path, sha256 FROM files WHERE version_id = $1", v1)
         async with conn.transaction():
             await conn.execute("UPDATE metadata_edits SET previous = '{\"description\": \"x\","
                                " \"tags\": []}' WHERE version_id = $1 AND reverts IS NULL", v2)
@@ -145,5 +148,16 @@ async def test_hand_edits_of_edits_verdicts_and_files_are_named(
         tables = {(d.table, d.column) for d in report.state.differences}
         assert tables == {("metadata_edits", "previous"), ("files", "sha256"),
                           ("links", "row"), ("verdicts", "row")}, report.state.differences
-    finally:
+    finally:  # undo the edits: later tests of this run verify the same database
+        async with conn.transaction():
+            await conn.execute("UPDATE metadata_edits SET previous = $2::jsonb"
+                               " WHERE version_id = $1 AND reverts IS NULL", v2, previous)
+            for f in files:
+                await conn.execute("UPDATE files SET sha256 = $3 WHERE version_id = $1"
+                                   " AND path = $2", v1, f["path"], f["sha256"])
+            await conn.execute("DELETE FROM links WHERE source_version_id = $1"
+                               " AND target_ref = 'x/y@v1'", v1)
+            await conn.execute("DELETE FROM verdicts WHERE version_id = $1 AND seq = 1"
+                               " AND check_name = 'schema'", v1)
+        assert (await verify(db)).ok
         await conn.close()
