@@ -2,7 +2,8 @@
 caller, and redaction of what names them in answers about visible things.
 
 Search and suggestions exclude hidden projects in the engine query itself (so hits, facet
-counts and suggestions never count them); lineage graphs (cairn.api.lineage, whose walk ends
+counts and suggestions never count them), and search every dataset `unseen` names by the same
+rule (cairn.search.query.dataset_seen); lineage graphs (cairn.api.lineage, whose walk ends
 there) and a version's links show what the caller may not see as `{"redacted": true}`,
 without its name, and a link to a project that does not exist just the same.
 """
@@ -110,12 +111,3 @@ def without_refs(verdict: dict[str, Any], refs: Collection[str]) -> dict[str, An
     status = "passed" if verdict["status"] == "warning" and not kept else verdict["status"]
     return {**verdict, "status": status, "reasons": kept}
 
-
-def redact_hits(answer: dict[str, Any], hidden: Collection[str]) -> dict[str, Any]:
-    """Visible hits name no dataset of a hidden project."""
-    if not hidden:
-        return answer
-    for hit in answer["hits"]:
-        if hit.get("datasets"):
-            hit["datasets"] = [d for d in hit["datasets"] if project_of_ref(d) not in hidden]
-    return answer

@@ -5,6 +5,9 @@ values, never into query_string, regexps or wildcards, so no operator or pattern
 types can change what the query means. Facet counts follow faceted-search practice: every
 facet is counted with every filter but its own (facet filters go in `post_filter`, each
 facet's aggregation sits in a `filter` aggregation of all the other facet filters).
+What a caller may not see is left out in the engine too: versions of hidden projects by a
+query filter, datasets they may not learn of (dataset_seen) from the dataset facet by a
+script whose parameters are project names, never user text.
 """
 
 from __future__ import annotations
@@ -60,6 +63,8 @@ class SearchRequest:
     size: int = 20
     facet_size: int = 20
     hidden_projects: tuple[str, ...] = ()  # private projects the caller may not see
+    # every project that exists; None: any project counts as existing (a site admin)
+    known_projects: frozenset[str] | None = None
 
 
 def parse_metric(expr: str) -> MetricRange:
@@ -146,8 +151,10 @@ def build_request(*, q: str | None = None, filters: Mapping[str, Iterable[str]] 
                   expressions: Iterable[str] = (), metrics: Iterable[str] = (),
                   created_after: str | None = None, created_before: str | None = None,
                   sort: str = "relevance", page: int = 1, size: int = 20,
-                  facet_size: int = 20, hidden_projects: Iterable[str] = ()) -> SearchRequest:
-    """Everything a caller gives, checked: InvalidInput names the parameter to fix."""
+                  facet_size: int = 20, hidden_projects: Iterable[str] = (),
+                  known_projects: Iterable[str] | None = None) -> SearchRequest:
+    """Everything a caller gives, checked: InvalidInput names the parameter to fix.
+    `hidden_projects` and `known_projects` are what cairn.api.visibility.Hidden holds."""
     chosen: dict[str, list[str]] = {}
     for name, values in (filters or {}).items():
         if name not in FACETS:
@@ -178,25 +185,37 @@ def build_request(*, q: str | None = None, filters: Mapping[str, Iterable[str]] 
         created_before=parse_date(created_before, "created_before") if created_before else None,
         sort=sort, page=page, size=size, facet_size=facet_size,
         hidden_projects=tuple(sorted(hidden_projects)),
+        known_projects=None if known_projects is None else frozenset(known_projects),
     )
 
 
 MATCH_NONE: dict[str, Any] = {"bool": {"must_not": [{"match_all": {}}]}}
 
 
+def dataset_seen(req: SearchRequest, value: str) -> bool:
+    """Whether the caller may learn of a dataset value (`project/name`, or a `sha256:` digest):
+    cairn.api.visibility's rule (Hidden.unseen), so a link to a private project, to one that
+    does not exist and to a bare digest (which could be anyone's) look alike. Without
+    `known_projects` only hidden projects' datasets are unseen. DATASETS_SCRIPT is this rule
+    for the engine: keep the two in step."""
+    project, slash, _ = value.partition("/")
+    if project in req.hidden_projects:
+        return False
+    return req.known_projects is None or (bool(slash) and project in req.known_projects)
+
+
 def seen_values(req: SearchRequest, facet: str) -> tuple[str, ...]:
-    """A filter's values without datasets of hidden projects: a visible model trained on one
-    would match it and confirm the hidden name, so such a value matches nothing, as a dataset
-    that does not exist would."""
+    """A filter's values without unseen datasets: a visible model trained on one would match
+    it and confirm the name, so such a value matches nothing, as a dataset nobody links to."""
     values = req.filters.get(facet) or ()
-    if facet != "dataset" or not req.hidden_projects:
+    if facet != "dataset":
         return values
-    return tuple(v for v in values if v.partition("/")[0] not in req.hidden_projects)
+    return tuple(v for v in values if dataset_seen(req, v))
 
 
 def facet_clause(req: SearchRequest, facet: str) -> dict[str, Any] | None:
     """The filter a facet contributes; status hides deleted versions unless asked. A filter
-    whose every value is hidden matches nothing (dropping it would widen the search)."""
+    whose every value is unseen matches nothing (dropping it would widen the search)."""
     if facet == "legal_hold":
         return hold_clause(req.filters.get(facet) or ())
     if req.filters.get(facet):
@@ -232,10 +251,31 @@ def hidden_clause(hidden: Iterable[str]) -> list[dict[str, Any]]:
     return [{"bool": {"must_not": [{"terms": {"project": names}}]}}] if names else []
 
 
-def hidden_values(hidden: Iterable[str]) -> str:
-    """A Lucene regexp of `project/...` values in hidden projects (for terms `exclude`)."""
-    return "(" + "|".join("".join(f"\\{c}" if not c.isalnum() else c for c in name)
-                          for name in sorted(hidden)) + ")/.*"
+# The dataset facet's values the caller may see (dataset_seen in Painless): a terms `exclude`
+# can only name what to leave out, and the projects that do not exist have no list.
+DATASETS_SCRIPT = """
+List seen = new ArrayList();
+for (String value : doc['datasets']) {
+  int cut = value.indexOf('/');
+  String project = cut >= 0 ? value.substring(0, cut) : value;
+  if (!params.hidden.containsKey(project)
+      && (params.known == null || (cut >= 0 && params.known.containsKey(project)))) {
+    seen.add(value);
+  }
+}
+return seen;
+"""
+
+
+def datasets_terms(req: SearchRequest) -> dict[str, Any]:
+    """The dataset facet's terms source: the field itself, or, when the caller may not see
+    every dataset, only the values dataset_seen keeps (params are maps: constant-time look-ups,
+    and the script's source stays one compiled script)."""
+    if not req.hidden_projects and req.known_projects is None:
+        return {"field": FACETS["dataset"]}
+    known = None if req.known_projects is None else dict.fromkeys(sorted(req.known_projects), 1)
+    return {"script": {"lang": "painless", "source": DATASETS_SCRIPT, "params": {
+        "hidden": dict.fromkeys(req.hidden_projects, 1), "known": known}}}
 
 
 def search_body(req: SearchRequest) -> dict[str, Any]:
@@ -251,8 +291,8 @@ def search_body(req: SearchRequest) -> dict[str, Any]:
         for facet, fld in FACETS.items()
     }
     aggs["legal_hold"]["aggs"]["values"]["terms"]["missing"] = False
-    if req.hidden_projects:  # a visible model trained on a hidden dataset names it
-        aggs["dataset"]["aggs"]["values"]["terms"]["exclude"] = hidden_values(req.hidden_projects)
+    # a visible model trained on an unseen dataset names it
+    aggs["dataset"]["aggs"]["values"]["terms"] = {**datasets_terms(req), "size": req.facet_size}
     return {
         "query": {"bool": {"must": [text_query(req.q)], "filter": common}},
         "post_filter": {"bool": {"filter": _all_but(req, None)}},

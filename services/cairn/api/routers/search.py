@@ -15,9 +15,8 @@ from fastapi import APIRouter, Query
 
 from cairn.api.deps import HiddenProjects, SearchDep, SettingsDep
 from cairn.api.errors import ApiError
-from cairn.api.visibility import redact_hits
 from cairn.search.backend import IndexMissing, SearchRefused, SearchUnavailable, alias_name
-from cairn.search.query import build_request, search_body
+from cairn.search.query import SearchRequest, build_request, dataset_seen, search_body
 from cairn.search.results import check_suggest, search_response, suggest_body, suggest_response
 
 router = APIRouter(prefix="/v1", tags=["search"])
@@ -58,7 +57,9 @@ async def search(
 ) -> dict[str, Any]:
     """Hits and facet counts; each facet is counted with every filter but its own.
     Several values of one filter match any of them; different filters must all match.
-    Private projects the caller has no role in are neither hits nor counted."""
+    Private projects the caller has no role in are neither hits nor counted, and datasets
+    of those, of projects that do not exist or named by digest are, for all but site admins,
+    neither counted, matched by a filter nor named in a hit: they all look alike."""
     given = {"kind": kind, "project": project, "stage": stage, "tag": tag, "license": license,
              "creator": creator, "owner_team": owner_team, "framework": framework,
              "validation": validation, "dataset": dataset, "status": status, "alias": alias,
@@ -67,10 +68,18 @@ async def search(
                         expressions=filter or (), metrics=metric or (),
                         created_after=created_after, created_before=created_before,
                         sort=sort, page=page, size=size, facet_size=facet_size,
-                        hidden_projects=hidden)
+                        hidden_projects=hidden, known_projects=hidden.known)
     async with _engine_errors():
         reply = await backend.search(alias_name(settings), search_body(req))
-    return redact_hits(search_response(reply, req), hidden)
+    return _seen_datasets(search_response(reply, req), req)
+
+
+def _seen_datasets(answer: dict[str, Any], req: SearchRequest) -> dict[str, Any]:
+    """Visible hits name no dataset the caller may not learn of (the facet's rule)."""
+    for hit in answer["hits"]:
+        if hit.get("datasets"):
+            hit["datasets"] = [d for d in hit["datasets"] if dataset_seen(req, d)]
+    return answer
 
 
 @router.get("/suggest")
