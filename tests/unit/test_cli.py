@@ -137,3 +137,30 @@ def test_no_cli_module_calls_an_api_path_itself() -> None:
              for path in sorted(Path(cairn.cli.__file__).parent.glob("*.py"))
              for n, line in enumerate(path.read_text().splitlines(), 1) if raw.search(line)]
     assert found == []
+
+
+def test_bad_settings_are_one_line_naming_the_setting(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """pydantic is no longer imported for every command (cairn --help stays quick); its
+    ValidationError is still told apart and reported as invalid_configuration, exit 2."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["show", "p/m@v1"], env={
+        "CAIRN_API_URL": CLOSED, "CAIRN_TOKEN": "t", "CAIRN_MAX_FILES": "many"})
+    line = _one_line_error(result)
+    assert "[invalid_configuration]" in line and "CAIRN_MAX_FILES" in line, line
+    assert result.exit_code == 2
+
+
+def test_help_loads_neither_the_client_nor_pydantic() -> None:
+    """What `cairn --help` imports: the commands, typer and rich; the SDK's client, httpx,
+    pydantic and the stream services' libraries load when a command needs them."""
+    import subprocess
+    import sys
+
+    heavy = ("cairn.sdk.client", "httpx", "pydantic", "structlog", "tenacity",
+             "confluent_kafka", "fastavro", "matplotlib")
+    code = ("import sys, cairn.cli.main; "
+            f"print(','.join(m for m in {heavy!r} if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == ""

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
 
 from cairn.core.identity import InvalidInput
 from cairn.sdk.errors import CairnError
@@ -96,12 +95,6 @@ def handled(fn: F) -> F:
         except CairnError as exc:
             render.fail(exc)
             raise typer.Exit(2 if exc.local else 1) from None
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first.get("loc", ()))
-            render.fail(CairnError("invalid_configuration", f"setting {where}: {first['msg']}; "
-                                   "fix the environment variable or .env"))
-            raise typer.Exit(2) from None
         except OSError as exc:  # local files: permission denied, disk full, ...
             render.fail(CairnError("os_error", f"{exc}; fix the file or directory and retry"))
             raise typer.Exit(1) from None
@@ -109,8 +102,23 @@ def handled(fn: F) -> F:
             render.fail(CairnError("interrupted", "stopped by the user; nothing was left half-"
                                    "written (run the command again)"))
             raise typer.Exit(130) from None
+        except Exception as exc:
+            if not _invalid_settings(exc):
+                raise
+            first = exc.errors()[0]  # type: ignore[attr-defined]
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            render.fail(CairnError("invalid_configuration", f"setting {where}: {first['msg']}; "
+                                   "fix the environment variable or .env"))
+            raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _invalid_settings(exc: Exception) -> bool:
+    """A pydantic ValidationError (bad settings), without importing pydantic for every
+    command: if it was never imported, no such error can have been raised."""
+    pydantic = sys.modules.get("pydantic")
+    return pydantic is not None and isinstance(exc, pydantic.ValidationError)
 
 
 def command(*args: Any, **kwargs: Any) -> Callable[[F], F]:

@@ -12,7 +12,6 @@ from rich.console import Console
 from rich.table import Table
 
 from cairn.cli.app import app, handled
-from cairn.core.settings import Settings
 
 
 @app.command("lag")
@@ -22,6 +21,7 @@ def lag(
 ) -> None:
     """Consumer lag per service and topic: records Kafka holds that it has not processed."""
     from cairn.core.lag import consumer_lag
+    from cairn.core.settings import Settings
 
     settings = Settings()
     rows = consumer_lag(settings.kafka_bootstrap_servers, settings.topic_prefix)

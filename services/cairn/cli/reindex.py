@@ -23,9 +23,8 @@ from rich.progress import (
 
 from cairn.cli import render
 from cairn.cli.app import app, handled
-from cairn.core.settings import Settings
 from cairn.sdk.errors import CairnError
-from cairn.search.backend import SearchRefused, SearchUnavailable
+from cairn.search.errors import SearchRefused, SearchUnavailable
 
 
 @app.command("reindex")
@@ -37,6 +36,7 @@ def reindex(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
 ) -> None:
     """Rebuild the search index from the ledger into a new index, then move the alias."""
+    from cairn.core.settings import Settings  # pydantic: loaded when run, not for --help
     from cairn.search.reindex import rebuild_index
 
     settings = Settings()

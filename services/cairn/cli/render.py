@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich import box
 from rich.console import Console
@@ -19,7 +19,9 @@ from rich.table import Table
 from rich.text import Text
 
 from cairn.sdk.errors import CairnError
-from cairn.sdk.publish import PublishResult
+
+if TYPE_CHECKING:
+    from cairn.sdk.publish import PublishResult
 
 T = TypeVar("T")
 out = Console(highlight=False, markup=False)  # user text like "[x]" is never markup

@@ -8,7 +8,7 @@ one-line error (exit 2) before any request is sent.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
@@ -17,7 +17,9 @@ from rich.text import Text
 
 from cairn.cli import render
 from cairn.cli.app import client, command
-from cairn.sdk.search import FacetCount, SearchResult
+
+if TYPE_CHECKING:  # the SDK loads when a search runs, not for `cairn --help`
+    from cairn.sdk.search import FacetCount, SearchResult
 
 Many = Annotated[list[str] | None, typer.Option(show_default=False)]
 SUMMARY_FACETS = ("kind", "project", "stage", "tag", "validation", "framework", "license",

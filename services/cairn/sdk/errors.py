@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, ParamSpec, TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from cairn.core.identity import InvalidInput
+
+if TYPE_CHECKING:  # httpx loads with the Client, not with every module that names an error
+    import httpx
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -48,6 +49,8 @@ class CairnError(Exception):
 
     @classmethod
     def transport(cls, url: str, exc: httpx.TransportError) -> CairnError:
+        import httpx
+
         if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
             return cls(UNREACHABLE, f"the api at {url} is not reachable ({exc}); start it "
                        "with `scripts/stack up`, or point CAIRN_API_URL at a running api",
