@@ -66,12 +66,7 @@ class Refresher:
         return fixed
 
     async def _reconcile(self, artifacts: list[str]) -> int:
-        reply = await self.backend.search(self.alias, {
-            "size": 10_000, "_source": ["aliases"],
-            "query": {"bool": {"filter": [{"terms": {"artifact": artifacts}},
-                                          {"exists": {"field": "aliases"}}]}}})
-        indexed = {h["_id"]: sorted(h["_source"].get("aliases") or [])
-                   for h in reply["hits"]["hits"]}
+        indexed = await self._indexed_aliases(artifacts)
         async with (await self.pool()).acquire() as conn:
             holders = await reads.alias_holders(conn, artifacts)
             stale = [d for d in set(indexed) | set(holders)
@@ -83,6 +78,25 @@ class Refresher:
             await rebuild(conn, self.backend, self.alias, sorted(ids.values()))
         self.log.info("aliases corrected", versions=len(ids))
         return len(ids)
+
+    async def _indexed_aliases(self, artifacts: list[str]) -> dict[str, list[str]]:
+        """doc id → aliases of every indexed version of these artifacts that lists one, paged
+        by `ref`: after a replay one artifact can have hundreds of stale `latest` copies, and
+        a capped single page would leave the rest uncorrected for good."""
+        indexed: dict[str, list[str]] = {}
+        after: list[Any] | None = None
+        while True:
+            body: dict[str, Any] = {
+                "size": PAGE * 4, "_source": ["aliases"], "sort": [{"ref": "asc"}],
+                "query": {"bool": {"filter": [{"terms": {"artifact": artifacts}},
+                                              {"exists": {"field": "aliases"}}]}}}
+            if after is not None:
+                body["search_after"] = after
+            hits = (await self.backend.search(self.alias, body))["hits"]["hits"]
+            indexed.update((h["_id"], sorted(h["_source"].get("aliases") or [])) for h in hits)
+            if len(hits) < PAGE * 4:
+                return indexed
+            after = hits[-1]["sort"]
 
     async def sync_usage(self) -> int:
         """Rebuild versions whose usage counts moved; a missing table is logged once."""
