@@ -66,6 +66,9 @@ class Refresher:
         return fixed
 
     async def _reconcile(self, artifacts: list[str]) -> int:
+        # Make every bulk that touched these artifacts visible first: a replay under load can
+        # take longer than one refresh interval, and a copy read too early is never read again.
+        await self.backend.refresh(self.alias)
         indexed = await self._indexed_aliases(artifacts)
         async with (await self.pool()).acquire() as conn:
             holders = await reads.alias_holders(conn, artifacts)
