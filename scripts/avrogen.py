@@ -1,4 +1,4 @@
-"""Generate services/cairn/core/event_types.py (TypedDicts) from avro_schemas/*.avsc.
+"""Generate services/cairn/core/domain/event_types.py (TypedDicts) from avro_schemas/*.avsc.
 
 The .avsc files are the single source of truth; this derives the Python types from them so
 mypy checks event dicts without anyone typing the contract twice. A unit test fails when the
@@ -15,9 +15,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "services"))
 
-from cairn.core import schemas  # noqa: E402
+from cairn.core.adapters import schemas  # noqa: E402
 
-TARGET = ROOT / "services" / "cairn" / "core" / "event_types.py"
+TARGET = ROOT / "services" / "cairn" / "core" / "domain" / "event_types.py"
 WIDTH = 100  # ruff's line-length: the generated file is linted like the rest
 PRIMITIVES = {"string": "str", "long": "int", "int": "int", "double": "float", "float": "float",
               "boolean": "bool", "null": "None", "bytes": "bytes"}

@@ -1,4 +1,4 @@
-"""Write the README's "Error codes" table from cairn.core.error_codes, the one list of codes.
+"""Write the README's "Error codes" table from cairn.core.domain.error_codes, the one list of codes.
 
 A unit test (tests/unit/test_error_codes.py) fails when the README's table is stale: run
 `python scripts/error_codes.py` after changing the registry.
@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "services"))
 
-from cairn.core.error_codes import CODES, FAMILIES, ErrorCode  # noqa: E402
+from cairn.core.domain.error_codes import CODES, FAMILIES, ErrorCode  # noqa: E402
 
 README = ROOT / "README.md"
 START, END = "<!-- error-codes:start -->", "<!-- error-codes:end -->"

@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 import pytest
-from cairn.core.events import new_config_event
-from cairn.core.tokens import digest, new_token
+from cairn.core.domain.events import new_config_event
+from cairn.core.domain.tokens import digest, new_token
 from cairn.sdk import Client
 
 from tests.conftest import API_TOKEN, Namespace, api_env

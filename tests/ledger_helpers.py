@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
-from cairn.core import payloads
-from cairn.core.emitter import Emitter
-from cairn.core.events import new_event
-from cairn.core.settings import Settings
+from cairn.core.adapters.emitter import Emitter
+from cairn.core.adapters.settings import Settings
+from cairn.core.domain import payloads
+from cairn.core.domain.events import new_event
 
 
 def settings_for(env: dict[str, str]) -> Settings:

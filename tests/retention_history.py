@@ -17,9 +17,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from cairn.core import payloads
-from cairn.core.events import new_event, now_ms
-from cairn.core.usage import usage_event
+from cairn.core.domain import payloads
+from cairn.core.domain.events import new_event, now_ms
+from cairn.core.domain.usage import usage_event
 
 from tests.ledger_helpers import fake_file
 

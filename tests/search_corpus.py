@@ -12,8 +12,8 @@ import random
 import uuid
 from typing import Any
 
-from cairn.core import payloads
-from cairn.core.events import new_event
+from cairn.core.domain import payloads
+from cairn.core.domain.events import new_event
 
 from tests.ledger_helpers import fake_file
 

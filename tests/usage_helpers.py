@@ -1,14 +1,14 @@
 """Usage events produced straight to Kafka, signed as a Cairn service signs them (the ledger
-counts usage only from Cairn's own services: cairn.core.signing.check_internal)."""
+counts usage only from Cairn's own services: cairn.core.adapters.signing.check_internal)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from cairn.core import schemas, signing
-from cairn.core.codec import AvroCodec, RegistryClient
-from cairn.core.kafka import produce_all, producer
-from cairn.core.topics import Topics
+from cairn.core.adapters import schemas, signing
+from cairn.core.adapters.codec import AvroCodec, RegistryClient
+from cairn.core.adapters.kafka import produce_all, producer
+from cairn.core.adapters.topics import Topics
 from confluent_kafka import Producer
 
 from tests.ledger_helpers import settings_for

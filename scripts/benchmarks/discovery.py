@@ -37,11 +37,11 @@ from typing import Any
 
 import asyncpg
 import httpx
-from cairn.core import payloads
-from cairn.core.emitter import Emitter
-from cairn.core.events import new_event
-from cairn.core.kafka import produce_all
-from cairn.core.settings import Settings
+from cairn.core.adapters.emitter import Emitter
+from cairn.core.adapters.kafka import produce_all
+from cairn.core.adapters.settings import Settings
+from cairn.core.domain import payloads
+from cairn.core.domain.events import new_event
 from cairn.indexer.app import refresh_seconds
 from cairn.search.query import build_request, search_body
 

@@ -21,10 +21,10 @@ import uuid
 from pathlib import Path
 
 import asyncpg
-from cairn.core import payloads
-from cairn.core.emitter import Emitter
-from cairn.core.events import new_event
-from cairn.core.settings import Settings
+from cairn.core.adapters.emitter import Emitter
+from cairn.core.adapters.settings import Settings
+from cairn.core.domain import payloads
+from cairn.core.domain.events import new_event
 
 from scripts.benchmarks.workspace import workspace
 

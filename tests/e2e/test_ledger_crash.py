@@ -7,9 +7,9 @@ import time
 import uuid
 
 import asyncpg
-from cairn.core import schemas
-from cairn.core.codec import AvroCodec, RegistryClient
-from cairn.core.topics import Topics
+from cairn.core.adapters import schemas
+from cairn.core.adapters.codec import AvroCodec, RegistryClient
+from cairn.core.adapters.topics import Topics
 from cairn.readmodel.audit import verify_chain
 
 from tests.conftest import Namespace

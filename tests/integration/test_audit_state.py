@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from cairn.core.events import new_event
+from cairn.core.domain.events import new_event
 from cairn.readmodel.audit import verify, verify_chain
 
 from tests.conftest import Namespace

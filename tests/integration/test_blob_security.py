@@ -22,7 +22,7 @@ import asyncpg
 import httpx
 import pytest
 from cairn.api.ui.html import CSP
-from cairn.core import blob_receipts
+from cairn.core.domain import blob_receipts
 from cairn.sdk import Client
 
 from tests.access_world import World, world_api, world_fixture  # noqa: F401

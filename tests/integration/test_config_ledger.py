@@ -7,9 +7,9 @@ import json
 import uuid
 
 import asyncpg
-from cairn.core.codec import UndecodableRecord
-from cairn.core.events import new_config_event
-from cairn.core.topics import Topics
+from cairn.core.adapters.codec import UndecodableRecord
+from cairn.core.adapters.topics import Topics
+from cairn.core.domain.events import new_config_event
 from cairn.readmodel.audit import verify_chain
 
 from tests.conftest import Namespace

@@ -1,7 +1,7 @@
 """File paths no file system can hold are refused at publish, by the api and by the ledger.
 
 A 10,000-character path was accepted at publish and then `cairn pull` failed with "File
-name too long". cairn.core.identity.check_path_length (a name over 255 bytes, a path over
+name too long". cairn.core.domain.identity.check_path_length (a name over 255 bytes, a path over
 4,096) runs in the SDK, the api and the ledger (tests/unit/test_sdk_files.py has the SDK's).
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
-from cairn.core.identity import manifest_digest
-from cairn.core.topics import Topics
+from cairn.core.adapters.topics import Topics
+from cairn.core.domain.identity import manifest_digest
 
 from tests.conftest import Namespace
 from tests.ledger_helpers import emit_recorded, fake_file, publish_event

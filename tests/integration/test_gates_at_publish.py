@@ -19,8 +19,8 @@ from typing import Any
 
 import httpx
 import pytest
-from cairn.core.emitter import Emitter
-from cairn.core.events import new_event
+from cairn.core.adapters.emitter import Emitter
+from cairn.core.domain.events import new_event
 from cairn.sdk import Client
 from cairn.sdk.errors import CairnError
 

@@ -12,9 +12,9 @@ import uuid
 from typing import Any
 
 import httpx
-from cairn.core.events import new_event
-from cairn.core.kafka import produce_all, producer
-from cairn.core.topics import Topics
+from cairn.core.adapters.kafka import produce_all, producer
+from cairn.core.adapters.topics import Topics
+from cairn.core.domain.events import new_event
 
 from tests.conftest import Namespace
 from tests.ledger_helpers import emit_recorded, publish_event, read_topic

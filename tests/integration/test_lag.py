@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from cairn.core.lag import consumer_lag
-from cairn.core.topics import Topics
+from cairn.core.adapters.lag import consumer_lag
+from cairn.core.adapters.topics import Topics
 
 from tests.conftest import Namespace
 from tests.ledger_helpers import emitter_for, publish_event, wait_recorded

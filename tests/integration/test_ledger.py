@@ -11,9 +11,9 @@ from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer
-from cairn.core import payloads
-from cairn.core.events import new_event
-from cairn.core.topics import Topics
+from cairn.core.adapters.topics import Topics
+from cairn.core.domain import payloads
+from cairn.core.domain.events import new_event
 from cairn.readmodel.audit import verify_chain
 
 from tests.conftest import Namespace

@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
-from cairn.core import payloads
-from cairn.core.events import new_event
+from cairn.core.domain import payloads
+from cairn.core.domain.events import new_event
 from cairn.sdk import CairnError, Client
 
 from tests.clients import http_fixture, sdk_fixture  # noqa: F401

@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from cairn.core.events import new_event
+from cairn.core.domain.events import new_event
 from cairn.sdk import CairnError, Client
 from cairn.sdk import retention as sdk_retention
 

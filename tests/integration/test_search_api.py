@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
-from cairn.core import payloads
-from cairn.core.events import new_event
+from cairn.core.domain import payloads
+from cairn.core.domain.events import new_event
 
 from tests.conftest import Namespace, api_env
 from tests.ledger_helpers import emitter_for, fake_file, wait_recorded

@@ -1,6 +1,6 @@
 """Direct-Kafka producers sign their events; the ledger dead-letters what it cannot trust.
 
-A service account gets its key from the api, produces through cairn.core.emitter (which
+A service account gets its key from the api, produces through cairn.core.adapters.emitter (which
 signs every record), and may only act as itself, in projects where it holds the role the
 change needs. Unsigned, badly signed, forged and unauthorised events end in the ledger's
 dead-letter topic with their reason, and never in the log.
@@ -23,14 +23,14 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from cairn.core import schemas
-from cairn.core.codec import AvroCodec, RegistryClient, UndecodableRecord
-from cairn.core.emitter import Emitter
-from cairn.core.events import new_config_event, new_event
-from cairn.core.kafka import produce_all, producer
-from cairn.core.settings import PUBLIC_SECRETS
-from cairn.core.signing import producer_key, sign
-from cairn.core.topics import Topics
+from cairn.core.adapters import schemas
+from cairn.core.adapters.codec import AvroCodec, RegistryClient, UndecodableRecord
+from cairn.core.adapters.emitter import Emitter
+from cairn.core.adapters.kafka import produce_all, producer
+from cairn.core.adapters.settings import PUBLIC_SECRETS
+from cairn.core.adapters.signing import producer_key, sign
+from cairn.core.adapters.topics import Topics
+from cairn.core.domain.events import new_config_event, new_event
 
 from tests.conftest import API_TOKEN, Namespace
 from tests.endpoints import ROOT, parse_exports

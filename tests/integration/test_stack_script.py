@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cairn.core.settings import is_public
+from cairn.core.adapters.settings import is_public
 
 from tests.endpoints import ROOT, Endpoints, parse_exports
 

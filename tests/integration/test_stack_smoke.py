@@ -159,7 +159,7 @@ def test_services_starting_together_register_one_subject(
     registry's 409s to the losers of that race must not stop any of them."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from cairn.core.codec import IncompatibleSchema, RegistryClient
+    from cairn.core.adapters.codec import IncompatibleSchema, RegistryClient
 
     subject = f"{namespace.topic_prefix}smoke.race-{uuid.uuid4().hex[:8]}-value"
     text = json.dumps(PING_V1)

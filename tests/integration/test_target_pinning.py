@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
-from cairn.core.pinning import pinned_client
-from cairn.core.targets import Checked, check_address
+from cairn.core.adapters.pinning import pinned_client
+from cairn.core.adapters.targets import Checked, check_address
 from cairn.notifier import jobs
 from cairn.notifier.delivery import DELIVERED, Attempt, Policy, deliver
 from cairn.validator import hooks

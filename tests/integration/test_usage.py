@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
-from cairn.core.topics import Topics
-from cairn.core.usage import REPORTED, REPORTED_HEADER, usage_event
+from cairn.core.adapters.topics import Topics
+from cairn.core.domain.usage import REPORTED, REPORTED_HEADER, usage_event
 from cairn.sdk import Client
 
 from tests.conftest import Namespace

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
-from cairn.core.events import new_event
+from cairn.core.domain.events import new_event
 from cairn.sdk import CairnError, Client
 
 from tests.ledger_helpers import emitter_for, settings_for

@@ -40,7 +40,7 @@ class FakeApi:
 
     def sdk(self) -> Client:
         """A Client of this fake, with its token and no progress bars."""
-        from cairn.core.settings import Settings
+        from cairn.core.adapters.settings import Settings
         from cairn.sdk import Client
 
         return Client("http://api.test", TOKEN, Settings(), http=self.client(), progress=False)
@@ -85,7 +85,7 @@ class FakeApi:
         return httpx.Response(200, content=self.blobs[sha])
 
     def _publish(self, body: dict[str, Any]) -> httpx.Response:
-        from cairn.core import payloads
+        from cairn.core.domain import payloads
 
         missing = [f["sha256"] for f in body["files"] if f["sha256"] not in self.blobs]
         if missing:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cairn.core.events import NAMESPACE
+from cairn.core.domain.events import NAMESPACE
 from cairn.notifier.store import Subscription
 
 DIGEST = "ab" * 32

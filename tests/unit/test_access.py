@@ -7,11 +7,11 @@ import datetime as dt
 import pytest
 from cairn.api.auth import bootstrap_tokens
 from cairn.api.principals import from_row
-from cairn.core.access import Principal, Project, can_see, decide, decide_site, role_in
-from cairn.core.config_items import check_item
-from cairn.core.identity import InvalidInput
-from cairn.core.settings import Settings, is_public
-from cairn.core.tokens import digest, new_token, token_id, weakness
+from cairn.core.adapters.settings import Settings, is_public
+from cairn.core.domain.access import Principal, Project, can_see, decide, decide_site, role_in
+from cairn.core.domain.config_items import check_item
+from cairn.core.domain.identity import InvalidInput
+from cairn.core.domain.tokens import digest, new_token, token_id, weakness
 from cairn.ledger.read_only import is_read_only
 from cairn.search.query import build_request, search_body
 from cairn.search.results import suggest_body

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from cairn.core import chain
+from cairn.core.domain import chain
 
 
 def _rows(formats: list[int]) -> list[dict[str, Any]]:

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import yaml
 from cairn.api.auth import bootstrap_tokens
-from cairn.core.settings import PUBLIC_SECRETS, Settings
-from cairn.core.signing import required_master
+from cairn.core.adapters.settings import PUBLIC_SECRETS, Settings
+from cairn.core.adapters.signing import required_master
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "compose" / "docker-compose.yml"

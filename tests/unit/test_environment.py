@@ -8,8 +8,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from cairn.core import payloads, schemas
-from cairn.core.events import new_event
+from cairn.core.adapters import schemas
+from cairn.core.domain import payloads
+from cairn.core.domain.events import new_event
 from cairn.sdk.environment import capture, git_state, installed_packages, without_credentials
 from fastavro import schemaless_writer
 

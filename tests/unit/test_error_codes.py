@@ -1,4 +1,4 @@
-"""Every reason code the code base raises is in cairn.core.error_codes, with the same status.
+"""Every reason code the code base raises is in cairn.core.domain.error_codes, with the same status.
 
 A static scan (ast) of services/: the reason of every InvalidInput, ApiError, error_response,
 access Decision, input-guard Problem and CairnError, every dead letter the ledger or indexer
@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 
 from cairn.api.errors import Reason
-from cairn.core.error_codes import CODES, FAMILIES, Where, answer, known
+from cairn.core.domain.error_codes import CODES, FAMILIES, Where, answer, known
 
 from scripts.error_codes import README, render, updated
 
@@ -246,7 +246,7 @@ def _problems(scan: Scan) -> list[str]:
     wrong = [f"{where}: {code} answered {status}, the table says {answer(code)[0]}"
              for code, status, where in scan.statuses if code in CODES
              and CODES[code].status != status]
-    return [*(f"not in cairn.core.error_codes: {m}" for m in missing), *wrong,
+    return [*(f"not in cairn.core.domain.error_codes: {m}" for m in missing), *wrong,
             *scan.unreadable]
 
 

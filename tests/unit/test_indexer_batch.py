@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cairn.core.batches import RawRecord
-from cairn.core.codec import UndecodableRecord
+from cairn.core.adapters.batches import RawRecord
+from cairn.core.adapters.codec import UndecodableRecord
 from cairn.indexer.app import IndexerTopics, refresh_seconds
 from cairn.indexer.batch import Outcome, decode
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cairn.core.lag import Lag, lag_rows
+from cairn.core.adapters.lag import Lag, lag_rows
 
 
 def test_lag_sums_partitions_and_counts_uncommitted_from_the_start() -> None:

@@ -4,8 +4,8 @@ project's own ladder."""
 from __future__ import annotations
 
 import pytest
-from cairn.core.identity import InvalidInput
-from cairn.core.lifecycle_rules import DEFAULT, LifecycleRules, check_lifecycle, rules_of
+from cairn.core.domain.identity import InvalidInput
+from cairn.core.domain.lifecycle_rules import DEFAULT, LifecycleRules, check_lifecycle, rules_of
 from cairn.ledger.stages import Facts, check_transition
 
 READY = {"validation": "valid", "evaluations": 1}
@@ -53,7 +53,7 @@ def test_production_needs_a_valid_verdict_and_an_evaluation(
 
 
 def test_a_projects_gates_replace_the_defaults() -> None:
-    from cairn.core.lifecycle_rules import check_lifecycle, rules_of
+    from cairn.core.domain.lifecycle_rules import check_lifecycle, rules_of
 
     rules = rules_of({"lifecycle": check_lifecycle({
         "gates": {"staging": {"role": "contributor", "valid": True},
@@ -67,7 +67,7 @@ def test_a_projects_gates_replace_the_defaults() -> None:
 
 
 def test_without_rules_production_needs_a_maintainer_and_prod_is_protected() -> None:
-    from cairn.core.lifecycle_rules import rules_of
+    from cairn.core.domain.lifecycle_rules import rules_of
 
     rules = rules_of(None)
     assert rules.stage_role("production") == "maintainer"
@@ -82,7 +82,7 @@ def test_without_rules_production_needs_a_maintainer_and_prod_is_protected() -> 
     {"other": 1},
 ])
 def test_malformed_lifecycle_rules_are_refused(body: object) -> None:
-    from cairn.core.lifecycle_rules import check_lifecycle
+    from cairn.core.domain.lifecycle_rules import check_lifecycle
 
     with pytest.raises(InvalidInput) as err:
         check_lifecycle(body)
@@ -158,7 +158,7 @@ def test_a_custom_ladders_gates_and_production_like_stage() -> None:
      "'production' is not on the ladder (dev → live → archived)"),
 ])
 def test_malformed_ladders_are_refused_saying_what_to_fix(body: object, words: str) -> None:
-    from cairn.core.lifecycle_rules import check_lifecycle
+    from cairn.core.domain.lifecycle_rules import check_lifecycle
 
     with pytest.raises(InvalidInput) as err:
         check_lifecycle(body)
@@ -187,7 +187,7 @@ def test_a_lifecycle_without_gates_keeps_the_default_gate_on_its_top_stage() -> 
 def test_a_publish_into_a_stage_meets_its_gate_as_a_new_version() -> None:
     """A new version has no verdict and no evaluation: a gate asking for either refuses a
     publish into its stage and says to publish, then promote; a role-only gate is a role."""
-    from cairn.core.lifecycle_rules import NEEDS_PROMOTION
+    from cairn.core.domain.lifecycle_rules import NEEDS_PROMOTION
 
     assert DEFAULT.publish_role(None) == DEFAULT.publish_role("staging") == "contributor"
     assert DEFAULT.publish_role("production") == "maintainer"

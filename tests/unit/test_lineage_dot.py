@@ -9,7 +9,7 @@ import subprocess
 from typing import Any
 
 import pytest
-from cairn.core.lineage_dot import FOCUS, KIND_COLOURS, REDACTED, quote, to_dot
+from cairn.core.domain.lineage_dot import FOCUS, KIND_COLOURS, REDACTED, quote, to_dot
 
 
 def node(ref: str, kind: str = "dataset", **facts: Any) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from cairn.api.lineage import parse_params
 from cairn.cli.lineage import tree
-from cairn.core.identity import InvalidInput
+from cairn.core.domain.identity import InvalidInput
 from rich.console import Console
 
 

@@ -7,8 +7,8 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
-from cairn.core.identity import InvalidInput
-from cairn.core.metric_plot import MAX_COMPARED, Point, draw, metric_names, points, series
+from cairn.core.adapters.metric_plot import MAX_COMPARED, Point, draw, metric_names, points, series
+from cairn.core.domain.identity import InvalidInput
 
 SVG = "{http://www.w3.org/2000/svg}"
 

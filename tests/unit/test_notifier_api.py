@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from cairn.api.routers.subscriptions import check_target, secret
-from cairn.core import webhook_signing as signing
-from cairn.core.identity import InvalidInput
-from cairn.core.settings import Settings
+from cairn.core.adapters.settings import Settings
+from cairn.core.domain import webhook_signing as signing
+from cairn.core.domain.identity import InvalidInput
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8080/hook", "http://10.0.0.7/h",

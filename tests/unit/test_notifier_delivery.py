@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from cairn.core import webhook_signing as signing
-from cairn.core.targets import Checked, Refused, check_address, origin
+from cairn.core.adapters.targets import Checked, Refused, check_address, origin
+from cairn.core.domain import webhook_signing as signing
 from cairn.notifier import jobs
 from cairn.notifier.delivery import DEAD, DELIVERED, RETRYING, Attempt, Policy, deliver
 

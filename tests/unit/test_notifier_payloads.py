@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from cairn.core import webhook_signing as signing
+from cairn.core.domain import webhook_signing as signing
 from cairn.notifier import jobs, payloads
 
 from tests.unit.notifier_records import record, subscription

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 
 import pytest
-from cairn.core import webhook_signing as signing
+from cairn.core.domain import webhook_signing as signing
 
 KEY = b"master"
 BODY = b'{"seq":1}'

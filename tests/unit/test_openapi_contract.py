@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cairn.api import openapi_contract
-from cairn.core.error_codes import CODES
+from cairn.core.domain.error_codes import CODES
 from fastapi import FastAPI
 
 

@@ -12,8 +12,8 @@ import pytest
 from cairn.api import policy
 from cairn.api.app import create_app
 from cairn.api.policy import RULES, WHERE, routes
-from cairn.core.access import PROJECT_PERMISSIONS, SITE_PERMISSIONS
-from cairn.core.settings import Settings
+from cairn.core.adapters.settings import Settings
+from cairn.core.domain.access import PROJECT_PERMISSIONS, SITE_PERMISSIONS
 from fastapi.testclient import TestClient
 
 APP = create_app(Settings(api_tokens="demo=test", environment="development",

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from cairn.core.rebuild import ABSENT, Aliases, Difference, row_differences, version_differences
+from cairn.core.domain.rebuild import (
+    ABSENT,
+    Aliases,
+    Difference,
+    row_differences,
+    version_differences,
+)
 
 
 def state(number: int, *aliases: str) -> dict[str, object]:

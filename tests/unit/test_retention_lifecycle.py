@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from cairn.archiver.tiers import Tiers, placement
-from cairn.core.blobstore import LocalBlobStore
-from cairn.core.identity import InvalidInput
-from cairn.core.retention import VersionFacts
+from cairn.core.adapters.blobstore import LocalBlobStore
+from cairn.core.domain.identity import InvalidInput
+from cairn.core.domain.retention import VersionFacts
 from cairn.ledger.lifecycle import check_writable, decide
 
 

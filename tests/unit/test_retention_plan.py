@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from cairn.core.lifecycle_rules import check_lifecycle, rules_of
-from cairn.core.retention import DAY_MS, VersionFacts, check_policy, plan
+from cairn.core.domain.lifecycle_rules import check_lifecycle, rules_of
+from cairn.core.domain.retention import DAY_MS, VersionFacts, check_policy, plan
 
 NOW = 1_800_000_000_000
 

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cairn.core.config_items import check_item
-from cairn.core.identity import InvalidInput
-from cairn.core.retention import check_policy, parse_toml
+from cairn.core.domain.config_items import check_item
+from cairn.core.domain.identity import InvalidInput
+from cairn.core.domain.retention import check_policy, parse_toml
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from cairn.core.settings import Settings
+from cairn.core.adapters.settings import Settings
 from cairn.sdk import CairnError, Client
 from cairn.sdk.errors import UNREACHABLE
 

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from cairn.core.identity import InvalidInput, manifest_digest
+from cairn.core.domain.identity import InvalidInput, manifest_digest
 from cairn.sdk.files import manifest, media_type, plan
 
 

@@ -8,7 +8,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from cairn.core.identity import InvalidInput
+from cairn.core.domain.identity import InvalidInput
 from cairn.sdk import CairnError
 from cairn.sdk.search import Hit, SearchResult, Suggestion, search_params, suggest_params
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cairn.core.settings import Settings
-from cairn.core.usage import REPORTED, REPORTED_HEADER
+from cairn.core.adapters.settings import Settings
+from cairn.core.domain.usage import REPORTED, REPORTED_HEADER
 from cairn.sdk import Client
 
 from tests.unit.fake_api import TOKEN, FakeApi

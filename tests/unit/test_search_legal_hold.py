@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from cairn.core.identity import InvalidInput
+from cairn.core.domain.identity import InvalidInput
 from cairn.search.documents import version_document
 from cairn.search.query import build_request, facet_clause, search_body
 from cairn.search.results import search_response

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from cairn.core.identity import InvalidInput
+from cairn.core.domain.identity import InvalidInput
 from cairn.search.mappings import mappings
 from cairn.search.query import (
     FACETS,

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from cairn.core.identity import InvalidInput
-from cairn.core.settings import PUBLIC_SECRETS, Settings
-from cairn.core.signing import (
+from cairn.core.adapters.settings import PUBLIC_SECRETS, Settings
+from cairn.core.adapters.signing import (
     MissingKey,
     check_internal,
     check_origin,
@@ -15,6 +14,7 @@ from cairn.core.signing import (
     sign,
     signer,
 )
+from cairn.core.domain.identity import InvalidInput
 from pydantic import ValidationError
 
 MASTER = b"registry-master-key-for-tests"

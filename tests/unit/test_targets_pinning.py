@@ -9,8 +9,8 @@ from typing import Any
 
 import httpcore
 import pytest
-from cairn.core.pinning import PinnedBackend, host_key, pinned
-from cairn.core.targets import Checked, Refused, check_address
+from cairn.core.adapters.pinning import PinnedBackend, host_key, pinned
+from cairn.core.adapters.targets import Checked, Refused, check_address
 
 SETTING = "CAIRN_ALLOW_PRIVATE_WEBHOOKS"
 

@@ -6,7 +6,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from cairn.core.blobstore import LocalBlobStore
+from cairn.core.adapters.blobstore import LocalBlobStore
 from cairn.validator.checks import files
 
 

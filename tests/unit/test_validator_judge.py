@@ -7,10 +7,10 @@ import uuid
 from pathlib import Path
 
 import httpx
-from cairn.core.blobstore import LocalBlobStore
-from cairn.core.checks import check_verdict
-from cairn.core.derived_ids import derived_uuid7
-from cairn.core.events import payload_of
+from cairn.core.adapters.blobstore import LocalBlobStore
+from cairn.core.domain.checks import check_verdict
+from cairn.core.domain.derived_ids import derived_uuid7
+from cairn.core.domain.events import payload_of
 from cairn.validator.checks.lineage import LinkTarget
 from cairn.validator.hooks import Plugin
 from cairn.validator.judge import Judge

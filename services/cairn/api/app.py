@@ -25,14 +25,14 @@ from cairn.api.ui import html as ui_html
 from cairn.api.ui import pages as ui_pages
 from cairn.api.ui import session as ui_session
 from cairn.api.usage import UsageEmitter
-from cairn.core.blobstore import LocalBlobStore
-from cairn.core.emitter import Emitter
-from cairn.core.logs import configure
-from cairn.core.settings import Settings
-from cairn.core.signing import MissingKey, required_master
-from cairn.core.topics import Topics, ensure_topics
-from cairn.core.webhook_signing import MissingWebhookKey
-from cairn.core.webhook_signing import master_key as webhook_master
+from cairn.core.adapters.blobstore import LocalBlobStore
+from cairn.core.adapters.emitter import Emitter
+from cairn.core.adapters.logs import configure
+from cairn.core.adapters.settings import Settings
+from cairn.core.adapters.signing import MissingKey, required_master
+from cairn.core.adapters.topics import Topics, ensure_topics
+from cairn.core.domain.webhook_signing import MissingWebhookKey
+from cairn.core.domain.webhook_signing import master_key as webhook_master
 from cairn.search.backend import backend_for
 
 log = configure("api")
@@ -103,7 +103,7 @@ def create_app(settings: Settings) -> FastAPI:
     except ValueError as exc:
         log.error("refusing to start", problem=str(exc))
         raise SystemExit(2) from None
-    try:  # no key from the source: each install has its own (cairn.core.signing)
+    try:  # no key from the source: each install has its own (cairn.core.adapters.signing)
         required_master(settings, "the api")
         webhook_master(settings.webhook_key.get_secret_value())
     except (MissingKey, MissingWebhookKey) as exc:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import hmac
 from collections.abc import Sequence
 
-from cairn.core.settings import Settings
-from cairn.core.tokens import weakness
+from cairn.core.adapters.settings import Settings
+from cairn.core.domain.tokens import weakness
 
 Tokens = tuple[tuple[str, bytes], ...]  # (actor, token)
 

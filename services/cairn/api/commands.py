@@ -16,14 +16,14 @@ from prometheus_client import Counter
 from cairn.api import downloads
 from cairn.api.errors import ApiError, Reason
 from cairn.api.models import Publish, PublishAccepted
-from cairn.core import blob_receipts, payloads
-from cairn.core.access import Principal
-from cairn.core.blobstore import BlobStore
-from cairn.core.emitter import Emitter
-from cairn.core.events import new_event
-from cairn.core.identity import InvalidInput
-from cairn.core.settings import Settings
-from cairn.core.signing import required_master
+from cairn.core.adapters.blobstore import BlobStore
+from cairn.core.adapters.emitter import Emitter
+from cairn.core.adapters.settings import Settings
+from cairn.core.adapters.signing import required_master
+from cairn.core.domain import blob_receipts, payloads
+from cairn.core.domain.access import Principal
+from cairn.core.domain.events import new_event
+from cairn.core.domain.identity import InvalidInput
 
 EMITTED = Counter("cairn_api_events_emitted_total", "Events the api emitted", ["type"])
 log = structlog.get_logger("api")
@@ -85,7 +85,7 @@ async def unproven(req: Publish, files: Sequence[Mapping[str, Any]], *, actor: s
                    settings: Settings, proven: Collection[str]) -> set[str]:
     """Stored blobs the caller may not name: only versions they may not read list them,
     and they neither uploaded them in this request (`proven`) nor hold a receipt for them
-    (cairn.core.blob_receipts). Knowing a sha256 is no proof of having the bytes."""
+    (cairn.core.domain.blob_receipts). Knowing a sha256 is no proof of having the bytes."""
     shas = {f["sha256"] for f in files} - set(proven)
     stored = await asyncio.to_thread(lambda: {s for s in shas if blobs.has(s)})
     hidden = await downloads.unseen(pool, principal, stored)

@@ -15,10 +15,10 @@ from typing import Any
 import asyncpg
 from pydantic import BaseModel
 
-from cairn.core.config_items import check_item
-from cairn.core.emitter import Emitter
-from cairn.core.events import new_config_event
-from cairn.core.identity import check_name
+from cairn.core.adapters.emitter import Emitter
+from cairn.core.domain.config_items import check_item
+from cairn.core.domain.events import new_config_event
+from cairn.core.domain.identity import check_name
 
 ITEMS_SQL = ("SELECT key, body, actor, created_at, updated_at, seq FROM config_items"
              " WHERE kind = $1 AND NOT removed AND ($2::text IS NULL OR key = $2) ORDER BY key")

@@ -17,9 +17,9 @@ import structlog
 from fastapi import Request
 from prometheus_client import Counter
 
-from cairn.core.access import Decision, Principal
-from cairn.core.emitter import Emitter
-from cairn.core.events import new_config_event
+from cairn.core.adapters.emitter import Emitter
+from cairn.core.domain.access import Decision, Principal
+from cairn.core.domain.events import new_config_event
 
 log = structlog.get_logger("api")
 RECORDED = Counter("cairn_api_denials_recorded_total", "Refused requests recorded", ["status"])

@@ -15,11 +15,11 @@ from cairn.api.errors import ApiError, Reason, not_found
 from cairn.api.principals import principal_of
 from cairn.api.usage import UsageEmitter
 from cairn.api.visibility import Hidden, hidden_projects
-from cairn.core.access import Principal
-from cairn.core.blobstore import BlobStore
-from cairn.core.emitter import Emitter
-from cairn.core.identity import InvalidInput, check_alias, check_name, is_version_selector
-from cairn.core.settings import Settings
+from cairn.core.adapters.blobstore import BlobStore
+from cairn.core.adapters.emitter import Emitter
+from cairn.core.adapters.settings import Settings
+from cairn.core.domain.access import Principal
+from cairn.core.domain.identity import InvalidInput, check_alias, check_name, is_version_selector
 from cairn.search.backend import SearchBackend
 
 

@@ -18,8 +18,8 @@ import asyncpg
 
 from cairn.api.hiding import judge
 from cairn.api.visibility import project
-from cairn.core.access import Principal
-from cairn.core.identity import InvalidInput, Ref
+from cairn.core.domain.access import Principal
+from cairn.core.domain.identity import InvalidInput, Ref
 from cairn.readmodel.versions import artifact_row, resolve_version
 
 Db: TypeAlias = asyncpg.Pool | asyncpg.Connection

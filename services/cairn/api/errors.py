@@ -2,7 +2,7 @@
 
 Clients branch on `reason`, never on the message or on FastAPI's own error shapes, so every
 exception a route can raise is translated here. Every code and its status are listed once, in
-cairn.core.error_codes: an InvalidInput's status comes from there, and
+cairn.core.domain.error_codes: an InvalidInput's status comes from there, and
 tests/unit/test_error_codes.py holds every literal `ApiError(status, reason)` to it.
 """
 
@@ -21,15 +21,16 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
-from cairn.core import error_codes
-from cairn.core.identity import InvalidInput
-from cairn.core.kafka import DeliveryFailed
+from cairn.core.adapters.kafka import DeliveryFailed
+from cairn.core.domain import error_codes
+from cairn.core.domain.identity import InvalidInput
 
 log = structlog.get_logger("api")
 
 
 class Reason(StrEnum):
-    """Reasons the api itself gives (each one in cairn.core.error_codes.CODES, with its status);
+    """Reasons the api itself gives (each one in cairn.core.domain.error_codes.CODES, with its
+    status);
     InvalidInput reasons from cairn.core pass through as the table says."""
 
     NOT_FOUND = "not_found"
@@ -90,7 +91,7 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 def _coded(reason: Reason, message: str) -> JSONResponse:
-    """An answer whose status is the one cairn.core.error_codes gives `reason`."""
+    """An answer whose status is the one cairn.core.domain.error_codes gives `reason`."""
     return error_response(error_codes.answer(reason)[0], reason, message)
 
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from cairn.api.models import Manifest, ManifestFile, Publish, parse
 from cairn.api.uploads import Part, read_small
-from cairn.core.blobstore import BlobStore
-from cairn.core.identity import InvalidInput, check_path
-from cairn.core.settings import Settings
+from cairn.core.adapters.blobstore import BlobStore
+from cairn.core.adapters.settings import Settings
+from cairn.core.domain.identity import InvalidInput, check_path
 
 
 def store_form(parts: Iterable[Part], blobs: BlobStore, settings: Settings

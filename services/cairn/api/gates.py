@@ -18,9 +18,9 @@ from fastapi import Request
 from cairn.api.errors import ApiError
 from cairn.api.guard import authorize
 from cairn.api.visibility import project
-from cairn.core.access import permission_of
-from cairn.core.identity import InvalidInput, check_stage
-from cairn.core.lifecycle_rules import DEFAULT, HOLD, LifecycleRules, rules_of
+from cairn.core.domain.access import permission_of
+from cairn.core.domain.identity import InvalidInput, check_stage
+from cairn.core.domain.lifecycle_rules import DEFAULT, HOLD, LifecycleRules, rules_of
 
 
 async def rules_of_project(pool: asyncpg.Pool, name: str) -> LifecycleRules:

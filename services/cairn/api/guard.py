@@ -1,6 +1,6 @@
 """Enforcing the policy table (cairn.api.policy) before every route: `enforce` is the app's
 one dependency. It resolves the caller (cairn.api.principals), finds the project the rule
-names (cairn.api.resolvers), decides (cairn.api.hiding over cairn.core.access), records a
+names (cairn.api.resolvers), decides (cairn.api.hiding over cairn.core.domain.access), records a
 refusal (cairn.api.denials) and answers 401 or 403 naming the permission that was missing, or
 404 exactly as for a missing thing where the caller may not see the project.
 
@@ -19,7 +19,7 @@ from cairn.api.hiding import ABSENT, is_unseen, judge
 from cairn.api.policy import rule_for
 from cairn.api.principals import principal_of
 from cairn.api.resolvers import RESOLVERS
-from cairn.core.access import Decision, Principal, decide_site
+from cairn.core.domain.access import Decision, Principal, decide_site
 
 
 def refuse(request: Request, principal: Principal, decision: Decision, permission: str,

@@ -3,7 +3,7 @@
 A caller who may not view a project (a private one they have no role in, or one that does
 not exist) gets the same answer for both: 404 `not_found`, "project X does not exist ...",
 whatever the route and whatever permission it needs. Only then does the usual decision
-(cairn.core.access.decide) speak, with its 403 naming the role needed: that tells nothing to
+(cairn.core.domain.access.decide) speak, with its 403 naming the role needed: that tells nothing to
 one who may see the project anyway. Anonymous callers asking for more than `read` still get
 401 first: authentication comes before anything else, and it says nothing about the project
 (a missing one answers 401 too).
@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncpg
 
 from cairn.api.visibility import project
-from cairn.core.access import Decision, Principal, Project, can_see, decide
+from cairn.core.domain.access import Decision, Principal, Project, can_see, decide
 
 HIDDEN, ABSENT = "hidden", "absent"  # internal reasons of an unseen-project Decision
 KNOWN_SQL = "SELECT EXISTS (SELECT 1 FROM projects WHERE name = $1)"

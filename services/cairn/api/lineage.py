@@ -24,7 +24,7 @@ import asyncpg
 from cairn.api.deps import check_selector
 from cairn.api.reads import find_version, snapshot
 from cairn.api.visibility import Hidden, project_of_ref
-from cairn.core.identity import InvalidInput, parse_ref
+from cairn.core.domain.identity import InvalidInput, parse_ref
 
 DIRECTIONS = ("up", "down", "both")
 MAX_DEPTH = 10

@@ -1,4 +1,4 @@
-"""Request and response bodies. Shape only: cairn.core.payloads and checks judge the content,
+"""Request and response bodies. Shape only: cairn.core.domain.payloads and checks judge the content,
 so the api, the SDK and the ledger refuse the same things with the same reasons."""
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from the policy guard, the input guard and middleware as much as from the routes
 error answers are documented here, once, for every operation, rather than route by route.
 FastAPI's own 422 body (`HTTPValidationError`) is never sent (errors.py translates it), so
 its entry is replaced too. The stable codes an error's `reason` can hold, each with its status
-and meaning, are published once as the spec's `x-error-codes` (from cairn.core.error_codes).
+and meaning, are published once as the spec's `x-error-codes` (from cairn.core.domain.error_codes).
 Clients and schemathesis (tests/integration/test_openapi_fuzz.py) hold the api to this spec.
 """
 
@@ -19,7 +19,7 @@ from pydantic.json_schema import models_json_schema
 
 from cairn.api.errors import ErrorBody
 from cairn.api.models import Publish
-from cairn.core.error_codes import CODES, FAMILIES, Where
+from cairn.core.domain.error_codes import CODES, FAMILIES, Where
 
 REF = "#/components/schemas/{model}"
 

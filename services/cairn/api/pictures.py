@@ -3,7 +3,7 @@
 Why the `dot` binary: a layered layout is what lineage needs and Graphviz is the tool that
 does it well; the PyPI wrappers (`graphviz`, `pydot`) only write DOT and run this same binary,
 and no maintained pure-Python library lays graphs out. So Cairn writes the DOT itself
-(cairn.core.lineage_dot, pure and unit-tested) and runs `dot` here, at the edge, with a
+(cairn.core.domain.lineage_dot, pure and unit-tested) and runs `dot` here, at the edge, with a
 deadline. Without Graphviz on the api's host, `.dot` still answers and the others say what
 to install.
 """
@@ -20,8 +20,8 @@ from fastapi import Request
 from cairn.api import reads
 from cairn.api.errors import ApiError
 from cairn.api.guard import authorize
-from cairn.core.identity import InvalidInput, check_name, split_artifact
-from cairn.core.metric_plot import MAX_COMPARED
+from cairn.core.adapters.metric_plot import MAX_COMPARED
+from cairn.core.domain.identity import InvalidInput, check_name, split_artifact
 
 DOT_DEADLINE = 20.0  # seconds; depth 10 around a busy dataset can be a large graph
 

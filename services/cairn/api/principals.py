@@ -19,8 +19,8 @@ import asyncpg
 from fastapi import Request
 
 from cairn.api.auth import Tokens, actor_for
-from cairn.core.access import SCOPES, Principal
-from cairn.core.tokens import matches, token_id
+from cairn.core.domain.access import SCOPES, Principal
+from cairn.core.domain.tokens import matches, token_id
 
 TOKEN_SQL = """
 SELECT t.body AS token, o.body AS owner, coalesce(o.removed, true) AS owner_removed,

@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 
 from cairn.api.errors import not_found
-from cairn.core.identity import InvalidInput
+from cairn.core.domain.identity import InvalidInput
 from cairn.readmodel.versions import artifact_row, project_rules, resolve_version
 
 

@@ -22,10 +22,10 @@ from cairn.api.errors import ApiError
 from cairn.api.hiding import is_unseen, judge, judge_settings, unseen
 from cairn.api.policy import Rule
 from cairn.api.visibility import project, project_of_ref
-from cairn.core.access import ALLOW, Decision, Principal, decide_site, permission_of
-from cairn.core.config_items import CHECKS
-from cairn.core.identity import InvalidInput, check_stage
-from cairn.core.lifecycle_rules import rules_of
+from cairn.core.domain.access import ALLOW, Decision, Principal, decide_site, permission_of
+from cairn.core.domain.config_items import CHECKS
+from cairn.core.domain.identity import InvalidInput, check_stage
+from cairn.core.domain.lifecycle_rules import rules_of
 
 Resolver = Callable[[Request, Principal, Rule, asyncpg.Pool],
                     Awaitable[tuple[Decision, str | None]]]

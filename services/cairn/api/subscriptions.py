@@ -17,8 +17,8 @@ import asyncpg
 
 from cairn.api.errors import not_found
 from cairn.api.reads import snapshot
-from cairn.core.identity import InvalidInput
-from cairn.core.targets import origin
+from cairn.core.adapters.targets import origin
+from cairn.core.domain.identity import InvalidInput
 
 SELECT = """
 SELECT c.key, c.body, c.removed, c.created_at, c.updated_at, c.seq,

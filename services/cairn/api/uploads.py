@@ -19,7 +19,7 @@ import anyio.to_thread
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from cairn.core.identity import InvalidInput
+from cairn.core.domain.identity import InvalidInput
 
 T = TypeVar("T")
 # Uploads hold a thread for as long as the client sends; keep them off the default pool that

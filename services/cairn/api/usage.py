@@ -17,11 +17,11 @@ from fastapi import Request
 from prometheus_client import Counter
 
 from cairn.api.downloads import Downloaded
-from cairn.core import schemas
-from cairn.core.codec import AvroCodec, RegistryClient
-from cairn.core.kafka import Header, kafka_headers, produce_all_async
-from cairn.core.topics import Topics
-from cairn.core.usage import ANONYMOUS, REPORTED, REPORTED_HEADER, usage_event
+from cairn.core.adapters import schemas
+from cairn.core.adapters.codec import AvroCodec, RegistryClient
+from cairn.core.adapters.kafka import Header, kafka_headers, produce_all_async
+from cairn.core.adapters.topics import Topics
+from cairn.core.domain.usage import ANONYMOUS, REPORTED, REPORTED_HEADER, usage_event
 
 log = structlog.get_logger("api")
 EMITTED = Counter("cairn_api_usage_emitted_total", "Usage events emitted", ["action"])

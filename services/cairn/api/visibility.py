@@ -17,8 +17,8 @@ from typing import Any, Self
 
 import asyncpg
 
-from cairn.core.access import Principal, Project, can_see
-from cairn.core.identity import InvalidInput, parse_ref
+from cairn.core.domain.access import Principal, Project, can_see
+from cairn.core.domain.identity import InvalidInput, parse_ref
 
 PROJECT_SQL = "SELECT body FROM config_items WHERE kind = 'project' AND key = $1 AND NOT removed"
 # Every project that exists (configured, or with something published), with the settings of

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cairn.archiver.app import create_app
-from cairn.core.worker import run_worker
+from cairn.core.adapters.worker import run_worker
 
 
 def main() -> None:

@@ -21,13 +21,13 @@ from prometheus_client import Counter, Gauge
 
 from cairn.archiver.placing import digests_to_place, place_blobs
 from cairn.archiver.tiers import Tiers
-from cairn.core.emitter import Emitter
-from cairn.core.events import now_ms
-from cairn.core.logs import configure
-from cairn.core.retention_requests import lifecycle_events
-from cairn.core.settings import Settings
-from cairn.core.topics import Topics
-from cairn.core.worker import changelog_agent, service_pages, stream_app
+from cairn.core.adapters.emitter import Emitter
+from cairn.core.adapters.logs import configure
+from cairn.core.adapters.settings import Settings
+from cairn.core.adapters.topics import Topics
+from cairn.core.adapters.worker import changelog_agent, service_pages, stream_app
+from cairn.core.domain.events import now_ms
+from cairn.core.domain.retention_requests import lifecycle_events
 from cairn.readmodel.retention import plan_project, scheduled_policies
 
 REQUESTED = Counter("cairn_archiver_requested_total", "Lifecycle requests emitted by schedule",

@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 
 from cairn.archiver.tiers import PLACEMENT_SQL, Place, Tiers, placement
-from cairn.core.events import payload_of
+from cairn.core.domain.events import payload_of
 
 LOCK_BLOBS = """
 SELECT pg_advisory_xact_lock(hashtextextended('cairn.blob:' || d, 0))

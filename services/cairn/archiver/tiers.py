@@ -24,8 +24,8 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Literal
 
-from cairn.core.blobstore import BlobCorrupted, LocalBlobStore
-from cairn.core.settings import Settings
+from cairn.core.adapters.blobstore import BlobCorrupted, LocalBlobStore
+from cairn.core.adapters.settings import Settings
 
 Place = Literal["hot", "cold", "gone"]
 PLACEMENT_SQL = """

@@ -41,7 +41,7 @@ def verify(
 
     Each entry is checked by the chain format it was recorded with; entries from before
     format 2 (whose hash leaves out the state snapshot) are counted in the report."""
-    from cairn.core.settings import Settings  # pydantic: loaded when run, not for --help
+    from cairn.core.adapters.settings import Settings  # pydantic: loaded when run, not for --help
     from cairn.readmodel.audit import verify as run
 
     report = asyncio.run(run(Settings().database_url, tables=not chain_only))

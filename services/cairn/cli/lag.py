@@ -20,8 +20,8 @@ def lag(
     as_json: Annotated[bool, typer.Option("--json", help="Print plain JSON on stdout")] = False,
 ) -> None:
     """Consumer lag per service and topic: records Kafka holds that it has not processed."""
-    from cairn.core.lag import consumer_lag
-    from cairn.core.settings import Settings
+    from cairn.core.adapters.lag import consumer_lag
+    from cairn.core.adapters.settings import Settings
 
     settings = Settings()
     rows = consumer_lag(settings.kafka_bootstrap_servers, settings.topic_prefix)

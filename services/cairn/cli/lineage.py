@@ -19,7 +19,7 @@ from rich.tree import Tree
 from cairn.cli import pictures, render
 from cairn.cli.app import client, command
 from cairn.cli.read import JsonOut, Ref
-from cairn.core import lineage_dot
+from cairn.core.domain import lineage_dot
 
 Edges = dict[str, list[tuple[str, str]]]  # node -> [(relation, neighbour)]
 

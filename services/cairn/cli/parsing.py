@@ -10,8 +10,8 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from cairn.core import payloads
-from cairn.core.lifecycle_rules import DEFAULT_STAGES, default_gates
+from cairn.core.domain import payloads
+from cairn.core.domain.lifecycle_rules import DEFAULT_STAGES, default_gates
 from cairn.sdk.errors import CairnError
 
 EXTERNAL_PREFIXES = ("code:", "data:")

@@ -19,8 +19,8 @@ import typer
 from cairn.cli import render
 from cairn.cli.app import client, command
 from cairn.cli.read import JsonOut
-from cairn.core import metric_plot
-from cairn.core.identity import InvalidInput
+from cairn.core.adapters import metric_plot
+from cairn.core.domain.identity import InvalidInput
 
 Output = Annotated[Path | None, typer.Option(
     "--output", "-o", metavar="FILE", help="Write a picture; the format is the file's suffix",

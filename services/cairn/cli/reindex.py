@@ -36,7 +36,7 @@ def reindex(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
 ) -> None:
     """Rebuild the search index from the ledger into a new index, then move the alias."""
-    from cairn.core.settings import Settings  # pydantic: loaded when run, not for --help
+    from cairn.core.adapters.settings import Settings  # pydantic: loaded when run, not for --help
     from cairn.search.reindex import rebuild_index
 
     settings = Settings()

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from cairn.cli import render
 from cairn.cli.app import app, client, command, handled
-from cairn.core.identity import check_name
+from cairn.core.domain.identity import check_name
 from cairn.sdk import retention as sdk
 from cairn.sdk.errors import CairnError
 

@@ -14,7 +14,7 @@ import typer
 
 from cairn.cli import parsing, render
 from cairn.cli.app import client, command
-from cairn.core.identity import split_artifact
+from cairn.core.domain.identity import split_artifact
 from cairn.sdk import files as local_files
 from cairn.sdk.errors import CairnError
 

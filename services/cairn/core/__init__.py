@@ -1,1 +1,2 @@
-"""Pieces every Cairn service shares: settings, identity, events, codec, topics, blobs."""
+"""Pieces every Cairn service shares: `domain` (pure rules and event shapes) and `adapters`
+(Kafka, registry, settings, blobs, outgoing HTTP)."""

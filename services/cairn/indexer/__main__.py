@@ -5,7 +5,7 @@ It only reads the changelog (the ledger registers its schema), so it registers n
 
 from __future__ import annotations
 
-from cairn.core.worker import run_worker
+from cairn.core.adapters.worker import run_worker
 from cairn.indexer.app import IndexerTopics, create_app
 
 

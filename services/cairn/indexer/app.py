@@ -18,15 +18,15 @@ import asyncpg
 import faust
 from prometheus_client import Counter, Gauge, Histogram
 
-from cairn.core import schemas
-from cairn.core.batches import RawRecord, batch_agent
-from cairn.core.codec import AvroCodec, RegistryClient
-from cairn.core.dead_letters import dead_letter
-from cairn.core.kafka import producer
-from cairn.core.logs import configure
-from cairn.core.settings import Settings
-from cairn.core.topics import Topics
-from cairn.core.worker import service_pages, stream_app
+from cairn.core.adapters import schemas
+from cairn.core.adapters.batches import RawRecord, batch_agent
+from cairn.core.adapters.codec import AvroCodec, RegistryClient
+from cairn.core.adapters.dead_letters import dead_letter
+from cairn.core.adapters.kafka import producer
+from cairn.core.adapters.logs import configure
+from cairn.core.adapters.settings import Settings
+from cairn.core.adapters.topics import Topics
+from cairn.core.adapters.worker import service_pages, stream_app
 from cairn.indexer.batch import index_batch
 from cairn.indexer.sync import Refresher
 from cairn.search.backend import alias_name, backend_for

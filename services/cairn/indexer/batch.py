@@ -16,8 +16,8 @@ from typing import Any
 import asyncpg
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
-from cairn.core.batches import RawRecord
-from cairn.core.codec import AvroCodec, UndecodableRecord
+from cairn.core.adapters.batches import RawRecord
+from cairn.core.adapters.codec import AvroCodec, UndecodableRecord
 from cairn.readmodel import index_rows as reads
 from cairn.search.backend import BulkResult, IndexMissing, SearchBackend
 from cairn.search.documents import version_document

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from cairn.core.settings import Settings
-from cairn.core.worker import run_worker
+from cairn.core.adapters.settings import Settings
+from cairn.core.adapters.worker import run_worker
 from cairn.ledger.app import create_app
 from cairn.ledger.migrate import upgrade
 

@@ -13,15 +13,15 @@ import asyncpg
 import faust
 from prometheus_client import Counter, Gauge
 
-from cairn.core import schemas
-from cairn.core.batches import RawRecord, batch_agent
-from cairn.core.codec import AvroCodec, RegistryClient
-from cairn.core.dead_letters import dead_letter
-from cairn.core.kafka import produce_all_async, producer
-from cairn.core.logs import configure
-from cairn.core.settings import Settings
-from cairn.core.topics import Topics
-from cairn.core.worker import service_pages, stream_app
+from cairn.core.adapters import schemas
+from cairn.core.adapters.batches import RawRecord, batch_agent
+from cairn.core.adapters.codec import AvroCodec, RegistryClient
+from cairn.core.adapters.dead_letters import dead_letter
+from cairn.core.adapters.kafka import produce_all_async, producer
+from cairn.core.adapters.logs import configure
+from cairn.core.adapters.settings import Settings
+from cairn.core.adapters.topics import Topics
+from cairn.core.adapters.worker import service_pages, stream_app
 from cairn.ledger import config, deliveries, usage
 from cairn.ledger.batch import record_batch
 from cairn.ledger.origins import Screen, artifact_needs

@@ -21,9 +21,9 @@ from typing import Any
 
 import asyncpg
 
-from cairn.core.batches import RawRecord
-from cairn.core.codec import AvroCodec, UndecodableRecord
-from cairn.core.identity import InvalidInput
+from cairn.core.adapters.batches import RawRecord
+from cairn.core.adapters.codec import AvroCodec, UndecodableRecord
+from cairn.core.domain.identity import InvalidInput
 from cairn.ledger import recorder
 from cairn.ledger.origins import Screen
 

@@ -20,15 +20,15 @@ import faust
 from confluent_kafka import Producer
 from prometheus_client import Counter
 
-from cairn.core import schemas
-from cairn.core.batches import RawRecord, batch_agent
-from cairn.core.codec import AvroCodec, RegistryClient
-from cairn.core.config_items import LOG_ONLY, check_item
-from cairn.core.dead_letters import dead_letter
-from cairn.core.events import now_ms
-from cairn.core.logs import configure
-from cairn.core.settings import Settings
-from cairn.core.topics import Topics
+from cairn.core.adapters import schemas
+from cairn.core.adapters.batches import RawRecord, batch_agent
+from cairn.core.adapters.codec import AvroCodec, RegistryClient
+from cairn.core.adapters.dead_letters import dead_letter
+from cairn.core.adapters.logs import configure
+from cairn.core.adapters.settings import Settings
+from cairn.core.adapters.topics import Topics
+from cairn.core.domain.config_items import LOG_ONLY, check_item
+from cairn.core.domain.events import now_ms
 from cairn.ledger.batch import REFUSED, decode_screened
 from cairn.ledger.origins import Screen, config_needs
 from cairn.ledger.recorder import append_entry, lock_head, save_head

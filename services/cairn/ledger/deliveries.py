@@ -18,13 +18,13 @@ import faust
 from confluent_kafka import Producer
 from prometheus_client import Counter
 
-from cairn.core import schemas
-from cairn.core.batches import RawRecord, batch_agent
-from cairn.core.codec import AvroCodec, RegistryClient, UndecodableRecord
-from cairn.core.dead_letters import dead_letter
-from cairn.core.logs import configure
-from cairn.core.settings import Settings
-from cairn.core.topics import Topics
+from cairn.core.adapters import schemas
+from cairn.core.adapters.batches import RawRecord, batch_agent
+from cairn.core.adapters.codec import AvroCodec, RegistryClient, UndecodableRecord
+from cairn.core.adapters.dead_letters import dead_letter
+from cairn.core.adapters.logs import configure
+from cairn.core.adapters.settings import Settings
+from cairn.core.adapters.topics import Topics
 from cairn.ledger.origins import internal_records, ledger_master
 
 RECORDED = Counter("cairn_ledger_deliveries_recorded_total", "Delivery attempts recorded",

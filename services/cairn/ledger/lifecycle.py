@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import asyncpg
 
-from cairn.core.identity import InvalidInput
-from cairn.core.lifecycle_rules import DEFAULT
-from cairn.core.retention import VersionFacts, protections
+from cairn.core.domain.identity import InvalidInput
+from cairn.core.domain.lifecycle_rules import DEFAULT
+from cairn.core.domain.retention import VersionFacts, protections
 from cairn.readmodel.version_facts import version_facts
 from cairn.readmodel.versions import project_rules
 

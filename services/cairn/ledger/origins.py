@@ -1,4 +1,4 @@
-"""The ledger's check of who produced each record it takes from Kafka (cairn.core.signing).
+"""The ledger's check of who produced each record it takes from Kafka (cairn.core.adapters.signing).
 
 Usage events and delivery reports are taken only from Cairn's own services
 (`internal_records`); artifact and config events as follows.
@@ -29,12 +29,8 @@ from typing import Any
 
 import asyncpg
 
-from cairn.core.access import Principal, Project, decide, permission_of
-from cairn.core.events import payload_of
-from cairn.core.identity import InvalidInput
-from cairn.core.lifecycle_rules import HOLD, NEEDS_PROMOTION, rules_of
-from cairn.core.settings import Settings
-from cairn.core.signing import (
+from cairn.core.adapters.settings import Settings
+from cairn.core.adapters.signing import (
     INTERNAL,
     MissingKey,
     check_internal,
@@ -42,6 +38,10 @@ from cairn.core.signing import (
     producer_of,
     required_master,
 )
+from cairn.core.domain.access import Principal, Project, decide, permission_of
+from cairn.core.domain.events import payload_of
+from cairn.core.domain.identity import InvalidInput
+from cairn.core.domain.lifecycle_rules import HOLD, NEEDS_PROMOTION, rules_of
 
 ACCOUNTS_SQL = """
 SELECT s.key, s.body, ARRAY(SELECT t.key FROM config_items t WHERE t.kind = 'team'
@@ -55,7 +55,8 @@ REJECT_SQL = ("INSERT INTO rejected_events (event_id, artifact, reason, message)
               " VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING")
 HELD_EDITS_SQL = ("SELECT event_id::text FROM metadata_edits WHERE event_id = ANY($1::uuid[])"
                   " AND NOT changes ? $2")  # the reverted edits that leave the hold alone
-GATE = "gate"  # the project's lifecycle rules name the permission (cairn.core.lifecycle_rules)
+# the project's lifecycle rules name the permission (cairn.core.domain.lifecycle_rules)
+GATE = "gate"
 NEEDS = {"Published": GATE, "MetadataEdited": GATE, "LinkAdded": "publish",
          "StageChanged": GATE, "AliasMoved": GATE, "LifecycleRequested": "maintain",
          "Verdict": "maintain"}
@@ -138,7 +139,8 @@ def ledger_master(settings: Settings) -> bytes:
 def internal_records(raws: Sequence[Any], master: bytes, dead: list[tuple[Any, str, str]]
                      ) -> list[Any]:
     """The records a Cairn service signed, for topics only Cairn writes (usage, delivery
-    reports); the others go to `dead` with the reason (cairn.core.signing.check_internal)."""
+    reports); the others go to `dead` with the reason
+    (cairn.core.adapters.signing.check_internal)."""
     kept = []
     for raw in raws:
         try:

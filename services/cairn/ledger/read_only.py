@@ -13,7 +13,7 @@ import datetime as dt
 
 import asyncpg
 
-from cairn.core.identity import InvalidInput
+from cairn.core.domain.identity import InvalidInput
 
 DAY = dt.timedelta(days=1)
 THRESHOLD_SQL = """

@@ -12,10 +12,10 @@ from typing import Any, TypeAlias
 
 import asyncpg
 
-from cairn.core import chain, checks
-from cairn.core.events import now_ms, payload_of
-from cairn.core.identity import InvalidInput, check_alias, check_stage, parse_ref
-from cairn.core.lifecycle_rules import LifecycleRules
+from cairn.core.domain import chain, checks
+from cairn.core.domain.events import now_ms, payload_of
+from cairn.core.domain.identity import InvalidInput, check_alias, check_stage, parse_ref
+from cairn.core.domain.lifecycle_rules import LifecycleRules
 from cairn.ledger import lifecycle, read_only, stages
 from cairn.readmodel.versions import artifact_row, project_rules, resolve_version, version_state
 

@@ -3,13 +3,13 @@
 Pure: the ledger reads the facts (current stage, validation, evaluations) and the project's
 lifecycle rules in its transaction and passes them in, so the rules are unit-tested without
 a database. Stages follow the project's ladder (by default development → staging →
-production → archived; cairn.core.lifecycle_rules):
+production → archived; cairn.core.domain.lifecycle_rules):
 - a stage not on the ladder is refused (`unknown_stage`, naming the ladder);
 - a version moves forward one stage at a time (no stage, or one the ladder no longer has,
   counts as its first stage), moves back to any earlier stage (a rollback), and may be
   archived from anywhere;
 - entering a stage (forward, back, or out of archived) also meets that stage's gate in
-  the project's lifecycle rules (cairn.core.lifecycle_rules); by default production needs
+  the project's lifecycle rules (cairn.core.domain.lifecycle_rules); by default production needs
   a `valid` validation and at least one eval_log version linked to it with `evaluates`:
   what a reviewer would ask for.
 Every StageChanged is checked. A stage given at publish is a move into that stage too, but of
@@ -20,8 +20,14 @@ it: publish, then promote), and the stage's role is asked of the publisher like 
 
 from __future__ import annotations
 
-from cairn.core.identity import InvalidInput
-from cairn.core.lifecycle_rules import ARCHIVED, DEFAULT, Facts, LifecycleRules, promotion_gaps
+from cairn.core.domain.identity import InvalidInput
+from cairn.core.domain.lifecycle_rules import (
+    ARCHIVED,
+    DEFAULT,
+    Facts,
+    LifecycleRules,
+    promotion_gaps,
+)
 
 __all__ = ["Facts", "check_transition", "promotion_gaps"]  # Facts and gaps: lifecycle_rules'
 

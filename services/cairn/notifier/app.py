@@ -26,19 +26,19 @@ from prometheus_client import Counter, Gauge, Histogram
 from tenacity import AsyncRetrying, wait_exponential
 from uuid6 import uuid7
 
-from cairn.core import schemas
-from cairn.core import webhook_signing as signing
-from cairn.core.batches import settle
-from cairn.core.codec import AvroCodec, RegistryClient
-from cairn.core.kafka import produce_all_async, producer
-from cairn.core.logs import configure
-from cairn.core.pinning import pinned_client
-from cairn.core.settings import Settings
-from cairn.core.signing import sign
-from cairn.core.signing import signer as producer_signer
-from cairn.core.targets import Checked, check_address, origin
-from cairn.core.topics import Topics
-from cairn.core.worker import decode_changelog, service_pages, stream_app
+from cairn.core.adapters import schemas
+from cairn.core.adapters.batches import settle
+from cairn.core.adapters.codec import AvroCodec, RegistryClient
+from cairn.core.adapters.kafka import produce_all_async, producer
+from cairn.core.adapters.logs import configure
+from cairn.core.adapters.pinning import pinned_client
+from cairn.core.adapters.settings import Settings
+from cairn.core.adapters.signing import sign
+from cairn.core.adapters.signing import signer as producer_signer
+from cairn.core.adapters.targets import Checked, check_address, origin
+from cairn.core.adapters.topics import Topics
+from cairn.core.adapters.worker import decode_changelog, service_pages, stream_app
+from cairn.core.domain import webhook_signing as signing
 from cairn.notifier import jobs, scheduler, store
 from cairn.notifier.delivery import Attempt, Policy, deliver
 

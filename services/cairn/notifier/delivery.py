@@ -5,7 +5,8 @@ cairn.notifier.deliveries) with where the delivery stands after it: `retrying` (
 next attempt is due), `delivered` (a 2xx answer) or `dead`. Any other answer, a timeout or an
 unreachable target is a failed attempt; a target that now resolves to a refused address is
 dead at once, since retrying cannot help. The POST connects to the addresses the check saw
-(cairn.core.pinning), never to a second answer of the name's DNS; redirects are not followed:
+(cairn.core.adapters.pinning), never to a second answer of the name's DNS; redirects are not
+followed:
 they could lead to a private address the check never saw. An attempt holds one of the shared
 connection `slots` and lasts at most `timeout` in all (httpx's own timeout bounds each phase,
 so a receiver trickling bytes could hold it longer); backoff sleeps hold no slot.
@@ -28,10 +29,10 @@ from tenacity import (
     wait_exponential,
 )
 
-from cairn.core import webhook_signing as signing
-from cairn.core.events import now_ms
-from cairn.core.pinning import pinned
-from cairn.core.targets import Checked, Refused
+from cairn.core.adapters.pinning import pinned
+from cairn.core.adapters.targets import Checked, Refused
+from cairn.core.domain import webhook_signing as signing
+from cairn.core.domain.events import now_ms
 from cairn.notifier.jobs import Job
 
 DELIVERED, RETRYING, DEAD = "delivered", "retrying", "dead"

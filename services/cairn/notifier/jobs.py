@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from cairn.core import webhook_signing as signing
+from cairn.core.domain import webhook_signing as signing
 from cairn.notifier import payloads
 from cairn.notifier.store import Subscription
 

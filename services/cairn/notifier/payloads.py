@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cairn.core.events import payload_of
+from cairn.core.domain.events import payload_of
 
 # The version facts a subscriber gets with every change (not the manifest or environment:
 # a webhook says what happened; the api has the rest).

@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from cairn.core.subscriptions import matches
+from cairn.core.domain.subscriptions import matches
 from cairn.notifier.payloads import Facts
 
 Pool = Callable[[], Awaitable[asyncpg.Pool]]

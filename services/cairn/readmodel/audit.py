@@ -1,6 +1,6 @@
 """Verify the ledger's hash chain straight from PostgreSQL (`cairn audit verify`).
 
-Each row is recomputed by its own chain format (cairn.core.chain): format 2 rows hash every
+Each row is recomputed by its own chain format (cairn.core.domain.chain): format 2 rows hash every
 column that says what happened, format 1 rows (recorded before migration 0006) only the
 event, outcome and recording time. The columns people filter and read the log by
 (event_id, artifact, event_type, actor, occurred_at: what GET /v1/audit shows) are copies of
@@ -23,8 +23,8 @@ from typing import Any
 
 import asyncpg
 
-from cairn.core import chain, rebuild
-from cairn.core.config_items import LOG_ONLY
+from cairn.core.domain import chain, rebuild
+from cairn.core.domain.config_items import LOG_ONLY
 from cairn.readmodel.state_check import StateReport, compare_tables
 
 CONFIG_EVENT_TYPE = "ConfigChanged"  # cairn.ledger.config.EVENT_TYPE (that module needs faust)

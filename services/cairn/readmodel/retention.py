@@ -11,8 +11,8 @@ from typing import Any
 
 import asyncpg
 
-from cairn.core.events import now_ms
-from cairn.core.retention import Plan, plan
+from cairn.core.domain.events import now_ms
+from cairn.core.domain.retention import Plan, plan
 from cairn.readmodel.version_facts import project_versions
 from cairn.readmodel.versions import project_rules
 

@@ -1,7 +1,7 @@
 """Compare the tables the api serves with what the hash-chained log rebuilds (`cairn audit
 verify`, unless --chain-only): a row edited by hand in PostgreSQL is named, table by table.
 
-The reads are here, the comparison is `cairn.core.rebuild`. Each query streams (a server-side
+The reads are here, the comparison is `cairn.core.domain.rebuild`. Each query streams (a server-side
 cursor) inside the caller's repeatable-read transaction, so the log and the tables are read
 at one instant; PostgreSQL does the grouping (the newest entry per version, per verdict, per
 config item), so memory holds one row at a time plus the alias replay (a few per artifact).
@@ -20,10 +20,10 @@ from typing import Any
 
 import asyncpg
 
-from cairn.core import rebuild
-from cairn.core.checks import check_metadata_changes
-from cairn.core.config_items import check_item
-from cairn.core.identity import InvalidInput
+from cairn.core.domain import rebuild
+from cairn.core.domain.checks import check_metadata_changes
+from cairn.core.domain.config_items import check_item
+from cairn.core.domain.identity import InvalidInput
 from cairn.readmodel.versions import STATE_SELECT, state_of
 
 PREFETCH = 1000

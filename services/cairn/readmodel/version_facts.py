@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from cairn.core.retention import VersionFacts
+from cairn.core.domain.retention import VersionFacts
 
 FACTS_SQL = """
 SELECT v.id, a.project || '/' || a.name AS artifact, v.version_number, v.digest, v.kind,

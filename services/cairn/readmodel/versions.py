@@ -8,8 +8,8 @@ from typing import Any, TypeAlias
 
 import asyncpg
 
-from cairn.core.identity import InvalidInput, is_version_selector
-from cairn.core.lifecycle_rules import LifecycleRules, rules_of
+from cairn.core.domain.identity import InvalidInput, is_version_selector
+from cairn.core.domain.lifecycle_rules import LifecycleRules, rules_of
 
 Conn: TypeAlias = asyncpg.Connection
 PROJECT_LIFECYCLE = ("SELECT body -> 'lifecycle' FROM config_items WHERE kind = 'project'"

@@ -22,9 +22,10 @@ from urllib.parse import quote
 
 import httpx
 
-from cairn.core import checks, lineage_dot, metric_plot, payloads
-from cairn.core.identity import check_alias, check_stage, parse_ref, split_artifact
-from cairn.core.settings import Settings
+from cairn.core.adapters import metric_plot
+from cairn.core.adapters.settings import Settings
+from cairn.core.domain import checks, lineage_dot, payloads
+from cairn.core.domain.identity import check_alias, check_stage, parse_ref, split_artifact
 from cairn.sdk import credentials, transfer
 from cairn.sdk import files as local_files
 from cairn.sdk import publish as steps
@@ -105,7 +106,9 @@ class Client(AccessCalls, SubscriptionCalls, SearchCalls):
 
     def _emit(self, artifact: str, body: dict[str, Any], actor: str) -> str:
         if self._emitter is None:
-            from cairn.core.emitter import Emitter  # only kafka mode needs registry and Kafka
+            from cairn.core.adapters.emitter import (
+                Emitter,  # only kafka mode needs registry and Kafka
+            )
 
             self._emitter = Emitter(self.settings, "cairn-sdk")
         return steps.emit(self._emitter, self.settings, artifact, body, actor)

@@ -2,7 +2,7 @@
 
 Every probe is best effort: a missing `git` or `nvidia-smi`, a directory outside a
 repository or a probe that hangs leaves its field at the default instead of failing the
-publish. Keys are exactly cairn.core.payloads.ENVIRONMENT_DEFAULTS.
+publish. Keys are exactly cairn.core.domain.payloads.ENVIRONMENT_DEFAULTS.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from cairn.core.payloads import ENVIRONMENT_DEFAULTS
+from cairn.core.domain.payloads import ENVIRONMENT_DEFAULTS
 
 PROBE_TIMEOUT = 10.0
 

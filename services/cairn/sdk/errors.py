@@ -11,7 +11,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from cairn.core.identity import InvalidInput
+from cairn.core.domain.identity import InvalidInput
 
 if TYPE_CHECKING:  # httpx loads with the Client, not with every module that names an error
     import httpx

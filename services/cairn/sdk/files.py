@@ -6,7 +6,7 @@ names entries explicitly, `{"weights": "/scratch/run-7/ckpt"}` publishing
 `weights/<files of ckpt>`. Anything that could escape — '..', an absolute path outside
 root, a symlink pointing outside what was named — is refused before any byte is read, so a
 manifest never names a file the user did not mean to publish; so is a path that no file
-system could hold at pull time (cairn.core.identity.check_path_length).
+system could hold at pull time (cairn.core.domain.identity.check_path_length).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any, TypeAlias
 
-from cairn.core.blobstore import read_chunks
-from cairn.core.identity import InvalidInput, check_path, check_path_length
+from cairn.core.adapters.blobstore import read_chunks
+from cairn.core.domain.identity import InvalidInput, check_path, check_path_length
 from cairn.sdk.progress import Advance, bytes_progress
 
 # Formats of ML work that the system's mime.types gets wrong or does not know (.pt is not

@@ -23,10 +23,10 @@ from tenacity import (
     wait_exponential,
 )
 
-from cairn.core import payloads
-from cairn.core.events import new_event
-from cairn.core.identity import check_kind, check_name, check_stage
-from cairn.core.settings import Settings
+from cairn.core.adapters.settings import Settings
+from cairn.core.domain import payloads
+from cairn.core.domain.events import new_event
+from cairn.core.domain.identity import check_kind, check_name, check_stage
 from cairn.sdk.errors import CairnError
 from cairn.sdk.http import Http
 
@@ -143,7 +143,7 @@ def _transient(exc: BaseException) -> bool:
 def emit(emitter: Any, settings: Settings, artifact: str, body: dict[str, Any], actor: str
          ) -> str:
     """Transport "kafka": emit the Published event ourselves; returns its event_id."""
-    from cairn.core.kafka import DeliveryFailed
+    from cairn.core.adapters.kafka import DeliveryFailed
 
     event = new_event(artifact, "Published", body, actor=actor, tool="sdk")
     try:

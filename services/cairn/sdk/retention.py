@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cairn.core.identity import parse_ref
-from cairn.core.retention import check_policy, parse_toml
+from cairn.core.domain.identity import parse_ref
+from cairn.core.domain.retention import check_policy, parse_toml
 from cairn.sdk.errors import CairnError, translated
 
 if TYPE_CHECKING:  # the Client imports check_pullable from here

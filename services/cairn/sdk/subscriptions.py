@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from cairn.core.subscriptions import check_subscription
+from cairn.core.domain.subscriptions import check_subscription
 from cairn.sdk.access import segment
 from cairn.sdk.calls import ApiCalls, present
 from cairn.sdk.errors import translated

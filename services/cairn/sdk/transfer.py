@@ -14,9 +14,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from cairn.core.blob_receipts import HEADER as RECEIPT_HEADER
-from cairn.core.blobstore import CHUNK, read_chunks
-from cairn.core.identity import InvalidInput, check_path, check_sha256
+from cairn.core.adapters.blobstore import CHUNK, read_chunks
+from cairn.core.domain.blob_receipts import HEADER as RECEIPT_HEADER
+from cairn.core.domain.identity import InvalidInput, check_path, check_sha256
 from cairn.sdk.errors import CairnError
 from cairn.sdk.files import LocalFile, hash_file
 from cairn.sdk.http import Http

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from cairn.core.usage import REPORTED, REPORTED_HEADER
+from cairn.core.domain.usage import REPORTED, REPORTED_HEADER
 from cairn.sdk.http import Http
 
 log = logging.getLogger("cairn.sdk")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from cairn.core.settings import Settings
+from cairn.core.adapters.settings import Settings
 from cairn.search.engines import BulkResult, Doc, EngineBackend
 from cairn.search.errors import (
     IndexMissing,

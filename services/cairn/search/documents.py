@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from cairn.core.identity import InvalidInput, parse_ref
+from cairn.core.domain.identity import InvalidInput, parse_ref
 
 DATASET_RELATIONS = ("trained_on", "derived_from", "uses")
 RECOMMENDED = ("description", "license", "owner_team", "data_source", "tags", "card")

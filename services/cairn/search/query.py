@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cairn.core.identity import InvalidInput
+from cairn.core.domain.identity import InvalidInput
 from cairn.search.documents import field_name_ok
 
 # filter/facet name → document field

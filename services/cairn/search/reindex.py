@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from cairn.core.settings import Settings
+from cairn.core.adapters.settings import Settings
 from cairn.readmodel import index_rows as reads
 from cairn.search.backend import BulkResult, SearchBackend, alias_name, backend_for
 from cairn.search.documents import version_document

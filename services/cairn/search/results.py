@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from cairn.core.identity import InvalidInput
+from cairn.core.domain.identity import InvalidInput
 from cairn.search.query import FACETS, HIDDEN_STATUS, SearchRequest, hidden_clause
 
 SUGGEST_FIELDS = {"name": "name", "tag": "tags", "metric": "metric_names"}

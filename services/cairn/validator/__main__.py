@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cairn.core.worker import run_worker
+from cairn.core.adapters.worker import run_worker
 from cairn.validator.app import create_app
 
 

@@ -13,13 +13,13 @@ import asyncpg
 import faust
 from prometheus_client import Counter, Gauge
 
-from cairn.core.blobstore import LocalBlobStore
-from cairn.core.emitter import Emitter
-from cairn.core.logs import configure
-from cairn.core.pinning import pinned_client
-from cairn.core.settings import Settings
-from cairn.core.topics import Topics
-from cairn.core.worker import changelog_agent, service_pages, stream_app
+from cairn.core.adapters.blobstore import LocalBlobStore
+from cairn.core.adapters.emitter import Emitter
+from cairn.core.adapters.logs import configure
+from cairn.core.adapters.pinning import pinned_client
+from cairn.core.adapters.settings import Settings
+from cairn.core.adapters.topics import Topics
+from cairn.core.adapters.worker import changelog_agent, service_pages, stream_app
 from cairn.validator.hooks import installed_plugins
 from cairn.validator.judge import Judge
 from cairn.validator.rules import default_dir

@@ -7,7 +7,8 @@ reason: a broken hook must be visible, and must never stall the pipeline.
 Hook URLs resolving to private, loopback or link-local addresses are refused unless
 CAIRN_ALLOW_PRIVATE_HOOKS is set: project rules are not a way into the internal network. The
 name is resolved once, for the check, and every attempt connects to the addresses checked
-(cairn.core.pinning), so a name whose DNS answer changes meanwhile cannot redirect the call.
+(cairn.core.adapters.pinning), so a name whose DNS answer changes meanwhile cannot redirect
+the call.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from typing import Any
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from cairn.core.checks import VERDICT_STATUSES
-from cairn.core.pinning import pinned
-from cairn.core.targets import Refused, Resolve, check_address, resolve_host
+from cairn.core.adapters.pinning import pinned
+from cairn.core.adapters.targets import Refused, Resolve, check_address, resolve_host
+from cairn.core.domain.checks import VERDICT_STATUSES
 from cairn.validator.checks import FAILED, Outcome
 from cairn.validator.rules import BUILTIN, Hook
 
@@ -36,7 +37,7 @@ class ServerError(RuntimeError):
 async def call_hook(http: httpx.AsyncClient, hook: Hook, state: Mapping[str, Any], *,
                     allow_private: bool, backoff: float = 0.5,
                     resolve: Resolve = resolve_host) -> Outcome:
-    """The hook's verdict; `http` should come from cairn.core.pinning.pinned_client."""
+    """The hook's verdict; `http` should come from cairn.core.adapters.pinning.pinned_client."""
     attempts = hook.retries + 1
     try:
         target = await check_address(hook.url, allow_private,

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from cairn.core.blobstore import BlobStore
+from cairn.core.adapters.blobstore import BlobStore
 from cairn.validator import hooks
 from cairn.validator.checks import (
     FAILED,

@@ -13,8 +13,8 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from cairn.core.derived_ids import derived_uuid7
-from cairn.core.events import new_event, payload_of
+from cairn.core.domain.derived_ids import derived_uuid7
+from cairn.core.domain.events import new_event, payload_of
 from cairn.validator.checks import Outcome
 
 ACTOR = TOOL = "validator"

@@ -21,11 +21,11 @@ from cairn.api.deps import CurrentPrincipal, EmitterDep, PoolDep, SettingsDep
 from cairn.api.errors import ApiError, not_found
 from cairn.api.guard import refuse
 from cairn.api.models import Body
-from cairn.core.access import Decision, Principal, Project, rank, role_in
-from cairn.core.identities import check_scopes
-from cairn.core.identity import check_name
-from cairn.core.signing import INTERNAL, master_key, producer_key
-from cairn.core.tokens import digest, new_token
+from cairn.core.adapters.signing import INTERNAL, master_key, producer_key
+from cairn.core.domain.access import Decision, Principal, Project, rank, role_in
+from cairn.core.domain.identity import check_name
+from cairn.core.domain.principals import check_scopes
+from cairn.core.domain.tokens import digest, new_token
 
 router = APIRouter(tags=["access"])
 DAY_MS = 24 * 3600 * 1000
@@ -192,7 +192,7 @@ async def put_service_account(account: str, body: ServiceAccountIn, principal: C
 async def service_account_key(account: str, request: Request, principal: CurrentPrincipal,
                               pool: PoolDep, settings: SettingsDep) -> dict[str, str]:
     """The key the account signs the events it produces to Kafka with (HMAC-SHA256 over each
-    value, cairn.core.signing): for administrators and the account's owner."""
+    value, cairn.core.adapters.signing): for administrators and the account's owner."""
     found = await store.item(pool, "service_account", check_name(account, "account"))
     if found is None:
         raise not_found(f"service account {account}")

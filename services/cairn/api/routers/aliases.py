@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from cairn.api import commands
 from cairn.api.deps import CurrentActor, EmitterDep, ExistingArtifact, check_selector
 from cairn.api.models import Accepted, AliasTarget
-from cairn.core.identity import InvalidInput, check_alias
+from cairn.core.domain.identity import InvalidInput, check_alias
 
 router = APIRouter(prefix="/v1/artifacts/{project}/{name}/aliases", tags=["aliases"])
 

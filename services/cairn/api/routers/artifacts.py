@@ -25,7 +25,7 @@ from cairn.api.models import Publish, PublishAccepted, parse
 from cairn.api.uploads import PartReader, blocking_chunks, in_upload_thread
 from cairn.api.usage import count_view
 from cairn.api.visibility import redact_detail
-from cairn.core.identity import check_name, parse_ref
+from cairn.core.domain.identity import check_name, parse_ref
 
 router = APIRouter(tags=["artifacts"])
 PUBLISH_BODY = {

@@ -26,10 +26,10 @@ from cairn.api.errors import ApiError, Reason, not_found
 from cairn.api.models import BlobStored, Missing, MissingQuery
 from cairn.api.uploads import blocking_chunks, in_upload_thread
 from cairn.api.usage import count_download
-from cairn.core import blob_receipts
-from cairn.core.blobstore import BlobCorrupted
-from cairn.core.identity import check_sha256, parse_ref
-from cairn.core.signing import required_master
+from cairn.core.adapters.blobstore import BlobCorrupted
+from cairn.core.adapters.signing import required_master
+from cairn.core.domain import blob_receipts
+from cairn.core.domain.identity import check_sha256, parse_ref
 
 router = APIRouter(prefix="/v1/blobs", tags=["blobs"])
 log = structlog.get_logger("api")

@@ -15,7 +15,7 @@ from cairn.api import reads
 from cairn.api.deps import HiddenProjects, PoolDep
 from cairn.api.resolvers import event_subject
 from cairn.api.visibility import project_of_ref
-from cairn.core.identity import InvalidInput
+from cairn.core.domain.identity import InvalidInput
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 PENDING = {"status": "pending"}

@@ -12,7 +12,7 @@ from fastapi import APIRouter
 
 from cairn.api import lineage
 from cairn.api.deps import HiddenProjects, PoolDep
-from cairn.core.identity import InvalidInput
+from cairn.core.domain.identity import InvalidInput
 
 router = APIRouter(prefix="/v1/lineage", tags=["lineage"])
 

@@ -19,8 +19,8 @@ from fastapi import APIRouter, Query, Request, Response
 
 from cairn.api import lineage, pictures
 from cairn.api.deps import HiddenProjects, PoolDep
-from cairn.core import metric_plot
-from cairn.core.lineage_dot import FORMATS, to_dot
+from cairn.core.adapters import metric_plot
+from cairn.core.domain.lineage_dot import FORMATS, to_dot
 
 router = APIRouter(tags=["pictures"])
 SVG = metric_plot.FORMATS["svg"]

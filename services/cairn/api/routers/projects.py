@@ -18,8 +18,8 @@ from pydantic import Field
 from cairn.api import config_store as store
 from cairn.api.deps import CurrentPrincipal, EmitterDep, HiddenProjects, PoolDep
 from cairn.api.models import Body
-from cairn.core.access import Project, role_in
-from cairn.core.identity import check_name
+from cairn.core.domain.access import Project, role_in
+from cairn.core.domain.identity import check_name
 
 router = APIRouter(prefix="/v1/projects", tags=["projects"])
 NAMES_SQL = """
@@ -42,7 +42,7 @@ class ProjectIn(Body):
     description: str | None = None
     lifecycle: dict[str, Any] | None = Field(None, description="the stage ladder, stage "
                                              "gates and protected aliases "
-                                             "(cairn.core.lifecycle_rules)")
+                                             "(cairn.core.domain.lifecycle_rules)")
 
 
 def _summary(project: Project, principal: Any) -> dict[str, Any]:

@@ -21,11 +21,11 @@ from cairn.api.deps import CurrentActor, EmitterDep, ExistingArtifact, PoolDep, 
 from cairn.api.errors import ApiError, Reason
 from cairn.api.models import Accepted, Body
 from cairn.api.reads import snapshot
-from cairn.core.emitter import Emitter
-from cairn.core.events import new_config_event
-from cairn.core.identity import check_name
-from cairn.core.retention import check_policy
-from cairn.core.retention_requests import lifecycle_events, request_id
+from cairn.core.adapters.emitter import Emitter
+from cairn.core.domain.events import new_config_event
+from cairn.core.domain.identity import check_name
+from cairn.core.domain.retention import check_policy
+from cairn.core.domain.retention_requests import lifecycle_events, request_id
 from cairn.readmodel.retention import KIND, plan_project, policy_of
 
 router = APIRouter(tags=["retention"])

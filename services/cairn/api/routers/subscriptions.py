@@ -23,12 +23,12 @@ from cairn.api import subscriptions as reads
 from cairn.api.deps import CurrentActor, EmitterDep, PoolDep, SettingsDep
 from cairn.api.errors import ApiError, Reason, not_found
 from cairn.api.models import Body
-from cairn.core import webhook_signing as signing
-from cairn.core.events import new_config_event
-from cairn.core.identity import InvalidInput
-from cairn.core.settings import Settings
-from cairn.core.subscriptions import check_subscription
-from cairn.core.targets import Refused, check_address
+from cairn.core.adapters.settings import Settings
+from cairn.core.adapters.targets import Refused, check_address
+from cairn.core.domain import webhook_signing as signing
+from cairn.core.domain.events import new_config_event
+from cairn.core.domain.identity import InvalidInput
+from cairn.core.domain.subscriptions import check_subscription
 
 router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"])
 log = structlog.get_logger("api")

@@ -8,8 +8,8 @@ from fastapi import APIRouter
 from cairn.api import reads
 from cairn.api.deps import CurrentActor, PoolDep, UsageDep, check_selector
 from cairn.api.models import Accepted, UsageReport
-from cairn.core.identity import parse_ref
-from cairn.core.usage import check_usage
+from cairn.core.domain.identity import parse_ref
+from cairn.core.domain.usage import check_usage
 
 router = APIRouter(prefix="/v1/usage", tags=["usage"])
 

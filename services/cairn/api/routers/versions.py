@@ -17,8 +17,8 @@ from cairn.api.deps import CurrentActor, EmitterDep, ExistingArtifact, PoolDep, 
 from cairn.api.errors import ApiError
 from cairn.api.gates import authorize_hold
 from cairn.api.models import Accepted, LinkIn, MetadataChanges, Revert, StageChange
-from cairn.core import checks, payloads
-from cairn.core.identity import InvalidInput, check_name, check_stage
+from cairn.core.domain import checks, payloads
+from cairn.core.domain.identity import InvalidInput, check_name, check_stage
 
 router = APIRouter(prefix="/v1/artifacts/{project}/{name}/versions/{selector}",
                    tags=["versions"])

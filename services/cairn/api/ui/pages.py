@@ -18,7 +18,7 @@ from cairn.api.routers import search as search_route
 from cairn.api.ui.html import page
 from cairn.api.usage import count_view
 from cairn.api.visibility import redact_detail
-from cairn.core.identity import check_name
+from cairn.core.domain.identity import check_name
 from cairn.search.query import FACETS
 
 router = APIRouter(prefix="/ui", tags=["ui"], include_in_schema=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cairn.core.blobstore import BlobCorrupted, BlobStore
+from cairn.core.adapters.blobstore import BlobCorrupted, BlobStore
 from cairn.validator.checks import Outcome, judged
 
 CHECK = "files"

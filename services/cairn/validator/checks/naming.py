@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from cairn.core.identity import STAGE_PATTERN
+from cairn.core.domain.identity import STAGE_PATTERN
 from cairn.validator.checks import FAILED, Outcome, judged
 
 CHECK = "naming"

@@ -1,4 +1,4 @@
-"""The hash chain's format per event_log row (cairn.core.chain explains both formats).
+"""The hash chain's format per event_log row (cairn.core.domain.chain explains both formats).
 
 Rows recorded so far keep format 1, whose hash does not cover `state` or `version_id`; every
 row from now on is format 2, whose hash covers them. Old rows are not rehashed: that would

@@ -1,7 +1,8 @@
 """Emit input events to cairn.artifact.events: checked, Avro-encoded, acknowledged.
 
 The SDK (direct mode) and the api both publish through this, so the same checks and size
-limit apply whichever way an event enters. Every record is signed here (cairn.core.signing):
+limit apply whichever way an event enters. Every record is signed here
+(cairn.core.adapters.signing):
 the ledger refuses artifact and config events whose producer it cannot verify, and an
 emitter with no key to sign with is never made (MissingKey).
 """
@@ -10,12 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from cairn.core import schemas, signing
-from cairn.core.codec import AvroCodec, RegistryClient
-from cairn.core.identity import InvalidInput
-from cairn.core.kafka import Header, kafka_headers, produce_all, produce_all_async, producer
-from cairn.core.settings import Settings
-from cairn.core.topics import Topics
+from cairn.core.adapters import schemas, signing
+from cairn.core.adapters.codec import AvroCodec, RegistryClient
+from cairn.core.adapters.kafka import (
+    Header,
+    kafka_headers,
+    produce_all,
+    produce_all_async,
+    producer,
+)
+from cairn.core.adapters.settings import Settings
+from cairn.core.adapters.topics import Topics
+from cairn.core.domain.identity import InvalidInput
 
 
 class Emitter:

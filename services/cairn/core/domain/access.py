@@ -67,7 +67,7 @@ class Project:
     teams: Mapping[str, str] = field(default_factory=dict)  # team -> role
     read_only_after_days: int | None = None
     configured: bool = False
-    lifecycle: Mapping[str, Any] | None = None  # cairn.core.lifecycle_rules
+    lifecycle: Mapping[str, Any] | None = None  # cairn.core.domain.lifecycle_rules
 
     @classmethod
     def of(cls, name: str, body: Mapping[str, Any] | None) -> Project:

@@ -5,7 +5,8 @@ private, loopback, link-local or otherwise non-public address is refused unless 
 allows it with a setting: a hook or a webhook must not become a way into the internal network.
 The check resolves the name each time it is called (DNS can change between registration and
 delivery, so callers check at both) and returns the addresses it checked: the request must
-then connect to one of those (`cairn.core.pinning`), never resolve the name again, or a name
+then connect to one of those (`cairn.core.adapters.pinning`), never resolve the name again,
+or a name
 that answers a public address to the check and a private one a moment later (DNS rebinding)
 would get through.
 """

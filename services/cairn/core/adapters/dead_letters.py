@@ -10,8 +10,8 @@ from typing import Any
 from confluent_kafka import Producer
 from prometheus_client import Counter
 
-from cairn.core.batches import RawRecord
-from cairn.core.kafka import produce_all_async
+from cairn.core.adapters.batches import RawRecord
+from cairn.core.adapters.kafka import produce_all_async
 
 
 def dead_letter_headers(raw: RawRecord, reason: str, message: str) -> list[tuple[str, bytes]]:

@@ -22,9 +22,9 @@ import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
 
-from cairn.core.identity import InvalidInput
-from cairn.core.settings import Settings
-from cairn.core.tokens import weakness
+from cairn.core.adapters.settings import Settings
+from cairn.core.domain.identity import InvalidInput
+from cairn.core.domain.tokens import weakness
 
 PRODUCER_HEADER = "cairn.producer"
 SIGNATURE_HEADER = "cairn.signature"
@@ -131,7 +131,8 @@ def _signed_by(headers: Sequence[tuple[str, bytes | None]], value: bytes, master
     producer, signature = producer_of(headers), _header(headers, SIGNATURE_HEADER)
     if not producer or not signature:
         raise InvalidInput("unsigned", "the event carries no cairn.producer and "
-                           "cairn.signature headers: produce through cairn.core.emitter with "
+                           "cairn.signature headers: produce through "
+                           "cairn.core.adapters.emitter with "
                            "CAIRN_PRODUCER and CAIRN_PRODUCER_KEY")
     expected = sign(value, producer, producer_key(master, producer))[1][1].decode()
     if not hmac.compare_digest(expected, signature):

@@ -15,8 +15,8 @@ import httpx
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
 
-from cairn.core import schemas
-from cairn.core.events import plain
+from cairn.core.adapters import schemas
+from cairn.core.domain.events import plain
 
 MAGIC = 0
 

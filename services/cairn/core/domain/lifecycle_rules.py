@@ -46,7 +46,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from cairn.core.identity import InvalidInput, check_alias, check_stage
+from cairn.core.domain.identity import InvalidInput, check_alias, check_stage
 
 GATE_ROLES = ("contributor", "maintainer", "admin")
 DEFAULT_STAGES = ("development", "staging", "production")

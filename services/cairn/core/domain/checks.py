@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from cairn.core.identity import (
+from cairn.core.domain.identity import (
     KINDS,
     RELATIONS,
     InvalidInput,

@@ -9,7 +9,8 @@ the same `protections()` on every archive or delete request, so a version that b
 protected between plan and apply is still refused. Rules are documented in retention/README.md.
 
 A version in its project's production-like stage (the last working stage of the project's
-ladder, cairn.core.lifecycle_rules; `production` by default) is never touched. A rule may name
+ladder, cairn.core.domain.lifecycle_rules; `production` by default) is never touched. A rule
+may name
 any stage: a policy is checked without its project's ladder, and a rule that names the
 production-like stage only lists protected versions.
 """
@@ -21,8 +22,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cairn.core.identity import InvalidInput, check_name, check_stage
-from cairn.core.lifecycle_rules import DEFAULT
+from cairn.core.domain.identity import InvalidInput, check_name, check_stage
+from cairn.core.domain.lifecycle_rules import DEFAULT
 
 ACTIONS = ("archive", "delete")
 SEVERITY = {"archive": 1, "delete": 2}  # a version two rules select gets the stronger action

@@ -56,7 +56,7 @@ def check_alias(value: str) -> str:
 
 def check_stage(value: str) -> str:
     """A stage name's syntax only: whether the project has that stage is its ladder's call
-    (cairn.core.lifecycle_rules), which the ledger checks in the transaction."""
+    (cairn.core.domain.lifecycle_rules), which the ledger checks in the transaction."""
     if not isinstance(value, str) or not _STAGE.match(value):
         raise InvalidInput("invalid_stage", f"stage {value!r} must start with a letter and use "
                            "at most 32 of a-z, 0-9, '_' or '-'")

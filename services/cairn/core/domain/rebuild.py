@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cairn.core.chain import canonical
+from cairn.core.domain.chain import canonical
 
 ABSENT = "(no row)"
 

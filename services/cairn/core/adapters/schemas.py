@@ -14,7 +14,7 @@ from typing import Any
 from fastavro import parse_schema
 from fastavro.schema import load_schema
 
-SCHEMA_DIR = Path(__file__).resolve().parents[3] / "avro_schemas"
+SCHEMA_DIR = Path(__file__).resolve().parents[4] / "avro_schemas"
 EVENT = "dev.cairn.events.ArtifactEvent"
 RECORDED = "dev.cairn.events.RecordedEvent"
 USAGE = "dev.cairn.events.UsageEvent"

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from cairn.core.identity import InvalidInput, check_sha256
+from cairn.core.domain.identity import InvalidInput, check_sha256
 
 CHUNK = 1024 * 1024
 

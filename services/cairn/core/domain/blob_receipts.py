@@ -4,7 +4,7 @@ A blob is named by its sha256, and a name alone proves nothing: anyone who learn
 of a private project's blob could list it in their own version and so read it. When the api
 has hashed an upload's bytes it hands the uploader a receipt, HMAC-SHA256 over the actor and
 the sha256 with a key derived from the registry's master (CAIRN_SIGNING_KEY, as
-cairn.core.signing derives producer keys). A publish naming a stored blob that no version
+cairn.core.adapters.signing derives producer keys). A publish naming a stored blob that no version
 the actor may read lists must carry one. Nothing is stored: a receipt stays valid until the
 master changes, and is worthless to any other actor.
 

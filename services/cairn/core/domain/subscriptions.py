@@ -5,7 +5,7 @@ the notifier (decide who gets a changelog event).
 A filter is a conjunction of optional lists; an empty or missing list matches anything.
 Event types are the changelog's payload names (Published, StageChanged, AliasMoved, ...).
 Where the target may point (private or loopback addresses) is a matter of network policy,
-checked by the api and the notifier with `cairn.core.targets`, not here.
+checked by the api and the notifier with `cairn.core.adapters.targets`, not here.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from cairn.core.events import PAYLOAD_TYPES
-from cairn.core.identity import InvalidInput, check_name
+from cairn.core.domain.events import PAYLOAD_TYPES
+from cairn.core.domain.identity import InvalidInput, check_name
 
 FILTER_FIELDS = ("projects", "kinds", "stages", "tags", "event_types")
 FORMATS = ("json", "slack")

@@ -1,6 +1,6 @@
 """Outgoing HTTP that connects only to addresses a target check saw (no DNS rebinding).
 
-`cairn.core.targets.check_address` resolves a hook's or webhook's host and checks every
+`cairn.core.adapters.targets.check_address` resolves a hook's or webhook's host and checks every
 address; `pinned(checked)` then lets the request, for its duration, connect to those addresses
 and nothing else. The client from `pinned_client()` never resolves a name itself: its network
 backend looks the URL's host up among the pins of the running task (a context variable) and
@@ -22,7 +22,7 @@ from typing import Any
 import httpcore
 import httpx
 
-from cairn.core.targets import Checked
+from cairn.core.adapters.targets import Checked
 
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)  # httpx's
 _PINS: contextvars.ContextVar[Mapping[str, tuple[str, ...]] | None] = contextvars.ContextVar(

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from cairn.core.derived_ids import derived_uuid7
-from cairn.core.events import new_event
-from cairn.core.retention import Plan, Step
+from cairn.core.domain.derived_ids import derived_uuid7
+from cairn.core.domain.events import new_event
+from cairn.core.domain.retention import Plan, Step
 
 ACTOR = "archiver"
 

@@ -16,11 +16,11 @@ from typing import Any
 import faust
 from prometheus_client import Counter, generate_latest
 
-from cairn.core import schemas
-from cairn.core.batches import RawRecord, batch_agent
-from cairn.core.codec import AvroCodec, RegistryClient, UndecodableRecord
-from cairn.core.settings import Settings
-from cairn.core.topics import Topics, ensure_topics
+from cairn.core.adapters import schemas
+from cairn.core.adapters.batches import RawRecord, batch_agent
+from cairn.core.adapters.codec import AvroCodec, RegistryClient, UndecodableRecord
+from cairn.core.adapters.settings import Settings
+from cairn.core.adapters.topics import Topics, ensure_topics
 
 
 def stream_app(settings: Settings, group: str, partitions: int, commit_every: int) -> faust.App:

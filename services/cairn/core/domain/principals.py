@@ -1,5 +1,5 @@
 """The access-control config kinds: users, teams, service accounts, tokens, projects and
-recorded denials. Pure checks, registered in `cairn.core.config_items.CHECKS`, so the api
+recorded denials. Pure checks, registered in `cairn.core.domain.config_items.CHECKS`, so the api
 refuses a malformed item at once and the ledger dead-letters one that slipped past.
 
 Keys: a user, team or service-account name; a token's id (never the token); a project name;
@@ -12,9 +12,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from cairn.core.access import ROLES, SCOPES, VISIBILITIES
-from cairn.core.identity import InvalidInput, check_name
-from cairn.core.lifecycle_rules import check_lifecycle
+from cairn.core.domain.access import ROLES, SCOPES, VISIBILITIES
+from cairn.core.domain.identity import InvalidInput, check_name
+from cairn.core.domain.lifecycle_rules import check_lifecycle
 
 MAX_TEXT = 500
 MAX_MEMBERS = 1000

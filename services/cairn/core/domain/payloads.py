@@ -10,8 +10,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cairn.core import checks
-from cairn.core.identity import KINDS, InvalidInput, manifest_digest
+from cairn.core.domain import checks
+from cairn.core.domain.identity import KINDS, InvalidInput, manifest_digest
 
 METADATA_DEFAULTS: dict[str, Any] = {
     "owner_team": None,

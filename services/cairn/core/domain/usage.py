@@ -11,9 +11,9 @@ import socket
 
 from uuid6 import uuid7
 
-from cairn.core.event_types import UsageEvent
-from cairn.core.events import now_ms
-from cairn.core.identity import InvalidInput
+from cairn.core.domain.event_types import UsageEvent
+from cairn.core.domain.events import now_ms
+from cairn.core.domain.identity import InvalidInput
 
 ACTIONS = ("view", "download")
 MAX_RETRIEVE_MS = 7 * 24 * 3600 * 1000  # a week: anything longer is a broken clock, not a pull

@@ -11,10 +11,10 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from cairn.core import identities
-from cairn.core.identity import InvalidInput
-from cairn.core.retention import check_policy
-from cairn.core.subscriptions import check_subscription
+from cairn.core.domain import principals as identities
+from cairn.core.domain.identity import InvalidInput
+from cairn.core.domain.retention import check_policy
+from cairn.core.domain.subscriptions import check_subscription
 
 Check = Callable[[Mapping[str, Any]], dict[str, Any]]
 CHECKS: dict[str, Check] = {

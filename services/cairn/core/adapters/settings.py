@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     admin_token: SecretStr = Field(SecretStr(""), validation_alias=_env("CAIRN_ADMIN_TOKEN"))
     environment: Literal["production", "development"] = Field(
         "production", validation_alias=_env("CAIRN_ENVIRONMENT"))
-    # Signed Kafka events (cairn.core.signing): the registry's secret every producer key
+    # Signed Kafka events (cairn.core.adapters.signing): the registry's secret every producer key
     # derives from (every Cairn service needs it and refuses to start without it; there is
     # no development key), and a service account's own name and key (hex) for producers
     # outside Cairn.

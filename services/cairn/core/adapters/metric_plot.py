@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
 
-from cairn.core.identity import InvalidInput
-from cairn.core.lifecycle_rules import DEFAULT
+from cairn.core.domain.identity import InvalidInput
+from cairn.core.domain.lifecycle_rules import DEFAULT
 
 FORMATS = {"svg": "image/svg+xml", "png": "image/png"}
 MAX_METRICS = 8
