@@ -97,6 +97,7 @@ async def test_plan_equals_the_expected_set(
     assert {a["ref"] for a in json.loads(shown.stdout)["actions"]} == set(expected)
     table = cli(api, api_token, cairn_env, "retention", "plan", policy_set)
     assert table.returncode == 0 and sorted(expected)[0] in table.stdout
+    assert "protected" in table.stdout and all(ref in table.stdout for ref in protected)
 
 
 async def test_apply_archives_and_deletes_exactly_the_plan(

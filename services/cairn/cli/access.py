@@ -6,9 +6,11 @@ and `cairn audit log`.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 from rich.text import Text
 
 from cairn.cli import app as cli
@@ -23,12 +25,8 @@ Wait = Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until the led
 ROLES_HELP = "viewer, contributor, maintainer, admin; none removes"
 
 
-def _show(data: Any, as_json: bool) -> None:
-    if as_json:
-        render.as_json(data)
-        return
-    for key, value in (data.items() if isinstance(data, dict) else enumerate(data)):
-        render.out.print(Text.assemble((f"{key}: ", "bold"), str(value)), soft_wrap=True)
+def _show(data: Mapping[str, Any], as_json: bool) -> None:
+    render.either(data, as_json, render.fields)
 
 
 @command("login")
@@ -263,12 +261,21 @@ def audit_log(
     with client() as c:
         page = c.audit_log(project=project, actor=actor, actions=action or [], since=since,
                            until=until, limit=limit)
-    if as_json:
-        render.as_json(page)
-        return
-    for e in page["entries"]:
+    render.either(page, as_json, lambda p: render.out.print(audit_table(p["entries"])))
+
+
+def audit_table(entries: Sequence[Mapping[str, Any]]) -> Table:
+    """The audit log with headers; the subject column (a ref, a config key or a refused
+    request) folds rather than pushing the others off an 80-column terminal."""
+    table = render._table(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}")
+    for col, justify in (("seq", "right"), ("when", "left"), ("actor", "left"),
+                         ("action", "left"), ("outcome", "left")):
+        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    table.add_column("subject", overflow="fold")
+    for e in entries:
         what = e["ref"] or e["subject"]
         if e["denial"]:
             what = f"{e['denial']['method']} {e['denial']['path']} → {e['denial']['status']}"
-        render.out.print(f"{e['seq']:>8}  {render.when(e['recorded_at'])}  {e['actor']:<16} "
-                         f"{e['action']:<16} {e['outcome']:<9} {what}", soft_wrap=True)
+        table.add_row(str(e["seq"]), render.when(e["recorded_at"]), e["actor"], e["action"],
+                      e["outcome"], what)
+    return table

@@ -51,6 +51,31 @@ def ok(message: str) -> None:
     out.print(Text.assemble(("✔ ", "bold green"), message), soft_wrap=True)
 
 
+def plain(value: Any) -> str:
+    """A value as a person reads it, never a Python repr: '-' for nothing, yes/no, lists
+    joined, a mapping as `key=value` pairs (`ana=maintainer, bob=viewer`)."""
+    if value is None or value == "" or value == [] or value == {}:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}={plain(v)}" if not isinstance(v, Mapping) else f"{k}: ({plain(v)})"
+                         for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(plain(v) for v in value)
+    return str(value)
+
+
+def fields(data: Mapping[str, Any]) -> None:
+    """A record (whoami, a project) as aligned `key  value` lines."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for key, value in data.items():
+        grid.add_row(str(key).replace("_", " "), plain(value))
+    out.print(grid)
+
+
 def size(n: int | None) -> str:
     if n is None:
         return "-"
@@ -214,6 +239,6 @@ def history(rows: Sequence[Mapping[str, Any]]) -> None:
         out.print(head, soft_wrap=True)
         changes, previous = r.get("changes") or {}, r.get("previous") or {}
         for key in sorted(changes if isinstance(changes, dict) else {}):
-            out.print(Text(f"    {key}: {json.dumps(previous.get(key))} → "
-                           f"{json.dumps(changes[key])}"), soft_wrap=True)
+            out.print(Text(f"    {key}: {json.dumps(previous.get(key), ensure_ascii=False)} → "
+                           f"{json.dumps(changes[key], ensure_ascii=False)}"), soft_wrap=True)
     out.print(Text("undo an edit with: cairn revert REF EVENT", style="dim"))

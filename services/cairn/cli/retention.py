@@ -94,7 +94,8 @@ def plan(project: Project, file: Annotated[Path | None, typer.Option(
     if as_json:
         render.as_json(result)
     else:
-        _steps(f"{project}: {len(result['actions'])} to change", result["actions"])
+        _steps(f"{project}: {len(result['actions'])} to change", result["actions"],
+               result.get("protected") or ())
 
 
 def _steps(title: str, steps: Sequence[Mapping[str, Any]],
