@@ -5,15 +5,22 @@ Raw bytes in (each service decodes with its own Avro codec), offsets from the be
 a new consumer group, and a short broker session so a killed member's partitions move to
 another within seconds (faust's default is 60 s). The ledger, indexer, validator, archiver
 and notifier are all built by `stream_app` and started by `run_worker`.
+
+Each service's composition root (`build(settings, adapters)`) takes its I/O clients as one
+adapters value and hands them to `lifespan`, which closes each of them once the app stopped.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+import asyncpg
 import faust
+from confluent_kafka import Producer
 from prometheus_client import Counter, generate_latest
 
 from cairn.core.adapters import schemas
@@ -41,6 +48,65 @@ def stream_app(settings: Settings, group: str, partitions: int, commit_every: in
         broker_heartbeat_interval=2.0,
         broker_commit_interval=1.0,
     )
+
+
+CLOSE_WAIT = 10.0  # seconds a client may take to close at shutdown
+
+
+class LazyPool:
+    """A PostgreSQL pool opened on first use, inside the worker's event loop (asyncpg binds a
+    pool to the loop that made it, and faust's loop runs only once the worker starts)."""
+
+    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 4) -> None:
+        self._dsn, self._sizes = dsn, (min_size, max_size)
+        self._pool: asyncpg.Pool | None = None
+        self._opening = asyncio.Lock()
+
+    async def __call__(self) -> asyncpg.Pool:
+        async with self._opening:  # two first uses at once make one pool, not two
+            if self._pool is None:
+                self._pool = await asyncpg.create_pool(
+                    self._dsn, min_size=self._sizes[0], max_size=self._sizes[1])
+        return self._pool
+
+    @property
+    def opened(self) -> bool:
+        return self._pool is not None
+
+    async def close(self) -> None:
+        """Wait up to CLOSE_WAIT seconds for borrowed connections to come back, then cut
+        them."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), CLOSE_WAIT)
+            except TimeoutError:
+                pool.terminate()
+
+
+async def flush(producer: Producer) -> None:
+    """Deliver what a producer still holds before it goes (librdkafka's flush blocks)."""
+    await asyncio.to_thread(producer.flush, CLOSE_WAIT)
+
+
+def lifespan(app: faust.App, open_: Callable[[AsyncExitStack], Awaitable[None]],
+             log: Any) -> None:
+    """Run `open_` as the app starts: it opens the service's clients and pushes each one's
+    close onto the stack. mode leaves an app's async exit stack only once its agents and
+    tasks stopped, so a batch still settling at shutdown keeps its clients; every close
+    runs even when one before it fails (an exit stack is nested try/finally)."""
+
+    @asynccontextmanager
+    async def opened() -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            stack.callback(log.info, "clients closed")
+            await open_(stack)
+            yield
+
+    async def open_clients() -> None:
+        await app.add_async_context(opened())
+
+    app.task(open_clients)
 
 
 def service_pages(app: faust.App, readiness: Callable[[], dict[str, Any] | None]) -> None:
