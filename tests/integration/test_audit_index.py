@@ -13,8 +13,8 @@ from typing import Any
 import asyncpg
 import pytest
 from alembic import command
-from cairn.api.routers.audit import PROJECT_ENTRIES_SQL
 from cairn.ledger.migrate import alembic_config, upgrade
+from cairn.readmodel.audit import PROJECT_ENTRIES_SQL
 
 from tests.conftest import _with_database, admin_sql
 

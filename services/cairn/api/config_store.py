@@ -1,5 +1,6 @@
 """Config items for the access-control routers: emitted as ConfigEvents (the ledger records
-them, hash-chained, and keeps the current value in `config_items`), read back from there.
+them, hash-chained, and keeps the current value in `config_items`), read back from there
+through the read model (cairn.readmodel.config).
 
 Every change answers 202 with the event_id to follow at /v1/events/{event_id}, like every
 other write: it counts once the ledger recorded it.
@@ -12,16 +13,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import asyncpg
 from pydantic import BaseModel
 
 from cairn.core.adapters.emitter import Emitter
 from cairn.core.domain.config_items import check_item
 from cairn.core.domain.events import new_config_event
 from cairn.core.domain.identity import check_name
-
-ITEMS_SQL = ("SELECT key, body, actor, created_at, updated_at, seq FROM config_items"
-             " WHERE kind = $1 AND NOT removed AND ($2::text IS NULL OR key = $2) ORDER BY key")
+from cairn.readmodel import config
+from cairn.readmodel.config import ConfigItem, Db
 
 
 async def put(emitter: Emitter, kind: str, key: str, body: Mapping[str, Any] | None,
@@ -44,16 +43,16 @@ def _iso(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat()
 
 
-def shown(row: asyncpg.Record) -> dict[str, Any]:
-    return {"name": row["key"], **json.loads(row["body"]), "changed_by": row["actor"],
-            "created_at": _iso(row["created_at"]), "updated_at": _iso(row["updated_at"]),
-            "seq": row["seq"]}
+def shown(found: ConfigItem) -> dict[str, Any]:
+    return {"name": found.key, **found.body, "changed_by": found.actor,
+            "created_at": _iso(found.created_at), "updated_at": _iso(found.updated_at),
+            "seq": found.seq}
 
 
-async def items(pool: asyncpg.Pool, kind: str) -> list[asyncpg.Record]:
-    return list(await pool.fetch(ITEMS_SQL, kind, None))
+async def items(pool: Db, kind: str) -> list[dict[str, Any]]:
+    return [shown(found) for found in await config.items(pool, kind)]
 
 
-async def item(pool: asyncpg.Pool, kind: str, key: str) -> dict[str, Any] | None:
-    row = await pool.fetchrow(ITEMS_SQL, kind, key)
-    return None if row is None else shown(row)
+async def item(pool: Db, kind: str, key: str) -> dict[str, Any] | None:
+    found = await config.item(pool, kind, key)
+    return None if found is None else shown(found)

@@ -20,6 +20,7 @@ from cairn.core.adapters.emitter import Emitter
 from cairn.core.adapters.settings import Settings
 from cairn.core.domain.access import Principal
 from cairn.core.domain.identity import InvalidInput, check_alias, check_name, is_version_selector
+from cairn.readmodel.projects import has_artifact
 from cairn.search.backend import SearchBackend
 
 
@@ -95,10 +96,7 @@ async def _existing_artifact(project: str, name: str, pool: PoolDep) -> str:
     instead of an event the ledger would only reject later."""
     check_name(project, "project")
     check_name(name)
-    known = await pool.fetchval(
-        "SELECT 1 FROM artifacts WHERE project = $1 AND name = $2", project, name
-    )
-    if not known:
+    if not await has_artifact(pool, project, name):
         raise not_found(f"artifact {project}/{name}")
     return f"{project}/{name}"
 

@@ -1,7 +1,7 @@
 """Who is calling: the one place that turns a request's bearer token into a Principal.
 
 A bootstrap token (CAIRN_API_TOKENS, CAIRN_ADMIN_TOKEN) makes a registry administrator; a
-Cairn token (`cairn_<id>_<secret>`) is looked up by its id in `config_items` and compared
+Cairn token (`cairn_<id>_<secret>`) is looked up by its id (cairn.readmodel.principals) and compared
 by its sha256, then checked for revocation, expiry and a disabled owner. No token is
 anonymous. A token that counts for nothing (wrong, expired, revoked) also makes the request
 anonymous, with the problem noted, so a public read still works and a refusal says why.
@@ -21,15 +21,8 @@ from fastapi import Request
 from cairn.api.auth import Tokens, actor_for
 from cairn.core.domain.access import SCOPES, Principal
 from cairn.core.domain.tokens import matches, token_id
+from cairn.readmodel.principals import token_row
 
-TOKEN_SQL = """
-SELECT t.body AS token, o.body AS owner, coalesce(o.removed, true) AS owner_removed,
-       ARRAY(SELECT m.key FROM config_items m WHERE m.kind = 'team' AND NOT m.removed
-             AND m.body->'members' ? (t.body->>'owner') ORDER BY m.key) AS teams
-FROM config_items t
-LEFT JOIN config_items o ON o.kind = t.body->>'owner_kind' AND o.key = t.body->>'owner'
-WHERE t.kind = 'token' AND t.key = $1 AND NOT t.removed
-"""
 NOBODY = Principal()
 COOKIE = "cairn_token"  # the web UI's sign-in cookie (GETs under /ui only)
 
@@ -39,7 +32,7 @@ def _json(value: Any) -> dict[str, Any]:
 
 
 def from_row(row: Mapping[str, Any] | None, token: str, now_ms: int) -> Principal:
-    """The principal a stored token stands for (pure: the row is TOKEN_SQL's)."""
+    """The principal a stored token stands for (pure: the row is a readmodel TokenRow)."""
     stored = _json(row["token"]) if row is not None else {}
     if not stored or not matches(token, stored["hash"]):
         return Principal(token_problem="not valid")
@@ -69,7 +62,7 @@ async def resolve(pool: asyncpg.Pool, bootstrap: Tokens, header: str) -> Princip
         if actor is None:
             return Principal(token_problem="not valid")
         return Principal(actor, "bootstrap", site_admin=True, scopes=SCOPES)
-    row = await pool.fetchrow(TOKEN_SQL, found_id)
+    row = await token_row(pool, found_id)
     return from_row(row, token, int(time.time() * 1000))
 
 

@@ -1,4 +1,5 @@
-"""Verify the ledger's hash chain straight from PostgreSQL (`cairn audit verify`).
+"""The ledger's hash-chained log: read a page of it (`GET /v1/audit`), and verify the chain
+straight from PostgreSQL (`cairn audit verify`).
 
 Each row is recomputed by its own chain format (cairn.core.domain.chain): format 2 rows hash every
 column that says what happened, format 1 rows (recorded before migration 0006) only the
@@ -25,10 +26,65 @@ import asyncpg
 
 from cairn.core.domain import chain, rebuild
 from cairn.core.domain.config_items import LOG_ONLY
+from cairn.readmodel.config import Db
 from cairn.readmodel.state_check import StateReport, compare_tables
 
 CONFIG_EVENT_TYPE = "ConfigChanged"  # cairn.ledger.config.EVENT_TYPE (that module needs faust)
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+# The project of an entry; migration 0007 indexes this very expression (without the `e.`),
+# so keep them the same (tests/integration/test_audit_index.py checks the plan).
+PROJECT_OF = """CASE
+  WHEN e.event_type = 'AccessDenied' THEN (e.event->>'body')::jsonb->>'project'
+  WHEN e.event_type = 'ConfigChanged' THEN
+    CASE WHEN e.event->>'kind' IN ('project', 'retention_policy') THEN e.event->>'key' END
+  ELSE split_part(e.artifact, '/', 1) END"""
+SELECT_SQL = f"""
+SELECT e.seq, e.event_id, e.event_type, e.outcome, e.actor, e.artifact, e.occurred_at,
+       e.recorded_at, v.version_number, {PROJECT_OF} AS project,
+       CASE WHEN e.event_type = 'AccessDenied' THEN e.event->>'body' END AS denial
+FROM event_log e LEFT JOIN versions v ON v.id = e.version_id
+WHERE {{project}}
+  AND ($2::text IS NULL OR e.actor = $2)
+  AND ($3::text[] IS NULL OR e.event_type = ANY($3))
+  AND ($4::timestamptz IS NULL OR e.recorded_at >= $4)
+  AND ($5::timestamptz IS NULL OR e.recorded_at < $5)
+  AND ($6::bigint IS NULL OR e.seq < $6)
+ORDER BY e.seq DESC LIMIT $7
+"""
+# Two statements, not `($1 IS NULL OR ... = $1)`: a prepared statement's generic plan could
+# not use the project index for that.
+ENTRIES_SQL = SELECT_SQL.format(project="$1::text IS NULL")
+PROJECT_ENTRIES_SQL = SELECT_SQL.format(project=f"{PROJECT_OF} = $1::text")
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    seq: int
+    event_id: str
+    event_type: str
+    outcome: str
+    actor: str
+    artifact: str  # project/name, or kind/key for a config entry
+    occurred_at: dt.datetime
+    recorded_at: dt.datetime
+    version_number: int | None  # of the version the entry is about, if any
+    project: str | None
+    denial: str | None  # an AccessDenied entry's body (JSON text)
+
+
+async def log_entries(db: Db, *, project: str | None, actor: str | None,
+                      actions: list[str] | None, since: dt.datetime | None,
+                      until: dt.datetime | None, before: int | None, limit: int
+                      ) -> list[LogEntry]:
+    """Entries newest first, each filter ignored when None; `before` is a seq (exclusive),
+    `since` inclusive and `until` exclusive on recorded_at."""
+    rows = await db.fetch(PROJECT_ENTRIES_SQL if project else ENTRIES_SQL, project, actor,
+                          actions, since, until, before, limit)
+    return [LogEntry(r["seq"], str(r["event_id"]), r["event_type"], r["outcome"], r["actor"],
+                     r["artifact"], r["occurred_at"], r["recorded_at"], r["version_number"],
+                     r["project"], r["denial"]) for r in rows]
 
 
 ROWS_SQL = """

@@ -9,7 +9,6 @@ it; Cairn keeps only its sha256. It works once the ledger recorded it (follow ev
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from typing import Any
 
@@ -26,12 +25,10 @@ from cairn.core.domain.access import Decision, Principal, Project, rank, role_in
 from cairn.core.domain.identity import check_name
 from cairn.core.domain.principals import check_scopes
 from cairn.core.domain.tokens import digest, new_token
+from cairn.readmodel.config import items, tokens_of
 
 router = APIRouter(tags=["access"])
 DAY_MS = 24 * 3600 * 1000
-TOKENS_SQL = ("SELECT key, body, actor, created_at, updated_at, seq FROM config_items"
-              " WHERE kind = 'token' AND NOT removed AND body->>'owner' = $1"
-              " ORDER BY created_at")
 
 
 class UserIn(Body):
@@ -65,10 +62,8 @@ class TokenIn(Body):
 @router.get("/v1/whoami")
 async def whoami(principal: CurrentPrincipal, pool: PoolDep) -> dict[str, Any]:
     """The caller, its teams, its token's scopes and its roles in configured projects."""
-    rows = await pool.fetch("SELECT key, body FROM config_items WHERE kind = 'project'"
-                            " AND NOT removed ORDER BY key")
-    roles = {r["key"]: role for r in rows
-             if (role := role_in(principal, Project.of(r["key"], json.loads(r["body"]))))}
+    roles = {p.key: role for p in await items(pool, "project")
+             if (role := role_in(principal, Project.of(p.key, p.body)))}
     return {"name": principal.name, "kind": principal.kind, "site_admin": principal.site_admin,
             "teams": sorted(principal.teams), "scopes": list(principal.scopes),
             "token_id": principal.token_id, "roles": roles}
@@ -142,7 +137,7 @@ async def list_tokens(request: Request, principal: CurrentPrincipal, pool: PoolD
                       owner: str | None = None) -> list[dict[str, Any]]:
     """Tokens (never their secrets) of the caller, or of `owner`."""
     whose, _ = await _may_manage(request, principal, pool, owner)
-    return [_token_shown(store.shown(r)) for r in await pool.fetch(TOKENS_SQL, whose)]
+    return [_token_shown(store.shown(t)) for t in await tokens_of(pool, whose)]
 
 
 @router.delete("/v1/tokens/{token_id}", status_code=202)
@@ -213,7 +208,7 @@ async def put_team(team: str, body: TeamIn, principal: CurrentPrincipal,
 
 
 async def _listed(pool: PoolDep, kind: str) -> list[dict[str, Any]]:
-    return [store.shown(r) for r in await store.items(pool, kind)]
+    return await store.items(pool, kind)
 
 
 async def _one(pool: PoolDep, kind: str, name: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from cairn.api.deps import EmitterDep, PoolDep
 from cairn.api.errors import Reason, error_response
+from cairn.readmodel.health import ping
 
 router = APIRouter(tags=["health"])
 TIMEOUT = 3.0
@@ -24,7 +25,7 @@ async def healthz() -> dict[str, str]:
 async def readyz(pool: PoolDep, emitter: EmitterDep) -> Any:
     problems = []
     try:
-        await asyncio.wait_for(pool.fetchval("SELECT 1"), TIMEOUT)
+        await asyncio.wait_for(ping(pool), TIMEOUT)
     except Exception as exc:
         problems.append(f"postgresql: {exc!r}")
     try:

@@ -9,7 +9,6 @@ to configure a project for the first time.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter
@@ -20,15 +19,9 @@ from cairn.api.deps import CurrentPrincipal, EmitterDep, HiddenProjects, PoolDep
 from cairn.api.models import Body
 from cairn.core.domain.access import Project, role_in
 from cairn.core.domain.identity import check_name
+from cairn.readmodel.projects import all_projects
 
 router = APIRouter(prefix="/v1/projects", tags=["projects"])
-NAMES_SQL = """
-SELECT p.name, c.body FROM (
-  SELECT name FROM projects UNION SELECT key FROM config_items
-  WHERE kind = 'project' AND NOT removed
-) p LEFT JOIN config_items c ON c.kind = 'project' AND c.key = p.name AND NOT c.removed
-ORDER BY p.name
-"""
 
 
 class ProjectIn(Body):
@@ -54,9 +47,8 @@ def _summary(project: Project, principal: Any) -> dict[str, Any]:
 async def list_projects(principal: CurrentPrincipal, pool: PoolDep, hidden: HiddenProjects
                         ) -> list[dict[str, Any]]:
     """Every project the caller may see, with its visibility and the caller's role."""
-    rows = await pool.fetch(NAMES_SQL)
-    return [_summary(Project.of(r["name"], None if r["body"] is None else json.loads(r["body"])),
-                     principal) for r in rows if r["name"] not in hidden]
+    return [_summary(Project.of(p.name, p.settings), principal)
+            for p in await all_projects(pool) if p.name not in hidden]
 
 
 @router.get("/{project}")
