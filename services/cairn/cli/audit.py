@@ -10,7 +10,6 @@ hand passed), and it costs one more pass over the log; `--chain-only` skips it.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Annotated, Any
 
@@ -41,6 +40,8 @@ def verify(
 
     Each entry is checked by the chain format it was recorded with; entries from before
     format 2 (whose hash leaves out the state snapshot) are counted in the report."""
+    import asyncio  # loaded when run, not for --help
+
     from cairn.core.adapters.settings import Settings  # pydantic: loaded when run, not for --help
     from cairn.readmodel.audit import verify as run
 

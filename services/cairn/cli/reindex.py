@@ -7,7 +7,6 @@ the alias points at the old index until the new one is complete.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import asdict
 from typing import Annotated
@@ -36,6 +35,8 @@ def reindex(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
 ) -> None:
     """Rebuild the search index from the ledger into a new index, then move the alias."""
+    import asyncio  # loaded when run, not for --help
+
     from cairn.core.adapters.settings import Settings  # pydantic: loaded when run, not for --help
     from cairn.search.reindex import rebuild_index
 
