@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from tenacity import (
@@ -28,9 +30,10 @@ from tenacity import (
     stop_after_attempt,
     wait_exponential,
 )
+from uuid6 import uuid7
 
 from cairn.core.adapters.pinning import pinned
-from cairn.core.adapters.targets import Checked, Refused
+from cairn.core.adapters.targets import Checked, Refused, origin
 from cairn.core.domain import webhook_signing as signing
 from cairn.core.domain.events import now_ms
 from cairn.notifier.jobs import Job
@@ -73,6 +76,20 @@ class Attempt:
     attempted_at: int  # epoch ms
     state: str
     next_attempt_at: int | None = None
+
+
+def report_event(a: Attempt) -> dict[str, Any]:
+    """An attempt as a DeliveryAttempt record (Avro, cairn.notifier.deliveries)."""
+    job = a.job
+    return {
+        "event_id": str(uuid7()), "occurred_at": a.attempted_at, "actor": "notifier",
+        "source": {"tool": "notifier", "host": socket.gethostname(), "run_id": None},
+        "artifact": job.artifact, "schema_version": 1, "subscription": job.subscription.id,
+        "team": job.subscription.team, "delivery_id": job.delivery_id, "seq": job.seq,
+        "event_type": job.event_type, "target": origin(job.subscription.url),
+        "attempt": a.number, "status_code": a.status_code, "error": a.error,
+        "duration_ms": a.duration_ms, "state": a.state, "next_attempt_at": a.next_attempt_at,
+    }
 
 
 class Failed(Exception):
