@@ -130,11 +130,14 @@ def service_pages(app: faust.App, readiness: Callable[[], dict[str, Any] | None]
 
 def changelog_agent(app: faust.App, settings: Settings, topics: Topics, log: Any,
                     undecodable: Counter, name: str,
-                    work: Callable[[list[dict[str, Any]]], Awaitable[None]]) -> None:
+                    work: Callable[[list[dict[str, Any]]], Awaitable[None]], *,
+                    registry: RegistryClient | None = None) -> None:
     """Feed the changelog to `work` in decoded batches (up to 100, or what came in 0.2 s),
-    each inside settle(), so its offsets are acknowledged only once `work` has finished."""
-    codec = AvroCodec(RegistryClient(settings.schema_registry_url), topics.changelog,
-                      schemas.RECORDED)
+    each inside settle(), so its offsets are acknowledged only once `work` has finished.
+    Decoding uses the service's `registry` client (which its lifespan closes), else one of
+    its own."""
+    registry = registry or RegistryClient(settings.schema_registry_url)
+    codec = AvroCodec(registry, topics.changelog, schemas.RECORDED)
 
     async def decoded(raws: list[RawRecord]) -> None:
         await work(decode_changelog(codec, (r.value for r in raws), log, undecodable))
