@@ -8,31 +8,18 @@ neither counted, named nor admitted to ("already stored") for those who may not 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TypeAlias
 from urllib.parse import quote
-
-import asyncpg
 
 from cairn.api.hiding import judge
 from cairn.api.visibility import project
 from cairn.core.domain.access import Principal
 from cairn.core.domain.identity import InvalidInput, Ref
+from cairn.readmodel.blobs import first_two_listings, listing_projects, path_in_version
+from cairn.readmodel.versions import Db as Db  # cairn.api.commands names downloads.Db
 from cairn.readmodel.versions import artifact_row, resolve_version
 
-Db: TypeAlias = asyncpg.Pool | asyncpg.Connection
-LISTING_SQL = """
-SELECT DISTINCT f.sha256, a.project FROM files f JOIN versions v ON v.id = f.version_id
-JOIN artifacts a ON a.id = v.artifact_id WHERE f.sha256 = ANY($1::text[])
-"""
-ONLY_VERSION_SQL = """
-SELECT a.project, a.name, v.digest, min(f.path) AS path FROM files f
-JOIN versions v ON v.id = f.version_id JOIN artifacts a ON a.id = v.artifact_id
-WHERE f.sha256 = $1 GROUP BY a.project, a.name, v.id ORDER BY v.id LIMIT 2
-"""
-PATH_SQL = "SELECT min(path) FROM files WHERE version_id = $1 AND sha256 = $2"
 IMMUTABLE = "max-age=31536000, immutable"
 
 
@@ -58,14 +45,6 @@ class Readable:
         return self._known[name]
 
 
-async def listing_projects(db: Db, shas: Iterable[str]) -> dict[str, set[str]]:
-    """sha256 → the projects of the versions listing it (blobs nobody lists are left out)."""
-    found: dict[str, set[str]] = defaultdict(set)
-    for row in await db.fetch(LISTING_SQL, list(shas)):
-        found[row["sha256"]].add(row["project"])
-    return found
-
-
 async def unseen(db: Db, principal: Principal, shas: Iterable[str]) -> set[str]:
     """The blobs among `shas` that only projects the caller may not read list: to them, as
     to HEAD, such a blob is not there, and a publish naming it needs the caller's upload
@@ -86,11 +65,11 @@ async def downloaded_version(db: Db, principal: Principal, sha256: str, ref: Ref
     caller may not read is a ref to nothing, as one to a project that does not exist."""
     readable = Readable(db, principal)
     if ref is None:
-        rows = await db.fetch(ONLY_VERSION_SQL, sha256)
-        if len(rows) != 1 or not await readable(rows[0]["project"]):
+        listed = await first_two_listings(db, sha256)
+        if len(listed) != 1 or not await readable(listed[0].project):
             return None
-        return Downloaded(f"{rows[0]['project']}/{rows[0]['name']}", rows[0]["digest"],
-                          rows[0]["path"])
+        only = listed[0]
+        return Downloaded(f"{only.project}/{only.name}", only.digest, only.path)
     if not await readable(ref.project):
         return None
     art = await artifact_row(db, ref.artifact)
@@ -100,7 +79,7 @@ async def downloaded_version(db: Db, principal: Principal, sha256: str, ref: Ref
         version = await resolve_version(db, art["id"], ref.selector or "latest")
     except InvalidInput:  # a version that does not exist: nothing to count or name
         return None
-    path = await db.fetchval(PATH_SQL, version["id"], sha256)
+    path = await path_in_version(db, version["id"], sha256)
     return None if path is None else Downloaded(ref.artifact, version["digest"], path)
 
 

@@ -14,13 +14,12 @@ a probe of a hidden project is recorded in the audit log (cairn.api.denials), a 
 
 from __future__ import annotations
 
-import asyncpg
-
 from cairn.api.visibility import project
 from cairn.core.domain.access import Decision, Principal, Project, can_see, decide
+from cairn.readmodel.versions import Db
+from cairn.readmodel.visibility import has_publications
 
 HIDDEN, ABSENT = "hidden", "absent"  # internal reasons of an unseen-project Decision
-KNOWN_SQL = "SELECT EXISTS (SELECT 1 FROM projects WHERE name = $1)"
 
 
 def unseen(message: str, *, exists: bool) -> Decision:
@@ -40,8 +39,7 @@ def is_unseen(decision: Decision) -> bool:
     return decision.reason in (HIDDEN, ABSENT)
 
 
-async def visible(conn: asyncpg.Pool | asyncpg.Connection, principal: Principal,
-                  settings: Project) -> bool:
+async def visible(db: Db, principal: Principal, settings: Project) -> bool:
     """May the principal learn that the project exists? A configured project: unless it is
     private and they have no role in it; an unconfigured one: if anything was published in
     it. Site admins see everything, so their missing projects reach the route, which may
@@ -50,19 +48,18 @@ async def visible(conn: asyncpg.Pool | asyncpg.Connection, principal: Principal,
         return True
     if settings.configured:
         return can_see(principal, settings)
-    return bool(await conn.fetchval(KNOWN_SQL, settings.name))
+    return await has_publications(db, settings.name)
 
 
-async def judge_settings(conn: asyncpg.Pool | asyncpg.Connection, principal: Principal,
-                         permission: str, settings: Project) -> Decision:
+async def judge_settings(db: Db, principal: Principal, permission: str, settings: Project
+                         ) -> Decision:
     """decide(), with an unseen project answered as a missing one (see the module doc)."""
     if principal.anonymous and permission != "read":
         return decide(principal, permission, settings)  # 401 whatever the project
-    if not await visible(conn, principal, settings):
+    if not await visible(db, principal, settings):
         return unseen_project(principal, settings.name, exists=settings.configured)
     return decide(principal, permission, settings)
 
 
-async def judge(conn: asyncpg.Pool | asyncpg.Connection, principal: Principal,
-                permission: str, name: str) -> Decision:
-    return await judge_settings(conn, principal, permission, await project(conn, name))
+async def judge(db: Db, principal: Principal, permission: str, name: str) -> Decision:
+    return await judge_settings(db, principal, permission, await project(db, name))

@@ -10,7 +10,6 @@ only such a project shows answers as a missing blob, event or subscription.
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,9 +22,11 @@ from cairn.api.hiding import is_unseen, judge, judge_settings, unseen
 from cairn.api.policy import Rule
 from cairn.api.visibility import project, project_of_ref
 from cairn.core.domain.access import ALLOW, Decision, Principal, decide_site, permission_of
-from cairn.core.domain.config_items import CHECKS
 from cairn.core.domain.identity import InvalidInput, check_stage
 from cairn.core.domain.lifecycle_rules import rules_of
+from cairn.readmodel.blobs import listing_projects
+from cairn.readmodel.events import event_subject as event_subject  # routers/events.py too
+from cairn.readmodel.visibility import subscription_scope
 
 Resolver = Callable[[Request, Principal, Rule, asyncpg.Pool],
                     Awaitable[tuple[Decision, str | None]]]
@@ -116,19 +117,6 @@ async def _body(request: Request, principal: Principal, rule: Rule, pool: asyncp
     return await _all_of(pool, principal, rule.permission, names)
 
 
-EVENT_SQL = """
-SELECT artifact, event_type IN ('ConfigChanged', 'AccessDenied') AS config
-FROM event_log WHERE event_id = $1::uuid
-UNION ALL SELECT artifact, split_part(artifact, '/', 1) = ANY($2::text[])
-FROM rejected_events WHERE event_id = $1::uuid LIMIT 1
-"""
-
-
-async def event_subject(pool: asyncpg.Pool, event_id: str) -> asyncpg.Record | None:
-    """(artifact, config) of a recorded or rejected event; config: a configuration change."""
-    return await pool.fetchrow(EVENT_SQL, event_id, sorted(CHECKS))
-
-
 async def _event(request: Request, principal: Principal, rule: Rule, pool: asyncpg.Pool
                  ) -> tuple[Decision, str | None]:
     try:
@@ -145,16 +133,10 @@ async def _event(request: Request, principal: Principal, rule: Rule, pool: async
     return (ALLOW, None) if is_unseen(decided[0]) else decided  # the route says "pending"
 
 
-BLOB_SQL = """
-SELECT DISTINCT a.project FROM files f JOIN versions v ON v.id = f.version_id
-JOIN artifacts a ON a.id = v.artifact_id WHERE f.sha256 = $1
-"""
-
-
 async def _blob(request: Request, principal: Principal, rule: Rule, pool: asyncpg.Pool
                 ) -> tuple[Decision, str | None]:
     sha256 = str(request.path_params.get("sha256", "")).lower()
-    names = [r["project"] for r in await pool.fetch(BLOB_SQL, sha256)]
+    names = sorted((await listing_projects(pool, [sha256])).get(sha256, ()))
     if not names:  # not published (yet): an uploader may check it; a stranger learns nothing
         stored = await asyncio.to_thread(request.app.state.blobs.has, sha256)
         return (decide_site(principal, "publish") if stored else ALLOW), None
@@ -175,18 +157,14 @@ def _as_missing(decided: tuple[Decision, str | None], what: str) -> tuple[Decisi
     return unseen(f"{what} does not exist", exists=True), decided[1]
 
 
-SUBSCRIPTION_SQL = ("SELECT body, removed FROM config_items WHERE kind = 'subscription'"
-                    " AND key = $1")
-
-
 async def _subscription(request: Request, principal: Principal, rule: Rule, pool: asyncpg.Pool
                         ) -> tuple[Decision, str | None]:
-    row = await pool.fetchrow(SUBSCRIPTION_SQL, str(request.path_params["sub_id"]))
-    if row is None:
+    scope = await subscription_scope(pool, str(request.path_params["sub_id"]))
+    if scope is None:
         return ALLOW, None  # the route answers 404
-    if row["removed"]:  # what is left of it: for those with a token
+    if scope.body is None:  # removed; what is left of it: for those with a token
         return decide_site(principal, "authenticated"), None
-    sub = json.loads(row["body"])
+    sub = scope.body
     names = [str(n) for n in (sub.get("filter") or {}).get("projects") or []]
     what = f"subscription {request.path_params['sub_id']}"
     if rule.permission != "read":

@@ -15,17 +15,10 @@ import re
 from collections.abc import Collection, Iterable
 from typing import Any, Self
 
-import asyncpg
-
 from cairn.core.domain.access import Principal, Project, can_see
 from cairn.core.domain.identity import InvalidInput, parse_ref
-
-PROJECT_SQL = "SELECT body FROM config_items WHERE kind = 'project' AND key = $1 AND NOT removed"
-# Every project that exists (configured, or with something published), with the settings of
-# the private ones.
-PROJECTS_SQL = ("SELECT key AS name, CASE WHEN body->>'visibility' = 'private' THEN body END"
-                " AS private FROM config_items WHERE kind = 'project' AND NOT removed"
-                " UNION ALL SELECT name, NULL FROM projects")
+from cairn.readmodel.versions import Db
+from cairn.readmodel.visibility import existing_projects, project_settings
 
 
 class Hidden(frozenset[str]):
@@ -50,20 +43,17 @@ class Hidden(frozenset[str]):
         return project is None or project in self or project not in self.known
 
 
-async def project(conn: asyncpg.Pool | asyncpg.Connection, name: str) -> Project:
-    body = await conn.fetchval(PROJECT_SQL, name)
-    return Project.of(name, None if body is None else json.loads(body))
+async def project(db: Db, name: str) -> Project:
+    return Project.of(name, await project_settings(db, name))
 
 
-async def hidden_projects(conn: asyncpg.Pool | asyncpg.Connection, principal: Principal
-                          ) -> Hidden:
+async def hidden_projects(db: Db, principal: Principal) -> Hidden:
     """The private projects the principal has no role in, and every project that exists."""
     if principal.site_admin:
         return Hidden()
-    rows = await conn.fetch(PROJECTS_SQL)
-    return Hidden((r["name"] for r in rows if r["private"] is not None and not can_see(
-        principal, Project.of(r["name"], json.loads(r["private"])))),
-        known=(r["name"] for r in rows))
+    rows = await existing_projects(db)
+    return Hidden((r.name for r in rows if r.private is not None and not can_see(
+        principal, Project.of(r.name, r.private))), known=(r.name for r in rows))
 
 
 def project_of_ref(ref: str | None) -> str | None:

@@ -3,8 +3,11 @@ reads them inside its own transactions, the api and retention in theirs."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from typing import Any, TypeAlias
+import uuid
+from dataclasses import dataclass
+from typing import Any, TypeAlias, TypedDict
 
 import asyncpg
 
@@ -12,6 +15,7 @@ from cairn.core.domain.identity import InvalidInput, is_version_selector
 from cairn.core.domain.lifecycle_rules import LifecycleRules, rules_of
 
 Conn: TypeAlias = asyncpg.Connection
+Db: TypeAlias = asyncpg.Pool | asyncpg.Connection  # a pool, or a connection in a transaction
 PROJECT_LIFECYCLE = ("SELECT body -> 'lifecycle' FROM config_items WHERE kind = 'project'"
                      " AND key = $1 AND NOT removed")
 
@@ -111,3 +115,152 @@ def state_of(v: asyncpg.Record) -> dict[str, Any]:
         "updated_seq": v["updated_seq"],
         "legal_hold": content["metadata"].get("legal_hold") is True,
     }
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One version in its artifact's listing."""
+
+    version_number: int
+    digest: str
+    stage: str | None
+    status: str
+    validation: str
+    created_at: dt.datetime
+    created_by: str
+    metrics: Any  # metadata.metrics as published ({} when it has none)
+
+
+async def alias_numbers(conn: Conn, artifact_id: int) -> dict[str, int]:
+    """alias → the number of the version holding it, by alias."""
+    rows = await conn.fetch(
+        "SELECT a.alias, v.version_number FROM aliases a JOIN versions v ON v.id = a.version_id"
+        " WHERE a.artifact_id = $1 ORDER BY a.alias", artifact_id)
+    return {r["alias"]: r["version_number"] for r in rows}
+
+
+async def listed_versions(conn: Conn, artifact_id: int) -> list[Listed]:
+    """Every version of the artifact, by number."""
+    rows = await conn.fetch(
+        "SELECT version_number, digest, stage, status, validation, created_at, created_by,"
+        " metadata -> 'metrics' AS metrics"
+        " FROM versions WHERE artifact_id = $1 ORDER BY version_number", artifact_id)
+    return [Listed(r["version_number"], r["digest"], r["stage"], r["status"], r["validation"],
+                   r["created_at"], r["created_by"], json.loads(r["metrics"] or "{}"))
+            for r in rows]
+
+
+class FileRow(TypedDict):
+    path: str
+    size: int
+    sha256: str
+    media_type: str | None
+
+
+@dataclass(frozen=True)
+class Named:
+    """A recorded version by name (project/name@vN) and digest."""
+
+    project: str
+    name: str
+    number: int
+    digest: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.project}/{self.name}@v{self.number}"
+
+
+@dataclass(frozen=True)
+class LinkOut:
+    """A link the version declares; `target` None: external, or not recorded yet."""
+
+    relation: str
+    target_ref: str | None
+    external: dict[str, Any] | None
+    target: Named | None
+
+
+@dataclass(frozen=True)
+class LinkIn:
+    """A link to the version, from the version that declares it."""
+
+    relation: str
+    source: Named
+
+
+@dataclass(frozen=True)
+class Verdict:
+    check: str
+    status: str
+    reasons: list[Any]
+
+
+@dataclass(frozen=True)
+class VersionParts:
+    """What a version's detail shows beside its own row, each part in a stable order."""
+
+    files: list[FileRow]
+    aliases: list[str]
+    links_out: list[LinkOut]
+    links_in: list[LinkIn]
+    verdicts: list[Verdict]
+
+
+def _named(r: asyncpg.Record) -> Named:
+    return Named(r["project"], r["name"], r["version_number"], r["digest"])
+
+
+async def version_parts(conn: Conn, version_id: int) -> VersionParts:
+    """Files (by path), aliases, links out and in (as declared), verdicts (by check)."""
+    files = await conn.fetch("SELECT path, size, sha256, media_type FROM files"
+                             " WHERE version_id = $1 ORDER BY path", version_id)
+    aliases = await conn.fetch("SELECT alias FROM aliases WHERE version_id = $1"
+                               " ORDER BY alias", version_id)
+    links_out = await conn.fetch(
+        "SELECT l.relation, l.target_ref, l.external, a.project, a.name, v.version_number,"
+        " v.digest FROM links l LEFT JOIN versions v ON v.id = l.target_version_id"
+        " LEFT JOIN artifacts a ON a.id = v.artifact_id"
+        " WHERE l.source_version_id = $1 ORDER BY l.id", version_id)
+    links_in = await conn.fetch(
+        "SELECT l.relation, a.project, a.name, v.version_number, v.digest FROM links l"
+        " JOIN versions v ON v.id = l.source_version_id"
+        " JOIN artifacts a ON a.id = v.artifact_id"
+        " WHERE l.target_version_id = $1 ORDER BY l.id", version_id)
+    verdicts = await conn.fetch("SELECT check_name, status, reasons FROM verdicts"
+                                " WHERE version_id = $1 ORDER BY check_name", version_id)
+    return VersionParts(
+        files=[FileRow(path=f["path"], size=f["size"], sha256=f["sha256"],
+                       media_type=f["media_type"]) for f in files],
+        aliases=[a["alias"] for a in aliases],
+        links_out=[LinkOut(r["relation"], r["target_ref"],
+                           json.loads(r["external"]) if r["external"] else None,
+                           None if r["version_number"] is None else _named(r))
+                   for r in links_out],
+        links_in=[LinkIn(r["relation"], _named(r)) for r in links_in],
+        verdicts=[Verdict(r["check_name"], r["status"], json.loads(r["reasons"]))
+                  for r in verdicts])
+
+
+@dataclass(frozen=True)
+class MetadataEdit:
+    """One metadata edit of a version, as the ledger recorded it."""
+
+    seq: int
+    event_id: uuid.UUID
+    actor: str
+    changes: dict[str, Any]
+    previous: dict[str, Any]
+    reverts: uuid.UUID | None
+    recorded_at: dt.datetime
+
+
+async def metadata_edits(conn: Conn, version_id: int) -> list[MetadataEdit]:
+    """The version's metadata edits, oldest first."""
+    rows = await conn.fetch(
+        "SELECT m.seq, m.event_id, m.actor, m.changes, m.previous, m.reverts, e.recorded_at"
+        " FROM metadata_edits m JOIN event_log e ON e.seq = m.seq"
+        " WHERE m.version_id = $1 ORDER BY m.seq", version_id)
+    return [MetadataEdit(r["seq"], r["event_id"], r["actor"], json.loads(r["changes"]),
+                         json.loads(r["previous"]), r["reverts"], r["recorded_at"])
+            for r in rows]
