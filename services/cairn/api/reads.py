@@ -6,6 +6,7 @@ its aliases, its links) all come from the same committed ledger state.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
@@ -16,7 +17,18 @@ import asyncpg
 
 from cairn.api.errors import not_found
 from cairn.core.domain.identity import InvalidInput
-from cairn.readmodel.versions import artifact_row, project_rules, resolve_version
+from cairn.readmodel import events
+from cairn.readmodel.usage_counts import Usage, version_usage
+from cairn.readmodel.versions import (
+    LinkOut,
+    alias_numbers,
+    artifact_row,
+    listed_versions,
+    metadata_edits,
+    project_rules,
+    resolve_version,
+    version_parts,
+)
 
 
 @asynccontextmanager
@@ -39,20 +51,15 @@ async def artifact_summary(pool: asyncpg.Pool, project: str, name: str) -> dict[
         art = await artifact_row(conn, f"{project}/{name}")
         if art is None:
             raise not_found(f"artifact {project}/{name}")
-        aliases = await conn.fetch(
-            "SELECT a.alias, v.version_number FROM aliases a JOIN versions v ON v.id = a.version_id"
-            " WHERE a.artifact_id = $1 ORDER BY a.alias", art["id"])
-        versions = await conn.fetch(
-            "SELECT version_number, digest, stage, status, validation, created_at, created_by,"
-            " metadata -> 'metrics' AS metrics"
-            " FROM versions WHERE artifact_id = $1 ORDER BY version_number", art["id"])
+        aliases = await alias_numbers(conn, art["id"])
+        versions = await listed_versions(conn, art["id"])
         ladder = (await project_rules(conn, project)).ladder
     return {
         "project": project, "name": name, "kind": art["kind"],
         "latest_version": art["latest_version"], "stages": list(ladder),
-        "aliases": {a["alias"]: a["version_number"] for a in aliases},
-        "versions": [{**dict(v), "created_at": _iso(v["created_at"]),
-                      "metrics": json.loads(v["metrics"] or "{}")} for v in versions],
+        "aliases": aliases,
+        "versions": [{**dataclasses.asdict(v), "created_at": _iso(v.created_at)}
+                     for v in versions],
     }
 
 
@@ -73,97 +80,72 @@ async def version_detail(pool: asyncpg.Pool, project: str, name: str, selector: 
                          ) -> dict[str, Any]:
     async with snapshot(pool) as conn:
         v = await find_version(conn, project, name, selector)
-        vid = v["id"]
-        files = await conn.fetch("SELECT path, size, sha256, media_type FROM files"
-                                 " WHERE version_id = $1 ORDER BY path", vid)
-        aliases = await conn.fetch("SELECT alias FROM aliases WHERE version_id = $1"
-                                   " ORDER BY alias", vid)
-        links_out = await conn.fetch(
-            "SELECT l.relation, l.target_ref, l.external, a.project, a.name, v.version_number,"
-            " v.digest FROM links l LEFT JOIN versions v ON v.id = l.target_version_id"
-            " LEFT JOIN artifacts a ON a.id = v.artifact_id"
-            " WHERE l.source_version_id = $1 ORDER BY l.id", vid)
-        links_in = await conn.fetch(
-            "SELECT l.relation, a.project, a.name, v.version_number, v.digest FROM links l"
-            " JOIN versions v ON v.id = l.source_version_id"
-            " JOIN artifacts a ON a.id = v.artifact_id"
-            " WHERE l.target_version_id = $1 ORDER BY l.id", vid)
-        verdicts = await conn.fetch("SELECT check_name, status, reasons FROM verdicts"
-                                    " WHERE version_id = $1 ORDER BY check_name", vid)
-        usage = await conn.fetchrow("SELECT * FROM usage_counts WHERE version_id = $1", vid)
+        parts = await version_parts(conn, v["id"])
+        usage = await version_usage(conn, v["id"])
+    metadata = json.loads(v["metadata"])
     return {
         "ref": _ref(project, name, v["version_number"]), "project": project, "name": name,
         "kind": v["kind"], "version_number": v["version_number"], "digest": v["digest"],
-        "files": [dict(f) for f in files],
-        "metadata": json.loads(v["metadata"]), "environment": json.loads(v["environment"]),
+        "files": [dict(f) for f in parts.files],
+        "metadata": metadata, "environment": json.loads(v["environment"]),
         "extra": json.loads(v["extra"] or "{}"),
         "stage": v["stage"], "status": v["status"], "validation": v["validation"],
         "completeness": v["completeness"],
-        "legal_hold": json.loads(v["metadata"]).get("legal_hold") is True,  # never archived
-        "aliases": [a["alias"] for a in aliases],
+        "legal_hold": metadata.get("legal_hold") is True,  # never archived
+        "aliases": parts.aliases,
         "created_at": _iso(v["created_at"]), "created_by": v["created_by"],
-        "links_out": [_link_out(r) for r in links_out],
-        "links_in": [{"relation": r["relation"],
-                      "source": {"ref": _ref(r["project"], r["name"], r["version_number"]),
-                                 "digest": r["digest"]}} for r in links_in],
-        "verdicts": [{"check": r["check_name"], "status": r["status"],
-                      "reasons": json.loads(r["reasons"])} for r in verdicts],
+        "links_out": [_link_out(r) for r in parts.links_out],
+        "links_in": [{"relation": r.relation,
+                      "source": {"ref": r.source.ref, "digest": r.source.digest}}
+                     for r in parts.links_in],
+        "verdicts": [{"check": r.check, "status": r.status, "reasons": r.reasons}
+                     for r in parts.verdicts],
         "usage": usage_summary(usage),
     }
 
 
-def usage_summary(row: asyncpg.Record | None) -> dict[str, Any]:
+def usage_summary(usage: Usage | None) -> dict[str, Any]:
     """Counts as the ledger last added them up (a few seconds behind the reads themselves)."""
-    if row is None:
+    if usage is None:
         return {"views": 0, "downloads": 0, "retrieves": 0, "mean_retrieve_ms": None,
                 "last_used_at": None}
-    mean = row["retrieve_ms_total"] / row["retrieves"] if row["retrieves"] else None
-    return {"views": row["views"], "downloads": row["downloads"], "retrieves": row["retrieves"],
+    mean = usage.retrieve_ms_total / usage.retrieves if usage.retrieves else None
+    return {"views": usage.views, "downloads": usage.downloads, "retrieves": usage.retrieves,
             "mean_retrieve_ms": None if mean is None else round(mean, 1),
-            "last_used_at": _iso(row["last_used_at"]) if row["last_used_at"] else None}
+            "last_used_at": _iso(usage.last_used_at) if usage.last_used_at else None}
 
 
-def _link_out(r: asyncpg.Record) -> dict[str, Any]:
-    target = None
-    if r["version_number"] is not None:  # resolved; else the target has not arrived yet
-        target = {"ref": _ref(r["project"], r["name"], r["version_number"]), "digest": r["digest"]}
-    return {"relation": r["relation"], "target_ref": r["target_ref"], "target": target,
-            "external": json.loads(r["external"]) if r["external"] else None}
+def _link_out(link: LinkOut) -> dict[str, Any]:
+    target = None  # unresolved: the target has not arrived yet (or the link is external)
+    if link.target is not None:
+        target = {"ref": link.target.ref, "digest": link.target.digest}
+    return {"relation": link.relation, "target_ref": link.target_ref, "target": target,
+            "external": link.external}
 
 
 async def edit_history(pool: asyncpg.Pool, project: str, name: str, selector: str
                        ) -> list[dict[str, Any]]:
     async with snapshot(pool) as conn:
         v = await find_version(conn, project, name, selector)
-        rows = await conn.fetch(
-            "SELECT m.seq, m.event_id, m.actor, m.changes, m.previous, m.reverts, e.recorded_at"
-            " FROM metadata_edits m JOIN event_log e ON e.seq = m.seq"
-            " WHERE m.version_id = $1 ORDER BY m.seq", v["id"])
+        edits = await metadata_edits(conn, v["id"])
     return [
-        {"seq": r["seq"], "event_id": str(r["event_id"]), "actor": r["actor"],
-         "changes": json.loads(r["changes"]), "previous": json.loads(r["previous"]),
-         "reverts": None if r["reverts"] is None else str(r["reverts"]),
-         "recorded_at": _iso(r["recorded_at"])}
-        for r in rows
+        {"seq": e.seq, "event_id": str(e.event_id), "actor": e.actor, "changes": e.changes,
+         "previous": e.previous, "reverts": None if e.reverts is None else str(e.reverts),
+         "recorded_at": _iso(e.recorded_at)}
+        for e in edits
     ]
 
 
 async def event_status(pool: asyncpg.Pool, event_id: str) -> dict[str, Any]:
     """recorded (with its version), rejected (with the reason), or still pending."""
     async with snapshot(pool) as conn:
-        row = await conn.fetchrow(
-            "SELECT e.seq, e.outcome, e.event_type, e.artifact, v.version_number, v.digest"
-            " FROM event_log e LEFT JOIN versions v ON v.id = e.version_id"
-            " WHERE e.event_id = $1", event_id)
+        row = await events.recorded(conn, event_id)
         if row is not None:
-            ref = None if row["version_number"] is None else \
-                f"{row['artifact']}@v{row['version_number']}"
-            return {"status": "recorded", "seq": row["seq"], "outcome": row["outcome"],
-                    "event_type": row["event_type"], "version_number": row["version_number"],
-                    "digest": row["digest"], "ref": ref}
-        rejected = await conn.fetchrow(
-            "SELECT reason, message FROM rejected_events WHERE event_id = $1", event_id)
+            ref = None if row.version_number is None else f"{row.artifact}@v{row.version_number}"
+            return {"status": "recorded", "seq": row.seq, "outcome": row.outcome,
+                    "event_type": row.event_type, "version_number": row.version_number,
+                    "digest": row.digest, "ref": ref}
+        rejected = await events.rejected(conn, event_id)
     if rejected is not None:
-        return {"status": "rejected", "reason": rejected["reason"],
-                "message": rejected["message"]}
+        return {"status": "rejected", "reason": rejected.reason, "message": rejected.message}
     return {"status": "pending"}
