@@ -1,12 +1,8 @@
-"""Lineage as a graph, read from the ledger's `links` table with recursive CTEs.
+"""Lineage as a graph, walked over the ledger's `links` table (cairn.readmodel.lineage).
 
 Lineage comes from PostgreSQL, not the search index: it must be exact and current. An edge
 goes from the version that declares a link to its target, so "up" follows links forward
 (what a version was made from) and "down" follows them backward (what was made from it).
-
-Each walk is a recursive CTE over (version, depth) with UNION, so a cycle stops at the depth
-limit and no (version, depth) pair is visited twice: at most versions x depth rows, never an
-exponential number of paths.
 
 A version the caller may not see ends the walk inside the query itself: it shows as a
 placeholder at the end of the link that reached it, and nothing it links to (or is linked
@@ -25,41 +21,11 @@ from cairn.api.deps import check_selector
 from cairn.api.reads import find_version, snapshot
 from cairn.api.visibility import Hidden, project_of_ref
 from cairn.core.domain.identity import InvalidInput, parse_ref
+from cairn.readmodel.lineage import WalkedLink, lineage_versions, walk
 
 DIRECTIONS = ("up", "down", "both")
 MAX_DEPTH = 10
 DEFAULT_DEPTH = 3
-
-# $1 root version id, $2 depth limit, $3 the projects hidden from the caller. A version in a
-# hidden project is reached (so the link to it shows) but never opened: the walk goes no
-# further from it and no link leaving it is read. Rows: every link leaving an open version
-# reached below the limit, with that depth and the project of its far end (NULL when the far
-# end is not a recorded version).
-_WALK = """
-WITH RECURSIVE walk(version_id, depth, open) AS (
-  SELECT $1::bigint, 0, true
-  UNION
-  SELECT l.{far}, w.depth + 1, a.project <> ALL($3::text[])
-  FROM walk w JOIN links l ON l.{near} = w.version_id
-  JOIN versions v ON v.id = l.{far} JOIN artifacts a ON a.id = v.artifact_id
-  WHERE w.open AND w.depth < $2
-), reached AS (
-  SELECT version_id, min(depth) AS depth FROM walk WHERE open GROUP BY version_id
-)
-SELECT '{walk}' AS walk, l.id, l.source_version_id, l.target_version_id, l.relation,
-       l.target_ref, l.external, r.depth, fa.project AS far_project
-FROM reached r JOIN links l ON l.{near} = r.version_id
-LEFT JOIN versions fv ON fv.id = l.{far} LEFT JOIN artifacts fa ON fa.id = fv.artifact_id
-WHERE r.depth < $2
-ORDER BY r.depth, l.id
-"""
-UP_SQL = _WALK.format(walk="up", near="source_version_id", far="target_version_id")
-DOWN_SQL = _WALK.format(walk="down", near="target_version_id", far="source_version_id")
-NODES_SQL = """
-SELECT v.id, a.project, a.name, v.version_number, v.kind, v.digest, v.stage, v.status,
-       v.validation
-FROM versions v JOIN artifacts a ON a.id = v.artifact_id WHERE v.id = ANY($1::bigint[])
-"""
 
 
 def parse_params(direction: str | None, depth: str | None) -> tuple[str, int]:
@@ -83,15 +49,14 @@ async def graph(pool: asyncpg.Pool, ref: str, direction: str, depth: int, hidden
     selector = check_selector(parsed.selector or "latest")
     async with snapshot(pool) as conn:
         root = await find_version(conn, parsed.project, parsed.name, selector)
-        links: list[asyncpg.Record] = []
-        private = sorted(hidden)
+        links: list[WalkedLink] = []
         if direction in ("up", "both"):
-            links += await conn.fetch(UP_SQL, root["id"], depth, private)
+            links += await walk(conn, root["id"], "up", depth, hidden)
         if direction in ("down", "both"):
-            links += await conn.fetch(DOWN_SQL, root["id"], depth, private)
+            links += await walk(conn, root["id"], "down", depth, hidden)
         ids = {root["id"]} | {_near(r) for r in links} | {
             far for r in links if (far := _far(r)) is not None and not _unseen_far(r, hidden)}
-        versions = {r["id"]: r for r in await conn.fetch(NODES_SQL, list(ids))}
+        versions = await lineage_versions(conn, ids)
     return assemble(ref, root["id"], direction, depth, versions, links, hidden)
 
 
