@@ -2,15 +2,22 @@
 
 Each batch is judged and its verdicts acknowledged by Kafka inside `settle()` before faust
 may commit the batch's offsets, so a crash only ever repeats a judgement; repeated
-judgements carry the same event ids and the ledger records them once.
+judgements carry the same event ids and the ledger records them once. `build` is the
+composition root: it wires the validator's clients (`ValidatorAdapters`) to the judge and
+`judge_and_emit`, and closes the clients once the app stopped (after its agent, so a batch
+still settling keeps them).
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import faust
+import httpx
 from prometheus_client import Counter, Gauge
 
 from cairn.core.adapters.blobstore import LocalBlobStore
@@ -19,7 +26,13 @@ from cairn.core.adapters.logs import configure
 from cairn.core.adapters.pinning import pinned_client
 from cairn.core.adapters.settings import Settings
 from cairn.core.adapters.topics import Topics
-from cairn.core.adapters.worker import changelog_agent, service_pages, stream_app
+from cairn.core.adapters.worker import (
+    LazyPool,
+    changelog_agent,
+    lifespan,
+    service_pages,
+    stream_app,
+)
 from cairn.validator.hooks import installed_plugins
 from cairn.validator.judge import Judge
 from cairn.validator.rules import default_dir
@@ -31,46 +44,78 @@ UNDECODABLE = Counter("cairn_validator_undecodable_total", "Changelog records no
 LAST_SEQ = Gauge("cairn_validator_last_seq", "Highest changelog seq judged")
 
 
+@dataclass(frozen=True)
+class ValidatorAdapters:
+    """The validator's clients: an emitter (Kafka and the registry), PostgreSQL (links, read
+    only), the blob store, and the HTTP client of hooks."""
+
+    emitter: Emitter
+    pool: LazyPool
+    blobs: LocalBlobStore
+    http: httpx.AsyncClient
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ValidatorAdapters:
+        return cls(Emitter(settings, "cairn-validator"), LazyPool(settings.database_url),
+                   LocalBlobStore(settings.blob_dir), pinned_client())
+
+    async def closing(self, stack: AsyncExitStack) -> None:
+        """Close each client at the stack's end, the last opened first."""
+        stack.push_async_callback(asyncio.to_thread, self.emitter.close)
+        stack.push_async_callback(self.pool.close)
+        stack.push_async_callback(self.http.aclose)
+
+
+async def judge_and_emit(records: Sequence[dict[str, Any]], *, seen: Seen,
+                         projects: Sequence[str], judge: Callable[[], Awaitable[Judge]],
+                         emit: Callable[..., Awaitable[None]], log: Any) -> None:
+    """Judge the batch's wanted versions not judged lately; emit their verdicts at once (acked
+    by Kafka when `emit` returns), and only then note them as judged."""
+    todo = list({r["seq"]: r for r in records
+                 if r["seq"] not in seen and wanted(r, projects)}.values())
+    events = []
+    for record in todo:
+        outcomes = await (await judge()).judge(record["state"])
+        events += verdict_events(record, outcomes)
+    if events:
+        await emit(*events)
+    for record in todo:
+        seen.add(record["seq"])
+        LAST_SEQ.set(max(LAST_SEQ._value.get(), record["seq"]))
+    for event in events:
+        body = event["payload"][1]
+        VERDICTS.labels(body["check"], body["status"]).inc()
+    if todo:
+        log.info("judged", versions=len(todo), verdicts=len(events))
+
+
 def create_app(settings: Settings) -> faust.App:
+    return build(settings, ValidatorAdapters.from_settings(settings))
+
+
+def build(settings: Settings, adapters: ValidatorAdapters) -> faust.App:
     log = configure("validator")
     topics = Topics(settings.topic_prefix)
     app = stream_app(settings, "cairn-validator", topics.partitions, commit_every=100)
-    emitter = Emitter(settings, "cairn-validator")
     projects = [p.strip() for p in settings.validator_projects.split(",") if p.strip()]
     validation_dir = settings.validation_dir or default_dir()
     seen = Seen()
-    # Built once, on first use, inside the worker's event loop. Nothing is closed at
-    # shutdown on purpose: faust signals shutdown before its agents stop, and a batch still
-    # settling must keep its pool; every verdict was acknowledged before its offset anyway.
-    judges: list[Judge] = []
+    judges: list[Judge] = []  # built once, on first use, inside the worker's event loop
 
     async def judge() -> Judge:
         if not judges:
-            pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=4)
-            judges.append(Judge(validation_dir, LocalBlobStore(settings.blob_dir),
-                                LinkStore(pool), pinned_client(),
+            judges.append(Judge(validation_dir, adapters.blobs,
+                                LinkStore(await adapters.pool()), adapters.http,
                                 settings.allow_private_hooks, installed_plugins()))
         return judges[0]
 
-    async def judge_and_emit(records: list[dict[str, Any]]) -> None:
-        todo = list({r["seq"]: r for r in records
-                     if r["seq"] not in seen and wanted(r, projects)}.values())
-        events = []
-        for record in todo:
-            outcomes = await (await judge()).judge(record["state"])
-            events += verdict_events(record, outcomes)
-        if events:
-            await emitter.emit_async(*events)
-        for record in todo:
-            seen.add(record["seq"])
-            LAST_SEQ.set(max(LAST_SEQ._value.get(), record["seq"]))
-        for event in events:
-            body = event["payload"][1]
-            VERDICTS.labels(body["check"], body["status"]).inc()
-        if todo:
-            log.info("judged", versions=len(todo), verdicts=len(events))
+    async def work(records: list[dict[str, Any]]) -> None:
+        await judge_and_emit(records, seen=seen, projects=projects, judge=judge,
+                             emit=adapters.emitter.emit_async, log=log)
 
-    changelog_agent(app, settings, topics, log, UNDECODABLE, "validator", judge_and_emit)
+    changelog_agent(app, settings, topics, log, UNDECODABLE, "validator", work,
+                    registry=adapters.emitter.registry)
+    lifespan(app, adapters.closing, log)
 
     @app.task  # type: ignore[untyped-decorator]
     async def warm_up() -> None:
@@ -79,5 +124,5 @@ def create_app(settings: Settings) -> faust.App:
                  projects=projects, private_hooks=settings.allow_private_hooks)
 
     service_pages(app, lambda: {"rules": str(validation_dir)} if judges else None)
-    app.cairn_codecs = (emitter.codec,)  # type: ignore[attr-defined]
+    app.cairn_codecs = (adapters.emitter.codec,)  # type: ignore[attr-defined]
     return app
