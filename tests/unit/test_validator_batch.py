@@ -1,0 +1,71 @@
+"""The validator's batch handler with hand-written fakes: a judge that answers fixed outcomes
+and an emitter that collects events; no Kafka, no PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import pytest
+from cairn.validator.app import judge_and_emit
+from cairn.validator.checks import Outcome
+from cairn.validator.judge import Judge
+from cairn.validator.verdicts import Seen
+
+from tests.unit.notifier_records import record
+
+
+class FakeJudge:
+    def __init__(self) -> None:
+        self.judged: list[int] = []
+
+    async def judge(self, state: dict[str, Any]) -> list[Outcome]:
+        self.judged.append(state["updated_seq"])
+        return [Outcome("license", "passed"), Outcome("naming", "failed", ("bad name",))]
+
+
+class Log:
+    def info(self, what: str, **fields: Any) -> None:
+        pass
+
+
+class FakeEmitter:
+    def __init__(self, fails: bool = False) -> None:
+        self.calls: list[list[Any]] = []
+        self.fails = fails
+
+    async def __call__(self, *events: Any) -> None:
+        if self.fails:
+            raise ConnectionError("broker away")
+        self.calls.append(list(events))
+
+
+async def run(records: list[dict[str, Any]], seen: Seen, judge: FakeJudge,
+              emit: FakeEmitter) -> None:
+    async def current() -> Judge:
+        return cast(Judge, judge)
+
+    await judge_and_emit(records, seen=seen, projects=["val-*"], judge=current, emit=emit,
+                         log=Log())
+
+
+async def test_wanted_versions_are_judged_once_and_their_verdicts_emitted_together() -> None:
+    judge, emit, seen = FakeJudge(), FakeEmitter(), Seen()
+    batch = [record(10, project="val-a"), record(11, project="other"),
+             record(12, project="val-a", outcome="duplicate"), record(13, project="val-b"),
+             record(13, project="val-b")]
+    await run(batch, seen, judge, emit)
+    assert judge.judged == [10, 13]
+    assert len(emit.calls) == 1 and len(emit.calls[0]) == 4  # two checks per version
+    assert 10 in seen and 13 in seen and 11 not in seen
+    await run([record(10, project="val-a")], seen, judge, emit)  # judged lately: skipped
+    assert judge.judged == [10, 13] and len(emit.calls) == 1
+
+
+async def test_a_failed_emit_leaves_the_versions_to_be_judged_again() -> None:
+    judge, seen = FakeJudge(), Seen()
+    with pytest.raises(ConnectionError):
+        await run([record(10, project="val-a")], seen, judge, FakeEmitter(fails=True))
+    assert 10 not in seen  # settle() redoes the batch: the judgement is repeated
+    emit = FakeEmitter()
+    await run([record(10, project="val-a")], seen, judge, emit)
+    assert judge.judged == [10, 10] and len(emit.calls) == 1
