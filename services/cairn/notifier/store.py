@@ -1,4 +1,5 @@
-"""What the notifier reads from the ledger's PostgreSQL: read-only, never a write.
+"""What the notifier reads from the ledger's PostgreSQL (through cairn.readmodel): read-only,
+never a write.
 
 Subscriptions come from `config_items` (kind 'subscription'), cached and reloaded only when
 their highest `seq` moves (a creation, a change and a removal each bump it). Each carries the
@@ -10,7 +11,6 @@ attempts the others had.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,24 +19,10 @@ import asyncpg
 
 from cairn.core.domain.subscriptions import matches
 from cairn.notifier.payloads import Facts
+from cairn.readmodel.deliveries import delivery_progress
+from cairn.readmodel.subscriptions import active_subscriptions, subscriptions_marker
 
 Pool = Callable[[], Awaitable[asyncpg.Pool]]
-
-MARKER = "SELECT coalesce(max(seq), 0) FROM config_items WHERE kind = 'subscription'"
-SUBSCRIPTIONS = """
-SELECT c.key, c.body, first.seq AS since, first.actor AS owner
-FROM config_items c
-CROSS JOIN LATERAL (
-  SELECT e.seq, e.actor FROM event_log e
-  WHERE e.artifact = 'subscription/' || c.key ORDER BY e.seq LIMIT 1
-) first
-WHERE c.kind = 'subscription' AND NOT c.removed
-ORDER BY c.key
-"""
-PROGRESS = """
-SELECT delivery_id, max(attempt) AS attempts, bool_or(state <> 'retrying') AS ended
-FROM deliveries WHERE delivery_id = ANY($1::text[]) GROUP BY delivery_id
-"""
 
 
 @dataclass(frozen=True)
@@ -72,12 +58,11 @@ class SubscriptionStore:
         pool = await self._pool()
         async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read",
                                                             readonly=True):
-            marker = await conn.fetchval(MARKER)
+            marker = await subscriptions_marker(conn)
             if marker != self._marker:
-                rows = await conn.fetch(SUBSCRIPTIONS)
+                rows = await active_subscriptions(conn)
                 self._subscriptions = [
-                    from_row(r["key"], json.loads(r["body"]), r["since"], r["owner"])
-                    for r in rows]
+                    from_row(r["key"], r["body"], r["since"], r["owner"]) for r in rows]
                 self._marker = marker
         return self._subscriptions
 
@@ -90,5 +75,4 @@ async def progress(pool: Pool, delivery_ids: Sequence[str]) -> dict[str, tuple[i
     if not delivery_ids:
         return {}
     async with (await pool()).acquire() as conn:
-        rows = await conn.fetch(PROGRESS, list(delivery_ids))
-    return {r["delivery_id"]: (r["attempts"], r["ended"]) for r in rows}
+        return await delivery_progress(conn, delivery_ids)
