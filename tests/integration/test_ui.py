@@ -5,8 +5,10 @@ lineage picture, HTML escaping, and a cookie that never authorizes a write.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
+import xml.etree.ElementTree as ET
 from typing import Any
 
 import httpx
@@ -19,6 +21,17 @@ from tests.ledger_helpers import settings_for
 from tests.processes import Service
 
 EVIL = '<script>alert("x")</script>'
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+XLINK = "{http://www.w3.org/1999/xlink}href"
+OUR_SCRIPT = '<script src="/ui/static/cairn.js" defer>'
+
+
+def _inline_svg(html: str) -> ET.Element:
+    """The <svg> element a page draws inline (Graphviz writes well-formed XML)."""
+    start, end = html.index("<svg"), html.index("</svg>") + len("</svg>")
+    return ET.fromstring(html[start:end])
 
 
 def _eventually(check: Any, within: float = 60.0) -> Any:
@@ -143,10 +156,29 @@ def test_version_page_shows_verdict_reasons_and_lineage(world: World, judged_ref
         page = http.get(f"/ui/artifacts/{project}/{name}/versions/{version}")
         assert page.status_code == 200
         assert "license: missing (required for every artifact)" in page.text
-        src = f"/ui/lineage/{judged_ref}.svg"
-        assert f'<img class="lineage" src="{src}"' in page.text
-        assert http.get(src).headers["content-type"].startswith("image/svg")
-        assert f'href="/ui/artifacts/{world.public}/quokka-public/versions/v1"' in page.text
+        # no stage, no tags: nothing shown, not "None" or "[]"; the environment summarized
+        assert ">None<" not in page.text and "[]" not in page.text
+        assert re.search(r"Python <strong>[\d.]+</strong> · \d+ packages", page.text)
+        assert '<details class="environment">' in page.text
+        assert http.get(f"/ui/lineage/{judged_ref}.svg").headers["content-type"].startswith(
+            "image/svg")
+        parent = f"/ui/artifacts/{world.public}/quokka-public/versions/v1"
+        assert f'href="{parent}"' in page.text
+        # the graph is drawn inline, each version's node a link to its page
+        graph = _inline_svg(page.text)
+        links = [a.get(XLINK) for a in graph.iter(f"{SVG}a") if a.get(XLINK)]
+        assert sorted(links) == sorted([
+            parent, f"/ui/artifacts/{project}/{name}/versions/{version}"])
+        # quokka-public was trained on a private dataset: a placeholder, unnamed and unlinked
+        assert world.private not in page.text
+        assert "private" in [t.text for t in graph.iter(f"{SVG}text")]
+        assert "3 levels each way" in page.text and 'href="?depth=4"' in page.text
+        deeper = http.get(f"/ui/artifacts/{project}/{name}/versions/{version}",
+                          params={"depth": 1})
+        assert "1 level each way" in deeper.text and 'href="?depth=2"' in deeper.text
+        bad = http.get(f"/ui/artifacts/{project}/{name}/versions/{version}",
+                       params={"depth": 11})
+        assert bad.status_code == 400 and "invalid_depth" in bad.text
         used_by = http.get(f"/ui/artifacts/{world.public}/quokka-public/versions/v1").text
         assert f'href="/ui/artifacts/{project}/{name}/versions/{version}"' in used_by
         summary = http.get(f"/ui/artifacts/{project}/{name}")
@@ -163,7 +195,7 @@ def test_a_malicious_description_is_escaped(world: World, judged_ref: str) -> No
             return text if "evil@v1" in text else None
 
         found = _eventually(listed)
-    for html in (detail, found):
-        assert EVIL not in html and "<script" not in html
+    for html in (detail, found):  # the only script is the UI's own file
+        assert EVIL not in html and re.findall(r"<script[^>]*>", html) == [OUR_SCRIPT]
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in detail
     assert "&lt;script&gt;" in found

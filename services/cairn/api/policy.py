@@ -131,8 +131,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/ui/artifacts/{project}/{name}/versions/{selector}"): Rule("read"),
     ("GET", "/ui/artifacts/{project}/{name}/metrics.svg"): Rule("read"),
     ("GET", "/ui/lineage/{ref:path}.svg"): Rule("read", "ref"),
+    ("GET", "/ui/suggest"): Rule("read", "filtered"),
     **{(m, p): PUBLIC for m, p in (("GET", "/ui/login"), ("POST", "/ui/login"),
-                                   ("POST", "/ui/logout"), ("GET", "/ui/static/cairn.css"))},
+                                   ("POST", "/ui/logout"), ("GET", "/ui/static/{name}"))},
 }
 
 

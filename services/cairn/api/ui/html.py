@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -21,8 +21,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cairn.api.principals import principal_of
 
 HERE = Path(__file__).parent
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-       "frame-ancestors 'none'; base-uri 'none'")
+# Scripts only from our own static file (no inline script can run), which may fetch only
+# from this origin (the search box's suggestions).
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; "
+       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 HEADERS = {"content-security-policy": CSP, "x-content-type-options": "nosniff",
            "referrer-policy": "same-origin", "x-frame-options": "DENY"}
 
@@ -40,10 +42,24 @@ def version_url(ref: str) -> str:
     return f"/ui/artifacts/{quote(project)}/{quote(name)}/versions/{quote(selector)}"
 
 
+def blank(value: object) -> bool:
+    """Shown as nothing: None, and empty text, lists and mappings."""
+    return value is None or (isinstance(value, str | list | tuple | dict) and not value)
+
+
+def flat(value: object) -> bool:
+    """A list or mapping of plain values only (drawn as chips or a small table, not JSON)."""
+    items = value.values() if isinstance(value, dict) else value
+    return isinstance(items, Iterable) and not isinstance(items, str) and all(
+        blank(x) or isinstance(x, str | int | float | bool) for x in items)
+
+
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
 _env.filters["version_url"] = version_url
 _env.filters["url"] = lambda text: quote(str(text), safe="")
 _env.filters["pretty"] = lambda value: json.dumps(value, indent=2, sort_keys=True, default=str)
+_env.tests["blank"] = blank
+_env.tests["flat"] = flat
 templates = Jinja2Templates(env=_env)
 
 

@@ -13,8 +13,10 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 
 from cairn.api import reads
 from cairn.api.deps import HiddenProjects, PoolDep, SearchDep, Selector, SettingsDep, UsageDep
+from cairn.api.lineage import MAX_DEPTH
 from cairn.api.routers import pictures
 from cairn.api.routers import search as search_route
+from cairn.api.ui.graph import depth_of, lineage_svg
 from cairn.api.ui.html import page
 from cairn.api.usage import count_view
 from cairn.api.visibility import redact_detail
@@ -88,14 +90,18 @@ async def artifact_page(request: Request, project: str, name: str, pool: PoolDep
 @router.get("/artifacts/{project}/{name}/versions/{selector}")
 async def version_page(request: Request, project: str, name: str, selector: Selector,
                        pool: PoolDep, usage: UsageDep, background: BackgroundTasks,
-                       hidden: HiddenProjects) -> Response:
+                       hidden: HiddenProjects, depth: str | None = None) -> Response:
     """One version: files, metadata, environment, verdicts, usage, links both ways and the
-    lineage picture. Counts as a view, like the JSON route."""
+    lineage graph `depth` links each way, its nodes linking to their pages. Counts as a
+    view, like the JSON route."""
     check_name(project, "project")
     check_name(name)
+    levels = depth_of(depth)
     detail = await reads.version_detail(pool, project, name, selector)
+    graph = await lineage_svg(pool, detail["ref"], levels, hidden)
     background.add_task(count_view, usage, request, detail)
-    return await page(request, "version.html", v=redact_detail(detail, hidden))
+    return await page(request, "version.html", v=redact_detail(detail, hidden), graph=graph,
+                      depth=levels, max_depth=MAX_DEPTH)
 
 
 # The pictures the pages embed, at /ui paths so the sign-in cookie can read them: the
@@ -104,3 +110,5 @@ router.add_api_route("/lineage/{ref:path}.svg", pictures._lineage_picture("svg")
                      methods=["GET"], response_class=Response)
 router.add_api_route("/artifacts/{project}/{name}/metrics.svg", pictures.metrics_svg,
                      methods=["GET"], response_class=Response)
+# The search box's suggestions, as the signed-in caller (the cookie reaches only /ui).
+router.add_api_route("/suggest", search_route.suggest, methods=["GET"])

@@ -1,6 +1,6 @@
 """Signing in to the UI: a form takes a token and keeps it in an HttpOnly, SameSite=Strict
 cookie (Secure over https), which cairn.api.principals accepts only for GETs under /ui —
-pages that read — so the cookie never authorizes a write. Also the stylesheet.
+pages that read — so the cookie never authorizes a write. Also the stylesheet and script.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 
+from cairn.api.errors import not_found
 from cairn.api.principals import COOKIE, resolve
 from cairn.api.ui.html import HERE, page
 
@@ -54,7 +55,13 @@ async def logout(request: Request) -> Response:
     return reply
 
 
-@router.get("/static/cairn.css")
-async def stylesheet() -> Response:
-    return FileResponse(HERE / "static" / "cairn.css", media_type="text/css",
+STATIC = {"cairn.css": "text/css", "cairn.js": "text/javascript"}
+
+
+@router.get("/static/{name}")
+async def static(name: str) -> Response:
+    """The stylesheet and the one small script, from the package: nothing from a CDN."""
+    if name not in STATIC:
+        raise not_found(f"static file {name!r}")
+    return FileResponse(HERE / "static" / name, media_type=STATIC[name],
                         headers={"cache-control": "public, max-age=300"})

@@ -7,12 +7,14 @@ so what a version was made from stands to its left and arrows point back to thei
 Nodes are coloured by kind, the focus version has a thick border, a label names the version
 and its kind, stage, validation and (when not active) status; archived versions and tombstones
 are dashed; a version the caller may not see (`{"redacted": true}`) is a grey placeholder
-that names nothing.
+that names nothing. Given `link` (ref -> URL), each version node becomes a link (Graphviz's
+URL attribute, an <a> in the SVG): the web UI's clickable graph. Placeholders, external
+sources and unresolved refs never get one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 FORMATS = {"svg": "image/svg+xml", "png": "image/png",  # what `dot` draws; dot: the text
@@ -60,7 +62,11 @@ def node_label(node: Mapping[str, Any]) -> str:
     return f"{node['id']}\n{' · '.join(facts)}" if facts else str(node["id"])
 
 
-def node_attrs(node: Mapping[str, Any], focus: bool) -> dict[str, object]:
+Link = Callable[[str], str]  # a version's ref -> the URL its node opens
+
+
+def node_attrs(node: Mapping[str, Any], focus: bool, link: Link | None = None
+               ) -> dict[str, object]:
     if node.get("redacted"):
         return dict(REDACTED)
     kind = str(node.get("kind") or "")
@@ -74,10 +80,12 @@ def node_attrs(node: Mapping[str, Any], focus: bool) -> dict[str, object]:
                                 "style": ",".join(style), "tooltip": node["id"]}
     if kind == "external":
         attrs["shape"] = "note"
+    elif link is not None and kind != "unresolved":
+        attrs["URL"] = link(str(node["id"]))
     return {**attrs, **(FOCUS if focus else {})}
 
 
-def to_dot(graph: Mapping[str, Any]) -> str:
+def to_dot(graph: Mapping[str, Any], link: Link | None = None) -> str:
     """The whole picture: nodes in the answer's order (nearest first), then edges."""
     root = graph.get("root")
     title = f"lineage of {root}"
@@ -89,7 +97,8 @@ def to_dot(graph: Mapping[str, Any]) -> str:
              f"  node [{_attrs({'shape': 'box', **FONT, 'fontsize': '11'})}];",
              f"  edge [{_attrs(edge_attrs)}];"]
     for node in graph.get("nodes") or []:
-        lines.append(f"  {quote(node['id'])} [{_attrs(node_attrs(node, node['id'] == root))}];")
+        attrs = node_attrs(node, node["id"] == root, link)
+        lines.append(f"  {quote(node['id'])} [{_attrs(attrs)}];")
     for edge in graph.get("edges") or []:
         lines.append(f"  {quote(edge['from'])} -> {quote(edge['to'])} "
                      f"[{_attrs({'label': edge.get('relation')})}];")
