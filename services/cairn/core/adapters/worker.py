@@ -63,6 +63,8 @@ class LazyPool:
         self._opening = asyncio.Lock()
 
     async def __call__(self) -> asyncpg.Pool:
+        if self._pool is not None:
+            return self._pool
         async with self._opening:  # two first uses at once make one pool, not two
             if self._pool is None:
                 self._pool = await asyncpg.create_pool(
@@ -89,18 +91,19 @@ async def flush(producer: Producer) -> None:
     await asyncio.to_thread(producer.flush, CLOSE_WAIT)
 
 
-def lifespan(app: faust.App, open_: Callable[[AsyncExitStack], Awaitable[None]],
+def lifespan(app: faust.App, closing: Callable[[AsyncExitStack], Awaitable[None]],
              log: Any) -> None:
-    """Run `open_` as the app starts: it opens the service's clients and pushes each one's
-    close onto the stack. mode leaves an app's async exit stack only once its agents and
-    tasks stopped, so a batch still settling at shutdown keeps its clients; every close
-    runs even when one before it fails (an exit stack is nested try/finally)."""
+    """Run `closing` as the app starts: it pushes the close of each of the service's clients
+    onto the stack (opening any it wants open first). mode leaves an app's async exit stack
+    only once its agents and tasks stopped, so a batch still settling at shutdown keeps its
+    clients; every close runs even when one before it fails (an exit stack is nested
+    try/finally), and "clients closed" is logged last."""
 
     @asynccontextmanager
     async def opened() -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             stack.callback(log.info, "clients closed")
-            await open_(stack)
+            await closing(stack)
             yield
 
     async def open_clients() -> None:
