@@ -17,13 +17,9 @@ from typing import Any
 
 import asyncpg
 
-from cairn.archiver.tiers import PLACEMENT_SQL, Place, Tiers, placement
+from cairn.archiver.tiers import Place, Tiers, placement
 from cairn.core.domain.events import payload_of
-
-LOCK_BLOBS = """
-SELECT pg_advisory_xact_lock(hashtextextended('cairn.blob:' || d, 0))
-FROM (SELECT DISTINCT d FROM unnest($1::text[]) AS d ORDER BY d) AS ordered
-"""
+from cairn.readmodel.blob_places import blob_uses, lock_blobs
 
 
 async def place_blobs(pool: asyncpg.Pool, tiers: Tiers, digests: Iterable[str], *,
@@ -34,10 +30,10 @@ async def place_blobs(pool: asyncpg.Pool, tiers: Tiers, digests: Iterable[str], 
     if not wanted:
         return {}
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(LOCK_BLOBS, wanted)
-        rows = await conn.fetch(PLACEMENT_SQL, wanted)
+        await lock_blobs(conn, wanted)
+        uses = await blob_uses(conn, wanted)
         places: dict[str, Place] = dict.fromkeys(wanted, "gone")
-        places.update({r["sha256"]: placement(r["hot"], r["cold"]) for r in rows})
+        places.update({u.sha256: placement(u.hot, u.cold) for u in uses})
         return await asyncio.to_thread(tiers.place_all, places, purge=purge)
 
 

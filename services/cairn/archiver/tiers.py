@@ -28,11 +28,6 @@ from cairn.core.adapters.blobstore import BlobCorrupted, LocalBlobStore
 from cairn.core.adapters.settings import Settings
 
 Place = Literal["hot", "cold", "gone"]
-PLACEMENT_SQL = """
-SELECT f.sha256, bool_or(v.status = 'active') AS hot, bool_or(v.status = 'archived') AS cold
-FROM files f JOIN versions v ON v.id = f.version_id
-WHERE f.sha256 = ANY($1::text[]) GROUP BY f.sha256
-"""
 
 
 def archive_root(settings: Settings) -> Path:

@@ -1,4 +1,5 @@
-"""What the validator reads from the ledger's PostgreSQL: read-only, never a write.
+"""What the validator reads from the ledger's PostgreSQL (through cairn.readmodel): read-only,
+never a write.
 
 Only the ledger writes; the validator answers with events. Reads happen after the ledger
 committed the record being judged (it publishes to the changelog only after its commit).
@@ -8,16 +9,8 @@ from __future__ import annotations
 
 import asyncpg
 
+from cairn.readmodel.links import outgoing_links
 from cairn.validator.checks.lineage import LinkTarget
-
-LINKS = """
-SELECT l.relation, l.target_ref, l.target_version_id IS NOT NULL AS resolved
-FROM links l
-JOIN versions v ON v.id = l.source_version_id
-JOIN artifacts a ON a.id = v.artifact_id
-WHERE a.project = $1 AND a.name = $2 AND v.digest = $3 AND l.target_ref IS NOT NULL
-ORDER BY l.id
-"""
 
 
 class LinkStore:
@@ -26,5 +19,5 @@ class LinkStore:
 
     async def __call__(self, project: str, name: str, digest: str) -> list[LinkTarget]:
         async with self.pool.acquire() as conn, conn.transaction(readonly=True):
-            rows = await conn.fetch(LINKS, project, name, digest)
-        return [LinkTarget(r["relation"], r["target_ref"], r["resolved"]) for r in rows]
+            links = await outgoing_links(conn, project, name, digest)
+        return [LinkTarget(link.relation, link.target_ref, link.resolved) for link in links]
