@@ -97,7 +97,10 @@ class FakeApi:
         artifact = f"{body['project']}/{body['name']}"
         if self.reject_next:
             reason, message = self.reject_next
-            return self._recorded({"status": "rejected", "reason": reason, "message": message})
+            rejected = self._recorded({"status": "rejected", "reason": reason,
+                                       "message": message})
+            return httpx.Response(202, json={**rejected.json(), "digest": checked["digest"],
+                                             "artifact": artifact})
         versions = self.versions.setdefault(artifact, [])
         same = [v for v in versions if v["digest"] == checked["digest"]]
         outcome = "duplicate" if same else "applied"

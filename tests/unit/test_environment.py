@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from cairn.core.adapters import schemas
 from cairn.core.domain import payloads
+from cairn.core.domain.event_types import Environment
 from cairn.core.domain.events import new_event
 from cairn.sdk.environment import capture, git_state, installed_packages, without_credentials
 from fastavro import schemaless_writer
@@ -19,7 +20,7 @@ needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not i
 
 def test_keys_are_exactly_the_payloads(tmp_path: Path) -> None:
     env = capture(cwd=tmp_path)
-    assert set(env) == set(payloads.ENVIRONMENT_DEFAULTS)
+    assert set(env) == set(Environment.__annotations__)
     assert env["python"] and env["os"] and env["hostname"]
     assert isinstance(env["accelerators"], list)
     assert env["git_commit"] is None  # tmp_path is not inside a repository

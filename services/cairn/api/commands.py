@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from prometheus_client import Counter
@@ -22,6 +22,7 @@ from cairn.core.adapters.settings import Settings
 from cairn.core.adapters.signing import required_master
 from cairn.core.domain import blob_receipts, payloads
 from cairn.core.domain.access import Principal
+from cairn.core.domain.event_types import FileEntry, Payload, PayloadType, Published
 from cairn.core.domain.events import new_event
 from cairn.core.domain.identity import InvalidInput
 
@@ -29,10 +30,11 @@ EMITTED = Counter("cairn_api_events_emitted_total", "Events the api emitted", ["
 log = structlog.get_logger("api")
 
 
-async def emit(emitter: Emitter, artifact: str, payload_type: str, body: Mapping[str, Any],
-               actor: str) -> str:
-    """Emit one event and wait for Kafka's ack (acks=all); return its event_id."""
-    event = new_event(artifact, payload_type, body, actor=actor, tool="api")
+async def emit(emitter: Emitter, artifact: str, payload_type: PayloadType,
+               body: Payload | Mapping[str, Any], actor: str) -> str:
+    """Emit one event and wait for Kafka's ack (acks=all); return its event_id. A body given
+    as a plain mapping is checked by its Avro encoding (invalid_payload)."""
+    event = new_event(artifact, payload_type, cast(Payload, body), actor=actor, tool="api")
     try:
         await emitter.emit_async(event)
     except InvalidInput:
@@ -46,8 +48,9 @@ async def emit(emitter: Emitter, artifact: str, payload_type: str, body: Mapping
     return str(event["event_id"])
 
 
-def published_body(req: Publish, settings: Settings) -> dict[str, Any]:
-    """The checked Published body, digest included; malformed parts become InvalidInput."""
+def published_body(req: Publish, settings: Settings) -> Published:
+    """The Published body, built and checked once, digest included; malformed parts become
+    InvalidInput."""
     if len(req.files) > settings.max_files:
         raise InvalidInput("too_many_files", f"{len(req.files)} files exceed the limit of "
                            f"{settings.max_files} (CAIRN_MAX_FILES)")
@@ -65,7 +68,7 @@ def published_body(req: Publish, settings: Settings) -> dict[str, Any]:
                            ) from exc
 
 
-def missing_blobs(blobs: BlobStore, files: Sequence[Mapping[str, Any]],
+def missing_blobs(blobs: BlobStore, files: Sequence[FileEntry],
                   withheld: Collection[str] = ()) -> list[str]:
     """Files whose blob is not stored, or is `withheld` (stored, but not the caller's to
     name: answered as not stored, before any size is compared); and refuse sizes that
@@ -80,7 +83,7 @@ def missing_blobs(blobs: BlobStore, files: Sequence[Mapping[str, Any]],
     return sorted(set(missing))
 
 
-async def unproven(req: Publish, files: Sequence[Mapping[str, Any]], *, actor: str,
+async def unproven(req: Publish, files: Sequence[FileEntry], *, actor: str,
                    principal: Principal, pool: downloads.Db, blobs: BlobStore,
                    settings: Settings, proven: Collection[str]) -> set[str]:
     """Stored blobs the caller may not name: only versions they may not read list them,

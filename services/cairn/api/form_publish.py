@@ -10,12 +10,13 @@ version the caller may read lists it: cairn.api.commands.unproven).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import cast
 
 from cairn.api.models import Manifest, ManifestFile, Publish, parse
 from cairn.api.uploads import Part, read_small
 from cairn.core.adapters.blobstore import BlobStore
 from cairn.core.adapters.settings import Settings
+from cairn.core.domain.event_types import FileEntry
 from cairn.core.domain.identity import InvalidInput, check_path
 
 
@@ -24,7 +25,7 @@ def store_form(parts: Iterable[Part], blobs: BlobStore, settings: Settings
     """Store every file part, then the publish request they make with the manifest, and the
     sha256s of the parts: blobs whose bytes the caller proved to have by sending them."""
     manifest: Manifest | None = None
-    uploaded: dict[str, dict[str, Any]] = {}
+    uploaded: dict[str, FileEntry] = {}
     for part in parts:
         if part.name == "manifest":
             raw = read_small(part.chunks, settings.max_event_bytes, "the manifest part")
@@ -49,8 +50,8 @@ def store_form(parts: Iterable[Part], blobs: BlobStore, settings: Settings
             {f["sha256"] for f in uploaded.values()})
 
 
-def merge_files(listed: Iterable[ManifestFile], uploaded: dict[str, dict[str, Any]]
-                ) -> list[dict[str, Any]]:
+def merge_files(listed: Iterable[ManifestFile], uploaded: dict[str, FileEntry]
+                ) -> list[FileEntry]:
     """Uploaded parts plus manifest entries; where both name a path they must agree."""
     merged = dict(uploaded)
     for entry in listed:
@@ -60,7 +61,7 @@ def merge_files(listed: Iterable[ManifestFile], uploaded: dict[str, dict[str, An
             if entry.sha256 is None or entry.size is None:
                 raise InvalidInput("missing_file", f"{path} is listed but not uploaded; give "
                                    "its size and sha256 to use a blob stored before")
-            merged[path] = entry.model_dump()
+            merged[path] = cast(FileEntry, entry.model_dump())  # size and sha256 given
             continue
         if entry.sha256 not in (None, got["sha256"]):
             raise InvalidInput("digest_mismatch", f"{path}: the upload hashes to "

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from cairn.core.domain import payloads
+from cairn.core.domain.event_types import Link
 from cairn.core.domain.lifecycle_rules import DEFAULT_STAGES, default_gates
 from cairn.sdk.errors import CairnError
 
@@ -63,7 +64,7 @@ def seeds(values: Iterable[str] | None) -> dict[str, int]:
     return typed(values, "seed", int, "an integer", "torch=42")
 
 
-def links(values: Iterable[str] | None) -> list[dict[str, Any]]:
+def links(values: Iterable[str] | None) -> list[Link]:
     """`relation=project/name@v1`, or `relation=code:<url>` / `relation=data:<url>`."""
     out = []
     for value in values or []:

@@ -1,8 +1,9 @@
 """What a changelog record looks like to a subscriber: the facts a filter matches on, and the
 body POSTed to its webhook — Cairn's JSON, or a Slack-compatible {"text", "blocks"}.
 
-Pure functions of the record (a decoded RecordedEvent) and the subscription, so the notifier
-sends byte-identical bodies when it retries or redelivers after a restart.
+Pure functions of the record (a decoded RecordedEvent, typed as generated from its schema)
+and the subscription, so the notifier sends byte-identical bodies when it retries or
+redelivers after a restart.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cairn.core.domain.events import payload_of
+from cairn.core.domain.event_types import RecordedEvent
+from cairn.core.domain.events import payload_of, recorded
 
 # The version facts a subscriber gets with every change (not the manifest or environment:
 # a webhook says what happened; the api has the rest).
@@ -34,14 +36,15 @@ class Facts:
     event_type: str
 
 
-def facts(record: Mapping[str, Any]) -> Facts:
+def facts(decoded: Mapping[str, Any]) -> Facts:
+    record = recorded(decoded)
     content = record["state"]["content"]
     event_type, _ = payload_of(record["event"])
     return Facts(content["project"], content["kind"], record["state"]["stage"],
                  list(content["metadata"].get("tags") or []), event_type)
 
 
-def ref(record: Mapping[str, Any]) -> str:
+def ref(record: RecordedEvent) -> str:
     return f"{record['event']['artifact']}@v{record['state']['version_number']}"
 
 
@@ -49,7 +52,7 @@ def _iso(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def change(record: Mapping[str, Any]) -> dict[str, Any] | None:
+def change(record: RecordedEvent) -> dict[str, Any] | None:
     """The event's own payload, except a publication's (the whole manifest: `state` has what
     matters); an edit's JSON-encoded changes are decoded."""
     event_type, body = payload_of(record["event"])
@@ -62,7 +65,7 @@ def change(record: Mapping[str, Any]) -> dict[str, Any] | None:
     return out
 
 
-def state(record: Mapping[str, Any]) -> dict[str, Any]:
+def state(record: RecordedEvent) -> dict[str, Any]:
     s = record["state"]
     content = s["content"]
     meta = content["metadata"]
@@ -71,7 +74,7 @@ def state(record: Mapping[str, Any]) -> dict[str, Any]:
             "created_at": _iso(s["created_at"])}
 
 
-def json_body(record: Mapping[str, Any], subscription: str, team: str) -> dict[str, Any]:
+def json_body(record: RecordedEvent, subscription: str, team: str) -> dict[str, Any]:
     event = record["event"]
     return {
         "event_type": payload_of(event)[0],
@@ -89,7 +92,7 @@ def json_body(record: Mapping[str, Any], subscription: str, team: str) -> dict[s
     }
 
 
-def headline(record: Mapping[str, Any]) -> str:
+def headline(record: RecordedEvent) -> str:
     """One line saying what happened, for people (Slack, logs)."""
     event_type, body = payload_of(record["event"])
     s = record["state"]
@@ -119,7 +122,7 @@ def _mrkdwn(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def slack_body(record: Mapping[str, Any], subscription: str, team: str) -> dict[str, Any]:
+def slack_body(record: RecordedEvent, subscription: str, team: str) -> dict[str, Any]:
     s = record["state"]
     line = headline(record)
     details = [f"seq {record['seq']}", f"stage {s.get('stage') or '-'}",
@@ -140,7 +143,8 @@ def slack_body(record: Mapping[str, Any], subscription: str, team: str) -> dict[
     }
 
 
-def render(record: Mapping[str, Any], subscription: str, team: str, fmt: str) -> bytes:
+def render(decoded: Mapping[str, Any], subscription: str, team: str, fmt: str) -> bytes:
     """The exact bytes POSTed (and signed)."""
+    record = recorded(decoded)
     body = (slack_body if fmt == "slack" else json_body)(record, subscription, team)
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()

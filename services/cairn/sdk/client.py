@@ -25,6 +25,7 @@ import httpx
 from cairn.core.adapters import metric_plot
 from cairn.core.adapters.settings import Settings
 from cairn.core.domain import checks, lineage_dot, payloads
+from cairn.core.domain.event_types import Published
 from cairn.core.domain.identity import check_alias, check_stage, parse_ref, split_artifact
 from cairn.sdk import credentials, transfer
 from cairn.sdk import files as local_files
@@ -75,43 +76,42 @@ class Client(AccessCalls, SubscriptionCalls, SearchCalls):
                 environment: Mapping[str, Any] | None = None, image_digest: str | None = None,
                 root: str | Path | None = None, wait: bool = True, timeout: float = 60.0
                 ) -> PublishResult:
-        meta = {"creator": steps.default_creator(), **(metadata or {})}
-        link_list = steps.links(links)
-        steps.check_inputs(kind, project, name, meta, stage, self.settings.kind_list)
+        draft = payloads.draft(
+            kind=kind, project=project, name=name,
+            metadata_={"creator": steps.default_creator(), **(metadata or {})},
+            environment_=environment if environment is not None else capture(image_digest),
+            links=steps.links(links), stage=stage, extra=extra, kinds=self.settings.kind_list,
+        )
         planned = local_files.plan(files, root)
         self.http.require_token()  # before hashing: a missing token should not cost minutes
         hashed = local_files.hash_all(planned, self.progress)
-        body = payloads.published(
-            kind=kind, project=project, name=name, files=[f.entry() for f in hashed],
-            metadata_=meta, environment=environment if environment is not None
-            else capture(image_digest), links=link_list, stage=stage, extra=extra,
-            kinds=self.settings.kind_list,
-        )
+        manifest = payloads.file_entries([f.entry() for f in hashed])
         receipts = transfer.upload_missing(self.http, hashed, self.progress)
-        artifact = f"{project}/{name}"
         if self.transport == "kafka":
             # a service account's events are its own (CAIRN_PRODUCER): the ledger refuses an
             # untrusted account naming anyone else
-            event_id = self._emit(artifact, body, actor=self.settings.producer or meta["creator"])
-        else:
-            reply = self.http.json("POST", "/v1/artifacts",
-                                   json=steps.request_body(body, extra, receipts))
-            event_id = reply["event_id"]
-        result = PublishResult(event_id, body["digest"], artifact)
+            body = payloads.assembled(draft, manifest)
+            digest = body["digest"]
+            event_id = self._emit(body, actor=self.settings.producer
+                                  or draft.metadata["creator"])
+        else:  # the api builds the event from the request
+            reply = self.http.json("POST", "/v1/artifacts", json=draft.request(manifest, receipts))
+            event_id, digest = reply["event_id"], reply["digest"]
+        result = PublishResult(event_id, digest, draft.artifact)
         if not wait:
             return result
         status = self.wait_for(event_id, timeout)
         return replace(result, ref=status.get("ref"), version_number=status.get("version_number"),
                        outcome=status.get("outcome", "applied"))
 
-    def _emit(self, artifact: str, body: dict[str, Any], actor: str) -> str:
+    def _emit(self, body: Published, actor: str) -> str:
         if self._emitter is None:
             from cairn.core.adapters.emitter import (
                 Emitter,  # only kafka mode needs registry and Kafka
             )
 
             self._emitter = Emitter(self.settings, "cairn-sdk")
-        return steps.emit(self._emitter, self.settings, artifact, body, actor)
+        return steps.emit(self._emitter, self.settings, body, actor)
 
     # -- reading --------------------------------------------------------------------------
 

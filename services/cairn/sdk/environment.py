@@ -2,7 +2,7 @@
 
 Every probe is best effort: a missing `git` or `nvidia-smi`, a directory outside a
 repository or a probe that hangs leaves its field at the default instead of failing the
-publish. Keys are exactly cairn.core.domain.payloads.ENVIRONMENT_DEFAULTS.
+publish. Keys are exactly the Environment record's (cairn.core.domain.event_types).
 """
 
 from __future__ import annotations
@@ -16,22 +16,22 @@ import socket
 import subprocess
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
-from cairn.core.domain.payloads import ENVIRONMENT_DEFAULTS
+from cairn.core.domain.event_types import Environment
+from cairn.core.domain.payloads import defaults
 
 PROBE_TIMEOUT = 10.0
 
 
 def capture(image_digest: str | None = None, cwd: str | os.PathLike[str] | None = None
-            ) -> dict[str, Any]:
+            ) -> Environment:
     """The environment of this process; `image_digest` falls back to env CAIRN_IMAGE_DIGEST."""
-    env = copy.deepcopy(ENVIRONMENT_DEFAULTS)
-    env.update(copy.deepcopy(_process_facts()))
+    env = defaults(Environment) | copy.deepcopy(_process_facts())
     env["container_image_digest"] = image_digest or os.environ.get("CAIRN_IMAGE_DIGEST") or None
     env.update(git_state(Path(cwd) if cwd is not None else Path.cwd()))
-    return env
+    return cast(Environment, env)
 
 
 @functools.cache

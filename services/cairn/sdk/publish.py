@@ -24,9 +24,8 @@ from tenacity import (
 )
 
 from cairn.core.adapters.settings import Settings
-from cairn.core.domain import payloads
+from cairn.core.domain.event_types import Published
 from cairn.core.domain.events import new_event
-from cairn.core.domain.identity import check_kind, check_name, check_stage
 from cairn.sdk.errors import CairnError
 from cairn.sdk.http import Http
 
@@ -50,39 +49,17 @@ def default_creator() -> str:
         return f"uid-{os.getuid()}" if hasattr(os, "getuid") else "unknown"
 
 
-def links(given: Sequence[LinkArg] | None) -> list[dict[str, Any]]:
-    """Links as dicts ({"relation", "target"|"external"}) or (relation, target) pairs."""
-    out = []
+def links(given: Sequence[LinkArg] | None) -> list[Mapping[str, Any]]:
+    """Links as given: dicts ({"relation", "target"|"external"}) or (relation, target)
+    pairs, as dicts for payloads.draft to check."""
+    out: list[Mapping[str, Any]] = []
     for item in given or []:
         if isinstance(item, Mapping):
-            out.append(payloads.link(item["relation"], item.get("target"), item.get("external")))
+            out.append(item)
         else:
             relation, target = item
-            out.append(payloads.link(relation, target))
+            out.append({"relation": relation, "target": target})
     return out
-
-
-def check_inputs(kind: str, project: str, name: str, metadata: Mapping[str, Any],
-                 stage: str | None, kinds: tuple[str, ...]) -> None:
-    check_name(project, "project")
-    check_name(name)
-    check_kind(kind, kinds)
-    payloads.metadata(metadata)
-    if stage is not None:
-        check_stage(stage)
-
-
-def request_body(body: Mapping[str, Any], extra: Mapping[str, Any] | None,
-                 receipts: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """POST /v1/artifacts JSON from a checked payload (extra as an object, no nulls in links),
-    with the receipts of the blobs just uploaded (transfer.upload_missing), if any."""
-    return ({"receipts": dict(receipts)} if receipts else {}) | {
-        "kind": body["kind"], "project": body["project"], "name": body["name"],
-        "files": [{k: v for k, v in f.items() if v is not None} for f in body["files"]],
-        "metadata": body["metadata"], "environment": body["environment"],
-        "links": [{k: v for k, v in lk.items() if v is not None} for lk in body["links"]],
-        "stage": body["stage"], "extra": dict(extra or {}),
-    }
 
 
 class StillPending(Exception):
@@ -140,12 +117,12 @@ def _transient(exc: BaseException) -> bool:
                                             or exc.reason == "network_error")
 
 
-def emit(emitter: Any, settings: Settings, artifact: str, body: dict[str, Any], actor: str
-         ) -> str:
+def emit(emitter: Any, settings: Settings, body: Published, actor: str) -> str:
     """Transport "kafka": emit the Published event ourselves; returns its event_id."""
     from cairn.core.adapters.kafka import DeliveryFailed
 
-    event = new_event(artifact, "Published", body, actor=actor, tool="sdk")
+    event = new_event(f"{body['project']}/{body['name']}", "Published", body, actor=actor,
+                      tool="sdk")
     try:
         emitter.emit(event)
     except DeliveryFailed as exc:

@@ -9,7 +9,7 @@ retried instead of judged on missing facts.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from cairn.core.adapters.blobstore import BlobStore
+from cairn.core.domain.event_types import Published, VersionState
 from cairn.validator import hooks
 from cairn.validator.checks import (
     FAILED,
@@ -44,7 +45,7 @@ class Judge:
     plugins: Sequence[tuple[str, hooks.Plugin | Exception]] = field(default_factory=list)
     hook_backoff: float = 0.5
 
-    async def judge(self, state: Mapping[str, Any]) -> list[Outcome]:
+    async def judge(self, state: VersionState) -> list[Outcome]:
         """One Outcome per check, in a stable order: built-ins, hooks, plugins."""
         content = state["content"]
         project, kind, meta = content["project"], content["kind"], content["metadata"]
@@ -72,7 +73,7 @@ class Judge:
             outcomes.append(await asyncio.to_thread(hooks.run_plugin, name, plugin, state))
         return outcomes
 
-    def _schema(self, rules: Rules, content: Mapping[str, Any]) -> Outcome:
+    def _schema(self, rules: Rules, content: Published) -> Outcome:
         try:
             loaded, source = load_schema(self.validation_dir, rules, content["kind"])
         except ConfigError as exc:

@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cairn.core.domain.derived_ids import derived_uuid7
-from cairn.core.domain.events import new_event, payload_of
+from cairn.core.domain.event_types import ArtifactEvent, Verdict
+from cairn.core.domain.events import new_event, payload_of, recorded
 from cairn.validator.checks import Outcome
 
 ACTOR = TOOL = "validator"
@@ -23,15 +24,17 @@ JUDGED = ("Published", "MetadataEdited", "LinkAdded")
 MAX_REASONS, MAX_REASON_CHARS = 50, 500  # a chatty hook must not make an event too large
 
 
-def wanted(record: Mapping[str, Any], projects: Iterable[str]) -> bool:
+def wanted(decoded: Mapping[str, Any], projects: Iterable[str]) -> bool:
+    record = recorded(decoded)
     kind, _ = payload_of(record["event"])
     project = record["state"]["content"]["project"]
     return (record["outcome"] == "applied" and kind in JUDGED
             and any(fnmatch.fnmatchcase(project, p) for p in projects))
 
 
-def verdict_events(record: Mapping[str, Any], outcomes: Iterable[Outcome]
-                   ) -> list[dict[str, Any]]:
+def verdict_events(decoded: Mapping[str, Any], outcomes: Iterable[Outcome]
+                   ) -> list[ArtifactEvent[Verdict]]:
+    record = recorded(decoded)
     state = record["state"]
     artifact = f"{state['content']['project']}/{state['content']['name']}"
     return [

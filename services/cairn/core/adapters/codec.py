@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import struct
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -130,7 +131,8 @@ class AvroCodec:
             self.registry.set_compatibility(self.subject, "BACKWARD_TRANSITIVE")
         return self._id
 
-    def encode(self, record: dict[str, Any]) -> bytes:
+    def encode(self, record: Mapping[str, Any]) -> bytes:
+        """One of the generated event TypedDicts (cairn.core.domain.event_types), framed."""
         buf = io.BytesIO()
         buf.write(struct.pack(">bI", MAGIC, self.register()))
         schemaless_writer(buf, self.schema, record)

@@ -9,8 +9,6 @@ emitter with no key to sign with is never made (MissingKey).
 
 from __future__ import annotations
 
-from typing import Any
-
 from cairn.core.adapters import schemas, signing
 from cairn.core.adapters.codec import AvroCodec, RegistryClient
 from cairn.core.adapters.kafka import (
@@ -22,6 +20,7 @@ from cairn.core.adapters.kafka import (
 )
 from cairn.core.adapters.settings import Settings
 from cairn.core.adapters.topics import Topics
+from cairn.core.domain.event_types import ArtifactEvent, ConfigEvent, P
 from cairn.core.domain.identity import InvalidInput
 
 
@@ -39,7 +38,7 @@ class Emitter:
     def signed(self, value: bytes) -> list[Header]:
         return signing.sign(value, self.producer_name, self._key)
 
-    def encode(self, event: dict[str, Any]) -> tuple[str, bytes, bytes, list[Header]]:
+    def encode(self, event: ArtifactEvent[P]) -> tuple[str, bytes, bytes, list[Header]]:
         value = self.codec.encode(event)
         if len(value) > self.settings.max_event_bytes:
             raise InvalidInput(
@@ -49,14 +48,14 @@ class Emitter:
             )
         return self.topics.events, event["artifact"].encode(), value, self.signed(value)
 
-    def emit(self, *events: dict[str, Any]) -> None:
+    def emit(self, *events: ArtifactEvent[P]) -> None:
         """Block until Kafka acknowledged every event (acks=all)."""
         produce_all(self.producer, [self.encode(e) for e in events])
 
-    async def emit_async(self, *events: dict[str, Any]) -> None:
+    async def emit_async(self, *events: ArtifactEvent[P]) -> None:
         await produce_all_async(self.producer, [self.encode(e) for e in events])
 
-    def encode_config(self, event: dict[str, Any]) -> tuple[str, bytes, bytes, list[Header]]:
+    def encode_config(self, event: ConfigEvent) -> tuple[str, bytes, bytes, list[Header]]:
         """A ConfigEvent's record, keyed kind/key so one item's changes stay in order."""
         value = self.config_codec.encode(event)
         if len(value) > self.settings.max_event_bytes:
@@ -65,10 +64,10 @@ class Emitter:
         key = f"{event['kind']}/{event['key']}".encode()
         return self.topics.config, key, value, self.signed(value)
 
-    async def emit_config_async(self, event: dict[str, Any]) -> None:
+    async def emit_config_async(self, event: ConfigEvent) -> None:
         await produce_all_async(self.producer, [self.encode_config(event)])
 
-    def emit_config_soon(self, event: dict[str, Any]) -> None:
+    def emit_config_soon(self, event: ConfigEvent) -> None:
         """Queue a ConfigEvent without waiting for Kafka's ack (a record of something that
         happened, such as a refused request, that must never hold up the request)."""
         topic, key, value, headers = self.encode_config(event)

@@ -7,7 +7,7 @@ Kafka; the ledger runs them again because Kafka accepts anything from anyone.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cairn.core.domain.identity import (
@@ -52,15 +52,7 @@ def check_published(
         )
     check_kind(body["kind"], kinds)
     files = body["files"]
-    if not files:
-        raise InvalidInput("no_files", "an artifact version needs at least one file")
-    if len(files) > max_files:
-        raise InvalidInput("too_many_files", f"{len(files)} files exceed the limit of {max_files}")
-    for f in files:
-        check_path(f["path"])
-        check_sha256(f["sha256"])
-        if f["size"] < 0:
-            raise InvalidInput("invalid_size", f"{f['path']}: size must not be negative")
+    check_files(files, max_files)
     digest = manifest_digest(body["kind"], files)
     if digest != body["digest"]:
         raise InvalidInput(
@@ -73,6 +65,20 @@ def check_published(
     if body.get("stage") is not None:
         check_stage(body["stage"])
     check_json_object(body.get("extra") or "{}", "extra")
+
+
+def check_files(files: Sequence[Mapping[str, Any]], max_files: int = 10_000) -> None:
+    """A version's file list: at least one, at most `max_files`, each path, sha256 and size
+    well formed."""
+    if not files:
+        raise InvalidInput("no_files", "an artifact version needs at least one file")
+    if len(files) > max_files:
+        raise InvalidInput("too_many_files", f"{len(files)} files exceed the limit of {max_files}")
+    for f in files:
+        check_path(f["path"])
+        check_sha256(f["sha256"])
+        if f["size"] < 0:
+            raise InvalidInput("invalid_size", f"{f['path']}: size must not be negative")
 
 
 def check_link(link: Mapping[str, Any]) -> None:

@@ -2,24 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Generic, Literal, TypeAlias, TypedDict, get_args
 
-
-class ArtifactEvent(TypedDict):
-    """Input event on cairn.artifact.events, keyed by project/name. `version` selectors are vN, a
-    digest prefix or an alias, resolved by the ledger in order."""
-
-    event_id: str
-    occurred_at: int
-    actor: str
-    source: Source
-    artifact: str
-    schema_version: int
-    payload: tuple[
-        str,
-        Published | MetadataEdited | StageChanged | AliasMoved | LinkAdded | Verdict
-        | LifecycleRequested,
-    ]
+from typing_extensions import TypeVar
 
 
 class Source(TypedDict):
@@ -225,3 +210,137 @@ class DeliveryAttempt(TypedDict):
     duration_ms: float
     state: str
     next_attempt_at: None | int
+
+
+# The branches of ArtifactEvent.payload: the short name travels with the body.
+PayloadType: TypeAlias = Literal[
+    "Published",
+    "MetadataEdited",
+    "StageChanged",
+    "AliasMoved",
+    "LinkAdded",
+    "Verdict",
+    "LifecycleRequested",
+]
+Payload: TypeAlias = (
+    Published
+    | MetadataEdited
+    | StageChanged
+    | AliasMoved
+    | LinkAdded
+    | Verdict
+    | LifecycleRequested
+)
+PAYLOAD_TYPES: tuple[PayloadType, ...] = get_args(PayloadType)
+P = TypeVar("P", bound=Payload, default=Payload)
+
+
+class ArtifactEvent(TypedDict, Generic[P]):
+    """Input event on cairn.artifact.events, keyed by project/name. `version` selectors are vN, a
+    digest prefix or an alias, resolved by the ledger in order."""
+
+    event_id: str
+    occurred_at: int
+    actor: str
+    source: Source
+    artifact: str
+    schema_version: int
+    payload: tuple[str, P]
+
+
+# Each record's Avro field defaults: what a builder fills in for a field not given
+DEFAULTS: dict[str, dict[str, object]] = {
+    "ArtifactEvent": {
+        "schema_version": 1,
+    },
+    "Source": {
+        "host": None,
+        "run_id": None,
+    },
+    "Published": {
+        "links": [],
+        "stage": None,
+        "extra": "",
+    },
+    "FileEntry": {
+        "media_type": None,
+    },
+    "Metadata": {
+        "owner_team": None,
+        "license": None,
+        "data_source": None,
+        "preprocessing": None,
+        "description": None,
+        "card": None,
+        "framework": None,
+        "tags": [],
+        "params": {},
+        "metrics": {},
+        "seeds": {},
+        "data_splits": [],
+    },
+    "DataSplit": {
+        "rows": None,
+        "fraction": None,
+        "selector": None,
+    },
+    "Environment": {
+        "python": None,
+        "packages": {},
+        "os": None,
+        "cpu": None,
+        "accelerators": [],
+        "container_image_digest": None,
+        "git_commit": None,
+        "git_dirty": None,
+        "git_remote": None,
+        "hostname": None,
+    },
+    "Link": {
+        "target": None,
+        "external": None,
+    },
+    "ExternalRef": {
+        "commit": None,
+        "path": None,
+        "license": None,
+    },
+    "MetadataEdited": {
+        "reverts": None,
+    },
+    "AliasMoved": {
+        "version": None,
+    },
+    "Verdict": {
+        "reasons": [],
+        "score": None,
+    },
+    "LifecycleRequested": {
+        "reason": None,
+    },
+    "RecordedEvent": {
+        "outcome": "applied",
+    },
+    "VersionState": {
+        "stage": None,
+        "aliases": [],
+        "status": "active",
+        "validation": "pending",
+        "completeness": None,
+        "legal_hold": False,
+    },
+    "UsageEvent": {
+        "schema_version": 1,
+        "retrieve_ms": None,
+    },
+    "ConfigEvent": {
+        "schema_version": 1,
+        "body": None,
+    },
+    "DeliveryAttempt": {
+        "schema_version": 1,
+        "status_code": None,
+        "error": None,
+        "next_attempt_at": None,
+    },
+}

@@ -1,4 +1,5 @@
-"""Building and reading events as plain dicts shaped by the Avro schemas.
+"""Building and reading events as the TypedDicts generated from the Avro schemas
+(cairn.core.domain.event_types): the one definition of each event's shape.
 
 The payload union is written as (record name, body) so fastavro never guesses the branch;
 `plain()` turns what fastavro reads (UUID, datetime) back into JSON-ready values, the form
@@ -12,57 +13,68 @@ import json
 import socket
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from uuid6 import uuid7
 
-NAMESPACE = "dev.cairn.events"
-PAYLOAD_TYPES = (
-    "Published",
-    "MetadataEdited",
-    "StageChanged",
-    "AliasMoved",
-    "LinkAdded",
-    "Verdict",
-    "LifecycleRequested",
+from cairn.core.domain.event_types import (
+    PAYLOAD_TYPES,
+    ArtifactEvent,
+    ConfigEvent,
+    P,
+    PayloadType,
+    RecordedEvent,
+    Source,
 )
+
+__all__ = ["PAYLOAD_TYPES", "NAMESPACE", "new_event", "new_config_event", "payload_of",
+           "recorded", "plain", "now_ms", "source"]
+
+NAMESPACE = "dev.cairn.events"
 
 
 def now_ms() -> int:
     return int(dt.datetime.now(dt.UTC).timestamp() * 1000)
 
 
+def source(tool: str, run_id: str | None = None) -> Source:
+    """Which program on which host made an event."""
+    return {"tool": tool, "host": socket.gethostname(), "run_id": run_id}
+
+
 def new_event(
     artifact: str,
-    payload_type: str,
-    body: Mapping[str, Any],
+    payload_type: PayloadType,
+    body: P,
     *,
     actor: str,
     tool: str,
     run_id: str | None = None,
     event_id: str | None = None,
-) -> dict[str, Any]:
+) -> ArtifactEvent[P]:
+    """An event whose payload is `body`, a record of type `payload_type`."""
     if payload_type not in PAYLOAD_TYPES:
         raise ValueError(f"unknown payload type {payload_type}")
     return {
         "event_id": event_id or str(uuid7()),
         "occurred_at": now_ms(),
         "actor": actor,
-        "source": {"tool": tool, "host": socket.gethostname(), "run_id": run_id},
+        "source": source(tool, run_id),
         "artifact": artifact,
         "schema_version": 1,
-        "payload": (f"{NAMESPACE}.{payload_type}", dict(body)),
+        "payload": (f"{NAMESPACE}.{payload_type}", body),
     }
 
 
 def new_config_event(kind: str, key: str, body: Mapping[str, Any] | None, *, actor: str,
-                     tool: str) -> dict[str, Any]:
-    """A ConfigEvent for cairn.config.events; `body=None` removes the item."""
+                     tool: str) -> ConfigEvent:
+    """A ConfigEvent for cairn.config.events; `body=None` removes the item. The body is a
+    configuration item (a subscription, a policy, a denial): JSON of its kind's own shape."""
     return {
         "event_id": str(uuid7()),
         "occurred_at": now_ms(),
         "actor": actor,
-        "source": {"tool": tool, "host": socket.gethostname(), "run_id": None},
+        "source": source(tool),
         "schema_version": 1,
         "kind": kind,
         "key": key,
@@ -70,10 +82,17 @@ def new_config_event(kind: str, key: str, body: Mapping[str, Any] | None, *, act
     }
 
 
-def payload_of(event: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """(short type name, body) of an event's payload."""
+def payload_of(event: Mapping[str, Any]) -> tuple[str, Any]:
+    """(short type name, body) of an event's payload; the body is one of `Payload`'s
+    branches, the one the name says."""
     name, body = event["payload"]
     return name.rsplit(".", 1)[-1], body
+
+
+def recorded(record: Mapping[str, Any]) -> RecordedEvent:
+    """A changelog record as decoded (AvroCodec.decode with RecordedEvent.avsc as the reader
+    schema resolves every record to exactly that shape), typed as what it is."""
+    return cast(RecordedEvent, record)
 
 
 def plain(value: Any) -> Any:

@@ -9,9 +9,8 @@ event id and the ledger, which dedupes by event_id, applies it once.
 
 from __future__ import annotations
 
-from typing import Any
-
 from cairn.core.domain.derived_ids import derived_uuid7
+from cairn.core.domain.event_types import ArtifactEvent, LifecycleRequested
 from cairn.core.domain.events import new_event
 from cairn.core.domain.retention import Plan, Step
 
@@ -24,7 +23,7 @@ def request_id(step: Step) -> str:
 
 
 def lifecycle_events(project: str, plan: Plan, *, tool: str, note: str
-                     ) -> list[dict[str, Any]]:
+                     ) -> list[ArtifactEvent[LifecycleRequested]]:
     """One event per step; `note` says who asked (a user through the api, or the schedule)."""
     return [
         new_event(step.version.artifact, "LifecycleRequested",

@@ -7,12 +7,10 @@ it shows up.
 
 from __future__ import annotations
 
-import socket
-
 from uuid6 import uuid7
 
 from cairn.core.domain.event_types import UsageEvent
-from cairn.core.domain.events import now_ms
+from cairn.core.domain.events import now_ms, source
 from cairn.core.domain.identity import InvalidInput
 
 ACTIONS = ("view", "download")
@@ -51,7 +49,7 @@ def usage_event(
         "event_id": str(uuid7()),
         "occurred_at": now_ms(),
         "actor": actor,
-        "source": {"tool": tool, "host": socket.gethostname(), "run_id": None},
+        "source": source(tool),
         "artifact": artifact,
         "schema_version": 1,
         "digest": digest,
