@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from rich.console import Console
-
 from cairn.cli import render
 from cairn.cli.access import audit_table
+from rich.console import Console
 
 
 @pytest.mark.parametrize(("value", "shown"), [
