@@ -1,0 +1,134 @@
+"""The web UI in a real browser (Playwright driving Debian's chromium) on the real stack: sign
+in, search, a suggestion as you type, a facet that applies on click, a version page whose
+lineage graph is clicked through to the version it was trained on.
+
+Screenshots of each step go to test-artifacts/ui-browser/ (gitignored) for a person to look
+at. Without a chromium on the machine the test is skipped and says so (`apt-get install
+chromium`; no `playwright install`: the system browser is the one driven).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+from cairn.sdk import Client
+
+from tests.clients import sdk_fixture  # noqa: F401
+from tests.conftest import API_TOKEN
+from tests.endpoints import ROOT
+from tests.processes import Service
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+SHOTS = ROOT / "test-artifacts" / "ui-browser"
+
+
+def _chromium() -> str | None:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+
+
+@pytest.fixture(scope="module")
+def chain(sdk: Client, api: Service, indexer: Service,
+          tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A public project: dataset `birds` ← model `finch` (trained_on; tag, metric) ← eval
+    `finch-eval` (evaluates), all indexed."""
+    project, work = f"uib-{uuid.uuid4().hex[:8]}", tmp_path_factory.mktemp("browser")
+
+    def publish(kind: str, name: str, links: list[tuple[str, str]],
+                **metadata: object) -> None:
+        (work / "f.bin").write_bytes(uuid.uuid4().bytes)
+        sdk.publish(kind, project, name, ["f.bin"], root=work, links=links,
+                    metadata={"creator": "tests", "license": "MIT", **metadata})
+
+    publish("dataset", "birds", [], tags=["ornithology"])
+    publish("model", "finch", [("trained_on", f"{project}/birds@v1")],
+            tags=["ornithology"], metrics={"top1": 0.83})
+    publish("eval_log", "finch-eval", [("evaluates", f"{project}/finch@v1")])
+    deadline = time.monotonic() + 90
+    with httpx.Client(base_url=api.url, timeout=30) as http:
+        while http.get("/v1/search", params={"project": project}).json().get("total") != 3:
+            assert time.monotonic() < deadline, "not indexed in 90 s"
+            time.sleep(0.5)
+    return project
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    executable = _chromium()
+    if executable is None:
+        print("SKIPPED: no chromium on this machine (apt-get install chromium)")
+        pytest.skip("no chromium on this machine (apt-get install chromium)")
+    with playwright_api.sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def test_search_facet_version_and_a_lineage_click(browser: Browser, api: Service,
+                                                  chain: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(base_url=api.url, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error"
+            and not msg.text.startswith("Failed to load resource") else None)
+    page.on("response", lambda reply: errors.append(f"{reply.status} {reply.url}")
+            if reply.status >= 400 and not reply.url.endswith("/favicon.ico") else None)
+    expect = playwright_api.expect
+
+    page.goto("/ui/login")
+    page.fill("input[name=token]", API_TOKEN)
+    page.click("form.login button[type=submit]")
+    expect(page.locator(".who")).to_contain_text("signed in as")
+
+    page.goto(f"/ui?project={chain}")
+    expect(page.locator("table.hits a.ref")).to_have_count(3)
+    # the search box suggests as you type (the datalist the script fills from /ui/suggest)
+    page.fill("form.search input[name=q]", "finc")
+    expect(page.locator(f'#suggestions option[value="{chain}/finch"]')).to_have_count(1)
+    page.screenshot(path=SHOTS / "1-search.png", full_page=True)
+
+    # ticking a facet applies it at once: no Search button pressed
+    page.fill("form.search input[name=q]", "")
+    with page.expect_navigation():
+        page.check('fieldset[data-facet=kind] input[value="model"]')
+    assert re.search(r"[?&]kind=model\b", page.url)
+    expect(page.locator("table.hits a.ref")).to_have_count(1)
+    page.screenshot(path=SHOTS / "2-facet.png", full_page=True)
+
+    page.click(f'table.hits a.ref:text-is("{chain}/finch@v1")')
+    page.wait_for_url(f"**/ui/artifacts/{chain}/finch/versions/v1")
+    graph = page.locator(".lineage-view svg")
+    expect(graph).to_be_visible()
+    # readable: drawn at its own size (11 pt labels), not shrunk to fit the column
+    natural = float((graph.get_attribute("width") or "0").removesuffix("pt")) * 4 / 3
+    box = graph.bounding_box()
+    assert box is not None and abs(box["width"] - natural) < 2, (box, natural)
+    page.click("button[data-zoom=in]")
+    expect(page.locator(".lineage-view")).to_have_attribute("data-scale", "1.25")
+    page.click("button[data-zoom=reset]")
+    page.screenshot(path=SHOTS / "3-version.png", full_page=True)
+
+    # a node of the graph is a link: the dataset it was trained on
+    page.locator(".lineage-view a", has_text=f"{chain}/birds@v1").click()
+    page.wait_for_url(f"**/ui/artifacts/{chain}/birds/versions/v1")
+    expect(page.locator("h1")).to_contain_text(f"{chain}/birds@v1")
+    page.screenshot(path=SHOTS / "4-clicked-node.png", full_page=True)
+    context.close()
+    assert not errors, errors  # no script error and nothing the CSP refused
