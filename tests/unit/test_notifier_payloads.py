@@ -82,3 +82,24 @@ def test_jobs_are_planned_in_seq_order() -> None:
                         b"k")
     assert [(j.subscription.id, j.seq) for j in planned] == [
         ("a", 1), ("b", 1), ("a", 2), ("b", 2)]
+
+
+def test_every_payload_type_has_its_headline() -> None:
+    bodies = {
+        "Published": ({}, "published v3 (model)"),
+        "StageChanged": ({"version": "v3", "stage": "production"}, "v3 moved to production"),
+        "AliasMoved": ({"alias": "best", "version": "v3"}, "alias best now points at v3"),
+        "Verdict": ({"version": "v3", "check": "files", "status": "passed", "reasons": [],
+                     "score": None}, "v3 check files: passed"),
+        "MetadataEdited": ({"version": "v3", "changes": "{}", "reverts": None},
+                           "v3 metadata edited"),
+        "LinkAdded": ({"version": "v3", "link": {"relation": "uses", "target": "p/d@v1",
+                                                 "external": None}}, "v3 linked (uses)"),
+        "LifecycleRequested": ({"version": "v3", "action": "archive", "reason": None},
+                               "v3 archive requested"),
+    }
+    for event_type, (body, what) in bodies.items():
+        line = payloads.headline(record(event_type=event_type, body=body))  # type: ignore[arg-type]
+        assert line == f"vision/resnet: {what} by ana", event_type
+    removed = record(event_type="AliasMoved", body={"alias": "best", "version": None})
+    assert payloads.headline(removed) == "vision/resnet: alias best removed by ana"  # type: ignore[arg-type]

@@ -15,8 +15,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cairn.core.domain.event_types import RecordedEvent
-from cairn.core.domain.events import payload_of, recorded
+from cairn.core.domain.event_types import (
+    AliasMoved,
+    LifecycleRequested,
+    LinkAdded,
+    MetadataEdited,
+    Published,
+    RecordedEvent,
+    StageChanged,
+    Verdict,
+)
+from cairn.core.domain.events import payload_as, payload_of, recorded
 
 # The version facts a subscriber gets with every change (not the manifest or environment:
 # a webhook says what happened; the api has the rest).
@@ -94,27 +103,26 @@ def json_body(record: RecordedEvent, subscription: str, team: str) -> dict[str, 
 
 def headline(record: RecordedEvent) -> str:
     """One line saying what happened, for people (Slack, logs)."""
-    event_type, body = payload_of(record["event"])
-    s = record["state"]
+    event, s = record["event"], record["state"]
     n = s["version_number"]
-    if event_type == "Published":
+    if payload_as(event, Published) is not None:
         what = f"published v{n} ({s['content']['kind']})"
-    elif event_type == "StageChanged":
-        what = f"v{n} moved to {body['stage']}"
-    elif event_type == "AliasMoved":
-        what = (f"alias {body['alias']} now points at v{n}" if body.get("version")
-                else f"alias {body['alias']} removed")
-    elif event_type == "Verdict":
-        what = f"v{n} check {body['check']}: {body['status']}"
-    elif event_type == "MetadataEdited":
+    elif (staged := payload_as(event, StageChanged)) is not None:
+        what = f"v{n} moved to {staged['stage']}"
+    elif (moved := payload_as(event, AliasMoved)) is not None:
+        what = (f"alias {moved['alias']} now points at v{n}" if moved.get("version")
+                else f"alias {moved['alias']} removed")
+    elif (verdict := payload_as(event, Verdict)) is not None:
+        what = f"v{n} check {verdict['check']}: {verdict['status']}"
+    elif payload_as(event, MetadataEdited) is not None:
         what = f"v{n} metadata edited"
-    elif event_type == "LinkAdded":
-        what = f"v{n} linked ({body['link'].get('relation')})"
-    elif event_type == "LifecycleRequested":
-        what = f"v{n} {body['action']} requested"
+    elif (linked := payload_as(event, LinkAdded)) is not None:
+        what = f"v{n} linked ({linked['link'].get('relation')})"
+    elif (requested := payload_as(event, LifecycleRequested)) is not None:
+        what = f"v{n} {requested['action']} requested"
     else:
-        what = f"v{n} {event_type}"
-    return f"{record['event']['artifact']}: {what} by {record['event']['actor']}"
+        what = f"v{n} {payload_of(event)[0]}"
+    return f"{event['artifact']}: {what} by {event['actor']}"
 
 
 def _mrkdwn(text: str) -> str:

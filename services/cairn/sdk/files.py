@@ -17,9 +17,10 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 from cairn.core.adapters.blobstore import read_chunks
+from cairn.core.domain.event_types import FileEntry
 from cairn.core.domain.identity import InvalidInput, check_path, check_path_length
 from cairn.sdk.progress import Advance, bytes_progress
 
@@ -50,7 +51,7 @@ class LocalFile:
     sha256: str
     media_type: str | None
 
-    def entry(self) -> dict[str, Any]:
+    def entry(self) -> FileEntry:
         return {"path": self.path, "size": self.size, "sha256": self.sha256,
                 "media_type": self.media_type}
 

@@ -13,7 +13,7 @@ import json
 import socket
 import uuid
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from uuid6 import uuid7
 
@@ -22,15 +22,17 @@ from cairn.core.domain.event_types import (
     ArtifactEvent,
     ConfigEvent,
     P,
+    Payload,
     PayloadType,
     RecordedEvent,
     Source,
 )
 
 __all__ = ["PAYLOAD_TYPES", "NAMESPACE", "new_event", "new_config_event", "payload_of",
-           "recorded", "plain", "now_ms", "source"]
+           "payload_as", "recorded", "plain", "now_ms", "source"]
 
 NAMESPACE = "dev.cairn.events"
+B = TypeVar("B", bound=Payload)
 
 
 def now_ms() -> int:
@@ -82,11 +84,18 @@ def new_config_event(kind: str, key: str, body: Mapping[str, Any] | None, *, act
     }
 
 
-def payload_of(event: Mapping[str, Any]) -> tuple[str, Any]:
-    """(short type name, body) of an event's payload; the body is one of `Payload`'s
-    branches, the one the name says."""
+def payload_of(event: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(short type name, body) of an event's payload; the body is the `Payload` branch the
+    name says (`payload_as` gives it typed)."""
     name, body = event["payload"]
     return name.rsplit(".", 1)[-1], body
+
+
+def payload_as(event: Mapping[str, Any], record: type[B]) -> B | None:
+    """The payload's body typed as `record` (a generated payload TypedDict, e.g. Verdict) if
+    the event carries one, else None."""
+    name, body = payload_of(event)
+    return cast(B, body) if name == record.__name__ else None
 
 
 def recorded(record: Mapping[str, Any]) -> RecordedEvent:
