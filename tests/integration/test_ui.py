@@ -130,6 +130,27 @@ def test_the_cookie_never_authorizes_a_write_or_the_json_api(world: World) -> No
                         ).status_code == 200  # the same cookie reads the page
 
 
+def test_compare_shows_no_version_the_caller_may_not_see(world: World) -> None:
+    _eventually(lambda: _indexed(world))
+    public = f"{world.public}/quokka-public@v1"
+    with _browser(world) as http:
+        hidden = http.get("/ui/compare", params={"ref": [public, world.model]})
+        missing = http.get("/ui/compare", params={
+            "ref": [public, f"nope-{world.tag}/quokka-model@v1"]})
+        assert hidden.status_code == missing.status_code == 404
+        assert hidden.text.replace(world.private, "P") == missing.text.replace(
+            f"nope-{world.tag}", "P")
+        _sign_in(http, str(world.tokens["viewer"]))
+        shown = http.get("/ui/compare", params={"ref": [public, world.model]})
+        assert shown.status_code == 200
+        assert f'href="/ui/artifacts/{world.private}/quokka-model/versions/v1"' in shown.text
+        assert '<tr class="differs"><th>kind</th>' not in shown.text  # both models
+        assert '<tr class="differs"><th>digest</th>' in shown.text
+        too_many = http.get("/ui/compare", params={"ref": [f"{public[:-1]}{n}"
+                                                            for n in range(1, 8)]})
+        assert too_many.status_code == 400 and "too_many_compared" in too_many.text
+
+
 @pytest.fixture(scope="module")
 def judged_ref(world: World, validator: Service, cairn_env: dict[str, str],
                tmp_path_factory: pytest.TempPathFactory) -> str:

@@ -1,6 +1,7 @@
 """The web UI in a real browser (Playwright driving Debian's chromium) on the real stack: sign
 in, search, a suggestion as you type, a facet that applies on click, a version page whose
-lineage graph is clicked through to the version it was trained on.
+lineage graph is clicked through to the version it was trained on, a comparison of two
+versions with the differing rows marked.
 
 Screenshots of each step go to test-artifacts/ui-browser/ (gitignored) for a person to look
 at. Without a chromium on the machine the test is skipped and says so (`apt-get install
@@ -57,9 +58,11 @@ def chain(sdk: Client, api: Service, indexer: Service,
     publish("model", "finch", [("trained_on", f"{project}/birds@v1")],
             tags=["ornithology"], metrics={"top1": 0.83})
     publish("eval_log", "finch-eval", [("evaluates", f"{project}/finch@v1")])
+    publish("model", "finch", [("trained_on", f"{project}/birds@v1")],
+            tags=["ornithology"], metrics={"top1": 0.86}, params={"lr": 0.01})
     deadline = time.monotonic() + 90
     with httpx.Client(base_url=api.url, timeout=30) as http:
-        while http.get("/v1/search", params={"project": project}).json().get("total") != 3:
+        while http.get("/v1/search", params={"project": project}).json().get("total") != 4:
             assert time.monotonic() < deadline, "not indexed in 90 s"
             time.sleep(0.5)
     return project
@@ -98,7 +101,7 @@ def test_search_facet_version_and_a_lineage_click(browser: Browser, api: Service
     expect(page.locator(".who")).to_contain_text("signed in as")
 
     page.goto(f"/ui?project={chain}")
-    expect(page.locator("table.hits a.ref")).to_have_count(3)
+    expect(page.locator("table.hits a.ref")).to_have_count(4)
     # the search box suggests as you type (the datalist the script fills from /ui/suggest)
     page.fill("form.search input[name=q]", "finc")
     expect(page.locator(f'#suggestions option[value="{chain}/finch"]')).to_have_count(1)
@@ -109,7 +112,7 @@ def test_search_facet_version_and_a_lineage_click(browser: Browser, api: Service
     with page.expect_navigation():
         page.check('fieldset[data-facet=kind] input[value="model"]')
     assert re.search(r"[?&]kind=model\b", page.url)
-    expect(page.locator("table.hits a.ref")).to_have_count(1)
+    expect(page.locator("table.hits a.ref")).to_have_count(2)  # finch v1 and v2
     page.screenshot(path=SHOTS / "2-facet.png", full_page=True)
 
     page.click(f'table.hits a.ref:text-is("{chain}/finch@v1")')
@@ -130,5 +133,18 @@ def test_search_facet_version_and_a_lineage_click(browser: Browser, api: Service
     page.wait_for_url(f"**/ui/artifacts/{chain}/birds/versions/v1")
     expect(page.locator("h1")).to_contain_text(f"{chain}/birds@v1")
     page.screenshot(path=SHOTS / "4-clicked-node.png", full_page=True)
+
+    # compare finch's two versions: the artifact page ticks the newest two
+    page.goto(f"/ui/artifacts/{chain}/finch")
+    page.click("table.versions button[type=submit]")
+    page.wait_for_url("**/ui/compare?*")
+    top1 = page.locator("table.compare tr", has=page.locator("th", has_text="top1"))
+    expect(top1).to_have_class("differs")
+    expect(top1.locator("td")).to_have_text(["0.86", "0.83"])
+    expect(page.locator("table.compare tr", has=page.locator("th", has_text="python"))
+           ).to_have_class("same")
+    page.check("input.only-differences")
+    expect(page.locator("table.compare tr.same").first).to_be_hidden()
+    page.screenshot(path=SHOTS / "5-compare.png", full_page=True)
     context.close()
     assert not errors, errors  # no script error and nothing the CSP refused

@@ -132,6 +132,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/ui/artifacts/{project}/{name}/metrics.svg"): Rule("read"),
     ("GET", "/ui/lineage/{ref:path}.svg"): Rule("read", "ref"),
     ("GET", "/ui/suggest"): Rule("read", "filtered"),
+    ("GET", "/ui/compare"): Rule("read", "filtered"),
     **{(m, p): PUBLIC for m, p in (("GET", "/ui/login"), ("POST", "/ui/login"),
                                    ("POST", "/ui/logout"), ("GET", "/ui/static/{name}"))},
 }

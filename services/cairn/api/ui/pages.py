@@ -1,7 +1,7 @@
-"""The pages: search, an artifact's versions, one version's detail, and the pictures they
-embed. Each reuses what its JSON route runs (the search route itself, cairn.api.reads,
-the redaction in cairn.api.visibility, the picture routes), with the caller resolved the
-same way, so the UI can show nothing the JSON api would not.
+"""The pages: search, an artifact's versions, one version's detail, a comparison of
+versions, and the pictures they embed. Each reuses what its JSON route runs (the search
+route itself, cairn.api.reads, the redaction in cairn.api.visibility, the picture routes),
+with the caller resolved the same way, so the UI can show nothing the JSON api would not.
 """
 
 from __future__ import annotations
@@ -12,15 +12,25 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 
 from cairn.api import reads
-from cairn.api.deps import HiddenProjects, PoolDep, SearchDep, Selector, SettingsDep, UsageDep
+from cairn.api.deps import (
+    HiddenProjects,
+    PoolDep,
+    SearchDep,
+    Selector,
+    SettingsDep,
+    UsageDep,
+    check_selector,
+)
+from cairn.api.errors import not_found
 from cairn.api.lineage import MAX_DEPTH
 from cairn.api.routers import pictures
 from cairn.api.routers import search as search_route
+from cairn.api.ui import compare
 from cairn.api.ui.graph import depth_of, lineage_svg
 from cairn.api.ui.html import page
 from cairn.api.usage import count_view
 from cairn.api.visibility import redact_detail
-from cairn.core.domain.identity import check_name
+from cairn.core.domain.identity import InvalidInput, check_name, parse_ref
 from cairn.search.query import FACETS
 
 router = APIRouter(prefix="/ui", tags=["ui"], include_in_schema=False)
@@ -102,6 +112,27 @@ async def version_page(request: Request, project: str, name: str, selector: Sele
     background.add_task(count_view, usage, request, detail)
     return await page(request, "version.html", v=redact_detail(detail, hidden), graph=graph,
                       depth=levels, max_depth=MAX_DEPTH)
+
+
+@router.get("/compare")
+async def compare_page(request: Request, pool: PoolDep, hidden: HiddenProjects,
+                       ref: Many = None) -> Response:
+    """Two to six versions side by side (`ref` repeats), differing rows marked. A version the
+    caller may not see is not found, as on its own page."""
+    refs = list(dict.fromkeys(r.strip() for r in ref or [] if r.strip()))
+    if len(refs) > compare.MAX_COMPARED:
+        raise InvalidInput("too_many_compared", f"compare at most {compare.MAX_COMPARED} "
+                           "versions")
+    details = []
+    for text in refs:
+        parsed = parse_ref(text)
+        if hidden.unseen(parsed.project):  # answered as a project that does not exist
+            raise not_found(f"artifact {parsed.project}/{parsed.name}")
+        detail = await reads.version_detail(pool, parsed.project, parsed.name,
+                                            check_selector(parsed.selector or "latest"))
+        details.append(redact_detail(detail, hidden))
+    return await page(request, "compare.html", versions=details,
+                      sections=compare.sections(details) if len(details) > 1 else [])
 
 
 # The pictures the pages embed, at /ui paths so the sign-in cookie can read them: the

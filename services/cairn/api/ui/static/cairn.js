@@ -1,7 +1,8 @@
 /* Cairn web UI: the little that needs a script. Every page works without it.
    - lineage: zoom buttons scale the inline SVG, whose box scrolls;
    - search: a ticked facet applies at once; the search box suggests names, tags and
-     metrics (GET /ui/suggest, the JSON api's /v1/suggest as the signed-in caller). */
+     metrics (GET /ui/suggest, the JSON api's /v1/suggest as the signed-in caller);
+   - compare: a box hides the rows where the versions agree. */
 (function () {
   "use strict";
 
@@ -80,7 +81,18 @@
     });
   }
 
+  function differences() {
+    var toggle = document.querySelector("input.only-differences");
+    var table = document.querySelector("table.compare");
+    if (!toggle || !table) return;
+    toggle.parentNode.hidden = false;
+    toggle.addEventListener("change", function () {
+      table.classList.toggle("only-differences", toggle.checked);
+    });
+  }
+
   zoom();
   facets();
   suggestions();
+  differences();
 })();
