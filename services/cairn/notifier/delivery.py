@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 from tenacity import (
@@ -35,7 +33,8 @@ from uuid6 import uuid7
 from cairn.core.adapters.pinning import pinned
 from cairn.core.adapters.targets import Checked, Refused, origin
 from cairn.core.domain import webhook_signing as signing
-from cairn.core.domain.events import now_ms
+from cairn.core.domain.event_types import DeliveryAttempt
+from cairn.core.domain.events import now_ms, source
 from cairn.notifier.jobs import Job
 
 DELIVERED, RETRYING, DEAD = "delivered", "retrying", "dead"
@@ -78,12 +77,12 @@ class Attempt:
     next_attempt_at: int | None = None
 
 
-def report_event(a: Attempt) -> dict[str, Any]:
+def report_event(a: Attempt) -> DeliveryAttempt:
     """An attempt as a DeliveryAttempt record (Avro, cairn.notifier.deliveries)."""
     job = a.job
     return {
         "event_id": str(uuid7()), "occurred_at": a.attempted_at, "actor": "notifier",
-        "source": {"tool": "notifier", "host": socket.gethostname(), "run_id": None},
+        "source": source("notifier"),
         "artifact": job.artifact, "schema_version": 1, "subscription": job.subscription.id,
         "team": job.subscription.team, "delivery_id": job.delivery_id, "seq": job.seq,
         "event_type": job.event_type, "target": origin(job.subscription.url),
