@@ -85,6 +85,8 @@ def test_private_projects_appear_only_after_signing_in(world: World) -> None:
         missing = http.get(f"/ui/artifacts/nope-{world.tag}/quokka-model/versions/v1")
         assert refused.text.replace(p, "P") == missing.text.replace(f"nope-{world.tag}", "P")
         assert http.get(f"/ui/lineage/{world.model}.svg").status_code == 404
+        model_file = f"{model_page}/files/m-{world.tag}"  # access_world wrote it
+        assert http.get(model_file).status_code == 404  # its file preview: not found either
 
         signed = _sign_in(http, str(world.tokens["viewer"]))
         cookie = signed.headers["set-cookie"].lower()
@@ -95,6 +97,8 @@ def test_private_projects_appear_only_after_signing_in(world: World) -> None:
         assert f"signed in as <strong>{world.users['viewer']}</strong>" in found
         shown = http.get(model_page)
         assert shown.status_code == 200 and world.model in shown.text
+        assert f'href="{model_file}"' in shown.text
+        assert http.get(model_file).status_code == 200
         picture = http.get(f"/ui/lineage/{world.model}.svg")
         assert picture.status_code == 200 and picture.headers["content-type"].startswith(
             "image/svg")
@@ -158,9 +162,11 @@ def judged_ref(world: World, validator: Service, cairn_env: dict[str, str],
     tries to inject a script, trained on the world's public model."""
     tmp = tmp_path_factory.mktemp("ui")
     (tmp / "w.bin").write_bytes(uuid.uuid4().bytes)
+    (tmp / "README.md").write_text(f"# Evil card\n\n{EVIL} [x](javascript:alert(1))\n")
     with Client(world.api.url, API_TOKEN, settings_for(cairn_env), progress=False) as sdk:
         # the `validator` fixture judges projects named val-*
-        ref = sdk.publish("model", f"val-ui{world.tag}", "evil", ["w.bin"], root=tmp,
+        ref = sdk.publish("model", f"val-ui{world.tag}", "evil", ["w.bin", "README.md"],
+                          root=tmp,
                           metadata={"creator": "tests", "description": EVIL},
                           links=[("trained_on", f"{world.public}/quokka-public@v1")]).ref
         assert ref
@@ -216,7 +222,10 @@ def test_a_malicious_description_is_escaped(world: World, judged_ref: str) -> No
             return text if "evil@v1" in text else None
 
         found = _eventually(listed)
-    for html in (detail, found):  # the only script is the UI's own file
+        card = http.get(f"/ui/artifacts/{project}/evil/versions/v1/files/README.md").text
+    for html in (detail, found, card):  # the only script is the UI's own file
         assert EVIL not in html and re.findall(r"<script[^>]*>", html) == [OUR_SCRIPT]
+        assert "javascript:" not in html.replace("[x](javascript:", "")
+    assert "<h1>Evil card</h1>" in detail and "<h1>Evil card</h1>" in card
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in detail
     assert "&lt;script&gt;" in found

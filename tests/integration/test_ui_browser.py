@@ -1,7 +1,7 @@
 """The web UI in a real browser (Playwright driving Debian's chromium) on the real stack: sign
 in, search, a suggestion as you type, a facet that applies on click, a version page whose
-lineage graph is clicked through to the version it was trained on, a comparison of two
-versions with the differing rows marked.
+lineage graph is clicked through to the version it was trained on, that dataset's card
+(Markdown) and a CSV preview, a comparison of two versions with the differing rows marked.
 
 Screenshots of each step go to test-artifacts/ui-browser/ (gitignored) for a person to look
 at. Without a chromium on the machine the test is skipped and says so (`apt-get install
@@ -14,7 +14,7 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +32,16 @@ if TYPE_CHECKING:
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 SHOTS = ROOT / "test-artifacts" / "ui-browser"
+CARD = """# Birds
+
+Wing spans of **80 finches**, one row each.
+
+| column | meaning |
+|---|---|
+| wingspan_cm | tip to tip |
+
+<script>document.title = "owned"</script> [a link](javascript:alert(1))
+"""
 
 
 def _chromium() -> str | None:
@@ -48,13 +58,16 @@ def chain(sdk: Client, api: Service, indexer: Service,
     `finch-eval` (evaluates), all indexed."""
     project, work = f"uib-{uuid.uuid4().hex[:8]}", tmp_path_factory.mktemp("browser")
 
-    def publish(kind: str, name: str, links: list[tuple[str, str]],
+    def publish(kind: str, name: str, links: list[tuple[str, str]], more: Sequence[str] = (),
                 **metadata: object) -> None:
         (work / "f.bin").write_bytes(uuid.uuid4().bytes)
-        sdk.publish(kind, project, name, ["f.bin"], root=work, links=links,
+        sdk.publish(kind, project, name, ["f.bin", *more], root=work, links=links,
                     metadata={"creator": "tests", "license": "MIT", **metadata})
 
-    publish("dataset", "birds", [], tags=["ornithology"])
+    (work / "birds.csv").write_text("species,wingspan_cm,count\n" + "".join(
+        f"finch-{i},{20 + i},{i * 7}\n" for i in range(80)))
+    (work / "README.md").write_text(CARD)
+    publish("dataset", "birds", [], ["birds.csv", "README.md"], tags=["ornithology"])
     publish("model", "finch", [("trained_on", f"{project}/birds@v1")],
             tags=["ornithology"], metrics={"top1": 0.83})
     publish("eval_log", "finch-eval", [("evaluates", f"{project}/finch@v1")])
@@ -131,8 +144,22 @@ def test_search_facet_version_and_a_lineage_click(browser: Browser, api: Service
     # a node of the graph is a link: the dataset it was trained on
     page.locator(".lineage-view a", has_text=f"{chain}/birds@v1").click()
     page.wait_for_url(f"**/ui/artifacts/{chain}/birds/versions/v1")
-    expect(page.locator("h1")).to_contain_text(f"{chain}/birds@v1")
-    page.screenshot(path=SHOTS / "4-clicked-node.png", full_page=True)
+    expect(page.locator("h1").first).to_contain_text(f"{chain}/birds@v1")
+    # its card, rendered from README.md with the HTML and the javascript: link left inert
+    expect(page.locator(".card strong")).to_have_text("80 finches")
+    expect(page.locator(".card table td").first).to_have_text("wingspan_cm")
+    assert page.title() != "owned" and page.locator(".card a").count() == 0
+    page.screenshot(path=SHOTS / "4-clicked-node-card.png", full_page=True)
+
+    # a CSV file previewed: its first rows as a table
+    page.click('table.files a:text-is("birds.csv")')
+    page.wait_for_url("**/birds/versions/v1/files/birds.csv")
+    expect(page.locator("table.csv thead th")).to_have_text(
+        ["species", "wingspan_cm", "count"])
+    expect(page.locator("table.csv tbody tr")).to_have_count(50)
+    expect(page.locator("table.csv tbody tr").first.locator("td")).to_have_text(
+        ["finch-0", "20", "0"])
+    page.screenshot(path=SHOTS / "5-csv-preview.png", full_page=True)
 
     # compare finch's two versions: the artifact page ticks the newest two
     page.goto(f"/ui/artifacts/{chain}/finch")
@@ -145,6 +172,6 @@ def test_search_facet_version_and_a_lineage_click(browser: Browser, api: Service
            ).to_have_class("same")
     page.check("input.only-differences")
     expect(page.locator("table.compare tr.same").first).to_be_hidden()
-    page.screenshot(path=SHOTS / "5-compare.png", full_page=True)
+    page.screenshot(path=SHOTS / "6-compare.png", full_page=True)
     context.close()
     assert not errors, errors  # no script error and nothing the CSP refused

@@ -60,6 +60,7 @@ ARTIFACT = "/v1/artifacts/{project}/{name}"
 VERSION = ARTIFACT + "/versions/{selector}"
 SUB = "/v1/subscriptions/{sub_id}"
 RETENTION = "/v1/projects/{project}/retention"
+UI_VERSION = "/ui/artifacts/{project}/{name}/versions/{selector}"
 
 RULES: dict[tuple[str, str], Rule] = {
     **{("GET", p): PUBLIC for p in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs",
@@ -133,6 +134,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/ui/lineage/{ref:path}.svg"): Rule("read", "ref"),
     ("GET", "/ui/suggest"): Rule("read", "filtered"),
     ("GET", "/ui/compare"): Rule("read", "filtered"),
+    ("GET", UI_VERSION + "/files/{path:path}"): Rule("read"),
+    ("GET", UI_VERSION + "/raw/{path:path}"): Rule("read"),
     **{(m, p): PUBLIC for m, p in (("GET", "/ui/login"), ("POST", "/ui/login"),
                                    ("POST", "/ui/logout"), ("GET", "/ui/static/{name}"))},
 }

@@ -57,6 +57,7 @@ def flat(value: object) -> bool:
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
 _env.filters["version_url"] = version_url
 _env.filters["url"] = lambda text: quote(str(text), safe="")
+_env.filters["urlpath"] = lambda text: quote(str(text), safe="/")  # a file's path
 _env.filters["pretty"] = lambda value: json.dumps(value, indent=2, sort_keys=True, default=str)
 _env.tests["blank"] = blank
 _env.tests["flat"] = flat

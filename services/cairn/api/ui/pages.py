@@ -6,13 +6,16 @@ with the caller resolved the same way, so the UI can show nothing the JSON api w
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
+from markupsafe import Markup
 
 from cairn.api import reads
 from cairn.api.deps import (
+    BlobsDep,
     HiddenProjects,
     PoolDep,
     SearchDep,
@@ -25,11 +28,12 @@ from cairn.api.errors import not_found
 from cairn.api.lineage import MAX_DEPTH
 from cairn.api.routers import pictures
 from cairn.api.routers import search as search_route
-from cairn.api.ui import compare
+from cairn.api.ui import compare, files
 from cairn.api.ui.graph import depth_of, lineage_svg
 from cairn.api.ui.html import page
 from cairn.api.usage import count_view
 from cairn.api.visibility import redact_detail
+from cairn.core.adapters.blobstore import BlobStore
 from cairn.core.domain.identity import InvalidInput, check_name, parse_ref
 from cairn.search.query import FACETS
 
@@ -100,7 +104,8 @@ async def artifact_page(request: Request, project: str, name: str, pool: PoolDep
 @router.get("/artifacts/{project}/{name}/versions/{selector}")
 async def version_page(request: Request, project: str, name: str, selector: Selector,
                        pool: PoolDep, usage: UsageDep, background: BackgroundTasks,
-                       hidden: HiddenProjects, depth: str | None = None) -> Response:
+                       hidden: HiddenProjects, blobs: BlobsDep, depth: str | None = None
+                       ) -> Response:
     """One version: files, metadata, environment, verdicts, usage, links both ways and the
     lineage graph `depth` links each way, its nodes linking to their pages. Counts as a
     view, like the JSON route."""
@@ -111,7 +116,55 @@ async def version_page(request: Request, project: str, name: str, selector: Sele
     graph = await lineage_svg(pool, detail["ref"], levels, hidden)
     background.add_task(count_view, usage, request, detail)
     return await page(request, "version.html", v=redact_detail(detail, hidden), graph=graph,
-                      depth=levels, max_depth=MAX_DEPTH)
+                      depth=levels, max_depth=MAX_DEPTH, card=await _card(blobs, detail))
+
+
+async def _card(blobs: BlobStore, detail: dict[str, Any]) -> Markup | None:
+    """The version's README.md (or model card) rendered, if it has one stored."""
+    found = files.card_file(detail["files"])
+    if found is None or not await asyncio.to_thread(blobs.has, found["sha256"]):
+        return None
+    text = (await files.head(blobs, found["sha256"], files.CARD_BYTES)).decode(
+        errors="replace")
+    return files.render_markdown(text)
+
+
+async def _stored_file(pool: PoolDep, blobs: BlobStore, project: str, name: str,
+                       selector: str, path: str) -> tuple[dict[str, Any], Any]:
+    check_name(project, "project")
+    check_name(name)
+    detail = await reads.version_detail(pool, project, name, selector)
+    found = files.find_file(detail["files"], path)
+    if found is None or not await asyncio.to_thread(blobs.has, found["sha256"]):
+        raise not_found(f"file {path!r} in {detail['ref']}")
+    return detail, found
+
+
+@router.get("/artifacts/{project}/{name}/versions/{selector}/files/{path:path}")
+async def file_page(request: Request, project: str, name: str, selector: Selector,
+                    path: str, pool: PoolDep, blobs: BlobsDep) -> Response:
+    """One file of a version previewed: text, JSON, CSV's first rows, an image."""
+    detail, found = await _stored_file(pool, blobs, project, name, selector, path)
+    data = b"" if files.image_type(path) else await files.head(
+        blobs, found["sha256"], files.PREVIEW_BYTES)
+    shown = files.preview(path, found.get("media_type"), data, found["size"])
+    return await page(request, "file.html", v=detail, f=found, preview=shown)
+
+
+@router.get("/artifacts/{project}/{name}/versions/{selector}/raw/{path:path}")
+async def raw_image(project: str, name: str, selector: Selector, path: str, pool: PoolDep,
+                    blobs: BlobsDep) -> Response:
+    """A raster image file's bytes, for the preview's <img> (nothing else is served here:
+    other files are downloads, counted, from /v1/blobs)."""
+    media = files.image_type(path)
+    if media is None:
+        raise not_found(f"image {path!r}")
+    _, found = await _stored_file(pool, blobs, project, name, selector, path)
+    if found["size"] > files.IMAGE_BYTES:
+        raise not_found(f"image {path!r} under {files.IMAGE_BYTES} bytes")
+    body = await files.head(blobs, found["sha256"], files.IMAGE_BYTES)
+    return Response(body, media_type=media, headers={
+        "content-security-policy": "default-src 'none'; sandbox"})
 
 
 @router.get("/compare")
