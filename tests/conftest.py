@@ -128,8 +128,8 @@ def ledger(cairn_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture(scope="session")
 def indexer(cairn_env: dict[str, str], ledger: Service, tmp_path_factory: pytest.TempPathFactory
             ) -> Iterator[Service]:
-    """The real indexer on this run's changelog and index alias (after the ledger, whose
-    tables it reads for usage and alias corrections). The run's indices go with it."""
+    """The real indexer on this run's changelog, usage totals and index alias (after the
+    ledger, which makes both topics; it reads no table). The run's indices go with it."""
     from tests.search_helpers import drop_indices
 
     service = Service("indexer", cairn_env, tmp_path_factory.mktemp("logs")).start()

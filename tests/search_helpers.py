@@ -83,7 +83,8 @@ async def index_documents(backend: SearchBackend, alias: str, artifacts: list[st
                           ) -> dict[str, dict[str, Any]]:
     reply = await backend.search(alias, {"size": 10_000, "query": {"terms": {
         "artifact": artifacts}}})
-    return {h["_id"]: h["_source"] for h in reply["hits"]["hits"]}
+    return {h["_id"]: {k: v for k, v in h["_source"].items() if k != "as_of"}
+            for h in reply["hits"]["hits"]}  # as_of: the merge's bookkeeping, not the version
 
 
 def consumer_lag(bootstrap: str, group: str, topic: str) -> int:

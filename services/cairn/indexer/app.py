@@ -1,21 +1,29 @@
-"""The indexer's faust app: batches from the changelog, bulk-indexed, then acknowledged.
+"""The indexer's faust app: batches from the changelog and the usage totals, bulk-merged into
+the search index, then acknowledged.
 
-It consumes cairn.artifact.changelog — what the ledger recorded — never the input topic, so
-the index only ever shows states the ledger had. Faust acknowledges a batch's offsets only
-after the loop body returns, and the body returns only after the engine took the bulk
-request (retried with backoff while it is down) and Kafka took the dead letters.
-One consumer group per index alias: a second indexer filling another engine or alias reads
-the whole changelog for itself. Every batch runs inside `settle()`: faust would acknowledge
-a batch that left by an exception, so the work is retried until done.
+It consumes cairn.artifact.changelog — what the ledger recorded — and cairn.usage.totals —
+what the ledger counted — never an input topic, so the index only ever shows states the
+ledger had; it reads no PostgreSQL table (batch.py says why it needs none). Faust
+acknowledges a batch's offsets only after the loop body returns, and the body returns only
+after the engine took the bulk request (retried with backoff while it is down) and Kafka took
+the dead letters. One consumer group per index alias: a second indexer filling another engine
+or alias reads both topics whole for itself. Every batch runs inside `settle()`: faust would
+acknowledge a batch that left by an exception, so the work is retried until done.
+
+`build` is the composition root: it takes the indexer's clients (`IndexerAdapters`: the
+schema registry, the search backend, a Kafka producer for dead letters) and wires them to
+the batch handlers; the clients are closed once the app stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
 
-import asyncpg
 import faust
+from confluent_kafka import Producer
 from prometheus_client import Counter, Gauge, Histogram
 
 from cairn.core.adapters import schemas
@@ -26,14 +34,13 @@ from cairn.core.adapters.kafka import producer
 from cairn.core.adapters.logs import configure
 from cairn.core.adapters.settings import Settings
 from cairn.core.adapters.topics import Topics
-from cairn.core.adapters.worker import service_pages, stream_app
-from cairn.indexer.batch import index_batch
-from cairn.indexer.sync import Refresher
-from cairn.search.backend import alias_name, backend_for
+from cairn.core.adapters.worker import flush, lifespan, service_pages, stream_app
+from cairn.indexer.batch import ToMerges, changelog_merges, index_batch, usage_merges
+from cairn.search.backend import SearchBackend, alias_name, backend_for
 from cairn.search.mappings import index_body
 
 INDEXED = Counter("cairn_indexer_documents_total", "Documents written", ["outcome"])
-DEAD = Counter("cairn_indexer_dead_letters_total", "Changelog records refused", ["reason"])
+DEAD = Counter("cairn_indexer_dead_letters_total", "Records refused", ["reason"])
 LAST_SEQ = Gauge("cairn_indexer_last_seq", "Highest changelog seq indexed")
 BATCH = Histogram("cairn_indexer_batch_seconds", "Time to index one batch")
 
@@ -45,86 +52,76 @@ class IndexerTopics(Topics):
         return [*super().all(), self.dead_letter("indexer")]
 
 
-def refresh_seconds(interval: str) -> float:
-    """`1s`, `500ms`, `2m` → seconds; `-1` (refresh off) counts as one second."""
-    units = {"ms": 0.001, "s": 1.0, "m": 60.0}
-    for unit in sorted(units, key=len, reverse=True):
-        if interval.endswith(unit) and interval[: -len(unit)].replace(".", "", 1).isdigit():
-            return float(interval[: -len(unit)]) * units[unit]
-    return 1.0
+@dataclass(frozen=True)
+class IndexerAdapters:
+    """The indexer's clients: the schema registry, the search engine, one Kafka producer."""
+
+    registry: RegistryClient
+    backend: SearchBackend
+    producer: Producer
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> IndexerAdapters:
+        return cls(RegistryClient(settings.schema_registry_url),
+                   backend_for(settings, patience=None),  # wait out engine restarts
+                   producer(settings.kafka_bootstrap_servers, "cairn-indexer"))
+
+    async def closing(self, stack: AsyncExitStack) -> None:
+        """Close each client at the stack's end, the last opened first."""
+        stack.callback(self.registry.close)
+        stack.push_async_callback(self.backend.close)
+        stack.push_async_callback(flush, self.producer)
 
 
 def create_app(settings: Settings) -> faust.App:
+    return build(settings, IndexerAdapters.from_settings(settings))
+
+
+def build(settings: Settings, adapters: IndexerAdapters) -> faust.App:
     log = configure("indexer")
     topics = IndexerTopics(settings.topic_prefix)
     alias = alias_name(settings)
     app = stream_app(settings, f"cairn-indexer.{alias}", topics.partitions,
                      commit_every=1000)
-    codec = AvroCodec(RegistryClient(settings.schema_registry_url), topics.changelog,
-                      schemas.RECORDED)
-    backend = backend_for(settings, patience=None)  # wait out engine restarts, never skip
-    kafka = producer(settings.kafka_bootstrap_servers, "cairn-indexer")
-    state: dict[str, Any] = {"pool": None, "ready": False, "index": None}
-
-    async def pool() -> asyncpg.Pool:
-        if state["pool"] is None:
-            state["pool"] = await asyncpg.create_pool(settings.database_url, min_size=1,
-                                                      max_size=4)
-        return state["pool"]
-
-    creating = asyncio.Lock()  # the agent and warm_up may both find the alias missing
+    backend = adapters.backend
+    creating = asyncio.Lock()  # the agents and warm_up may all find the alias missing
+    index: list[str] = []
 
     async def ensure() -> str:
         async with creating:
-            state["index"] = await backend.ensure_alias(alias,
-                                                        index_body(settings.search_refresh))
-        return str(state["index"])
+            index[:] = [await backend.ensure_alias(alias, index_body(settings.search_refresh))]
+        return index[0]
 
-    refresher = Refresher(backend, alias, pool, usage_every=settings.usage_sync,
-                          visible_after=refresh_seconds(settings.search_refresh) + 0.5)
+    def indexing(codec: AvroCodec, to_merges: ToMerges
+                 ) -> Callable[[list[RawRecord]], Awaitable[None]]:
+        async def index_and_report(raws: list[RawRecord]) -> None:
+            """Bulk-merge one batch and dead-letter what cannot be indexed; idempotent (a
+            merge never makes a document older), so settle() may redo it whole."""
+            with BATCH.time():
+                out = await index_batch(raws, codec, to_merges, backend, alias, ensure)
+            await dead_letter(adapters.producer, topics.dead_letter("indexer"), out.dead, DEAD,
+                              log, "dead-lettered")
+            for doc_id, reason in out.result.rejected:
+                log.error("engine refused a document", id=doc_id, reason=reason)
+            INDEXED.labels("indexed").inc(out.result.indexed)
+            INDEXED.labels("older").inc(out.result.conflicts)
+            INDEXED.labels("refused").inc(len(out.result.rejected))
+            LAST_SEQ.set(max(LAST_SEQ._value.get(), out.last_seq))
+        return index_and_report
 
-    async def index_and_report(raws: list[RawRecord]) -> None:
-        """Bulk-index one batch and dead-letter what cannot be indexed; idempotent (external
-        versions by seq), so settle() may redo it whole after any failure."""
-        with BATCH.time():
-            out = await index_batch(raws, codec, backend, alias, pool, ensure)
-        await dead_letter(kafka, topics.dead_letter("indexer"), out.dead, DEAD, log,
-                          "dead-lettered")
-        for doc_id, reason in out.result.rejected:
-            log.error("engine refused a document", id=doc_id, reason=reason)
-        INDEXED.labels("indexed").inc(out.result.indexed)
-        INDEXED.labels("older").inc(out.result.conflicts)
-        INDEXED.labels("refused").inc(len(out.result.rejected))
-        LAST_SEQ.set(max(LAST_SEQ._value.get(), out.last_seq))
-        refresher.touch(out.artifacts)
-
-    batch_agent(app, topics.changelog, index_and_report, size=500, within=0.2, log=log,
-                name="indexer")
+    changelog = AvroCodec(adapters.registry, topics.changelog, schemas.RECORDED)
+    totals = AvroCodec(adapters.registry, topics.usage_totals, schemas.USAGE_TOTALS)
+    batch_agent(app, topics.changelog, indexing(changelog, changelog_merges), size=500,
+                within=0.2, log=log, name="indexer")
+    batch_agent(app, topics.usage_totals, indexing(totals, usage_merges), size=500,
+                within=0.2, log=log, name="usage")
+    lifespan(app, adapters.closing, log)
 
     @app.task  # type: ignore[untyped-decorator]
     async def warm_up() -> None:
-        await pool()
-        index = await ensure()
-        state["ready"] = True
-        log.info("indexer ready", changelog=topics.changelog, alias=alias, index=index,
-                 engine=backend.engine)
+        await ensure()
+        log.info("indexer ready", changelog=topics.changelog, usage=topics.usage_totals,
+                 alias=alias, index=index[0], engine=backend.engine)
 
-    @app.timer(1.0)  # type: ignore[untyped-decorator]
-    async def refresh_from_ledger() -> None:
-        if not state["ready"]:
-            return
-        try:
-            await refresher.run_once()
-        except Exception as exc:  # PostgreSQL or the engine away: the next tick tries again
-            log.warning("refresh from the ledger failed; retrying", error=repr(exc))
-
-    @app.on_before_shutdown.connect  # type: ignore[arg-type]
-    async def close_clients(_: faust.App, **__: Any) -> None:
-        await backend.close()
-        if state["pool"] is not None:
-            await state["pool"].close()
-        kafka.flush(10)
-
-    service_pages(app, lambda: {"alias": alias, "index": state["index"], **refresher.status()}
-                  if state["ready"] else None)
+    service_pages(app, lambda: {"alias": alias, "index": index[0]} if index else None)
     return app

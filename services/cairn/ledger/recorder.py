@@ -1,13 +1,20 @@
 """Record one input event: dedupe, apply to the projections, append to the hash chain.
 
 Everything happens in the caller's transaction, so the log entry and the projections it
-changed commit together or not at all. The return value is the changelog record.
+changed commit together or not at all. The return value is the changelog record: the
+event, the state of its version after it, and — when the event took an alias from another
+version (a publish takes `latest`, an AliasMoved its alias) — that version's state too
+(`alias_losers`), so a reader of the changelog alone (the indexer) knows every version
+whose state the event changed. Every place that writes the aliases table goes through
+`_set_alias` (which names the former holder) or is an alias removal, whose state is the
+version that lost it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import asyncpg
@@ -17,9 +24,26 @@ from cairn.core.domain.events import now_ms, payload_of
 from cairn.core.domain.identity import InvalidInput, check_alias, check_stage, parse_ref
 from cairn.core.domain.lifecycle_rules import LifecycleRules
 from cairn.ledger import lifecycle, read_only, stages
-from cairn.readmodel.versions import artifact_row, project_rules, resolve_version, version_state
+from cairn.readmodel.versions import (
+    STATE_SELECT,
+    artifact_row,
+    project_rules,
+    resolve_version,
+    state_of,
+)
 
 Conn: TypeAlias = asyncpg.Connection
+STATES_SQL = STATE_SELECT + " WHERE v.id = ANY($1::bigint[])"
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a handler did: the version the event is about, applied or duplicate, and the
+    versions it took an alias from (their states go into the changelog record)."""
+
+    version_id: int
+    outcome: str
+    losers: tuple[int, ...] = ()
 
 
 def _ts(ms: int) -> dt.datetime:
@@ -42,6 +66,7 @@ def changelog_record(row: asyncpg.Record) -> dict[str, Any]:
         "outcome": row["outcome"],
         "event": event,
         "state": json.loads(row["state"]),
+        "alias_losers": json.loads(row["alias_losers"]),
     }
 
 
@@ -64,39 +89,48 @@ async def record(conn: Conn, event: dict[str, Any], head: tuple[int, str], *,
     """
     kind, body = payload_of(event)
     seq = head[0] + 1
-    version_id, outcome = await HANDLERS[kind](conn, event, body, seq, kinds)
-    return await _append(conn, event, kind, outcome, version_id, seq, head[1])
+    change = await HANDLERS[kind](conn, event, body, seq, kinds)
+    return await _append(conn, event, kind, change, seq, head[1])
 
 
-async def _append(conn: Conn, event: dict[str, Any], kind: str, outcome: str,
-                  version_id: int, seq: int, prev_hash: str) -> dict[str, Any]:
+async def _append(conn: Conn, event: dict[str, Any], kind: str, change: Change, seq: int,
+                  prev_hash: str) -> dict[str, Any]:
     recorded_at = now_ms()
+    version_id, outcome = change.version_id, change.outcome
     if outcome == "applied" and kind != "Published":  # a new version was inserted with it
         await conn.execute("UPDATE versions SET updated_seq = $2 WHERE id = $1", version_id, seq)
-    state = await version_state(conn, version_id)
+    states = await _states(conn, [version_id, *change.losers])  # one round trip for all
+    state, losers = states[version_id], [states[v] for v in change.losers]
     digest = await append_entry(conn, prev_hash, {
         "seq": seq, "event_id": str(event["event_id"]), "artifact": event["artifact"],
         "event_type": kind, "outcome": outcome, "actor": event["actor"],
         "occurred_at_ms": event["occurred_at"], "recorded_at_ms": recorded_at,
-        "event": event, "state": state, "version_id": version_id})
+        "event": event, "state": state, "version_id": version_id}, alias_losers=losers)
     return {"seq": seq, "recorded_at": recorded_at, "hash": digest, "outcome": outcome,
-            "event": event, "state": state}
+            "event": event, "state": state, "alias_losers": losers}
 
 
-async def append_entry(conn: Conn, prev_hash: str, row: dict[str, Any]) -> str:
+async def _states(conn: Conn, version_ids: list[int]) -> dict[int, dict[str, Any]]:
+    rows = await conn.fetch(STATES_SQL, version_ids)
+    return {row["id"]: state_of(row) for row in rows}
+
+
+async def append_entry(conn: Conn, prev_hash: str, row: dict[str, Any], *,
+                       alias_losers: list[dict[str, Any]] | None = None) -> str:
     """Insert one event_log row (chain.COVERED fields) hashed with the current chain format;
-    returns its hash. The hash is taken over what jsonb will give back (tuples as lists)."""
+    returns its hash. The hash is taken over what jsonb will give back (tuples as lists).
+    `alias_losers` is stored beside the chain, not in it: it derives from the tables."""
     row = {**row, "event": json.loads(json.dumps(row["event"], default=str)),
            "state": json.loads(json.dumps(row["state"]))}
     digest = chain.row_hash(prev_hash, {**row, "chain_version": chain.FORMAT})
     await conn.execute(
         "INSERT INTO event_log (seq, event_id, artifact, event_type, outcome, actor, occurred_at,"
-        " recorded_at, event, state, version_id, chain_version, prev_hash, hash)"
-        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb,$10::jsonb,$11,$12,$13,$14)",
+        " recorded_at, event, state, version_id, chain_version, prev_hash, hash, alias_losers)"
+        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb,$10::jsonb,$11,$12,$13,$14,$15::jsonb)",
         row["seq"], row["event_id"], row["artifact"], row["event_type"], row["outcome"],
         row["actor"], _ts(row["occurred_at_ms"]), _ts(row["recorded_at_ms"]),
         json.dumps(row["event"]), json.dumps(row["state"]), row["version_id"], chain.FORMAT,
-        prev_hash, digest,
+        prev_hash, digest, json.dumps(alias_losers or []),
     )
     return digest
 
@@ -119,7 +153,7 @@ RETURNING latest_version
 
 
 async def _published(conn: Conn, event: dict[str, Any], body: dict[str, Any],
-                     seq: int, kinds: tuple[str, ...]) -> tuple[int, str]:
+                     seq: int, kinds: tuple[str, ...]) -> Change:
     checks.check_published(event["artifact"], body, kinds)
     if body.get("stage") is not None:  # its gate: the api's and ledger.origins' check_publish
         (await project_rules(conn, body["project"])).check_on_ladder(body["stage"], body["project"])
@@ -134,7 +168,7 @@ async def _published(conn: Conn, event: dict[str, Any], body: dict[str, Any],
         existing = await conn.fetchval(
             "SELECT id FROM versions WHERE artifact_id = $1 AND digest = $2",
             art["id"], body["digest"])
-        return existing, "duplicate"
+        return Change(existing, "duplicate")
     version_id = await conn.fetchval(
         "INSERT INTO versions (artifact_id, version_number, digest, kind, metadata, environment,"
         " extra, stage, created_by, created_at, created_seq, updated_seq)"
@@ -151,8 +185,8 @@ async def _published(conn: Conn, event: dict[str, Any], body: dict[str, Any],
     for link in body["links"]:
         await _add_link(conn, version_id, link, seq)
     await _resolve_waiting_links(conn, event["artifact"], version_id, number, body["digest"])
-    await _set_alias(conn, art["id"], "latest", version_id, seq)
-    return version_id, "applied"
+    former = await _set_alias(conn, art["id"], "latest", version_id, seq)
+    return Change(version_id, "applied", _lost(former, version_id))
 
 
 async def _add_link(conn: Conn, version_id: int, link: dict[str, Any], seq: int) -> None:
@@ -194,12 +228,26 @@ async def _resolve_waiting_links(conn: Conn, artifact: str, version_id: int, num
     )
 
 
-async def _set_alias(conn: Conn, artifact_id: int, alias: str, version_id: int, seq: int) -> None:
-    await conn.execute(
-        "INSERT INTO aliases (artifact_id, alias, version_id, updated_seq) VALUES ($1,$2,$3,$4)"
-        " ON CONFLICT (artifact_id, alias) DO UPDATE SET version_id = $3, updated_seq = $4",
-        artifact_id, alias, version_id, seq,
-    )
+# `before` reads the statement's snapshot: the holder before this upsert (the artifact row is
+# locked by the caller, so no one moves the alias in between). One round trip, as before.
+SET_ALIAS = """
+WITH before AS (SELECT version_id FROM aliases WHERE artifact_id = $1 AND alias = $2)
+INSERT INTO aliases (artifact_id, alias, version_id, updated_seq) VALUES ($1,$2,$3,$4)
+ON CONFLICT (artifact_id, alias) DO UPDATE SET version_id = $3, updated_seq = $4
+RETURNING (SELECT version_id FROM before)
+"""
+
+
+async def _set_alias(conn: Conn, artifact_id: int, alias: str, version_id: int, seq: int
+                     ) -> int | None:
+    """Point the alias at the version; returns the version that held it before, if any."""
+    former: int | None = await conn.fetchval(SET_ALIAS, artifact_id, alias, version_id, seq)
+    return former
+
+
+def _lost(former: int | None, version_id: int) -> tuple[int, ...]:
+    """The version an alias was taken from, unless it had none or is the new holder."""
+    return () if former is None or former == version_id else (former,)
 
 
 async def _target(conn: Conn, event: dict[str, Any], selector: str) -> tuple[int, int]:
@@ -210,7 +258,7 @@ async def _target(conn: Conn, event: dict[str, Any], selector: str) -> tuple[int
 
 
 async def _stage_changed(conn: Conn, event: dict[str, Any], body: dict[str, Any],
-                         seq: int, kinds: tuple[str, ...]) -> tuple[int, str]:
+                         seq: int, kinds: tuple[str, ...]) -> Change:
     check_stage(body["stage"])
     _, version_id = await _target(conn, event, body["version"])
     await lifecycle.guard(conn, event["artifact"], version_id, f"a move to {body['stage']}",
@@ -220,7 +268,7 @@ async def _stage_changed(conn: Conn, event: dict[str, Any], body: dict[str, Any]
     facts, rules = await _stage_facts(conn, event["artifact"], version_id)
     stages.check_transition(facts, body["stage"], rules)
     await conn.execute("UPDATE versions SET stage = $2 WHERE id = $1", version_id, body["stage"])
-    return version_id, "applied"
+    return Change(version_id, "applied")
 
 
 async def _stage_facts(conn: Conn, artifact: str, version_id: int
@@ -237,7 +285,7 @@ async def _stage_facts(conn: Conn, artifact: str, version_id: int
 
 
 async def _alias_moved(conn: Conn, event: dict[str, Any], body: dict[str, Any],
-                       seq: int, kinds: tuple[str, ...]) -> tuple[int, str]:
+                       seq: int, kinds: tuple[str, ...]) -> Change:
     alias = check_alias(body["alias"])
     if alias == "latest":
         raise InvalidInput("reserved_alias", "'latest' always points at the newest version")
@@ -251,20 +299,20 @@ async def _alias_moved(conn: Conn, event: dict[str, Any], body: dict[str, Any],
         )
         if version_id is None:
             raise InvalidInput("unknown_alias", f"{event['artifact']} has no alias {alias!r}")
-        return version_id, "applied"
+        return Change(version_id, "applied")  # the state is the version that lost it
     version_id = (await resolve_version(conn, art["id"], body["version"]))["id"]
     await lifecycle.guard(conn, event["artifact"], version_id, f"alias {alias}", archived_ok=True)
-    await _set_alias(conn, art["id"], alias, version_id, seq)
+    former = await _set_alias(conn, art["id"], alias, version_id, seq)
     await conn.execute(
         "UPDATE links SET target_version_id = $1 WHERE target_version_id IS NULL"
         " AND target_artifact = $2 AND target_selector = $3",
         version_id, event["artifact"], alias,
     )
-    return version_id, "applied"
+    return Change(version_id, "applied", _lost(former, version_id))
 
 
 async def _metadata_edited(conn: Conn, event: dict[str, Any], body: dict[str, Any],
-                           seq: int, kinds: tuple[str, ...]) -> tuple[int, str]:
+                           seq: int, kinds: tuple[str, ...]) -> Change:
     _, version_id = await _target(conn, event, body["version"])
     if body.get("reverts"):
         undone = await conn.fetchrow(
@@ -294,20 +342,20 @@ async def _metadata_edited(conn: Conn, event: dict[str, Any], body: dict[str, An
         seq, event["event_id"], version_id, event["actor"],
         json.dumps(changes), json.dumps(previous), body.get("reverts"),
     )
-    return version_id, "applied"
+    return Change(version_id, "applied")
 
 
 async def _link_added(conn: Conn, event: dict[str, Any], body: dict[str, Any],
-                      seq: int, kinds: tuple[str, ...]) -> tuple[int, str]:
+                      seq: int, kinds: tuple[str, ...]) -> Change:
     checks.check_link(body["link"])
     _, version_id = await _target(conn, event, body["version"])
     await lifecycle.guard(conn, event["artifact"], version_id, "a new link")
     await _add_link(conn, version_id, body["link"], seq)
-    return version_id, "applied"
+    return Change(version_id, "applied")
 
 
 async def _verdict(conn: Conn, event: dict[str, Any], body: dict[str, Any],
-                   seq: int, kinds: tuple[str, ...]) -> tuple[int, str]:
+                   seq: int, kinds: tuple[str, ...]) -> Change:
     checks.check_verdict(body)
     _, version_id = await _target(conn, event, body["version"])
     await conn.execute(
@@ -324,16 +372,16 @@ async def _verdict(conn: Conn, event: dict[str, Any], body: dict[str, Any],
         " completeness = coalesce($2, completeness) WHERE id = $1",
         version_id, body.get("score"),
     )
-    return version_id, "applied"
+    return Change(version_id, "applied")
 
 
 async def _lifecycle(conn: Conn, event: dict[str, Any], body: dict[str, Any],
-                     seq: int, kinds: tuple[str, ...]) -> tuple[int, str]:
+                     seq: int, kinds: tuple[str, ...]) -> Change:
     checks.check_lifecycle(body)
     _, version_id = await _target(conn, event, body["version"])
     status = await lifecycle.next_status(conn, version_id, body["action"])  # or refused
     await conn.execute("UPDATE versions SET status = $2 WHERE id = $1", version_id, status)
-    return version_id, "applied"
+    return Change(version_id, "applied")
 
 
 HANDLERS = {

@@ -6,8 +6,13 @@ authenticated); others are dead-lettered, so no Kafka client can inflate "most u
 Usage is not a change of an artifact, so it bypasses the hash chain and the changelog. One
 batch is one transaction: the events are inserted into `usage_events` (its primary key is the
 event_id, so a redelivered event inserts nothing) and only the rows that went in are added
-to `usage_counts`. Offsets are acknowledged after the commit, so a crash redelivers the
-batch and the dedupe makes that harmless.
+to `usage_counts`.
+
+Then the new totals go out on cairn.usage.totals (UsageTotals: views, downloads and the
+version's state, read in one snapshot with the chain head seq it is as of), one record per
+version the batch names, counted now or before: the indexer's only source of usage. Commit,
+then produce, then acknowledge: a crash before the produce redelivers the batch, which
+counts nothing again but produces the totals again, so no total is lost.
 """
 
 from __future__ import annotations
@@ -26,12 +31,14 @@ from cairn.core.adapters import schemas
 from cairn.core.adapters.batches import RawRecord, batch_agent
 from cairn.core.adapters.codec import AvroCodec, RegistryClient, UndecodableRecord
 from cairn.core.adapters.dead_letters import dead_letter
+from cairn.core.adapters.kafka import produce_all_async
 from cairn.core.adapters.logs import configure
 from cairn.core.adapters.settings import Settings
 from cairn.core.adapters.topics import Topics
 from cairn.core.domain.identity import InvalidInput
 from cairn.core.domain.usage import check_usage
 from cairn.ledger.origins import internal_records, ledger_master
+from cairn.readmodel.index_rows import usage_totals
 
 COUNTED = Counter("cairn_ledger_usage_counted_total", "Usage events counted", ["action"])
 USAGE_REPEATS = Counter("cairn_ledger_usage_redelivered_total", "Usage events seen again")
@@ -77,6 +84,7 @@ class UsageResult:
     counted: dict[str, int] = field(default_factory=dict)  # action -> events newly counted
     repeats: int = 0
     dead: list[tuple[RawRecord, str, str]] = field(default_factory=list)
+    versions: set[int] = field(default_factory=set)  # every version the batch names
 
 
 def decode(raws: Sequence[RawRecord], codec: AvroCodec, result: UsageResult
@@ -120,6 +128,7 @@ async def count_batch(pool: asyncpg.Pool, events: Sequence[tuple[RawRecord, dict
                                     f"{e['artifact']} has no version {e['digest'][:12]}"))
             else:
                 known.append((e, vid))
+                result.versions.add(vid)
         fresh = await conn.fetch(
             COUNT_SQL, [e["event_id"] for e, _ in known], [vid for _, vid in known],
             [e["action"] for e, _ in known], [e["retrieve_ms"] for e, _ in known],
@@ -130,20 +139,38 @@ async def count_batch(pool: asyncpg.Pool, events: Sequence[tuple[RawRecord, dict
     return result
 
 
+async def totals_records(pool: asyncpg.Pool, version_ids: set[int]) -> list[dict[str, Any]]:
+    """UsageTotals records of these versions, read after the count committed."""
+    if not version_ids:
+        return []
+    async with pool.acquire() as conn:
+        as_of, rows = await usage_totals(conn, sorted(version_ids))
+    return [{"as_of": as_of, "views": (usage or {}).get("views", 0),
+             "downloads": (usage or {}).get("downloads", 0), "state": state}
+            for state, usage in rows]
+
+
 def install(app: faust.App, settings: Settings, registry: RegistryClient,
             pool: Callable[[], Awaitable[asyncpg.Pool]], kafka: Producer) -> AvroCodec:
-    """Add the usage agent to the ledger's app; returns its codec (register it at start-up)."""
+    """Add the usage agent to the ledger's app; returns its codec (register it at start-up).
+    The totals codec registers its schema on first use."""
     log = configure("ledger")
     topics = Topics(settings.topic_prefix)
     codec = AvroCodec(registry, topics.usage, schemas.USAGE)
+    totals_codec = AvroCodec(registry, topics.usage_totals, schemas.USAGE_TOTALS)
     master = ledger_master(settings)
 
     async def count_and_report(raws: list[RawRecord]) -> None:
-        """Decode, count in one transaction, dead-letter the refused; idempotent by event_id,
-        so settle() may redo it whole."""
+        """Decode, count in one transaction, produce the totals, dead-letter the refused;
+        idempotent by event_id, so settle() may redo it whole."""
         refused = UsageResult()
         events = decode(internal_records(raws, master, refused.dead), codec, refused)
         result = await count_batch(await pool(), events)
+        totals = await totals_records(await pool(), result.versions)
+        await produce_all_async(kafka, [
+            (topics.usage_totals, t["state"]["content"]["project"].encode() + b"/"
+             + t["state"]["content"]["name"].encode(), totals_codec.encode(t), None)
+            for t in totals])
         result.dead += refused.dead
         result.repeats += refused.repeats
         await dead_letter(kafka, topics.dead_letter("ledger"), result.dead, USAGE_DEAD, log,

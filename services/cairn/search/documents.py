@@ -1,8 +1,17 @@
 """One search document per artifact version, built from a VersionState (pure, no I/O).
 
-The changelog, the usage refresher and `cairn reindex` all build documents here, so a
-version looks the same in the index whichever path wrote it last. The document's engine
-version is the state's `updated_seq`: a redelivered older state can never replace a newer one.
+The indexer (changelog states, usage totals) and `cairn reindex` all build documents here,
+so a version looks the same in the index whichever path wrote it last.
+
+Every write is a `merge`: a scripted upsert that runs atomically on the engine, so two
+sources never overwrite each other's part:
+
+- the state part is ordered by `as_of`, the changelog seq the state is true at (a changelog
+  record's seq, for its version and for the versions it took an alias from; the ledger's
+  chain head when it read usage totals or a reindex read its snapshot). A state older than
+  the one indexed is a no-op, so redeliveries and replays in any order end with the newest;
+- the usage part only grows (the ledger's totals only grow), so each count is the larger of
+  the indexed one and the incoming one; a state without usage keeps the indexed usage.
 """
 
 from __future__ import annotations
@@ -56,6 +65,40 @@ def _completeness(state: Mapping[str, Any], kind: str, metadata: Mapping[str, An
     sorting and filtering by completeness work from the first publish."""
     judged = state.get("completeness")
     return float(judged) if judged is not None else completeness(kind, metadata)
+
+
+# The engine's half of `merge`. `params`: as_of, doc (a version_document body without usage),
+# usage (views, downloads) or null. Documents written before as_of existed count as oldest.
+MERGE_SCRIPT = """
+def src = ctx._source;
+def had = src.usage;
+boolean newer = src.as_of == null || params.as_of >= src.as_of;
+long views = had == null ? 0L : ((Number) had.views).longValue();
+long downloads = had == null ? 0L : ((Number) had.downloads).longValue();
+boolean counted = false;
+if (params.usage != null) {
+  long v = ((Number) params.usage.views).longValue();
+  long d = ((Number) params.usage.downloads).longValue();
+  counted = v > views || d > downloads || had == null;
+  if (v > views) { views = v; }
+  if (d > downloads) { downloads = d; }
+}
+if (!newer && !counted) { ctx.op = 'noop'; return; }
+if (newer) { src.clear(); src.putAll(params.doc); src.as_of = params.as_of; }
+src.usage = ['views': views, 'downloads': downloads, 'total': views + downloads];
+"""
+
+
+def merge(state: Mapping[str, Any], as_of: int, usage: Mapping[str, Any] | None = None
+          ) -> tuple[str, dict[str, Any]]:
+    """(doc id, update body) writing a version's state as of `as_of` and, if given, its
+    usage totals: see the module docstring for how it combines with what is indexed."""
+    doc_id_, body = version_document(state)
+    body.pop("usage")
+    params = {"as_of": as_of, "doc": body,
+              "usage": None if usage is None else usage_fields(usage)}
+    return doc_id_, {"scripted_upsert": True, "upsert": {},
+                     "script": {"lang": "painless", "source": MERGE_SCRIPT, "params": params}}
 
 
 def usage_fields(usage: Mapping[str, Any] | None) -> dict[str, int]:

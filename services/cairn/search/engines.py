@@ -160,14 +160,27 @@ class EngineBackend:
             return BulkResult()
         return await self._call(lambda: self._bulk_once(ops, require_alias))
 
+    async def bulk_merge(self, target: str, updates: Sequence[tuple[str, Mapping[str, Any]]],
+                         *, require_alias: bool = True) -> BulkResult:
+        """(id, update body) pairs as one bulk of `update`s (documents.merge makes them); a
+        no-op (an older state, no new usage) counts as a conflict."""
+        ops: list[Mapping[str, Any]] = []
+        for doc_id, body in updates:
+            ops += [{"update": {"_index": target, "_id": doc_id, "retry_on_conflict": 5}}, body]
+        if not ops:
+            return BulkResult()
+        return await self._call(lambda: self._bulk_once(ops, require_alias))
+
     async def _bulk_once(self, ops: list[Mapping[str, Any]], require_alias: bool) -> BulkResult:
         reply = await self._bulk(ops, require_alias)
         reply = getattr(reply, "body", reply)
         result = BulkResult()
         for item in reply["items"]:
-            entry = item["index"]
+            entry = next(iter(item.values()))  # {"index": ...} or {"update": ...}
             status = int(entry.get("status", 500))
-            if status < 300:
+            if entry.get("result") == "noop":
+                result.conflicts += 1
+            elif status < 300:
                 result.indexed += 1
             elif status == 409:
                 result.conflicts += 1

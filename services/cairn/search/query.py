@@ -301,5 +301,5 @@ def search_body(req: SearchRequest) -> dict[str, Any]:
         "from": (req.page - 1) * req.size,
         "size": req.size,
         "track_total_hits": True,
-        "_source": {"excludes": ["card", "links"]},
+        "_source": {"excludes": ["card", "links", "as_of"]},  # as_of: merge bookkeeping
     }

@@ -5,7 +5,8 @@
 3. Move the alias to it in one atomic `_aliases` request: searches never see no index.
 4. Catch up: while we built, the running indexer kept writing the changelog into the old
    index; versions of artifacts changed after the snapshot (and usage counted since) are
-   rebuilt into the new one. External versions make writing them twice harmless.
+   rebuilt into the new one, as of a new snapshot. Every write is a documents.merge as of
+   the snapshot's chain head, so writing one twice, or after the indexer, is harmless.
 5. After a grace period for searches still running on it, delete the old index.
 """
 
@@ -22,7 +23,7 @@ import asyncpg
 from cairn.core.adapters.settings import Settings
 from cairn.readmodel import index_rows as reads
 from cairn.search.backend import BulkResult, SearchBackend, alias_name, backend_for
-from cairn.search.documents import version_document
+from cairn.search.documents import merge
 from cairn.search.engines import physical_name
 from cairn.search.mappings import index_body
 
@@ -43,16 +44,15 @@ class ReindexReport:
 
 
 async def rebuild(conn: asyncpg.Connection, backend: SearchBackend, target: str,
-                  version_ids: Sequence[int], *, require_alias: bool = True) -> BulkResult:
-    """Index the ledger's current state of these versions (with their usage). Each document's
-    engine version is its `updated_seq`, so a rebuild never replaces a newer state."""
+                  version_ids: Sequence[int], as_of: int, *, require_alias: bool = True
+                  ) -> BulkResult:
+    """Index these versions (with their usage) as the caller's snapshot has them, `as_of`
+    its chain head seq: a rebuild never replaces a newer state the indexer wrote."""
     total = BulkResult()
     for start in range(0, len(version_ids), PAGE):
-        docs = []
-        for state, usage in await reads.states(conn, version_ids[start:start + PAGE]):
-            doc_id, body = version_document(state, usage)
-            docs.append((doc_id, body["seq"], body))
-        result = await backend.bulk_index(target, docs, require_alias=require_alias)
+        docs = [merge(state, as_of, usage) for state, usage
+                in await reads.states(conn, version_ids[start:start + PAGE])]
+        result = await backend.bulk_merge(target, docs, require_alias=require_alias)
         total.indexed += result.indexed
         total.conflicts += result.conflicts
         total.rejected += result.rejected
@@ -69,7 +69,7 @@ async def _fill(conn: asyncpg.Connection, backend: SearchBackend, index: str, pr
         ids = await reads.version_id_page(conn, last, FILL_PAGE)
         if not ids:
             return done, head, taken
-        await rebuild(conn, backend, index, ids, require_alias=False)
+        await rebuild(conn, backend, index, ids, head, require_alias=False)
         done, last = done + len(ids), ids[-1]
         progress(done, total)
 
@@ -88,9 +88,11 @@ async def rebuild_index(settings: Settings, progress: Progress = lambda done, to
             versions, head, taken = await _fill(conn, backend, index, progress)
         await backend.refresh(index)
         old = await backend.swap_alias(alias, index)
-        async with pool.acquire() as conn:
+        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read",
+                                                            readonly=True):
+            now, _, _ = await reads.snapshot_head(conn)
             changed = await reads.changed_since(conn, head, taken)
-            await rebuild(conn, backend, alias, changed)
+            await rebuild(conn, backend, alias, changed, now)
         report = ReindexReport(alias, index, versions, len(changed), 0.0, old)
         if old and not keep_old:
             await asyncio.sleep(grace)  # searches that resolved the alias before the swap

@@ -18,6 +18,7 @@ SCHEMA_DIR = Path(__file__).resolve().parents[4] / "avro_schemas"
 EVENT = "dev.cairn.events.ArtifactEvent"
 RECORDED = "dev.cairn.events.RecordedEvent"
 USAGE = "dev.cairn.events.UsageEvent"
+USAGE_TOTALS = "dev.cairn.events.UsageTotals"
 CONFIG = "dev.cairn.events.ConfigEvent"
 DELIVERY = "dev.cairn.events.DeliveryAttempt"
 

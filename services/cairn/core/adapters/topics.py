@@ -27,6 +27,12 @@ class Topics:
         return f"{self.prefix}cairn.usage"
 
     @property
+    def usage_totals(self) -> str:
+        """A version's usage totals (with its state), produced by the ledger after it counted
+        a batch of usage events; the indexer's only source of usage, keyed by artifact."""
+        return f"{self.prefix}cairn.usage.totals"
+
+    @property
     def config(self) -> str:
         """Configuration changes (subscriptions, retention policies): chained by the ledger."""
         return f"{self.prefix}cairn.config.events"
@@ -40,8 +46,8 @@ class Topics:
         return f"{self.prefix}cairn.deadletter.{consumer}"
 
     def all(self) -> list[str]:
-        return [self.events, self.changelog, self.usage, self.config, self.deliveries,
-                self.dead_letter("ledger")]
+        return [self.events, self.changelog, self.usage, self.usage_totals, self.config,
+                self.deliveries, self.dead_letter("ledger")]
 
 
 def ensure_topics(bootstrap: str, topics: Topics) -> None:
