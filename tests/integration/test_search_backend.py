@@ -22,7 +22,7 @@ from cairn.search.backend import (
     SearchRefused,
     SearchUnavailable,
 )
-from cairn.search.documents import version_document
+from cairn.search.documents import merge, version_document
 from cairn.search.mappings import index_body
 from cairn.search.query import build_request, search_body
 from cairn.search.results import search_response, suggest_body, suggest_response
@@ -109,6 +109,37 @@ async def test_external_versions_make_older_states_no_ops(engine: tuple[SearchBa
     hits = (await backend.search(alias, {"query": {"match_all": {}}}))["hits"]["hits"]
     assert [(h["_id"], h["_source"]["stage"]) for h in hits] == [("vision/resnet50@v1",
                                                                   "production")]
+
+
+async def test_merges_keep_the_newest_state_and_the_largest_counts(
+    engine: tuple[SearchBackend, str]
+) -> None:
+    """documents.merge, the indexer's only write: a state as of an older seq changes nothing,
+    usage counts only grow, and a state without usage keeps the counts indexed before."""
+    backend, alias = engine
+    await backend.ensure_alias(alias, index_body())
+
+    async def write(*merges: tuple[str, dict[str, Any]]) -> tuple[int, int, int]:
+        result = await backend.bulk_merge(alias, merges)
+        return result.indexed, result.conflicts, len(result.rejected)
+
+    async def indexed() -> dict[str, Any]:
+        await backend.refresh(alias)
+        hits = (await backend.search(alias, {"query": {"match_all": {}}}))["hits"]["hits"]
+        assert len(hits) == 1
+        return dict(hits[0]["_source"])
+
+    assert await write(merge(_state("vit", 5, stage="development"), 5)) == (1, 0, 0)
+    usage = {"views": 3, "downloads": 1}
+    assert await write(merge(_state("vit", 5, stage="development"), 6, usage)) == (1, 0, 0)
+    assert await write(merge({**_state("vit", 5, stage="staging"), "aliases": []}, 9)) \
+        == (1, 0, 0)  # a newer state without usage: counts kept
+    assert await write(merge(_state("vit", 5, stage="production"), 7)) == (0, 1, 0)  # older
+    assert await write(merge(_state("vit", 5), 8, {"views": 2, "downloads": 1})) == (0, 1, 0)
+    assert await write(merge(_state("vit", 5), 8, {"views": 4, "downloads": 0})) == (1, 0, 0)
+    doc = await indexed()
+    assert (doc["stage"], doc["aliases"], doc["as_of"]) == ("staging", [], 9)
+    assert doc["usage"] == {"views": 4, "downloads": 1, "total": 5}
 
 
 async def test_facets_text_and_suggestions(engine: tuple[SearchBackend, str]) -> None:
