@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import re
 import shutil
+import struct
 import time
 import uuid
+import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,6 +53,17 @@ def _chromium() -> str | None:
     return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
 
 
+def _png(width: int, height: int) -> bytes:
+    """A small solid-colour RGB PNG, written by hand (no imaging library needed)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+    rows = b"".join(b"\x00" + b"\x2c\x6e\x9b" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))
+
+
 @pytest.fixture(scope="module")
 def chain(sdk: Client, api: Service, indexer: Service,
           tmp_path_factory: pytest.TempPathFactory) -> str:
@@ -67,7 +80,9 @@ def chain(sdk: Client, api: Service, indexer: Service,
     (work / "birds.csv").write_text("species,wingspan_cm,count\n" + "".join(
         f"finch-{i},{20 + i},{i * 7}\n" for i in range(80)))
     (work / "README.md").write_text(CARD)
-    publish("dataset", "birds", [], ["birds.csv", "README.md"], tags=["ornithology"])
+    (work / "wing.png").write_bytes(_png(40, 20))
+    publish("dataset", "birds", [], ["birds.csv", "README.md", "wing.png"],
+            tags=["ornithology"])
     publish("model", "finch", [("trained_on", f"{project}/birds@v1")],
             tags=["ornithology"], metrics={"top1": 0.83})
     publish("eval_log", "finch-eval", [("evaluates", f"{project}/finch@v1")])
@@ -160,6 +175,12 @@ def test_search_facet_version_and_a_lineage_click(browser: Browser, api: Service
     expect(page.locator("table.csv tbody tr").first.locator("td")).to_have_text(
         ["finch-0", "20", "0"])
     page.screenshot(path=SHOTS / "5-csv-preview.png", full_page=True)
+    page.goto(f"/ui/artifacts/{chain}/birds/versions/v1/files/wing.png")  # an image, shown
+    expect(page.locator("img.preview")).to_be_visible()
+    assert page.locator("img.preview").evaluate("img => img.naturalWidth") == 40
+
+    page.goto(f"/ui/artifacts/{chain}/birds")  # the artifact shows its latest card too
+    expect(page.locator(".card strong")).to_have_text("80 finches")
 
     # compare finch's two versions: the artifact page ticks the newest two
     page.goto(f"/ui/artifacts/{chain}/finch")

@@ -24,7 +24,7 @@ from cairn.api.deps import (
     UsageDep,
     check_selector,
 )
-from cairn.api.errors import not_found
+from cairn.api.errors import ApiError, not_found
 from cairn.api.lineage import MAX_DEPTH
 from cairn.api.routers import pictures
 from cairn.api.routers import search as search_route
@@ -84,8 +84,10 @@ async def search_page(request: Request, backend: SearchDep, settings: SettingsDe
 
 
 @router.get("/artifacts/{project}/{name}")
-async def artifact_page(request: Request, project: str, name: str, pool: PoolDep) -> Response:
-    """Every version with its stage, aliases and metrics, and the metrics plotted."""
+async def artifact_page(request: Request, project: str, name: str, pool: PoolDep,
+                        blobs: BlobsDep) -> Response:
+    """Every version with its stage, aliases and metrics, the metrics plotted, and the latest
+    version's card."""
     check_name(project, "project")
     check_name(name)
     summary = await reads.artifact_summary(pool, project, name)
@@ -97,8 +99,15 @@ async def artifact_page(request: Request, project: str, name: str, pool: PoolDep
     if metric_names:
         plot = f"/ui/artifacts/{project}/{name}/metrics.svg?" + urlencode(
             [("metric", m) for m in metric_names[:4]])
+    try:
+        latest = await reads.version_detail(pool, project, name,
+                                            f"v{summary['latest_version']}")
+    except ApiError:  # a deleted latest version: the page shows no card, not an error
+        card = None
+    else:
+        card = await _card(blobs, latest)
     return await page(request, "artifact.html", art=summary, aliases=aliases,
-                      metric_names=metric_names, plot=plot)
+                      metric_names=metric_names, plot=plot, card=card)
 
 
 @router.get("/artifacts/{project}/{name}/versions/{selector}")
