@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
+from cairn.core.adapters import schemas
+from cairn.core.adapters.codec import AvroCodec, RegistryClient
 from cairn.core.adapters.topics import Topics
 from cairn.core.domain.usage import REPORTED, REPORTED_HEADER, usage_event
 from cairn.sdk import Client
@@ -198,3 +200,38 @@ async def test_usage_only_counts_from_cairns_own_services(
     assert got["views"] == 0
     assert await dead_reasons(cairn_env, namespace, artifact, 2) == [b"not_internal",
                                                                     b"unsigned"]
+
+
+async def totals_of(cairn_env: dict[str, str], namespace: Namespace, artifact: str, n: int
+                    ) -> list[dict[str, Any]]:
+    """The ledger's UsageTotals records keyed `artifact`, once there are at least `n`."""
+    topic = Topics(namespace.topic_prefix).usage_totals
+    codec = AvroCodec(RegistryClient(cairn_env["SCHEMA_REGISTRY_URL"]), topic,
+                      schemas.USAGE_TOTALS)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = [codec.decode(m.value())
+                 for m in read_topic(cairn_env["KAFKA_BOOTSTRAP_SERVERS"], topic)
+                 if m.key() == artifact.encode()]
+        if len(found) >= n:
+            return found
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"{n} usage totals for {artifact} never arrived")
+
+
+async def test_a_redelivered_usage_batch_publishes_its_totals_again(
+        ledger: Service, cairn_env: dict[str, str], namespace: Namespace) -> None:
+    """The ledger commits the counts, then produces the totals, then acknowledges: a crash in
+    between redelivers the batch, which counts nothing again but must produce the totals
+    again (the indexer's only source of usage). A resent event stands in for the redelivery."""
+    artifact = f"use-{uuid.uuid4().hex[:8]}/d"
+    digest = await published(cairn_env, namespace, artifact)
+    writer = UsageWriter(cairn_env)
+    record = writer.record(usage_event(artifact, digest, "view", actor="tester", tool="test"))
+    writer.send(record)
+    [first] = await totals_of(cairn_env, namespace, artifact, 1)
+    writer.send(record)  # the same event_id: not counted again
+    again = await totals_of(cairn_env, namespace, artifact, 2)
+    assert [(t["views"], t["downloads"]) for t in again] == [(1, 0), (1, 0)]
+    assert first["state"]["digest"] == digest and first["state"]["aliases"] == ["latest"]
+    assert again[1]["as_of"] >= first["as_of"]
