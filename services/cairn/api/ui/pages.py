@@ -122,10 +122,11 @@ async def version_page(request: Request, project: str, name: str, selector: Sele
     check_name(name)
     levels = depth_of(depth)
     detail = await reads.version_detail(pool, project, name, selector)
-    graph = await lineage_svg(pool, detail["ref"], levels, hidden)
+    graph, graph_note = await lineage_svg(pool, detail["ref"], levels, hidden)
     background.add_task(count_view, usage, request, detail)
     return await page(request, "version.html", v=redact_detail(detail, hidden), graph=graph,
-                      depth=levels, max_depth=MAX_DEPTH, card=await _card(blobs, detail))
+                      graph_note=graph_note, depth=levels, max_depth=MAX_DEPTH,
+                      card=await _card(blobs, detail))
 
 
 async def _card(blobs: BlobStore, detail: dict[str, Any]) -> Markup | None:
