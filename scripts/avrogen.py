@@ -124,7 +124,8 @@ def _class(name: str, record: dict[str, Any], records: dict[str, dict[str, Any]]
 
 def render() -> str:
     records: dict[str, dict[str, Any]] = {}
-    for name in (schemas.EVENT, schemas.RECORDED, schemas.USAGE, schemas.CONFIG, schemas.DELIVERY):
+    for name in (schemas.EVENT, schemas.RECORDED, schemas.USAGE, schemas.USAGE_TOTALS,
+                 schemas.CONFIG, schemas.DELIVERY):
         _type(schemas.expanded(name), records)
     event = _short(schemas.EVENT)
     payloads = _payload_names(records[event])

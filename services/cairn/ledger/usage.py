@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import faust
@@ -35,6 +35,7 @@ from cairn.core.adapters.kafka import produce_all_async
 from cairn.core.adapters.logs import configure
 from cairn.core.adapters.settings import Settings
 from cairn.core.adapters.topics import Topics
+from cairn.core.domain.event_types import UsageTotals, VersionState
 from cairn.core.domain.identity import InvalidInput
 from cairn.core.domain.usage import check_usage
 from cairn.ledger.origins import internal_records, ledger_master
@@ -139,14 +140,15 @@ async def count_batch(pool: asyncpg.Pool, events: Sequence[tuple[RawRecord, dict
     return result
 
 
-async def totals_records(pool: asyncpg.Pool, version_ids: set[int]) -> list[dict[str, Any]]:
+async def totals_records(pool: asyncpg.Pool, version_ids: set[int]) -> list[UsageTotals]:
     """UsageTotals records of these versions, read after the count committed."""
     if not version_ids:
         return []
     async with pool.acquire() as conn:
         as_of, rows = await usage_totals(conn, sorted(version_ids))
-    return [{"as_of": as_of, "views": (usage or {}).get("views", 0),
-             "downloads": (usage or {}).get("downloads", 0), "state": state}
+    return [UsageTotals(as_of=as_of, views=(usage or {}).get("views", 0),
+                        downloads=(usage or {}).get("downloads", 0),
+                        state=cast(VersionState, state))  # the read model's VersionState row
             for state, usage in rows]
 
 

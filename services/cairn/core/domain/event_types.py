@@ -139,10 +139,12 @@ class RecordedEvent(TypedDict):
     outcome: str
     event: ArtifactEvent
     state: VersionState
+    alias_losers: list[VersionState]
 
 
 class VersionState(TypedDict):
-    """The affected version after the event (null for alias removal of an unknown version)"""
+    """One version as the ledger holds it at a seq: after an event (RecordedEvent), or when its
+    usage was read (UsageTotals)"""
 
     version_number: int
     digest: str
@@ -169,6 +171,17 @@ class UsageEvent(TypedDict):
     digest: str
     action: str
     retrieve_ms: None | int
+
+
+class UsageTotals(TypedDict):
+    """A version's usage totals after the ledger counted a batch of usage events, on
+    cairn.usage.totals (keyed by artifact). Totals only grow, so a reader keeps the larger of
+    two; the state lets a reader that has not seen the version yet (a replay) index it whole."""
+
+    as_of: int
+    views: int
+    downloads: int
+    state: VersionState
 
 
 class ConfigEvent(TypedDict):
@@ -320,6 +333,7 @@ DEFAULTS: dict[str, dict[str, object]] = {
     },
     "RecordedEvent": {
         "outcome": "applied",
+        "alias_losers": [],
     },
     "VersionState": {
         "stage": None,
