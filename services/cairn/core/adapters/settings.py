@@ -77,8 +77,6 @@ class Settings(BaseSettings):
     # Near-real-time visibility of indexed changes (the index's refresh_interval); nothing
     # ever refreshes per request.
     search_refresh: str = Field("1s", validation_alias=_env("CAIRN_SEARCH_REFRESH"))
-    # Seconds between the indexer's passes over changed usage counts.
-    usage_sync: float = Field(5.0, validation_alias=_env("CAIRN_USAGE_SYNC"))
     http_host: str = Field("127.0.0.1", validation_alias=_env("CAIRN_HTTP_HOST"))
     http_port: int = Field(18000, validation_alias=_env("CAIRN_HTTP_PORT"))
     kinds: str = Field("model,dataset,eval_log", validation_alias=_env("CAIRN_KINDS"))
