@@ -1,6 +1,7 @@
 """`python -m cairn.indexer`: create the topics it needs, then run the worker.
 
-It only reads the changelog (the ledger registers its schema), so it registers nothing.
+It only reads the changelog and the usage totals (the ledger registers their schemas), so it
+registers nothing.
 """
 
 from __future__ import annotations
