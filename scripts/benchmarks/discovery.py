@@ -42,13 +42,22 @@ from cairn.core.adapters.kafka import produce_all
 from cairn.core.adapters.settings import Settings
 from cairn.core.domain import payloads
 from cairn.core.domain.events import new_event
-from cairn.indexer.app import refresh_seconds
 from cairn.search.query import build_request, search_body
 
 from scripts.benchmarks.stats import percentiles, summary
 from scripts.benchmarks.workspace import workspace
 
 DAY_MS = 86_400_000
+
+
+def refresh_seconds(interval: str) -> float:
+    """The engine's refresh interval (`1s`, `500ms`, `2m`) in seconds; `-1` (off) counts as 1 s.
+    How long a version may take to become searchable after the indexer wrote it."""
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0}
+    for unit in sorted(units, key=len, reverse=True):
+        if interval.endswith(unit) and interval[: -len(unit)].replace(".", "", 1).isdigit():
+            return float(interval[: -len(unit)]) * units[unit]
+    return 1.0
 Params = list[tuple[str, str | int | float | bool | None]]  # query parameters, keys repeat
 
 
