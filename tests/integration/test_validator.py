@@ -112,6 +112,10 @@ def test_missing_license_and_bad_name_end_invalid_with_both_reasons(
     assert shown.returncode == 0, shown.stderr
     assert missing_license in shown.stdout and bad_name in shown.stdout
     assert "invalid" in shown.stdout
+    audit = cairn(api, api_token, "audit", "log", "--project", p, "--action", "Verdict", "--json")
+    assert audit.returncode == 0, audit.stderr
+    details = {e["detail"] for e in json.loads(audit.stdout)["entries"] if e["ref"] == model.ref}
+    assert {"required failed", "naming failed"} <= details  # which check, not just "Verdict"
 
 
 def test_a_complete_artifact_ends_valid(sdk: Client, rules: Callable[[str, str], None],

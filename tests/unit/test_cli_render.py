@@ -45,6 +45,7 @@ def _entry(seq: int, **over: Any) -> dict[str, Any]:
 def test_audit_log_has_headers_and_fits_80_columns() -> None:
     long_ref = "vision/" + "a-very-long-artifact-name-" * 3 + "@v12"
     table = audit_table([_entry(7, ref=long_ref),
+                         _entry(9, action="Verdict", detail="license failed"),
                          _entry(8, action="AccessDenied", outcome="denied",
                                 denial={"method": "GET", "path": "/v1/x", "status": 403})])
     console = Console(width=80, record=True)
@@ -55,5 +56,7 @@ def test_audit_log_has_headers_and_fits_80_columns() -> None:
     for col in ("when", "actor", "action", "outcome", "subject"):
         assert col in header
     text = "\n".join(lines)
-    assert "GET /v1/x → 403" in text and "2 entries" in text
+    joined = "".join(text.split())  # folded cells join up again without the spaces
+    assert "GET/v1/x→403" in joined and "3 entries" in text
+    assert "licensefailed" in joined and "detail" in header
     assert "".join(text.split()).count("a-very-long-artifact-name-") == 3  # folded, not cut

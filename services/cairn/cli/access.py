@@ -272,10 +272,11 @@ def audit_table(entries: Sequence[Mapping[str, Any]]) -> Table:
                          ("action", "left"), ("outcome", "left")):
         table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     table.add_column("subject", overflow="fold")
+    table.add_column("detail", overflow="fold")
     for e in entries:
         what = e["ref"] or e["subject"]
         if e["denial"]:
             what = f"{e['denial']['method']} {e['denial']['path']} → {e['denial']['status']}"
         table.add_row(str(e["seq"]), render.when(e["recorded_at"]), e["actor"], e["action"],
-                      e["outcome"], what)
+                      e["outcome"], what, e.get("detail") or "")
     return table

@@ -29,7 +29,7 @@ from cairn.core.domain.config_items import LOG_ONLY
 from cairn.readmodel.config import Db
 from cairn.readmodel.state_check import StateReport, compare_tables
 
-CONFIG_EVENT_TYPE = "ConfigChanged"  # cairn.ledger.config.EVENT_TYPE (that module needs faust)
+CONFIG_EVENT_TYPE = "ConfigChanged"  # cairn.ledger.config_changes.EVENT_TYPE (no service import)
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -40,10 +40,21 @@ PROJECT_OF = """CASE
   WHEN e.event_type = 'ConfigChanged' THEN
     CASE WHEN e.event->>'kind' IN ('project', 'retention_policy') THEN e.event->>'key' END
   ELSE split_part(e.artifact, '/', 1) END"""
+# What an entry did, in a few words, for the event types whose type alone does not say
+# (the payload is stored as [record name, body]).
+DETAIL = """CASE e.event_type
+  WHEN 'Verdict' THEN (e.event->'payload'->1->>'check') || ' ' || (e.event->'payload'->1->>'status')
+  WHEN 'StageChanged' THEN 'to ' || (e.event->'payload'->1->>'stage')
+  WHEN 'AliasMoved' THEN (e.event->'payload'->1->>'alias')
+    || CASE WHEN e.event->'payload'->1->>'version' IS NULL THEN ' removed' ELSE '' END
+  WHEN 'LifecycleRequested' THEN (e.event->'payload'->1->>'action')
+  WHEN 'LinkAdded' THEN (e.event->'payload'->1->'link'->>'relation')
+  END"""
 SELECT_SQL = f"""
 SELECT e.seq, e.event_id, e.event_type, e.outcome, e.actor, e.artifact, e.occurred_at,
        e.recorded_at, v.version_number, {PROJECT_OF} AS project,
-       CASE WHEN e.event_type = 'AccessDenied' THEN e.event->>'body' END AS denial
+       CASE WHEN e.event_type = 'AccessDenied' THEN e.event->>'body' END AS denial,
+       {DETAIL} AS detail
 FROM event_log e LEFT JOIN versions v ON v.id = e.version_id
 WHERE {{project}}
   AND ($2::text IS NULL OR e.actor = $2)
@@ -72,6 +83,7 @@ class LogEntry:
     version_number: int | None  # of the version the entry is about, if any
     project: str | None
     denial: str | None  # an AccessDenied entry's body (JSON text)
+    detail: str | None = None  # what it did: a verdict's check and status, a stage, an alias
 
 
 async def log_entries(db: Db, *, project: str | None, actor: str | None,
@@ -84,7 +96,7 @@ async def log_entries(db: Db, *, project: str | None, actor: str | None,
                           actions, since, until, before, limit)
     return [LogEntry(r["seq"], str(r["event_id"]), r["event_type"], r["outcome"], r["actor"],
                      r["artifact"], r["occurred_at"], r["recorded_at"], r["version_number"],
-                     r["project"], r["denial"]) for r in rows]
+                     r["project"], r["denial"], r["detail"]) for r in rows]
 
 
 ROWS_SQL = """

@@ -32,7 +32,7 @@ def _entry(row: LogEntry) -> dict[str, Any]:
             "ref": ref, "project": row.project,
             "occurred_at": row.occurred_at.astimezone(dt.UTC).isoformat(),
             "recorded_at": row.recorded_at.astimezone(dt.UTC).isoformat(),
-            "denial": json.loads(row.denial) if row.denial else None}
+            "denial": json.loads(row.denial) if row.denial else None, "detail": row.detail}
 
 
 @router.get("")
