@@ -3,40 +3,60 @@
 Faust acknowledges a batch's offsets only after the loop body returns, and the body
 returns only after PostgreSQL committed and Kafka acknowledged the changelog records, so
 an offset is never committed ahead of what it stands for. `build` is the composition root:
-it takes the ledger's clients (`LedgerAdapters`) and wires them to the handlers
-(`handler.record_and_publish` and the usage, config and delivery agents); the clients are
-closed once the app stopped.
+it takes the ledger's clients (`LedgerAdapters`) and wires them to the handlers, plain
+functions of their ports: `handler.record_and_publish` (artifact events),
+`usage.count_and_report`, `config_changes.record_and_report` and
+`deliveries.record_attempts`, each fed by its own batch agent; the clients are closed once
+the app stopped.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import faust
 from confluent_kafka import Producer
+from prometheus_client import Counter
 
 from cairn.core.adapters import schemas
 from cairn.core.adapters.batches import RawRecord, batch_agent
 from cairn.core.adapters.codec import AvroCodec, RegistryClient
+from cairn.core.adapters.dead_letters import dead_letter
 from cairn.core.adapters.kafka import produce_all_async, producer
 from cairn.core.adapters.logs import configure
 from cairn.core.adapters.settings import Settings
 from cairn.core.adapters.topics import Topics
 from cairn.core.adapters.worker import LazyPool, flush, lifespan, service_pages, stream_app
-from cairn.ledger import config, deliveries, handler, usage
+from cairn.core.domain.event_types import ConfigEvent, DeliveryAttempt, UsageEvent, UsageTotals
+from cairn.ledger import config_changes, deliveries, handler, usage
 from cairn.ledger.batch import BatchResult, record_batch
-from cairn.ledger.origins import Screen, artifact_needs
+from cairn.ledger.config_changes import ConfigPorts, ConfigResult
+from cairn.ledger.deliveries import DeliveryPorts
+from cairn.ledger.origins import (
+    Screen,
+    artifact_needs,
+    config_needs,
+    internal_records,
+    ledger_master,
+)
+from cairn.ledger.ports import Dead, DeadLetter, Internal
+from cairn.ledger.usage import UsagePorts
 
 
 @dataclass(frozen=True)
 class LedgerAdapters:
-    """The ledger's clients: the schema registry, one Kafka producer, PostgreSQL."""
+    """The ledger's clients: the schema registry, one Kafka producer, PostgreSQL, and the
+    clock (seconds) that stamps recorded configuration changes."""
 
     registry: RegistryClient
     producer: Producer
     pool: LazyPool
+    clock: Callable[[], float] = time.time
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LedgerAdapters:
@@ -86,10 +106,79 @@ def build(settings: Settings, adapters: LedgerAdapters) -> faust.App:
 
     service_pages(app, lambda: {} if ready else None)
 
-    pool, kafka, registry = adapters.pool, adapters.producer, adapters.registry
-    usage_codec = usage.install(app, settings, registry, pool, kafka)  # the second agent
-    config_codec = config.install(app, settings, registry, pool, kafka)  # and the third
-    deliveries_codec = deliveries.install(app, settings, registry, pool, kafka)  # fourth
+    # the other agents: usage, configuration changes, the notifier's delivery reports
+    master = ledger_master(settings)  # usage and reports come only from Cairn's services
+
+    def internal(raws: Sequence[RawRecord], dead: Dead) -> list[RawRecord]:
+        return internal_records(raws, master, dead)
+
+    def refusals(counter: Counter, what: str) -> DeadLetter:
+        return partial(dead_letter, adapters.producer, topics.dead_letter("ledger"),
+                       counter=counter, log=log, what=what)
+
+    usage_codec = add_usage(app, adapters, topics, internal,
+                            refusals(usage.USAGE_DEAD, "usage dead-lettered"), log)
+    config_codec = add_config(app, settings, adapters, topics,
+                              refusals(config_changes.CONFIG_DEAD, "config dead-lettered"), log)
+    deliveries_codec = add_deliveries(
+        app, adapters, topics, internal,
+        refusals(deliveries.DELIVERY_DEAD, "delivery report dead-lettered"), log)
     app.cairn_codecs = (  # type: ignore[attr-defined]
         events_codec, changelog_codec, usage_codec, config_codec, deliveries_codec)
     return app
+
+
+def add_usage(app: faust.App, adapters: LedgerAdapters, topics: Topics, internal: Internal,
+              refused: DeadLetter, log: Any) -> AvroCodec[UsageEvent]:
+    """The usage agent (usage.count_and_report); returns its codec (registered at start-up).
+    The totals codec registers its schema on first use."""
+    codec = AvroCodec[UsageEvent](adapters.registry, topics.usage, schemas.USAGE)
+    totals_codec = AvroCodec[UsageTotals](adapters.registry, topics.usage_totals,
+                                          schemas.USAGE_TOTALS)
+
+    async def count(events: usage.Counted) -> usage.UsageResult:
+        return await usage.count_batch(await adapters.pool(), events)
+
+    async def totals(version_ids: set[int]) -> list[UsageTotals]:
+        return await usage.totals_records(await adapters.pool(), version_ids)
+
+    ports = UsagePorts(internal, codec.decode, count, totals, totals_codec.encode,
+                       partial(produce_all_async, adapters.producer), refused,
+                       topics.usage_totals)
+    # PostgreSQL or Kafka away: the batch is redone until done, and only then acknowledged.
+    batch_agent(app, topics.usage, partial(usage.count_and_report, ports), size=500,
+                within=0.2, log=log, name="usage")
+    return codec
+
+
+def add_config(app: faust.App, settings: Settings, adapters: LedgerAdapters, topics: Topics,
+               refused: DeadLetter, log: Any) -> AvroCodec[ConfigEvent]:
+    """The config agent (config_changes.record_and_report); returns its codec."""
+    codec = AvroCodec[ConfigEvent](adapters.registry, topics.config, schemas.CONFIG)
+    # signed, by Cairn's services only
+    screen = Screen.of(settings, config_changes.subject, config_needs)
+
+    async def record(raws: list[RawRecord]) -> ConfigResult:
+        return await config_changes.record_config(await adapters.pool(), raws, codec, screen,
+                                                  adapters.clock)
+
+    batch_agent(app, topics.config,
+                partial(config_changes.record_and_report, ConfigPorts(record, refused, log)),
+                size=100, within=0.05, log=log, name="config")
+    return codec
+
+
+def add_deliveries(app: faust.App, adapters: LedgerAdapters, topics: Topics,
+                   internal: Internal, refused: DeadLetter, log: Any
+                   ) -> AvroCodec[DeliveryAttempt]:
+    """The deliveries agent (deliveries.record_attempts); returns its codec."""
+    codec = AvroCodec[DeliveryAttempt](adapters.registry, topics.deliveries, schemas.DELIVERY)
+
+    async def record(rows: Sequence[deliveries.Row]) -> list[str]:
+        return await deliveries.record(await adapters.pool(), rows)
+
+    batch_agent(app, topics.deliveries,
+                partial(deliveries.record_attempts, DeliveryPorts(internal, codec.decode,
+                                                                  record, refused)),
+                size=500, within=0.1, log=log, name="deliveries")
+    return codec

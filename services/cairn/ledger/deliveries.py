@@ -5,27 +5,23 @@ changelog: each DeliveryAttempt from cairn.notifier.deliveries becomes one row o
 `deliveries`, whose primary key is the attempt's event_id, so a redelivered report inserts
 nothing. A report that cannot be decoded or makes no sense is dead-lettered with the reason.
 Each batch runs inside settle(): its offsets are acknowledged only after the commit.
+`record_attempts` is the handler of a batch, a plain function of its ports (`DeliveryPorts`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-import faust
-from confluent_kafka import Producer
 from prometheus_client import Counter
 
-from cairn.core.adapters import schemas
-from cairn.core.adapters.batches import RawRecord, batch_agent
-from cairn.core.adapters.codec import AvroCodec, RegistryClient, UndecodableRecord
-from cairn.core.adapters.dead_letters import dead_letter
-from cairn.core.adapters.logs import configure
-from cairn.core.adapters.settings import Settings
-from cairn.core.adapters.topics import Topics
-from cairn.ledger.origins import internal_records, ledger_master
+from cairn.core.adapters.batches import RawRecord
+from cairn.core.adapters.codec import UndecodableRecord
+from cairn.core.domain.event_types import DeliveryAttempt
+from cairn.ledger.ports import Dead, DeadLetter, Internal
 
 RECORDED = Counter("cairn_ledger_deliveries_recorded_total", "Delivery attempts recorded",
                    ["state"])
@@ -41,14 +37,25 @@ INSERT = (f"INSERT INTO deliveries ({', '.join(COLUMNS)}) SELECT * FROM unnest("
           + ", ".join(f"${i}::{t}[]" for i, t in enumerate(TYPES, 1))
           + ") ON CONFLICT (event_id) DO NOTHING RETURNING state")
 
-Dead = list[tuple[RawRecord, str, str]]
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class DeliveryPorts:
+    """What the deliveries handler needs from outside: each a plain callable, so a test
+    passes fakes (app.py wires the real ones)."""
+
+    internal: Internal  # reports only from the notifier (a Cairn service)
+    decode: Callable[[bytes | None], DeliveryAttempt]  # raises UndecodableRecord
+    record: Callable[[Sequence[Row]], Awaitable[list[str]]]  # returns once committed
+    dead_letter: DeadLetter
 
 
 def _at(ms: int | None) -> dt.datetime | None:
     return None if ms is None else dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
 
 
-def row(report: dict[str, Any]) -> tuple[Any, ...]:
+def row(report: DeliveryAttempt) -> Row:
     """The table row of a decoded DeliveryAttempt; ValueError if it makes no sense."""
     if report["state"] not in STATES:
         raise ValueError(f"state {report['state']!r}: use one of {', '.join(STATES)}")
@@ -59,12 +66,13 @@ def row(report: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(values[c] for c in COLUMNS)
 
 
-def decode(raws: Sequence[RawRecord], codec: AvroCodec, dead: Dead) -> list[tuple[Any, ...]]:
+def decode(raws: Sequence[RawRecord], decoder: Callable[[bytes | None], DeliveryAttempt],
+           dead: Dead) -> list[Row]:
     """Rows of the batch's sensible reports, first copy of each event_id."""
-    rows: dict[str, tuple[Any, ...]] = {}
+    rows: dict[str, Row] = {}
     for raw in raws:
         try:
-            report = codec.decode(raw.value)
+            report = decoder(raw.value)
             rows.setdefault(str(report["event_id"]), row(report))
         except UndecodableRecord as exc:
             dead.append((raw, "undecodable", str(exc)))
@@ -73,7 +81,7 @@ def decode(raws: Sequence[RawRecord], codec: AvroCodec, dead: Dead) -> list[tupl
     return list(rows.values())
 
 
-async def record(pool: asyncpg.Pool, rows: Sequence[tuple[Any, ...]]) -> list[str]:
+async def record(pool: asyncpg.Pool, rows: Sequence[Row]) -> list[str]:
     """Insert the rows not seen before; the states of the ones that went in."""
     if not rows:
         return []
@@ -82,23 +90,12 @@ async def record(pool: asyncpg.Pool, rows: Sequence[tuple[Any, ...]]) -> list[st
         return [r["state"] for r in await conn.fetch(INSERT, *columns)]
 
 
-def install(app: faust.App, settings: Settings, registry: RegistryClient,
-            pool: Callable[[], Awaitable[asyncpg.Pool]], kafka: Producer) -> AvroCodec:
-    """Add the deliveries agent to the ledger's app; returns its codec (registered at start)."""
-    log = configure("ledger")
-    topics = Topics(settings.topic_prefix)
-    codec = AvroCodec(registry, topics.deliveries, schemas.DELIVERY)
-    master = ledger_master(settings)  # reports only from the notifier (a Cairn service)
-
-    async def work(raws: list[RawRecord]) -> None:
-        dead: Dead = []
-        rows = decode(internal_records(raws, master, dead), codec, dead)
-        states = await record(await pool(), rows)
-        await dead_letter(kafka, topics.dead_letter("ledger"), dead, DELIVERY_DEAD, log,
-                          "delivery report dead-lettered")
-        for state in states:
-            RECORDED.labels(state).inc()
-
-    batch_agent(app, topics.deliveries, work, size=500, within=0.1, log=log, name="deliveries")
-
-    return codec
+async def record_attempts(ports: DeliveryPorts, raws: list[RawRecord]) -> None:
+    """Insert the batch's sensible reports (one statement), then dead-letter the rest;
+    idempotent by event_id, so settle() may redo it whole."""
+    dead: Dead = []
+    rows = decode(ports.internal(raws, dead), ports.decode, dead)
+    states = await ports.record(rows)
+    await ports.dead_letter(dead)
+    for state in states:
+        RECORDED.labels(state).inc()

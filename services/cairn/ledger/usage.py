@@ -13,6 +13,7 @@ version's state, read in one snapshot with the chain head seq it is as of), one 
 version the batch names, counted now or before: the indexer's only source of usage. Commit,
 then produce, then acknowledge: a crash before the produce redelivers the batch, which
 counts nothing again but produces the totals again, so no total is lost.
+`count_and_report` is the handler of a batch, a plain function of its ports (`UsagePorts`).
 """
 
 from __future__ import annotations
@@ -20,25 +21,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import cast
 
 import asyncpg
-import faust
-from confluent_kafka import Producer
 from prometheus_client import Counter
 
-from cairn.core.adapters import schemas
-from cairn.core.adapters.batches import RawRecord, batch_agent
-from cairn.core.adapters.codec import AvroCodec, RegistryClient, UndecodableRecord
-from cairn.core.adapters.dead_letters import dead_letter
-from cairn.core.adapters.kafka import produce_all_async
-from cairn.core.adapters.logs import configure
-from cairn.core.adapters.settings import Settings
-from cairn.core.adapters.topics import Topics
-from cairn.core.domain.event_types import UsageTotals, VersionState
+from cairn.core.adapters.batches import RawRecord
+from cairn.core.adapters.codec import UndecodableRecord
+from cairn.core.domain.event_types import UsageEvent, UsageTotals, VersionState
 from cairn.core.domain.identity import InvalidInput
 from cairn.core.domain.usage import check_usage
-from cairn.ledger.origins import internal_records, ledger_master
+from cairn.ledger.handler import Outgoing
+from cairn.ledger.ports import Dead, DeadLetter, Internal
 from cairn.readmodel.index_rows import usage_totals
 
 COUNTED = Counter("cairn_ledger_usage_counted_total", "Usage events counted", ["action"])
@@ -80,21 +74,39 @@ SELECT action, count(*) AS n FROM fresh GROUP BY action
 """
 
 
+Counted = list[tuple[RawRecord, UsageEvent]]
+
+
 @dataclass
 class UsageResult:
     counted: dict[str, int] = field(default_factory=dict)  # action -> events newly counted
     repeats: int = 0
-    dead: list[tuple[RawRecord, str, str]] = field(default_factory=list)
+    dead: Dead = field(default_factory=list)
     versions: set[int] = field(default_factory=set)  # every version the batch names
 
 
-def decode(raws: Sequence[RawRecord], codec: AvroCodec, result: UsageResult
-           ) -> list[tuple[RawRecord, dict[str, Any]]]:
+@dataclass(frozen=True)
+class UsagePorts:
+    """What the usage handler needs from outside: each a plain callable, so a test passes
+    fakes (app.py wires the real ones)."""
+
+    internal: Internal  # usage counts only from Cairn's services
+    decode: Callable[[bytes | None], UsageEvent]  # raises UndecodableRecord
+    count: Callable[[Counted], Awaitable[UsageResult]]  # returns once committed
+    totals: Callable[[set[int]], Awaitable[list[UsageTotals]]]  # read after the commit
+    encode: Callable[[UsageTotals], bytes]  # a totals record's Avro bytes
+    produce: Callable[[Sequence[Outgoing]], Awaitable[None]]  # returns once acknowledged
+    dead_letter: DeadLetter
+    totals_topic: str
+
+
+def decode(raws: Sequence[RawRecord], decoder: Callable[[bytes | None], UsageEvent],
+           result: UsageResult) -> Counted:
     """Decoded, checked events, first copy of each event_id; the rest become dead letters."""
-    out: dict[str, tuple[RawRecord, dict[str, Any]]] = {}
+    out: dict[str, tuple[RawRecord, UsageEvent]] = {}
     for raw in raws:
         try:
-            event = codec.decode(raw.value)
+            event = decoder(raw.value)
             check_usage(event["action"], event["retrieve_ms"])
         except UndecodableRecord as exc:
             result.dead.append((raw, "undecodable", str(exc)))
@@ -108,8 +120,7 @@ def decode(raws: Sequence[RawRecord], codec: AvroCodec, result: UsageResult
     return list(out.values())
 
 
-async def count_batch(pool: asyncpg.Pool, events: Sequence[tuple[RawRecord, dict[str, Any]]]
-                      ) -> UsageResult:
+async def count_batch(pool: asyncpg.Pool, events: Counted) -> UsageResult:
     """One transaction: resolve each event's version, insert the new events, add them up.
 
     Returns a fresh result each call, so a retried batch never reports anything twice.
@@ -152,37 +163,25 @@ async def totals_records(pool: asyncpg.Pool, version_ids: set[int]) -> list[Usag
             for state, usage in rows]
 
 
-def install(app: faust.App, settings: Settings, registry: RegistryClient,
-            pool: Callable[[], Awaitable[asyncpg.Pool]], kafka: Producer) -> AvroCodec:
-    """Add the usage agent to the ledger's app; returns its codec (register it at start-up).
-    The totals codec registers its schema on first use."""
-    log = configure("ledger")
-    topics = Topics(settings.topic_prefix)
-    codec = AvroCodec(registry, topics.usage, schemas.USAGE)
-    totals_codec = AvroCodec(registry, topics.usage_totals, schemas.USAGE_TOTALS)
-    master = ledger_master(settings)
+def totals_key(totals: UsageTotals) -> bytes:
+    """cairn.usage.totals is keyed by artifact, like the changelog."""
+    content = totals["state"]["content"]
+    return f"{content['project']}/{content['name']}".encode()
 
-    async def count_and_report(raws: list[RawRecord]) -> None:
-        """Decode, count in one transaction, produce the totals, dead-letter the refused;
-        idempotent by event_id, so settle() may redo it whole."""
-        refused = UsageResult()
-        events = decode(internal_records(raws, master, refused.dead), codec, refused)
-        result = await count_batch(await pool(), events)
-        totals = await totals_records(await pool(), result.versions)
-        await produce_all_async(kafka, [
-            (topics.usage_totals, t["state"]["content"]["project"].encode() + b"/"
-             + t["state"]["content"]["name"].encode(), totals_codec.encode(t), None)
-            for t in totals])
-        result.dead += refused.dead
-        result.repeats += refused.repeats
-        await dead_letter(kafka, topics.dead_letter("ledger"), result.dead, USAGE_DEAD, log,
-                          "usage dead-lettered")
-        for action, n in result.counted.items():
-            COUNTED.labels(action).inc(n)
-        USAGE_REPEATS.inc(result.repeats)
 
-    # PostgreSQL or Kafka away: the batch is redone until done, and only then acknowledged.
-    batch_agent(app, topics.usage, count_and_report, size=500, within=0.2, log=log,
-                name="usage")
-
-    return codec
+async def count_and_report(ports: UsagePorts, raws: list[RawRecord]) -> None:
+    """Decode, count in one transaction, produce the totals, dead-letter the refused;
+    idempotent by event_id, so settle() may redo it whole (and a redone batch produces its
+    totals again: nothing newly counted, but a crash may have come before the produce)."""
+    refused = UsageResult()
+    events = decode(ports.internal(raws, refused.dead), ports.decode, refused)
+    result = await ports.count(events)
+    totals = await ports.totals(result.versions)
+    await ports.produce([(ports.totals_topic, totals_key(t), ports.encode(t), None)
+                         for t in totals])
+    result.dead += refused.dead
+    result.repeats += refused.repeats
+    await ports.dead_letter(result.dead)
+    for action, n in result.counted.items():
+        COUNTED.labels(action).inc(n)
+    USAGE_REPEATS.inc(result.repeats)

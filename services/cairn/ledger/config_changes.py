@@ -1,36 +1,32 @@
-"""The ledger's config agent: configuration changes chained and applied exactly once.
+"""The ledger's recorder of configuration changes: each chained and applied exactly once.
 
 A ConfigEvent (a subscription, a retention policy, ...) is recorded like an artifact event:
 appended to the same hash-chained event_log (so `cairn audit verify` covers who changed what
 configuration) and applied to `config_items` in the same transaction. Refused events are
 noted in `rejected_events` and dead-lettered with the reason; a redelivered event_id is found
 in event_log and changes nothing. Offsets are acknowledged only after the commit (settle).
+`record_and_report` is the handler of a batch, a plain function of its ports (`ConfigPorts`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
-import faust
-from confluent_kafka import Producer
 from prometheus_client import Counter
 
-from cairn.core.adapters import schemas
-from cairn.core.adapters.batches import RawRecord, batch_agent
-from cairn.core.adapters.codec import AvroCodec, RegistryClient
-from cairn.core.adapters.dead_letters import dead_letter
-from cairn.core.adapters.logs import configure
-from cairn.core.adapters.settings import Settings
-from cairn.core.adapters.topics import Topics
+from cairn.core.adapters.batches import RawRecord
+from cairn.core.adapters.codec import AvroCodec
 from cairn.core.domain.config_items import LOG_ONLY, check_item
-from cairn.core.domain.events import now_ms
+from cairn.core.domain.event_types import ConfigEvent
 from cairn.ledger.batch import REFUSED, decode_screened
-from cairn.ledger.origins import Screen, config_needs
+from cairn.ledger.origins import Screen
+from cairn.ledger.ports import Dead, DeadLetter
 from cairn.ledger.recorder import append_entry, lock_head, save_head
 
 APPLIED = Counter("cairn_ledger_config_recorded_total", "Config changes recorded", ["kind"])
@@ -48,20 +44,34 @@ ON CONFLICT (kind, key) DO UPDATE SET body = EXCLUDED.body, removed = EXCLUDED.r
 
 @dataclass
 class ConfigResult:
-    recorded: list[dict[str, Any]] = field(default_factory=list)
-    dead: list[tuple[RawRecord, str, str]] = field(default_factory=list)
+    recorded: list[ConfigEvent] = field(default_factory=list)
+    dead: Dead = field(default_factory=list)
     repeats: int = 0
 
 
-def subject(event: dict[str, Any]) -> str:
+@dataclass(frozen=True)
+class ConfigPorts:
+    """What the config handler needs from outside: each a plain callable, so a test passes
+    fakes (app.py wires the real ones)."""
+
+    record: Callable[[list[RawRecord]], Awaitable[ConfigResult]]  # returns once committed
+    dead_letter: DeadLetter
+    log: Any
+
+
+def subject(event: ConfigEvent | dict[str, Any]) -> str:
     return f"{event['kind']}/{event['key']}"
 
 
-async def record_config(pool: asyncpg.Pool, raws: Sequence[RawRecord], codec: AvroCodec,
-                        screen: Screen | None = None) -> ConfigResult:
-    """One transaction for the batch; a savepoint per event so one refusal spares the rest."""
+async def record_config(pool: asyncpg.Pool, raws: Sequence[RawRecord],
+                        codec: AvroCodec[ConfigEvent], screen: Screen | None = None,
+                        clock: Callable[[], float] = time.time) -> ConfigResult:
+    """One transaction for the batch; a savepoint per event so one refusal spares the rest.
+    `clock` (seconds) stamps each change's recorded_at."""
     result = ConfigResult()
-    decoded = await decode_screened(pool, raws, codec, result.dead, screen)
+    # decode_screened reads any codec's records as dicts; these are ConfigEvents
+    screened = await decode_screened(pool, raws, cast(AvroCodec, codec), result.dead, screen)
+    decoded = cast(list[tuple[RawRecord, ConfigEvent]], screened)
     if not decoded:
         return result
     async with pool.acquire() as conn, conn.transaction():
@@ -77,7 +87,7 @@ async def record_config(pool: asyncpg.Pool, raws: Sequence[RawRecord], codec: Av
             seen.add(str(event["event_id"]))
             try:
                 async with conn.transaction():
-                    head = await _apply(conn, event, head)
+                    head = await _apply(conn, event, head, int(clock() * 1000))
                 result.recorded.append(event)
             except REFUSED as exc:
                 reason = getattr(exc, "reason", "invalid_config")
@@ -90,10 +100,10 @@ async def record_config(pool: asyncpg.Pool, raws: Sequence[RawRecord], codec: Av
     return result
 
 
-async def _apply(conn: asyncpg.Connection, event: dict[str, Any], head: tuple[int, str]
-                 ) -> tuple[int, str]:
+async def _apply(conn: asyncpg.Connection, event: ConfigEvent, head: tuple[int, str],
+                 recorded_at: int) -> tuple[int, str]:
     item = check_item(event["kind"], event["key"], event["body"])
-    seq, recorded_at = head[0] + 1, now_ms()
+    seq = head[0] + 1
     at = dt.datetime.fromtimestamp(recorded_at / 1000, dt.UTC)
     digest = await append_entry(conn, head[1], {
         "seq": seq, "event_id": str(event["event_id"]), "artifact": subject(event),
@@ -109,23 +119,12 @@ async def _apply(conn: asyncpg.Connection, event: dict[str, Any], head: tuple[in
     return seq, digest
 
 
-def install(app: faust.App, settings: Settings, registry: RegistryClient,
-            pool: Callable[[], Awaitable[asyncpg.Pool]], kafka: Producer) -> AvroCodec:
-    """Add the config agent to the ledger's app; returns its codec (registered at start-up)."""
-    log = configure("ledger")
-    topics = Topics(settings.topic_prefix)
-    codec = AvroCodec(registry, topics.config, schemas.CONFIG)
-    screen = Screen.of(settings, subject, config_needs)  # signed, by Cairn's services only
-
-    async def work(raws: list[RawRecord]) -> None:
-        result = await record_config(await pool(), raws, codec, screen)
-        await dead_letter(kafka, topics.dead_letter("ledger"), result.dead, CONFIG_DEAD, log,
-                          "config dead-lettered")
-        for event in result.recorded:
-            APPLIED.labels(event["kind"]).inc()
-            log.info("config recorded", kind=event["kind"], key=event["key"],
-                     actor=event["actor"], removed=event["body"] is None)
-
-    batch_agent(app, topics.config, work, size=100, within=0.05, log=log, name="config")
-
-    return codec
+async def record_and_report(ports: ConfigPorts, raws: list[RawRecord]) -> None:
+    """Record the batch (one transaction), then dead-letter the refused; idempotent by
+    event_id, so settle() may redo it whole."""
+    result = await ports.record(raws)
+    await ports.dead_letter(result.dead)
+    for event in result.recorded:
+        APPLIED.labels(event["kind"]).inc()
+        ports.log.info("config recorded", kind=event["kind"], key=event["key"],
+                       actor=event["actor"], removed=event["body"] is None)
