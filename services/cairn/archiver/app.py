@@ -37,6 +37,7 @@ from cairn.core.adapters.worker import (
     service_pages,
     stream_app,
 )
+from cairn.core.domain.event_types import RecordedEvent
 from cairn.core.domain.retention import Plan
 from cairn.readmodel.retention import plan_project, scheduled_policies
 
@@ -88,7 +89,7 @@ def build(settings: Settings, adapters: ArchiverAdapters) -> faust.App:
                            lambda now: tiers.purgeable(settings.blob_grace_seconds, now),
                            place, adapters.clock, log)
 
-    async def place_changed(records: list[dict[str, Any]]) -> None:
+    async def place_changed(records: list[RecordedEvent]) -> None:
         await schedule.place_changed(records, place, log)
 
     changelog_agent(app, settings, topics, log, UNDECODABLE, "archiver", place_changed,

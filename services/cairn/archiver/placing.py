@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from typing import Any
 
 import asyncpg
 
 from cairn.archiver.tiers import Place, Tiers, placement
+from cairn.core.domain.event_types import RecordedEvent
 from cairn.core.domain.events import payload_of
 from cairn.readmodel.blob_places import blob_uses, lock_blobs
 
@@ -37,7 +37,7 @@ async def place_blobs(pool: asyncpg.Pool, tiers: Tiers, digests: Iterable[str], 
         return await asyncio.to_thread(tiers.place_all, places, purge=purge)
 
 
-def digests_to_place(records: Iterable[dict[str, Any]]) -> tuple[set[str], set[str]]:
+def digests_to_place(records: Iterable[RecordedEvent]) -> tuple[set[str], set[str]]:
     """(blobs of versions whose lifecycle changed, blobs of versions just published).
 
     A publish can list a blob that a delete sent to the trash, or an archive to the cold

@@ -18,6 +18,7 @@ from typing import Any
 from prometheus_client import Counter, Gauge
 
 from cairn.archiver.placing import digests_to_place
+from cairn.core.domain.event_types import RecordedEvent
 from cairn.core.domain.retention import Plan
 from cairn.core.domain.retention_requests import lifecycle_events
 
@@ -83,7 +84,7 @@ async def scheduled(ports: Ports) -> Tick | None:
         return None
 
 
-async def place_changed(records: list[dict[str, Any]], place: Place, log: Any
+async def place_changed(records: Iterable[RecordedEvent], place: Place, log: Any
                         ) -> dict[str, str]:
     """Put the blobs of a changelog batch's moved and published versions where they belong
     (a publish may list a blob a delete sent to the trash meanwhile: it comes back)."""

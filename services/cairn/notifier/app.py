@@ -50,6 +50,7 @@ from cairn.core.adapters.worker import (
     stream_app,
 )
 from cairn.core.domain import webhook_signing as signing
+from cairn.core.domain.event_types import RecordedEvent
 from cairn.notifier import jobs, planning, scheduler, store
 from cairn.notifier.delivery import Attempt, Policy, deliver, report_event
 
@@ -104,7 +105,8 @@ def build(settings: Settings, adapters: NotifierAdapters) -> faust.App:
     topics = Topics(settings.topic_prefix)
     app = stream_app(settings, "cairn-notifier", topics.partitions, commit_every=100)
     source = app.topic(topics.changelog, value_type=bytes, key_type=bytes)
-    changelog_codec = AvroCodec(adapters.registry, topics.changelog, schemas.RECORDED)
+    changelog_codec = AvroCodec[RecordedEvent](adapters.registry, topics.changelog,
+                                               schemas.RECORDED)
     reports_codec = AvroCodec(adapters.registry, topics.deliveries, schemas.DELIVERY)
     signer = producer_signer(settings, "cairn-notifier")  # the ledger takes only Cairn's reports
     policy = Policy(settings.webhook_attempts, settings.webhook_backoff,

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from cairn.core.domain import webhook_signing as signing
+from cairn.core.domain.event_types import RecordedEvent
 from cairn.notifier import payloads
 from cairn.notifier.store import Subscription
 
@@ -29,7 +29,7 @@ class Job:
     first_attempt: int = 1  # > 1 when a previous notifier process already tried
 
 
-def plan(records: Iterable[Mapping[str, Any]], subscriptions: Sequence[Subscription],
+def plan(records: Iterable[RecordedEvent], subscriptions: Sequence[Subscription],
          master_key: bytes) -> list[Job]:
     """Jobs in seq order; records that are not `applied` (duplicates) notify nobody, and a
     seq seen twice in the batch counts once."""

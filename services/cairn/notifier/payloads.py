@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +24,7 @@ from cairn.core.domain.event_types import (
     StageChanged,
     Verdict,
 )
-from cairn.core.domain.events import payload_as, payload_of, recorded
+from cairn.core.domain.events import payload_as, payload_of
 
 # The version facts a subscriber gets with every change (not the manifest or environment:
 # a webhook says what happened; the api has the rest).
@@ -45,8 +44,7 @@ class Facts:
     event_type: str
 
 
-def facts(decoded: Mapping[str, Any]) -> Facts:
-    record = recorded(decoded)
+def facts(record: RecordedEvent) -> Facts:
     content = record["state"]["content"]
     event_type, _ = payload_of(record["event"])
     return Facts(content["project"], content["kind"], record["state"]["stage"],
@@ -151,8 +149,7 @@ def slack_body(record: RecordedEvent, subscription: str, team: str) -> dict[str,
     }
 
 
-def render(decoded: Mapping[str, Any], subscription: str, team: str, fmt: str) -> bytes:
+def render(record: RecordedEvent, subscription: str, team: str, fmt: str) -> bytes:
     """The exact bytes POSTed (and signed)."""
-    record = recorded(decoded)
     body = (slack_body if fmt == "slack" else json_body)(record, subscription, team)
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from cairn.core.domain.event_types import RecordedEvent
 from cairn.notifier import jobs
 from cairn.notifier.store import Subscription
 
@@ -46,7 +46,7 @@ class Planning:
     master_key: bytes
 
 
-async def plan(ports: Planning, decoded: Sequence[Sequence[Mapping[str, Any]]]
+async def plan(ports: Planning, decoded: Sequence[Sequence[RecordedEvent]]
                ) -> list[list[jobs.Job]]:
     """For each consumed record (its decodable changelog records), the jobs it owes that did
     not end yet."""
@@ -57,7 +57,7 @@ async def plan(ports: Planning, decoded: Sequence[Sequence[Mapping[str, Any]]]
     return owed_per_record(decoded, todo)
 
 
-def owed_per_record(decoded: Sequence[Sequence[Mapping[str, Any]]], todo: Sequence[jobs.Job]
+def owed_per_record(decoded: Sequence[Sequence[RecordedEvent]], todo: Sequence[jobs.Job]
                     ) -> list[list[jobs.Job]]:
     """Hand each job to the record whose seq it delivers (a seq met twice: to the first)."""
     owed: dict[int, list[jobs.Job]] = {}

@@ -33,6 +33,7 @@ from cairn.core.adapters.worker import (
     service_pages,
     stream_app,
 )
+from cairn.core.domain.event_types import RecordedEvent
 from cairn.validator.hooks import installed_plugins
 from cairn.validator.judge import Judge
 from cairn.validator.rules import default_dir
@@ -66,7 +67,7 @@ class ValidatorAdapters:
         stack.push_async_callback(self.http.aclose)
 
 
-async def judge_and_emit(records: Sequence[dict[str, Any]], *, seen: Seen,
+async def judge_and_emit(records: Sequence[RecordedEvent], *, seen: Seen,
                          projects: Sequence[str], judge: Callable[[], Awaitable[Judge]],
                          emit: Callable[..., Awaitable[None]], log: Any) -> None:
     """Judge the batch's wanted versions not judged lately; emit their verdicts at once (acked
@@ -109,7 +110,7 @@ def build(settings: Settings, adapters: ValidatorAdapters) -> faust.App:
                                 settings.allow_private_hooks, installed_plugins()))
         return judges[0]
 
-    async def work(records: list[dict[str, Any]]) -> None:
+    async def work(records: list[RecordedEvent]) -> None:
         await judge_and_emit(records, seen=seen, projects=projects, judge=judge,
                              emit=adapters.emitter.emit_async, log=log)
 

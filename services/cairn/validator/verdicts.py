@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import fnmatch
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 from cairn.core.domain.derived_ids import derived_uuid7
-from cairn.core.domain.event_types import ArtifactEvent, Verdict
-from cairn.core.domain.events import new_event, payload_of, recorded
+from cairn.core.domain.event_types import ArtifactEvent, RecordedEvent, Verdict
+from cairn.core.domain.events import new_event, payload_of
 from cairn.validator.checks import Outcome
 
 ACTOR = TOOL = "validator"
@@ -24,17 +23,15 @@ JUDGED = ("Published", "MetadataEdited", "LinkAdded")
 MAX_REASONS, MAX_REASON_CHARS = 50, 500  # a chatty hook must not make an event too large
 
 
-def wanted(decoded: Mapping[str, Any], projects: Iterable[str]) -> bool:
-    record = recorded(decoded)
+def wanted(record: RecordedEvent, projects: Iterable[str]) -> bool:
     kind, _ = payload_of(record["event"])
     project = record["state"]["content"]["project"]
     return (record["outcome"] == "applied" and kind in JUDGED
             and any(fnmatch.fnmatchcase(project, p) for p in projects))
 
 
-def verdict_events(decoded: Mapping[str, Any], outcomes: Iterable[Outcome]
+def verdict_events(record: RecordedEvent, outcomes: Iterable[Outcome]
                    ) -> list[ArtifactEvent[Verdict]]:
-    record = recorded(decoded)
     state = record["state"]
     artifact = f"{state['content']['project']}/{state['content']['name']}"
     return [

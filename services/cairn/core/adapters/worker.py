@@ -28,6 +28,7 @@ from cairn.core.adapters.batches import RawRecord, batch_agent
 from cairn.core.adapters.codec import AvroCodec, RegistryClient, UndecodableRecord
 from cairn.core.adapters.settings import Settings
 from cairn.core.adapters.topics import Topics, ensure_topics
+from cairn.core.domain.event_types import RecordedEvent
 
 
 def stream_app(settings: Settings, group: str, partitions: int, commit_every: int) -> faust.App:
@@ -133,14 +134,14 @@ def service_pages(app: faust.App, readiness: Callable[[], dict[str, Any] | None]
 
 def changelog_agent(app: faust.App, settings: Settings, topics: Topics, log: Any,
                     undecodable: Counter, name: str,
-                    work: Callable[[list[dict[str, Any]]], Awaitable[None]], *,
+                    work: Callable[[list[RecordedEvent]], Awaitable[None]], *,
                     registry: RegistryClient | None = None) -> None:
     """Feed the changelog to `work` in decoded batches (up to 100, or what came in 0.2 s),
     each inside settle(), so its offsets are acknowledged only once `work` has finished.
     Decoding uses the service's `registry` client (which its lifespan closes), else one of
     its own."""
     registry = registry or RegistryClient(settings.schema_registry_url)
-    codec = AvroCodec(registry, topics.changelog, schemas.RECORDED)
+    codec = AvroCodec[RecordedEvent](registry, topics.changelog, schemas.RECORDED)
 
     async def decoded(raws: list[RawRecord]) -> None:
         await work(decode_changelog(codec, (r.value for r in raws), log, undecodable))
@@ -165,8 +166,8 @@ def run_worker(create_app: Callable[[Settings], faust.App], *,
     app.main()
 
 
-def decode_changelog(codec: AvroCodec, values: Iterable[bytes | None], log: Any,
-                     undecodable: Counter) -> list[dict[str, Any]]:
+def decode_changelog(codec: AvroCodec[RecordedEvent], values: Iterable[bytes | None], log: Any,
+                     undecodable: Counter) -> list[RecordedEvent]:
     """The decodable records of a changelog batch. One that is not is counted and logged,
     never dead-lettered: the ledger wrote it, so it is not a consumer's to refuse."""
     records = []

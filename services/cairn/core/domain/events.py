@@ -24,12 +24,11 @@ from cairn.core.domain.event_types import (
     P,
     Payload,
     PayloadType,
-    RecordedEvent,
     Source,
 )
 
 __all__ = ["PAYLOAD_TYPES", "NAMESPACE", "new_event", "new_config_event", "payload_of",
-           "payload_as", "recorded", "plain", "now_ms", "source"]
+           "payload_as", "plain", "now_ms", "source"]
 
 NAMESPACE = "dev.cairn.events"
 B = TypeVar("B", bound=Payload)
@@ -96,12 +95,6 @@ def payload_as(event: Mapping[str, Any], record: type[B]) -> B | None:
     the event carries one, else None."""
     name, body = payload_of(event)
     return cast(B, body) if name == record.__name__ else None
-
-
-def recorded(record: Mapping[str, Any]) -> RecordedEvent:
-    """A changelog record as decoded (AvroCodec.decode with RecordedEvent.avsc as the reader
-    schema resolves every record to exactly that shape), typed as what it is."""
-    return cast(RecordedEvent, record)
 
 
 def plain(value: Any) -> Any:
