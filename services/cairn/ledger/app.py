@@ -32,7 +32,13 @@ from cairn.core.adapters.logs import configure
 from cairn.core.adapters.settings import Settings
 from cairn.core.adapters.topics import Topics
 from cairn.core.adapters.worker import LazyPool, flush, lifespan, service_pages, stream_app
-from cairn.core.domain.event_types import ConfigEvent, DeliveryAttempt, UsageEvent, UsageTotals
+from cairn.core.domain.event_types import (
+    ArtifactEvent,
+    ConfigEvent,
+    DeliveryAttempt,
+    UsageEvent,
+    UsageTotals,
+)
 from cairn.ledger import config_changes, deliveries, handler, usage
 from cairn.ledger.batch import BatchResult, record_batch
 from cairn.ledger.config_changes import ConfigPorts, ConfigResult
@@ -79,7 +85,7 @@ def build(settings: Settings, adapters: LedgerAdapters) -> faust.App:
     log = configure("ledger")
     topics = Topics(settings.topic_prefix)
     app = stream_app(settings, "cairn-ledger", topics.partitions, commit_every=1000)
-    events_codec = AvroCodec(adapters.registry, topics.events, schemas.EVENT)
+    events_codec = AvroCodec[ArtifactEvent](adapters.registry, topics.events, schemas.EVENT)
     changelog_codec = AvroCodec(adapters.registry, topics.changelog, schemas.RECORDED)
     screen = Screen.of(settings, lambda event: str(event["artifact"]), artifact_needs)
     ready: list[bool] = []

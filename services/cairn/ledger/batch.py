@@ -17,15 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import asyncpg
 
 from cairn.core.adapters.batches import RawRecord
 from cairn.core.adapters.codec import AvroCodec, UndecodableRecord
+from cairn.core.domain.event_types import ArtifactEvent, RecordedEvent
 from cairn.core.domain.identity import InvalidInput
 from cairn.ledger import recorder
-from cairn.ledger.origins import Screen
+from cairn.ledger.origins import E, Screen
 
 # Errors that mean "this event can never be recorded": refuse it, dead-letter it, go on.
 # Connection-level errors are not here: the caller retries the whole batch for those.
@@ -33,11 +33,11 @@ REFUSED = (InvalidInput, KeyError, TypeError, ValueError)
 UNPROCESSABLE = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError)
 
 
-async def decode_screened(pool: asyncpg.Pool, records: Sequence[RawRecord], codec: AvroCodec,
-                          dead: list[tuple[RawRecord, str, str]], screen: Screen | None
-                          ) -> list[tuple[RawRecord, dict[str, Any]]]:
+async def decode_screened(pool: asyncpg.Pool, records: Sequence[RawRecord], codec: AvroCodec[E],
+                          dead: list[tuple[RawRecord, str, str]], screen: Screen[E] | None
+                          ) -> list[tuple[RawRecord, E]]:
     """Decoded records whose producer passed the screen; the rest go to `dead` with why."""
-    decoded: list[tuple[RawRecord, dict[str, Any]]] = []
+    decoded: list[tuple[RawRecord, E]] = []
     for raw in records:
         try:
             decoded.append((raw, codec.decode(raw.value)))
@@ -50,7 +50,7 @@ async def decode_screened(pool: asyncpg.Pool, records: Sequence[RawRecord], code
 
 @dataclass
 class BatchResult:
-    recorded: list[dict[str, Any]] = field(default_factory=list)  # changelog records, in order
+    recorded: list[RecordedEvent] = field(default_factory=list)  # changelog records, in order
     dead: list[tuple[RawRecord, str, str]] = field(default_factory=list)  # (record, reason, msg)
     repeats: int = 0
 
@@ -58,9 +58,9 @@ class BatchResult:
 async def record_batch(
     pool: asyncpg.Pool,
     records: Sequence[RawRecord],
-    codec: AvroCodec,
+    codec: AvroCodec[ArtifactEvent],
     kinds: tuple[str, ...],
-    screen: Screen | None = None,
+    screen: Screen[ArtifactEvent] | None = None,
 ) -> BatchResult:
     result = BatchResult()
     decoded = await decode_screened(pool, records, codec, result.dead, screen)
@@ -79,7 +79,7 @@ async def record_batch(
     return result
 
 
-async def _apply(conn: asyncpg.Connection, decoded: Sequence[tuple[RawRecord, dict[str, Any]]],
+async def _apply(conn: asyncpg.Connection, decoded: Sequence[tuple[RawRecord, ArtifactEvent]],
                  head: tuple[int, str], kinds: tuple[str, ...], result: BatchResult, *,
                  per_event: bool) -> None:
     """Record the batch's events in order after `head` and save the new head.
@@ -107,11 +107,11 @@ async def _apply(conn: asyncpg.Connection, decoded: Sequence[tuple[RawRecord, di
 async def _one(
     conn: asyncpg.Connection,
     raw: RawRecord,
-    event: dict[str, Any],
+    event: ArtifactEvent,
     head: tuple[int, str],
     kinds: tuple[str, ...],
     result: BatchResult,
-) -> dict[str, Any] | None:
+) -> RecordedEvent | None:
     try:
         async with conn.transaction():  # savepoint: a refused event leaves no trace here
             recorded = await recorder.record(conn, event, head, kinds=kinds)

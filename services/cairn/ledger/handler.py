@@ -18,6 +18,7 @@ from prometheus_client import Counter, Gauge
 from cairn.core.adapters.batches import RawRecord
 from cairn.core.adapters.dead_letters import dead_letter_headers
 from cairn.core.adapters.kafka import Header
+from cairn.core.domain.event_types import RecordedEvent
 from cairn.ledger.batch import BatchResult
 
 RECORDED = Counter("cairn_ledger_recorded_total", "Events recorded", ["outcome"])
@@ -34,7 +35,7 @@ class Ports:
 
     record: Callable[[list[RawRecord]], Awaitable[BatchResult]]  # returns once committed
     produce: Callable[[Sequence[Outgoing]], Awaitable[None]]  # returns once acknowledged
-    encode: Callable[[dict[str, Any]], bytes]  # a changelog record's Avro bytes
+    encode: Callable[[RecordedEvent], bytes]  # a changelog record's Avro bytes
     changelog: str  # topic names
     dead_letters: str
     log: Any

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Generic
 
 import asyncpg
+from typing_extensions import TypeVar
 
 from cairn.core.adapters.settings import Settings
 from cairn.core.adapters.signing import (
@@ -39,7 +40,14 @@ from cairn.core.adapters.signing import (
     required_master,
 )
 from cairn.core.domain.access import Principal, Project, decide, permission_of
-from cairn.core.domain.events import payload_of
+from cairn.core.domain.event_types import (
+    AliasMoved,
+    ArtifactEvent,
+    MetadataEdited,
+    Published,
+    StageChanged,
+)
+from cairn.core.domain.events import payload_as, payload_of
 from cairn.core.domain.identity import InvalidInput
 from cairn.core.domain.lifecycle_rules import HOLD, NEEDS_PROMOTION, rules_of
 
@@ -61,16 +69,17 @@ NEEDS = {"Published": GATE, "MetadataEdited": GATE, "LinkAdded": "publish",
          "StageChanged": GATE, "AliasMoved": GATE, "LifecycleRequested": "maintain",
          "Verdict": "maintain"}
 NOTED = ("forged_actor", "forbidden", NEEDS_PROMOTION, "unknown_stage")  # in rejected_events
-Decoded = tuple[Any, dict[str, Any]]  # (RawRecord, event)
+# What a Screen screens: ArtifactEvent (the events agent) or ConfigEvent (the config agent)
+E = TypeVar("E", bound=Mapping[str, Any], default=dict[str, Any])
+Decoded = tuple[Any, E]  # (RawRecord, event)
 
 
-def artifact_needs(event: dict[str, Any]) -> tuple[str, str] | None:
+def artifact_needs(event: ArtifactEvent) -> tuple[str, str] | None:
     """(permission, project) an artifact event needs from an outside producer."""
-    kind = str(event["payload"][0]).rsplit(".", 1)[-1]
-    return NEEDS.get(kind, "admin"), str(event["artifact"]).split("/", 1)[0]
+    return NEEDS.get(payload_of(event)[0], "admin"), event["artifact"].split("/", 1)[0]
 
 
-def gate_permission(event: dict[str, Any], project: Project,
+def gate_permission(event: Mapping[str, Any], project: Project,
                     hold_free: frozenset[str] = frozenset()) -> str:
     """The permission a change needs in `project` by its lifecycle rules (what the api asks of
     its callers): a stage's gate role for a move or a publish into it (a publish into a stage
@@ -78,17 +87,18 @@ def gate_permission(event: dict[str, Any], project: Project,
     `hold_role` for a metadata edit that changes legal_hold or reverts an edit that did
     (`hold_free`: the reverted edits known to leave it alone; an edit the ledger has not
     recorded yet counts as touching it)."""
-    kind, body = payload_of(event)
     rules = rules_of({"lifecycle": project.lifecycle})
-    if kind == "AliasMoved":
-        return permission_of(rules.alias_role(str(body["alias"])))
-    if kind == "MetadataEdited":
-        reverts = body.get("reverts")
-        touches = str(reverts) not in hold_free if reverts else _sets_hold(body.get("changes"))
+    if (moved := payload_as(event, AliasMoved)) is not None:
+        return permission_of(rules.alias_role(moved["alias"]))
+    if (edit := payload_as(event, MetadataEdited)) is not None:
+        reverts = edit.get("reverts")
+        touches = str(reverts) not in hold_free if reverts else _sets_hold(edit.get("changes"))
         return permission_of(rules.hold_role) if touches else "publish"
-    if kind == "Published":
-        return permission_of(rules.publish_role(body.get("stage")))
-    return permission_of(rules.stage_role(str(body["stage"])))
+    if (published := payload_as(event, Published)) is not None:
+        return permission_of(rules.publish_role(published.get("stage")))
+    if (staged := payload_as(event, StageChanged)) is not None:
+        return permission_of(rules.stage_role(staged["stage"]))
+    raise KeyError("stage")  # NEEDS sends no other kind to the gate
 
 
 def _sets_hold(changes: str | None) -> bool:
@@ -99,28 +109,27 @@ def _sets_hold(changes: str | None) -> bool:
     return isinstance(parsed, dict) and HOLD in parsed
 
 
-def reverted_edits(decoded: Sequence[Decoded]) -> list[str]:
+def reverted_edits(decoded: Sequence[Decoded[Any]]) -> list[str]:
     """The edits that the batch's metadata edits revert."""
     found = set()
     for _, event in decoded:
         try:
-            kind, body = payload_of(event)
+            edit = payload_as(event, MetadataEdited)
         except (KeyError, TypeError, ValueError):
             continue
-        if kind == "MetadataEdited" and isinstance(body, dict) and body.get("reverts"):
+        if isinstance(edit, dict) and (reverts := edit.get("reverts")):
             try:
-                found.add(str(uuid.UUID(str(body["reverts"]))))
+                found.add(str(uuid.UUID(str(reverts))))
             except ValueError:
                 continue  # no edit has that id: it counts as touching the hold
     return sorted(found)
 
 
-def check_gate_facts(event: dict[str, Any], project: Project) -> None:
+def check_gate_facts(event: Mapping[str, Any], project: Project) -> None:
     """A publish into a stage meets that stage's gate (LifecycleRules.check_publish)."""
-    kind, body = payload_of(event)
-    if kind == "Published" and body.get("stage") is not None:
-        rules_of({"lifecycle": project.lifecycle}).check_publish(str(body["stage"]),
-                                                                 str(event["artifact"]))
+    published = payload_as(event, Published)
+    if published is not None and (stage := published.get("stage")) is not None:
+        rules_of({"lifecycle": project.lifecycle}).check_publish(stage, str(event["artifact"]))
 
 
 def config_needs(event: dict[str, Any]) -> tuple[str, str] | None:
@@ -152,18 +161,20 @@ def internal_records(raws: Sequence[Any], master: bytes, dead: list[tuple[Any, s
     return kept
 
 
-class Screen:
-    def __init__(self, master: bytes, subject: Callable[[dict[str, Any]], str],
-                 needs: Callable[[dict[str, Any]], tuple[str, str] | None]) -> None:
+class Screen(Generic[E]):
+    """Checks the producer of each decoded event of one kind (`E`)."""
+
+    def __init__(self, master: bytes, subject: Callable[[E], str],
+                 needs: Callable[[E], tuple[str, str] | None]) -> None:
         self.master, self.subject, self.needs = master, subject, needs
 
     @classmethod
-    def of(cls, settings: Settings, subject: Callable[[dict[str, Any]], str],
-           needs: Callable[[dict[str, Any]], tuple[str, str] | None]) -> Screen:
+    def of(cls, settings: Settings, subject: Callable[[E], str],
+           needs: Callable[[E], tuple[str, str] | None]) -> Screen[E]:
         return cls(ledger_master(settings), subject, needs)
 
-    async def keep(self, pool: asyncpg.Pool, decoded: Sequence[Decoded],
-                   dead: list[tuple[Any, str, str]]) -> list[Decoded]:
+    async def keep(self, pool: asyncpg.Pool, decoded: Sequence[Decoded[E]],
+                   dead: list[tuple[Any, str, str]]) -> list[Decoded[E]]:
         """The records whose origin checks out; the others go to `dead`."""
         names = {p for raw, _ in decoded
                  if (p := producer_of(raw.headers)) and not p.startswith(INTERNAL)}
@@ -186,7 +197,7 @@ class Screen:
             await pool.executemany(REJECT_SQL, noted)
         return kept
 
-    async def _facts(self, pool: asyncpg.Pool, names: set[str], decoded: Sequence[Decoded]
+    async def _facts(self, pool: asyncpg.Pool, names: set[str], decoded: Sequence[Decoded[E]]
                      ) -> tuple[dict[str, dict[str, Any]], dict[str, Project], frozenset[str]]:
         """Accounts, projects and the reverted edits that leave legal_hold alone."""
         if not names:  # only Cairn's services produced this batch: nothing to look up
@@ -201,13 +212,13 @@ class Screen:
                               ) if reverted else frozenset()
         return accounts, projects, hold_free
 
-    def _needs(self, event: dict[str, Any]) -> tuple[str, str] | None:
+    def _needs(self, event: E) -> tuple[str, str] | None:
         try:
             return self.needs(event)
         except (KeyError, TypeError, IndexError):
             return None
 
-    def _may(self, producer: str, account: dict[str, Any], event: dict[str, Any],
+    def _may(self, producer: str, account: dict[str, Any], event: E,
              projects: dict[str, Project], hold_free: frozenset[str]) -> None:
         need = self._needs(event)
         if need is None:

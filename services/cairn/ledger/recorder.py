@@ -14,13 +14,27 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 import asyncpg
 
 from cairn.core.domain import chain, checks
-from cairn.core.domain.events import now_ms, payload_of
+from cairn.core.domain.event_types import (
+    AliasMoved,
+    ArtifactEvent,
+    LifecycleRequested,
+    Link,
+    LinkAdded,
+    MetadataEdited,
+    Published,
+    RecordedEvent,
+    StageChanged,
+    Verdict,
+    VersionState,
+)
+from cairn.core.domain.events import now_ms, payload_as, payload_of
 from cairn.core.domain.identity import InvalidInput, check_alias, check_stage, parse_ref
 from cairn.core.domain.lifecycle_rules import LifecycleRules
 from cairn.ledger import lifecycle, read_only, stages
@@ -50,13 +64,13 @@ def _ts(ms: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
 
 
-async def recorded_among(conn: Conn, event_ids: list[str]) -> dict[str, dict[str, Any]]:
+async def recorded_among(conn: Conn, event_ids: list[str]) -> dict[str, RecordedEvent]:
     """Changelog records of the events in `event_ids` that were recorded before (redelivery)."""
     rows = await conn.fetch("SELECT * FROM event_log WHERE event_id = ANY($1::uuid[])", event_ids)
     return {str(row["event_id"]): changelog_record(row) for row in rows}
 
 
-def changelog_record(row: asyncpg.Record) -> dict[str, Any]:
+def changelog_record(row: asyncpg.Record) -> RecordedEvent:
     event = json.loads(row["event"])
     event["payload"] = tuple(event["payload"])
     return {
@@ -80,21 +94,40 @@ async def save_head(conn: Conn, head: tuple[int, str]) -> None:
     await conn.execute("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1", *head)
 
 
-async def record(conn: Conn, event: dict[str, Any], head: tuple[int, str], *,
-                 kinds: tuple[str, ...]) -> dict[str, Any]:
+async def record(conn: Conn, event: ArtifactEvent, head: tuple[int, str], *,
+                 kinds: tuple[str, ...]) -> RecordedEvent:
     """Apply a new event after `head`; raises InvalidInput when it must be refused.
 
     The caller wraps this in a savepoint and, once its transaction is done, saves the last
     head it got back (`record["seq"]`, `record["hash"]`) with `save_head`.
     """
-    kind, body = payload_of(event)
     seq = head[0] + 1
-    change = await HANDLERS[kind](conn, event, body, seq, kinds)
-    return await _append(conn, event, kind, change, seq, head[1])
+    change = await _apply(conn, event, seq, kinds)
+    return await _append(conn, event, payload_of(event)[0], change, seq, head[1])
 
 
-async def _append(conn: Conn, event: dict[str, Any], kind: str, change: Change, seq: int,
-                  prev_hash: str) -> dict[str, Any]:
+async def _apply(conn: Conn, event: ArtifactEvent, seq: int, kinds: tuple[str, ...]
+                 ) -> Change:
+    """Change the projections as the event's payload says (its handler, by payload type)."""
+    if (published := payload_as(event, Published)) is not None:
+        return await _published(conn, event, published, seq, kinds)
+    if (staged := payload_as(event, StageChanged)) is not None:
+        return await _stage_changed(conn, event, staged, seq)
+    if (moved := payload_as(event, AliasMoved)) is not None:
+        return await _alias_moved(conn, event, moved, seq)
+    if (edit := payload_as(event, MetadataEdited)) is not None:
+        return await _metadata_edited(conn, event, edit, seq)
+    if (linked := payload_as(event, LinkAdded)) is not None:
+        return await _link_added(conn, event, linked, seq)
+    if (verdict := payload_as(event, Verdict)) is not None:
+        return await _verdict(conn, event, verdict, seq)
+    if (requested := payload_as(event, LifecycleRequested)) is not None:
+        return await _lifecycle(conn, event, requested)
+    raise ValueError(f"no handler for {payload_of(event)[0]}")  # refused as malformed
+
+
+async def _append(conn: Conn, event: ArtifactEvent, kind: str, change: Change, seq: int,
+                  prev_hash: str) -> RecordedEvent:
     recorded_at = now_ms()
     version_id, outcome = change.version_id, change.outcome
     if outcome == "applied" and kind != "Published":  # a new version was inserted with it
@@ -110,13 +143,13 @@ async def _append(conn: Conn, event: dict[str, Any], kind: str, change: Change, 
             "event": event, "state": state, "alias_losers": losers}
 
 
-async def _states(conn: Conn, version_ids: list[int]) -> dict[int, dict[str, Any]]:
+async def _states(conn: Conn, version_ids: list[int]) -> dict[int, VersionState]:
     rows = await conn.fetch(STATES_SQL, version_ids)
-    return {row["id"]: state_of(row) for row in rows}
+    return {row["id"]: cast(VersionState, state_of(row)) for row in rows}  # its shape
 
 
 async def append_entry(conn: Conn, prev_hash: str, row: dict[str, Any], *,
-                       alias_losers: list[dict[str, Any]] | None = None) -> str:
+                       alias_losers: Sequence[VersionState] | None = None) -> str:
     """Insert one event_log row (chain.COVERED fields) hashed with the current chain format;
     returns its hash. The hash is taken over what jsonb will give back (tuples as lists).
     `alias_losers` is stored beside the chain, not in it: it derives from the tables."""
@@ -152,11 +185,11 @@ RETURNING latest_version
 """
 
 
-async def _published(conn: Conn, event: dict[str, Any], body: dict[str, Any],
+async def _published(conn: Conn, event: ArtifactEvent, body: Published,
                      seq: int, kinds: tuple[str, ...]) -> Change:
     checks.check_published(event["artifact"], body, kinds)
-    if body.get("stage") is not None:  # its gate: the api's and ledger.origins' check_publish
-        (await project_rules(conn, body["project"])).check_on_ladder(body["stage"], body["project"])
+    if (stage := body.get("stage")) is not None:  # its gate: the api's and origins' check_publish
+        (await project_rules(conn, body["project"])).check_on_ladder(stage, body["project"])
     occurred = _ts(event["occurred_at"])
     art = await conn.fetchrow(UPSERT_ARTIFACT, body["project"], body["name"], body["kind"],
                               occurred, seq)  # creates the project too; row stays locked
@@ -189,11 +222,10 @@ async def _published(conn: Conn, event: dict[str, Any], body: dict[str, Any],
     return Change(version_id, "applied", _lost(former, version_id))
 
 
-async def _add_link(conn: Conn, version_id: int, link: dict[str, Any], seq: int) -> None:
+async def _add_link(conn: Conn, version_id: int, link: Link, seq: int) -> None:
     target_artifact = selector = None
     target_version = None
-    if link.get("target"):
-        target = link["target"]
+    if target := link.get("target"):
         if target.startswith("sha256:"):
             selector = target.removeprefix("sha256:")
             target_version = await conn.fetchval(
@@ -250,15 +282,15 @@ def _lost(former: int | None, version_id: int) -> tuple[int, ...]:
     return () if former is None or former == version_id else (former,)
 
 
-async def _target(conn: Conn, event: dict[str, Any], selector: str) -> tuple[int, int]:
+async def _target(conn: Conn, event: ArtifactEvent, selector: str) -> tuple[int, int]:
     art = await artifact_row(conn, event["artifact"], lock=True)
     if art is None:
         raise InvalidInput("unknown_artifact", f"no artifact {event['artifact']}")
     return art["id"], (await resolve_version(conn, art["id"], selector))["id"]
 
 
-async def _stage_changed(conn: Conn, event: dict[str, Any], body: dict[str, Any],
-                         seq: int, kinds: tuple[str, ...]) -> Change:
+async def _stage_changed(conn: Conn, event: ArtifactEvent, body: StageChanged, seq: int
+                         ) -> Change:
     check_stage(body["stage"])
     _, version_id = await _target(conn, event, body["version"])
     await lifecycle.guard(conn, event["artifact"], version_id, f"a move to {body['stage']}",
@@ -284,15 +316,15 @@ async def _stage_facts(conn: Conn, artifact: str, version_id: int
             await project_rules(conn, artifact.split("/", 1)[0]))
 
 
-async def _alias_moved(conn: Conn, event: dict[str, Any], body: dict[str, Any],
-                       seq: int, kinds: tuple[str, ...]) -> Change:
+async def _alias_moved(conn: Conn, event: ArtifactEvent, body: AliasMoved, seq: int
+                       ) -> Change:
     alias = check_alias(body["alias"])
     if alias == "latest":
         raise InvalidInput("reserved_alias", "'latest' always points at the newest version")
     art = await artifact_row(conn, event["artifact"], lock=True)
     if art is None:
         raise InvalidInput("unknown_artifact", f"no artifact {event['artifact']}")
-    if body.get("version") is None:
+    if (selector := body.get("version")) is None:
         version_id = await conn.fetchval(
             "DELETE FROM aliases WHERE artifact_id = $1 AND alias = $2 RETURNING version_id",
             art["id"], alias,
@@ -300,7 +332,7 @@ async def _alias_moved(conn: Conn, event: dict[str, Any], body: dict[str, Any],
         if version_id is None:
             raise InvalidInput("unknown_alias", f"{event['artifact']} has no alias {alias!r}")
         return Change(version_id, "applied")  # the state is the version that lost it
-    version_id = (await resolve_version(conn, art["id"], body["version"]))["id"]
+    version_id = (await resolve_version(conn, art["id"], selector))["id"]
     await lifecycle.guard(conn, event["artifact"], version_id, f"alias {alias}", archived_ok=True)
     former = await _set_alias(conn, art["id"], alias, version_id, seq)
     await conn.execute(
@@ -311,8 +343,8 @@ async def _alias_moved(conn: Conn, event: dict[str, Any], body: dict[str, Any],
     return Change(version_id, "applied", _lost(former, version_id))
 
 
-async def _metadata_edited(conn: Conn, event: dict[str, Any], body: dict[str, Any],
-                           seq: int, kinds: tuple[str, ...]) -> Change:
+async def _metadata_edited(conn: Conn, event: ArtifactEvent, body: MetadataEdited, seq: int
+                           ) -> Change:
     _, version_id = await _target(conn, event, body["version"])
     if body.get("reverts"):
         undone = await conn.fetchrow(
@@ -345,8 +377,8 @@ async def _metadata_edited(conn: Conn, event: dict[str, Any], body: dict[str, An
     return Change(version_id, "applied")
 
 
-async def _link_added(conn: Conn, event: dict[str, Any], body: dict[str, Any],
-                      seq: int, kinds: tuple[str, ...]) -> Change:
+async def _link_added(conn: Conn, event: ArtifactEvent, body: LinkAdded, seq: int
+                      ) -> Change:
     checks.check_link(body["link"])
     _, version_id = await _target(conn, event, body["version"])
     await lifecycle.guard(conn, event["artifact"], version_id, "a new link")
@@ -354,8 +386,7 @@ async def _link_added(conn: Conn, event: dict[str, Any], body: dict[str, Any],
     return Change(version_id, "applied")
 
 
-async def _verdict(conn: Conn, event: dict[str, Any], body: dict[str, Any],
-                   seq: int, kinds: tuple[str, ...]) -> Change:
+async def _verdict(conn: Conn, event: ArtifactEvent, body: Verdict, seq: int) -> Change:
     checks.check_verdict(body)
     _, version_id = await _target(conn, event, body["version"])
     await conn.execute(
@@ -375,21 +406,10 @@ async def _verdict(conn: Conn, event: dict[str, Any], body: dict[str, Any],
     return Change(version_id, "applied")
 
 
-async def _lifecycle(conn: Conn, event: dict[str, Any], body: dict[str, Any],
-                     seq: int, kinds: tuple[str, ...]) -> Change:
+async def _lifecycle(conn: Conn, event: ArtifactEvent, body: LifecycleRequested) -> Change:
     checks.check_lifecycle(body)
     _, version_id = await _target(conn, event, body["version"])
     status = await lifecycle.next_status(conn, version_id, body["action"])  # or refused
     await conn.execute("UPDATE versions SET status = $2 WHERE id = $1", version_id, status)
     return Change(version_id, "applied")
 
-
-HANDLERS = {
-    "Published": _published,
-    "StageChanged": _stage_changed,
-    "AliasMoved": _alias_moved,
-    "MetadataEdited": _metadata_edited,
-    "LinkAdded": _link_added,
-    "Verdict": _verdict,
-    "LifecycleRequested": _lifecycle,
-}
