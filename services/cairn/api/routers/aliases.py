@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from cairn.api import commands
 from cairn.api.deps import CurrentActor, EmitterDep, ExistingArtifact, check_selector
 from cairn.api.models import Accepted, AliasTarget
+from cairn.core.domain.event_types import AliasMoved
 from cairn.core.domain.identity import InvalidInput, check_alias
 
 router = APIRouter(prefix="/v1/artifacts/{project}/{name}/aliases", tags=["aliases"])
@@ -24,14 +25,14 @@ def _movable(alias: str) -> str:
 async def move_alias(alias: str, body: AliasTarget, artifact: ExistingArtifact,
                      actor: CurrentActor, emitter: EmitterDep) -> Accepted:
     """Point the alias at a version (vN or digest prefix), creating it if needed."""
-    body_ = {"alias": _movable(alias), "version": check_selector(body.version)}
-    event_id = await commands.emit(emitter, artifact, "AliasMoved", body_, actor)
+    moved: AliasMoved = {"alias": _movable(alias), "version": check_selector(body.version)}
+    event_id = await commands.emit(emitter, artifact, "AliasMoved", moved, actor)
     return Accepted(event_id=event_id)
 
 
 @router.delete("/{alias}", status_code=202)
 async def remove_alias(alias: str, artifact: ExistingArtifact, actor: CurrentActor,
                        emitter: EmitterDep) -> Accepted:
-    event_id = await commands.emit(emitter, artifact, "AliasMoved",
-                                   {"alias": _movable(alias), "version": None}, actor)
+    removed: AliasMoved = {"alias": _movable(alias), "version": None}
+    event_id = await commands.emit(emitter, artifact, "AliasMoved", removed, actor)
     return Accepted(event_id=event_id)

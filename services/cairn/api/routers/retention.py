@@ -22,6 +22,7 @@ from cairn.api.errors import ApiError, Reason
 from cairn.api.models import Accepted, Body
 from cairn.api.reads import snapshot
 from cairn.core.adapters.emitter import Emitter
+from cairn.core.domain.event_types import LifecycleRequested
 from cairn.core.domain.events import new_config_event
 from cairn.core.domain.identity import check_name
 from cairn.core.domain.retention import check_policy
@@ -114,10 +115,10 @@ async def apply_policy(project: str, actor: CurrentActor, pool: PoolDep, emitter
 
 async def _request(action: str, artifact: str, selector: str, body: LifecycleIn | None,
                    actor: str, emitter: Emitter) -> Accepted:
-    reason = body.reason if body is not None else None
-    return Accepted(event_id=await commands.emit(
-        emitter, artifact, "LifecycleRequested",
-        {"version": selector, "action": action, "reason": reason}, actor))
+    requested: LifecycleRequested = {"version": selector, "action": action,
+                                     "reason": body.reason if body is not None else None}
+    return Accepted(event_id=await commands.emit(emitter, artifact, "LifecycleRequested",
+                                                 requested, actor))
 
 
 @router.post(f"{VERSION}/archive", status_code=202)

@@ -18,6 +18,7 @@ from cairn.api.errors import ApiError
 from cairn.api.gates import authorize_hold
 from cairn.api.models import Accepted, LinkIn, MetadataChanges, Revert, StageChange
 from cairn.core.domain import checks, payloads
+from cairn.core.domain.event_types import LinkAdded, MetadataEdited, StageChanged
 from cairn.core.domain.identity import InvalidInput, check_name, check_stage
 
 router = APIRouter(prefix="/v1/artifacts/{project}/{name}/versions/{selector}",
@@ -33,9 +34,8 @@ async def edit_metadata(body: MetadataChanges, artifact: ExistingArtifact, selec
     changes = json.dumps(body.changes, sort_keys=True)
     checks.check_metadata_changes(changes)
     await authorize_hold(request, pool, artifact.split("/", 1)[0], body.changes)
-    event_id = await commands.emit(emitter, artifact, "MetadataEdited",
-                                   {"version": selector, "changes": changes, "reverts": None},
-                                   actor)
+    edit: MetadataEdited = {"version": selector, "changes": changes, "reverts": None}
+    event_id = await commands.emit(emitter, artifact, "MetadataEdited", edit, actor)
     return Accepted(event_id=event_id)
 
 
@@ -65,9 +65,8 @@ async def revert_edit(body: Revert, artifact: ExistingArtifact, selector: Select
         raise ApiError(404, "unknown_edit", f"{artifact}@{selector} has no edit {edit} "
                        f"(see `cairn history {artifact}@{selector}`)")
     await authorize_hold(request, pool, project, undone["changes"])
-    event_id = await commands.emit(emitter, artifact, "MetadataEdited",
-                                   {"version": selector, "changes": "{}", "reverts": edit},
-                                   actor)
+    revert: MetadataEdited = {"version": selector, "changes": "{}", "reverts": edit}
+    event_id = await commands.emit(emitter, artifact, "MetadataEdited", revert, actor)
     return Accepted(event_id=event_id)
 
 
@@ -75,8 +74,8 @@ async def revert_edit(body: Revert, artifact: ExistingArtifact, selector: Select
 async def set_stage(body: StageChange, artifact: ExistingArtifact, selector: Selector,
                     actor: CurrentActor, emitter: EmitterDep) -> Accepted:
     stage = check_stage(body.stage)
-    event_id = await commands.emit(emitter, artifact, "StageChanged",
-                                   {"version": selector, "stage": stage}, actor)
+    staged: StageChanged = {"version": selector, "stage": stage}
+    event_id = await commands.emit(emitter, artifact, "StageChanged", staged, actor)
     return Accepted(event_id=event_id)
 
 
@@ -88,6 +87,6 @@ async def add_link(body: LinkIn, artifact: ExistingArtifact, selector: Selector,
         link = payloads.link(body.relation, body.target, body.external)
     except (KeyError, TypeError, AttributeError) as exc:
         raise InvalidInput("invalid_link", f"malformed link: {exc!r}") from exc
-    event_id = await commands.emit(emitter, artifact, "LinkAdded",
-                                   {"version": selector, "link": link}, actor)
+    added: LinkAdded = {"version": selector, "link": link}
+    event_id = await commands.emit(emitter, artifact, "LinkAdded", added, actor)
     return Accepted(event_id=event_id)
