@@ -15,7 +15,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
 from prometheus_client import Counter
@@ -59,19 +59,17 @@ class ConfigPorts:
     log: Any
 
 
-def subject(event: ConfigEvent | dict[str, Any]) -> str:
+def subject(event: ConfigEvent) -> str:
     return f"{event['kind']}/{event['key']}"
 
 
 async def record_config(pool: asyncpg.Pool, raws: Sequence[RawRecord],
-                        codec: AvroCodec[ConfigEvent], screen: Screen | None = None,
+                        codec: AvroCodec[ConfigEvent], screen: Screen[ConfigEvent] | None = None,
                         clock: Callable[[], float] = time.time) -> ConfigResult:
     """One transaction for the batch; a savepoint per event so one refusal spares the rest.
     `clock` (seconds) stamps each change's recorded_at."""
     result = ConfigResult()
-    # decode_screened reads any codec's records as dicts; these are ConfigEvents
-    screened = await decode_screened(pool, raws, cast(AvroCodec, codec), result.dead, screen)
-    decoded = cast(list[tuple[RawRecord, ConfigEvent]], screened)
+    decoded = await decode_screened(pool, raws, codec, result.dead, screen)
     if not decoded:
         return result
     async with pool.acquire() as conn, conn.transaction():

@@ -43,6 +43,7 @@ from cairn.core.domain.access import Principal, Project, decide, permission_of
 from cairn.core.domain.event_types import (
     AliasMoved,
     ArtifactEvent,
+    ConfigEvent,
     MetadataEdited,
     Published,
     StageChanged,
@@ -132,7 +133,7 @@ def check_gate_facts(event: Mapping[str, Any], project: Project) -> None:
         rules_of({"lifecycle": project.lifecycle}).check_publish(stage, str(event["artifact"]))
 
 
-def config_needs(event: dict[str, Any]) -> tuple[str, str] | None:
+def config_needs(event: ConfigEvent) -> tuple[str, str] | None:
     return None  # configuration comes through the api only
 
 
