@@ -62,7 +62,7 @@ def test_bad_input_fails_in_one_line_before_any_network(run, args: list[str], ex
 
 def test_publish_without_a_token_says_how_to_set_one(run) -> None:  # type: ignore[no-untyped-def]
     line = _one_line_error(run("publish", "model", "p/m", "model.pt", token=None))
-    assert "CAIRN_TOKEN" in line
+    assert "CAIRN_TOKEN" in line and "cairn login" in line
 
 
 def test_unreachable_api_says_where_and_what_to_run(run) -> None:  # type: ignore[no-untyped-def]

@@ -30,8 +30,9 @@ class Http:
 
     def require_token(self) -> str:
         if not self.token:
-            raise CairnError("unauthenticated", "writing to Cairn needs a token: set "
-                             "CAIRN_TOKEN (or pass token= / --token)")
+            raise CairnError("unauthenticated", "writing to Cairn needs a token: run "
+                             "`cairn login`, or set CAIRN_TOKEN (in Python: "
+                             "cairn.Client(token=...))")
         return self.token
 
     def _headers(self, method: str, extra: dict[str, str] | None) -> dict[str, str]:
