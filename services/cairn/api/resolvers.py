@@ -25,7 +25,7 @@ from cairn.core.domain.access import ALLOW, Decision, Principal, decide_site, pe
 from cairn.core.domain.identity import InvalidInput, check_stage
 from cairn.core.domain.lifecycle_rules import rules_of
 from cairn.readmodel.blobs import listing_projects
-from cairn.readmodel.events import event_subject as event_subject  # routers/events.py too
+from cairn.readmodel.events import event_subject
 from cairn.readmodel.visibility import subscription_scope
 
 Resolver = Callable[[Request, Principal, Rule, asyncpg.Pool],

@@ -13,9 +13,9 @@ from fastapi import APIRouter
 
 from cairn.api import reads
 from cairn.api.deps import HiddenProjects, PoolDep
-from cairn.api.resolvers import event_subject
 from cairn.api.visibility import project_of_ref
 from cairn.core.domain.identity import InvalidInput
+from cairn.readmodel.events import event_subject
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 PENDING = {"status": "pending"}
