@@ -53,7 +53,10 @@ def stack_env() -> dict[str, str]:
         check=True,
         timeout=60,
     ).stdout
-    return dict(re.findall(r"^export ([A-Z_][A-Z0-9_]*)=(.*)$", out, re.MULTILINE))
+    exported = dict(re.findall(r"^export ([A-Z_][A-Z0-9_]*)=(.*)$", out, re.MULTILINE))
+    # The optional S3 server's variables (`scripts/stack up --s3`) are no part of compose's.
+    return {k: v for k, v in exported.items()
+            if not k.startswith("AWS_") and k != "CAIRN_TEST_S3_BUCKET"}
 
 
 def compose() -> dict[str, Any]:
