@@ -102,6 +102,19 @@ def test_sorting_and_paging(http: httpx.Client, project: str) -> None:
     pages = [search(http, project=project, sort="created", size=3, page=n) for n in (1, 2)]
     ids = [h["id"] for page in pages for h in page["hits"]]
     assert len(ids) == len(set(ids)) == 4 and pages[0]["total"] == 4
+    assert asc["warnings"] == desc["warnings"] == pages[0]["warnings"] == []
+
+
+def test_a_metric_no_version_has_is_named_not_silently_empty(http: httpx.Client,
+                                                             project: str) -> None:
+    typo = search(http, project=project, metric="acuracy>=0.5")
+    assert typo["total"] == 0
+    (warning,) = typo["warnings"]
+    assert warning["reason"] == "unknown_metric"
+    assert "'acuracy'" in warning["message"] and "accuracy" in warning["message"]
+    by_missing = search(http, project=project, sort="metric.no_such_thing")
+    assert by_missing["total"] == 4  # still sorted and shown, but the user is told
+    assert [w["reason"] for w in by_missing["warnings"]] == ["unknown_metric"]
 
 
 @pytest.mark.parametrize("params,reason", [
@@ -166,6 +179,10 @@ def test_cli_search_table_and_json(api: Service, project: str, tmp_path: Path) -
     assert out.returncode == 0, out.stderr
     assert "3 matches" in out.stdout and f"{project}/vit_base.patch16@v1" in out.stdout
     assert "tag" in out.stdout and "transformer 2" in out.stdout
+    typo = subprocess.run([*cairn, "search", "-f", "metric.acuracy>=0.5"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert typo.returncode == 0, typo.stderr
+    assert "warning:" in typo.stderr and "did you mean accuracy" in typo.stderr
     bad = subprocess.run([*cairn, "search", "-f", "metric.acc>>1"], env=env,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "invalid_metric_filter" in bad.stderr

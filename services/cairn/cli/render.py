@@ -47,6 +47,12 @@ def fail(exc: CairnError) -> None:
               soft_wrap=True)
 
 
+def warn(message: str, reason: str) -> None:
+    """Something the user should know that is not a failure (exit code stays 0)."""
+    err.print(Text.assemble(("warning: ", "bold yellow"), message, (f" [{reason}]", "dim")),
+              soft_wrap=True)
+
+
 def ok(message: str) -> None:
     out.print(Text.assemble(("✔ ", "bold green"), message), soft_wrap=True)
 

@@ -56,6 +56,8 @@ def search(
     render.out.print(hits_table(found, sort))
     for line in facet_lines(found.facets):
         render.out.print(line, soft_wrap=True)
+    for warning in found.answer.get("warnings") or ():  # e.g. a metric no version has
+        render.warn(warning["message"], warning["reason"])
 
 
 def _metrics(metrics: Mapping[str, Any], sort: str) -> str:

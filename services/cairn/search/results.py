@@ -7,8 +7,9 @@ terms aggregation and kept only when one of their words starts with what was typ
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cairn.core.domain.identity import InvalidInput
@@ -82,3 +83,52 @@ def suggest_response(reply: Mapping[str, Any], prefix: str, field: str, size: in
         found = [{"value": b["key"], "count": b["doc_count"]} for b in buckets
                  if _starts(b["key"], typed)][:size]
     return {"field": field, "prefix": prefix, "suggestions": found}
+
+
+def metric_names_asked(req: SearchRequest) -> list[str]:
+    """The metrics a search filters or sorts by: a name no visible version has matches
+    nothing, and the user should be told so rather than see 0 hits or an unsorted list."""
+    key = req.sort.strip().partition(":")[0]
+    sorted_by = [key.removeprefix("metric.")] if key.startswith("metric.") else []
+    return sorted({m.name for m in req.metrics} | set(sorted_by))
+
+
+def _visible(hidden_projects: tuple[str, ...]) -> dict[str, Any]:
+    visible = {"bool": {"must_not": [{"term": {"status": HIDDEN_STATUS}}]}}
+    return {"bool": {"filter": [visible, *hidden_clause(hidden_projects)]}}
+
+
+def metric_presence_body(asked: Sequence[str], hidden_projects: tuple[str, ...] = ()
+                         ) -> dict[str, Any]:
+    """How many visible versions have each asked metric: one cheap `exists` count each."""
+    return {"size": 0, "track_total_hits": False, "query": _visible(hidden_projects),
+            "aggs": {f"m{i}": {"filter": {"exists": {"field": f"metrics.{name}"}}}
+                     for i, name in enumerate(asked)}}
+
+
+def missing_metrics(reply: Mapping[str, Any], asked: Sequence[str]) -> list[str]:
+    aggs = reply.get("aggregations", {})
+    return [name for i, name in enumerate(asked) if not aggs.get(f"m{i}", {}).get("doc_count")]
+
+
+def known_metrics_body(hidden_projects: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Metric names of the versions the caller may see, most common first (for hints)."""
+    return {"size": 0, "query": _visible(hidden_projects),
+            "aggs": {"values": {"terms": {"field": SUGGEST_FIELDS["metric"],
+                                          "size": _CANDIDATES}}}}
+
+
+def unknown_metric_warnings(reply: Mapping[str, Any], missing: Sequence[str]
+                            ) -> list[dict[str, str]]:
+    """One warning per metric no visible version has, naming the closest known names."""
+    known = [b["key"] for b in
+             reply.get("aggregations", {}).get("values", {}).get("buckets", [])]
+    warnings = []
+    for name in missing:
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        hint = (f"; did you mean {' or '.join(close)}?" if close
+                else f"; metrics there are: {', '.join(known[:8])}" if known
+                else "; no version has metrics yet")
+        warnings.append({"reason": "unknown_metric",
+                         "message": f"no version you can see has a metric {name!r}{hint}"})
+    return warnings

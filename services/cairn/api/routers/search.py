@@ -15,9 +15,25 @@ from fastapi import APIRouter, Query
 
 from cairn.api.deps import HiddenProjects, SearchDep, SettingsDep
 from cairn.api.errors import ApiError
-from cairn.search.backend import IndexMissing, SearchRefused, SearchUnavailable, alias_name
+from cairn.search.backend import (
+    IndexMissing,
+    SearchBackend,
+    SearchRefused,
+    SearchUnavailable,
+    alias_name,
+)
 from cairn.search.query import SearchRequest, build_request, dataset_seen, search_body
-from cairn.search.results import check_suggest, search_response, suggest_body, suggest_response
+from cairn.search.results import (
+    check_suggest,
+    known_metrics_body,
+    metric_names_asked,
+    metric_presence_body,
+    missing_metrics,
+    search_response,
+    suggest_body,
+    suggest_response,
+    unknown_metric_warnings,
+)
 
 router = APIRouter(prefix="/v1", tags=["search"])
 Many = Annotated[list[str] | None, Query()]
@@ -59,7 +75,9 @@ async def search(
     Several values of one filter match any of them; different filters must all match.
     Private projects the caller has no role in are neither hits nor counted, and datasets
     of those, of projects that do not exist or named by digest are, for all but site admins,
-    neither counted, matched by a filter nor named in a hit: they all look alike."""
+    neither counted, matched by a filter nor named in a hit: they all look alike.
+    A metric filter or sort adds `warnings`: each metric no visible version has, with the
+    closest names (reason `unknown_metric`), so 0 hits is never silently a typo."""
     given = {"kind": kind, "project": project, "stage": stage, "tag": tag, "license": license,
              "creator": creator, "owner_team": owner_team, "framework": framework,
              "validation": validation, "dataset": dataset, "status": status, "alias": alias,
@@ -71,7 +89,21 @@ async def search(
                         hidden_projects=hidden, known_projects=hidden.known)
     async with _engine_errors():
         reply = await backend.search(alias_name(settings), search_body(req))
-    return _seen_datasets(search_response(reply, req), req)
+        answer = _seen_datasets(search_response(reply, req), req)
+        answer["warnings"] = await _unknown_metrics(backend, alias_name(settings), req)
+    return answer
+
+
+async def _unknown_metrics(backend: SearchBackend, alias: str, req: SearchRequest
+                           ) -> list[dict[str, str]]:
+    """A metric no visible version has matches nothing: say so, with the closest names."""
+    if not (asked := metric_names_asked(req)):
+        return []
+    present = await backend.search(alias, metric_presence_body(asked, req.hidden_projects))
+    if not (missing := missing_metrics(present, asked)):
+        return []
+    known = await backend.search(alias, known_metrics_body(req.hidden_projects))
+    return unknown_metric_warnings(known, missing)
 
 
 def _seen_datasets(answer: dict[str, Any], req: SearchRequest) -> dict[str, Any]:
