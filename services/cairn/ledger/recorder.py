@@ -255,7 +255,8 @@ async def _resolve_waiting_links(conn: Conn, artifact: str, version_id: int, num
         "UPDATE links SET target_version_id = $1 WHERE target_version_id IS NULL AND ("
         " (target_artifact = $2 AND (target_selector = $3 OR target_selector = 'latest'"
         "   OR (length(target_selector) >= 7 AND $4 LIKE target_selector || '%')))"
-        " OR (target_artifact IS NULL AND target_selector = $4))",
+        " OR (target_artifact IS NULL AND target_selector = $4))"
+        " AND target_selector IS NOT NULL",  # so links_waiting (0009) serves it
         version_id, artifact, f"v{number}", digest,
     )
 
