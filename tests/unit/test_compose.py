@@ -101,7 +101,8 @@ def test_cairn_services_get_the_stack_variables(name: str) -> None:
     if isinstance(environment, list):
         environment = dict(item.split("=", 1) for item in environment)
     assert set(environment) == set(stack_env()) - SECRET_VARIABLES | {
-        "CAIRN_HTTP_PORT", "CAIRN_HTTP_HOST", "CAIRN_ENVIRONMENT", "CAIRN_SECRETS_DIR"}
+        "CAIRN_HTTP_PORT", "CAIRN_HTTP_HOST", "CAIRN_ENVIRONMENT", "CAIRN_SECRETS_DIR",
+        "CAIRN_WEBHOOK_ALLOW"}
 
 
 def test_no_secret_is_written_in_the_compose_files() -> None:

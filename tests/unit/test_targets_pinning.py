@@ -10,7 +10,7 @@ from typing import Any
 import httpcore
 import pytest
 from cairn.core.adapters.pinning import PinnedBackend, host_key, pinned
-from cairn.core.adapters.targets import Checked, Refused, check_address
+from cairn.core.adapters.targets import Checked, Refused, allowed_origins, check_address
 
 SETTING = "CAIRN_ALLOW_PRIVATE_WEBHOOKS"
 
@@ -37,6 +37,26 @@ async def test_one_non_public_address_among_public_ones_refuses_the_target(bad: 
     allowed = await check_address("http://hooks.example.org/", True, setting=SETTING,
                                   resolve=answers(bad))
     assert allowed.addresses == (bad,)  # allowed, and still pinned to what was resolved
+
+
+async def test_an_allow_list_lets_exactly_its_origins_through() -> None:
+    allowed = allowed_origins(" http://127.0.0.1:18090 ,HTTP://LocalHost:9/ ")
+    assert allowed == {"http://127.0.0.1:18090", "http://localhost:9"}
+    ok = await check_address("http://127.0.0.1:18090/hook?x=1", False, setting=SETTING,
+                             resolve=answers("127.0.0.1"), allowed=allowed)
+    assert ok.addresses == ("127.0.0.1",)
+    for other in ("http://127.0.0.1:18091/hook", "https://127.0.0.1:18090/hook",
+                  "http://127.0.0.2:18090/"):  # another port, scheme or host: refused
+        with pytest.raises(Refused):
+            await check_address(other, False, setting=SETTING, resolve=answers("127.0.0.1"),
+                                allowed=allowed)
+
+
+@pytest.mark.parametrize("entry", ["127.0.0.1:80", "http://127.0.0.1:80/hooks", "ftp://h:1",
+                                   "http://"])
+def test_an_allow_list_entry_must_be_an_origin(entry: str) -> None:
+    with pytest.raises(ValueError, match="must be an origin"):
+        allowed_origins(entry)
 
 
 async def test_a_name_without_addresses_is_unresolvable() -> None:

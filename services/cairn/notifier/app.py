@@ -122,7 +122,8 @@ def build(settings: Settings, adapters: NotifierAdapters) -> faust.App:
     app.conf.stream_wait_empty = False
 
     async def check_target(url: str) -> Checked:
-        return await check_address(url, settings.allow_private_webhooks, setting=SETTING)
+        return await check_address(url, settings.allow_private_webhooks, setting=SETTING,
+                                   allowed=settings.webhook_allowed)
 
     async def report(a: Attempt) -> None:
         value = reports_codec.encode(report_event(a))

@@ -52,7 +52,8 @@ async def check_target(url: str, settings: Settings) -> None:
     """Refuse a target that resolves to a non-public address, unless allowed."""
     try:
         await asyncio.wait_for(check_address(url, settings.allow_private_webhooks,
-                                             setting="CAIRN_ALLOW_PRIVATE_WEBHOOKS"),
+                                             setting="CAIRN_ALLOW_PRIVATE_WEBHOOKS",
+                                             allowed=settings.webhook_allowed),
                                RESOLVE_TIMEOUT_S)
     except Refused as exc:
         raise InvalidInput("private_target", str(exc)) from None

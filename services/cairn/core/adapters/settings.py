@@ -18,6 +18,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from cairn.core.adapters.targets import allowed_origins
+
 # Secrets that are (or were) written in Cairn's own source: development keys and compose's
 # old placeholders. Anyone can sign or log in with them, so no setting may hold one, in any
 # environment (a stack that trusted one let anyone on Kafka act as a Cairn service).
@@ -114,6 +116,10 @@ class Settings(BaseSettings):
     # the first retry's delay in seconds (doubling each time, up to the cap), each POST's timeout.
     allow_private_webhooks: bool = Field(
         False, validation_alias=_env("CAIRN_ALLOW_PRIVATE_WEBHOOKS"))
+    # Exact origins (scheme://host:port, comma-separated) that webhooks may reach even on a
+    # private or loopback address: one named receiver, never a general switch (scripts/stack
+    # allows its own loopback receiver this way so a user can try a webhook).
+    webhook_allow: str = Field("", validation_alias=_env("CAIRN_WEBHOOK_ALLOW"))
     webhook_key: SecretStr = Field(SecretStr(""), validation_alias=_env("CAIRN_WEBHOOK_KEY"))
     webhook_attempts: int = Field(5, ge=1, validation_alias=_env("CAIRN_WEBHOOK_ATTEMPTS"))
     webhook_backoff: float = Field(1.0, ge=0, validation_alias=_env("CAIRN_WEBHOOK_BACKOFF"))
@@ -152,6 +158,16 @@ class Settings(BaseSettings):
                                  "rand -hex 32): scripts/stack and compose make one per "
                                  "install")
         return self
+
+    @model_validator(mode="after")
+    def _allow_list_of_origins(self) -> Settings:
+        allowed_origins(self.webhook_allow)  # a malformed entry stops the start, saying which
+        return self
+
+    @property
+    def webhook_allowed(self) -> frozenset[str]:
+        """The exact origins webhooks may reach on non-public addresses (CAIRN_WEBHOOK_ALLOW)."""
+        return allowed_origins(self.webhook_allow)
 
     @property
     def kind_list(self) -> tuple[str, ...]:

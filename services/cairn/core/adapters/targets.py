@@ -50,13 +50,25 @@ def non_public(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | 
     return None if ip.is_global else ip
 
 
+def allowed_origins(configured: str) -> frozenset[str]:
+    """`CAIRN_WEBHOOK_ALLOW`'s origins, each as `origin` spells it (so `HTTP://127.0.0.1:80/`
+    and `http://127.0.0.1:80` are the same entry); a malformed entry is a start-up error."""
+    entries = [e.strip() for e in configured.split(",") if e.strip()]
+    for entry in entries:
+        parts = urlsplit(entry)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/"):
+            raise ValueError(f"allow-list entry {entry!r} must be an origin: http(s)://host:port")
+    return frozenset(origin(e) for e in entries)
+
+
 async def check_address(url: str, allow_private: bool, *, setting: str,
-                        resolve: Resolve = resolve_host) -> Checked:
+                        resolve: Resolve = resolve_host,
+                        allowed: frozenset[str] = frozenset()) -> Checked:
     """The target with the addresses to connect to; Refused if `url` is not http(s) or any
-    address of its host is not public (unless `allow_private`); OSError if the name does not
-    resolve. `setting` names the variable that would allow private targets. The name is
-    resolved even when private targets are allowed, so the request goes where it was
-    resolved to, once."""
+    address of its host is not public (unless `allow_private`, or the URL's exact origin is
+    in `allowed`); OSError if the name does not resolve. `setting` names the variable that
+    would allow private targets. The name is resolved even when private targets are allowed,
+    so the request goes where it was resolved to, once."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Refused(f"url {url!r} must be http(s)://host/…")
@@ -64,6 +76,8 @@ async def check_address(url: str, allow_private: bool, *, setting: str,
                                                             else 80))
     if not addresses:
         raise OSError(f"{parts.hostname} resolves to no address")
+    if origin(url) in allowed:
+        allow_private = True  # named one by one by the operator (CAIRN_WEBHOOK_ALLOW)
     for address in addresses if not allow_private else ():
         if (bad := non_public(address)) is not None:
             raise Refused(f"{parts.hostname} resolves to the non-public address {bad} "

@@ -1,0 +1,98 @@
+"""Trying a webhook on one machine: the development receiver (`python -m cairn.receiver`),
+named exactly in CAIRN_WEBHOOK_ALLOW, is the one loopback target the api and the notifier
+accept; every other private address stays refused. A publish reaches it signed, and its page
+shows what arrived."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import API_TOKEN, WEBHOOK_KEY, WEBHOOK_RETRIES, Namespace, api_env
+from tests.ledger_helpers import emitter_for, publish_event, wait_recorded
+from tests.processes import Service, free_port
+
+
+@pytest.fixture(scope="module")
+def receiver(cairn_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[Service]:
+    env = {**cairn_env, "CAIRN_WEBHOOK_KEY": WEBHOOK_KEY}
+    service = Service("receiver", env, tmp_path_factory.mktemp("logs")).start()
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+@pytest.fixture(scope="module")
+def allowing(cairn_env: dict[str, str], ledger: Service, receiver: Service,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """An api and a notifier that allow the receiver's origin and no other private target."""
+    allow = {"CAIRN_WEBHOOK_ALLOW": receiver.url, "CAIRN_WEBHOOK_KEY": WEBHOOK_KEY}
+    logs = tmp_path_factory.mktemp("logs")
+    notifier = Service("notifier", {**cairn_env, **WEBHOOK_RETRIES, **allow}, logs).start()
+    api = Service("api", api_env(cairn_env, **allow), logs).start()
+    try:
+        yield api
+    finally:
+        api.stop()
+        notifier.stop()
+
+
+def post(api: Service, path: str, body: dict[str, Any]) -> httpx.Response:
+    return httpx.post(f"{api.url}{path}", json=body, timeout=30,
+                      headers={"Authorization": f"Bearer {API_TOKEN}"})
+
+
+def received(receiver: Service, n: int, timeout: float = 60.0) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while True:
+        rows: list[dict[str, Any]] = httpx.get(f"{receiver.url}/deliveries", timeout=10).json()
+        if len(rows) >= n or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.3)
+
+
+async def test_only_the_named_receiver_is_allowed_and_it_shows_a_signed_delivery(
+        allowing: Service, receiver: Service, cairn_env: dict[str, str],
+        namespace: Namespace) -> None:
+    elsewhere = post(allowing, "/v1/subscriptions",
+                     {"team": "t", "url": f"http://127.0.0.1:{free_port()}/hook"})
+    assert elsewhere.status_code == 400 and elsewhere.json()["error"]["reason"] == "private_target"
+
+    project = f"recv{time.time_ns() % 10**9}"
+    created = post(allowing, "/v1/subscriptions",
+                   {"team": "ml", "url": f"{receiver.url}/hook",
+                    "filter": {"projects": [project], "event_types": ["Published"]}})
+    assert created.status_code == 202, created.text
+    sub = created.json()
+    await wait_recorded(namespace.database_url, [sub["event_id"]])
+
+    event = publish_event(project, "resnet", kind="model")
+    emitter = emitter_for(cairn_env)
+    try:
+        await emitter.emit_async(event)
+    finally:
+        emitter.close()
+    (got,) = received(receiver, 1)
+    assert got["path"] == "/hook" and got["answered"] == 204
+    assert got["signature"] == "valid", got  # checked with the secret derived from the key
+    assert got["body"]["subscription"] == sub["id"]
+    assert got["body"]["ref"] == f"{project}/resnet@v1"
+    page = httpx.get(receiver.url + "/", timeout=10)
+    assert page.status_code == 200 and f"{project}/resnet@v1" in page.text
+    assert "Published" in page.text
+
+
+def test_the_receiver_flags_a_forged_signature_and_answers_asked_statuses(
+        receiver: Service) -> None:
+    forged = httpx.post(f"{receiver.url}/status/503", timeout=10, content=b'{"subscription":"x"}',
+                        headers={"X-Cairn-Timestamp": str(int(time.time())),
+                                 "X-Cairn-Signature": "sha256=00", "X-Cairn-Event": "Forged"})
+    assert forged.status_code == 503
+    newest = httpx.get(f"{receiver.url}/deliveries", timeout=10).json()[0]
+    assert newest["path"] == "/status/503" and newest["signature"] == "invalid"
