@@ -22,7 +22,8 @@ from scripts.error_codes import README, render, updated
 SERVICES = Path(__file__).resolve().parents[2] / "services"
 # call name -> (index of the reason argument, index of the status argument or None)
 RAISERS = {"InvalidInput": (0, None), "ApiError": (1, 0), "error_response": (1, 0),
-           "Decision": (2, 1), "Problem": (0, None), "CairnError": (0, None)}
+           "Decision": (2, 1), "Problem": (0, None), "CairnError": (0, None),
+           "BlobStoreUnavailable": (0, None)}
 
 
 Def = ast.FunctionDef | ast.AsyncFunctionDef

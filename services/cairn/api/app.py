@@ -25,7 +25,7 @@ from cairn.api.ui import html as ui_html
 from cairn.api.ui import pages as ui_pages
 from cairn.api.ui import session as ui_session
 from cairn.api.usage import UsageEmitter
-from cairn.core.adapters.blobstore import LocalBlobStore
+from cairn.core.adapters.blob_stores import hot_store
 from cairn.core.adapters.emitter import Emitter
 from cairn.core.adapters.logs import configure
 from cairn.core.adapters.settings import Settings
@@ -77,7 +77,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             app.state.pool, app.state.emitter = pool, emitter
             app.state.usage = await asyncio.to_thread(_open_usage, emitter)
-            app.state.blobs = LocalBlobStore(settings.blob_dir)
+            app.state.blobs = hot_store(settings)  # CAIRN_BLOB_DIR or CAIRN_BLOB_URL
             # The engine is not contacted here: the api starts (and writes work) while it is
             # down; a search then waits SEARCH_PATIENCE seconds and answers 503.
             app.state.search = backend_for(settings, patience=SEARCH_PATIENCE)

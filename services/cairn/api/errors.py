@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
+from cairn.core.adapters.blobstore import BlobStoreUnavailable
 from cairn.core.adapters.kafka import DeliveryFailed
 from cairn.core.domain import error_codes
 from cairn.core.domain.identity import InvalidInput
@@ -123,6 +124,14 @@ async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
                   "Kafka or PostgreSQL did not answer; retry with the same request")
 
 
+async def _blob_store(request: Request, exc: Exception) -> JSONResponse:
+    """503 with what is wrong with the blob store (unreachable, credentials, bucket)."""
+    assert isinstance(exc, BlobStoreUnavailable)
+    log.warning("blob store unavailable", path=request.url.path, reason=exc.reason,
+                error=str(exc))
+    return error_response(503, exc.reason, f"{exc}; retry once it is fixed")
+
+
 async def _disconnected(_: Request, exc: Exception) -> JSONResponse:
     return _coded(Reason.INVALID_REQUEST, "the client went away mid-request")
 
@@ -142,6 +151,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http)
     app.add_exception_handler(ClientDisconnect, _disconnected)
+    app.add_exception_handler(BlobStoreUnavailable, _blob_store)
     for exc_type in UNAVAILABLE:
         app.add_exception_handler(exc_type, _unavailable)
     app.add_exception_handler(Exception, _internal)

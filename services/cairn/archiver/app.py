@@ -104,10 +104,10 @@ def build(settings: Settings, adapters: ArchiverAdapters) -> faust.App:
     @app.task  # type: ignore[untyped-decorator]
     async def warm_up() -> None:
         await adapters.pool()
-        log.info("archiver ready", changelog=topics.changelog, archive=str(tiers.cold.root),
+        log.info("archiver ready", changelog=topics.changelog, archive=tiers.cold.location,
                  interval=settings.archiver_interval)
 
-    service_pages(app, lambda: {"archive": str(tiers.cold.root),
+    service_pages(app, lambda: {"archive": tiers.cold.location,
                                 "interval": settings.archiver_interval}
                   if adapters.pool.opened else None)
     app.cairn_codecs = (adapters.emitter.codec,)  # type: ignore[attr-defined]

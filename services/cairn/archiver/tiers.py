@@ -6,8 +6,9 @@ any active version lists it, else cold if any archived version does, else gone (
 tombstones list it). Placing is idempotent and depends only on the current state, so the
 order in which lifecycle changes arrive, a repeated change or a crash between copying and
 unlinking never leaves a blob in the wrong place once the last change was handled.
-A move copies through `LocalBlobStore.put` (verified against the digest, atomic rename) and
-only then unlinks the source.
+A move copies through the destination's `put` (verified against the digest, visible only
+once whole) and only then deletes the source. The tiers are blob stores of one kind: the
+local directory and `archive` beside it, or S3 prefixes (cairn.core.adapters.blob_stores).
 
 A gone blob is not unlinked at once: it waits in a trash tier for a grace period
 (CAIRN_BLOB_GRACE_SECONDS), because a client may have checked that the blob is stored, and
@@ -21,18 +22,18 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import suppress
-from pathlib import Path
 from typing import Literal
 
-from cairn.core.adapters.blobstore import BlobCorrupted, LocalBlobStore
+from cairn.core.adapters.blob_stores import (
+    archive_location,
+    hot_store,
+    open_store,
+    trash_location,
+)
+from cairn.core.adapters.blobstore import BlobCorrupted, BlobStore
 from cairn.core.adapters.settings import Settings
 
 Place = Literal["hot", "cold", "gone"]
-
-
-def archive_root(settings: Settings) -> Path:
-    """CAIRN_ARCHIVE_DIR, or `archive` beside the blob directory."""
-    return settings.archive_dir or settings.blob_dir.parent / "archive"
 
 
 def placement(hot: bool, cold: bool) -> Place:
@@ -40,14 +41,13 @@ def placement(hot: bool, cold: bool) -> Place:
 
 
 class Tiers:
-    def __init__(self, hot: LocalBlobStore, cold: LocalBlobStore,
-                 trash: LocalBlobStore | None = None) -> None:
+    def __init__(self, hot: BlobStore, cold: BlobStore, trash: BlobStore | None = None) -> None:
         self.hot, self.cold = hot, cold
-        self.trash = trash or LocalBlobStore(cold.root / "trash")
+        self.trash = trash or open_store(trash_location(cold.location))
 
     @classmethod
     def of(cls, settings: Settings) -> Tiers:
-        return cls(LocalBlobStore(settings.blob_dir), LocalBlobStore(archive_root(settings)))
+        return cls(hot_store(settings), open_store(archive_location(settings)))
 
     def place(self, sha256: str, where: Place, *, purge: bool = False) -> str | None:
         """Put the blob where it belongs; what was done (archived, restored, removed,
@@ -66,7 +66,7 @@ class Tiers:
             except BlobCorrupted:
                 return "corrupted"  # left where it is, for an operator to look at
         for src in sources:
-            src.path(sha256).unlink(missing_ok=True)
+            src.delete(sha256)
         return "restored" if where == "hot" else "archived"
 
     def _discard(self, sha256: str) -> str | None:
@@ -77,13 +77,13 @@ class Tiers:
             with suppress(BlobCorrupted):  # bad bytes are worth keeping for no one
                 self.trash.put(held[0].open(sha256), expected_sha256=sha256)
         for store in held:
-            store.path(sha256).unlink(missing_ok=True)
+            store.delete(sha256)
         return "removed"
 
     def _purge(self, sha256: str) -> str | None:
-        held = [s.path(sha256) for s in (self.hot, self.cold, self.trash) if s.has(sha256)]
-        for path in held:
-            path.unlink(missing_ok=True)
+        held = [s for s in (self.hot, self.cold, self.trash) if s.has(sha256)]
+        for store in held:
+            store.delete(sha256)
         return "purged" if held else None
 
     def place_all(self, wanted: Mapping[str, Place], *, purge: bool = False) -> dict[str, str]:
@@ -93,7 +93,4 @@ class Tiers:
 
     def purgeable(self, grace_seconds: float, now: float | None = None) -> Iterator[str]:
         """Blobs that entered the trash more than `grace_seconds` ago."""
-        cutoff = (time.time() if now is None else now) - grace_seconds
-        for path in sorted((self.trash.root / "sha256").glob("??/*")):
-            if path.is_file() and path.stat().st_mtime <= cutoff:
-                yield path.name
+        yield from self.trash.entered_before((time.time() if now is None else now) - grace_seconds)

@@ -4,8 +4,9 @@ Blobs are named by their sha256. A write streams into a temporary file in the sa
 directory tree, hashing as it goes, and is renamed into place only when the digest matches:
 a crash never leaves a partial blob under a real name, and a second write of the same bytes
 is a no-op. Reads are verified against the digest, so corruption is never served silently.
-`BlobStore` is the interface; `LocalBlobStore` is the default, and an S3-compatible store
-can implement the same four methods.
+`BlobStore` is the interface; `LocalBlobStore` is the default, `S3BlobStore`
+(cairn.core.adapters.s3_blobstore) keeps blobs in an S3-compatible bucket, and
+cairn.core.adapters.blob_stores chooses between them from the settings.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Literal, Protocol
 
 from cairn.core.domain.identity import InvalidInput, check_sha256
 
@@ -26,7 +27,22 @@ class BlobCorrupted(RuntimeError):
     """Stored bytes no longer hash to their name."""
 
 
+# Why a blob store could not be used: what an operator fixes (the api answers 503 with it).
+StoreProblem = Literal["blob_store_unreachable", "blob_store_denied", "blob_store_no_bucket"]
+
+
+class BlobStoreUnavailable(RuntimeError):
+    """The store did not answer, refused our credentials, or lacks its bucket: nothing to do
+    with the request, so the api answers 503 with `reason` and the client may retry."""
+
+    def __init__(self, reason: StoreProblem, message: str) -> None:
+        super().__init__(message)
+        self.reason: StoreProblem = reason
+
+
 class BlobStore(Protocol):
+    location: str  # where the blobs are, for logs and status pages
+
     def has(self, sha256: str) -> bool: ...
     def put(
         self,
@@ -38,6 +54,8 @@ class BlobStore(Protocol):
     ) -> tuple[str, int]: ...
     def open(self, sha256: str) -> Iterator[bytes]: ...
     def size(self, sha256: str) -> int: ...
+    def delete(self, sha256: str) -> None: ...
+    def entered_before(self, cutoff: float) -> Iterator[str]: ...
 
 
 def sha256_file(path: Path) -> tuple[str, int]:
@@ -54,11 +72,60 @@ def read_chunks(fh: BinaryIO, chunk: int = CHUNK) -> Iterator[bytes]:
         yield data
 
 
+class Metered:
+    """Chunks passed through as they are, hashed and counted on the way: a stream over
+    `max_bytes` stops with blob_too_large, and `verified` holds the digest to its name."""
+
+    def __init__(self, chunks: Iterable[bytes], max_bytes: int | None) -> None:
+        self.chunks, self.max_bytes = chunks, max_bytes
+        self.digest, self.size = hashlib.sha256(), 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.chunks:
+            self.size += len(chunk)
+            if self.max_bytes is not None and self.size > self.max_bytes:
+                raise InvalidInput("blob_too_large", f"blob exceeds {self.max_bytes} bytes")
+            self.digest.update(chunk)
+            yield chunk
+
+    def verified(self, expected_sha256: str | None) -> str:
+        """The stream's sha256, once read to its end; digest_mismatch if not the expected."""
+        sha = self.digest.hexdigest()
+        if expected_sha256 is not None and sha != expected_sha256:
+            raise InvalidInput(
+                "digest_mismatch", f"uploaded bytes hash to {sha}, not {expected_sha256}"
+            )
+        return sha
+
+
+def already_stored(store: BlobStore, chunks: Iterable[bytes], expected_sha256: str | None,
+                   skip_stored: bool) -> tuple[str, int] | None:
+    """(sha256, size) of a blob stored already that need not be read again, after draining
+    the stream so an HTTP body is consumed either way; None when the bytes must be stored."""
+    if not skip_stored or expected_sha256 is None or not store.has(expected_sha256):
+        return None
+    for _ in chunks:
+        pass
+    return expected_sha256, store.size(expected_sha256)
+
+
+def verified_chunks(chunks: Iterable[bytes], sha256: str, where: str) -> Iterator[bytes]:
+    """Chunks of a stored blob passed through; BlobCorrupted after the last one if their
+    digest is not the blob's name."""
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(chunk)
+        yield chunk
+    if digest.hexdigest() != sha256:
+        raise BlobCorrupted(f"blob {sha256} is corrupted in {where}")
+
+
 class LocalBlobStore:
     """Blobs under `<root>/sha256/<2 hex>/<64 hex>`, read-only once written."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self.location = str(self.root)
         (self.root / "tmp").mkdir(parents=True, exist_ok=True)
 
     def path(self, sha256: str) -> Path:
@@ -71,6 +138,15 @@ class LocalBlobStore:
     def size(self, sha256: str) -> int:
         return self.path(sha256).stat().st_size
 
+    def delete(self, sha256: str) -> None:
+        self.path(sha256).unlink(missing_ok=True)
+
+    def entered_before(self, cutoff: float) -> Iterator[str]:
+        """Blobs stored at or before `cutoff` (seconds since the epoch), by name."""
+        for path in sorted((self.root / "sha256").glob("??/*")):
+            if path.is_file() and path.stat().st_mtime <= cutoff:
+                yield path.name
+
     def put(
         self,
         chunks: Iterable[bytes],
@@ -82,28 +158,18 @@ class LocalBlobStore:
         """Store a stream; return (sha256, size). A mismatching expected digest stores nothing.
         A blob stored already under `expected_sha256` is not read again, unless `skip_stored`
         is false: then the bytes are checked (digest, size limit) exactly as a first upload's."""
-        if skip_stored and expected_sha256 is not None and self.has(expected_sha256):
-            for _ in chunks:  # drain the stream so an HTTP body is consumed either way
-                pass
-            return expected_sha256, self.size(expected_sha256)
-        digest, size = hashlib.sha256(), 0
+        if stored := already_stored(self, chunks, expected_sha256, skip_stored):
+            return stored
+        metered = Metered(chunks, max_bytes)
         fd, tmp_name = tempfile.mkstemp(dir=self.root / "tmp")
         tmp = Path(tmp_name)
         try:
             with os.fdopen(fd, "wb") as out:
-                for chunk in chunks:
-                    size += len(chunk)
-                    if max_bytes is not None and size > max_bytes:
-                        raise InvalidInput("blob_too_large", f"blob exceeds {max_bytes} bytes")
-                    digest.update(chunk)
+                for chunk in metered:
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
-            sha = digest.hexdigest()
-            if expected_sha256 is not None and sha != expected_sha256:
-                raise InvalidInput(
-                    "digest_mismatch", f"uploaded bytes hash to {sha}, not {expected_sha256}"
-                )
+            sha, size = metered.verified(expected_sha256), metered.size
             final = self.path(sha)
             final.parent.mkdir(parents=True, exist_ok=True)
             if final.exists():
@@ -119,10 +185,5 @@ class LocalBlobStore:
         path = self.path(sha256)
         if not path.is_file():
             raise FileNotFoundError(f"no blob {sha256}")
-        digest = hashlib.sha256()
         with path.open("rb") as fh:
-            for chunk in read_chunks(fh):
-                digest.update(chunk)
-                yield chunk
-        if digest.hexdigest() != sha256:
-            raise BlobCorrupted(f"blob {sha256} is corrupted on disk")
+            yield from verified_chunks(read_chunks(fh), sha256, "the blob directory")

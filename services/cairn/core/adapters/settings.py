@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     )
     api_url: str = Field("http://127.0.0.1:18000", validation_alias=_env("CAIRN_API_URL"))
     blob_dir: Path = Field(Path(".stack/data/blobs"), validation_alias=_env("CAIRN_BLOB_DIR"))
+    # Blobs in an S3-compatible bucket instead of blob_dir: `s3://bucket/prefix` (endpoint,
+    # region and credentials from the AWS_* variables; cairn.core.adapters.blob_stores).
+    blob_url: str | None = Field(None, pattern=r"^s3://[^/]+(/.*)?$",
+                                 validation_alias=_env("CAIRN_BLOB_URL"))
     topic_prefix: str = Field("", validation_alias=_env("CAIRN_TOPIC_PREFIX"))
     index_prefix: str = Field("cairn", validation_alias=_env("CAIRN_INDEX_PREFIX"))
     # Near-real-time visibility of indexed changes (the index's refresh_interval); nothing
@@ -142,6 +146,10 @@ class Settings(BaseSettings):
     # so a publish that reused one just before the delete gets it back (archiver.tiers).
     blob_grace_seconds: float = Field(
         86400.0, ge=0, validation_alias=_env("CAIRN_BLOB_GRACE_SECONDS"))
+    # With CAIRN_BLOB_URL, the archive tier's `s3://bucket/prefix` (default: the blob URL's
+    # prefix + "-archive", in the same bucket); its trash is `<it>/trash`.
+    archive_url: str | None = Field(None, pattern=r"^s3://[^/]+(/.*)?$",
+                                    validation_alias=_env("CAIRN_ARCHIVE_URL"))
 
     @model_validator(mode="after")
     def _no_public_secrets(self) -> Settings:

@@ -1,0 +1,193 @@
+"""Both blob stores keep the same promises: the local directory and an S3 bucket on a real
+S3-compatible server (s3proxy, `scripts/stack up --s3`).
+
+A blob is stored under its sha256 only when its bytes hash to it, is visible only once whole,
+is read back verified, and a store that cannot be used says why (BlobStoreUnavailable).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import obstore
+import pytest
+from cairn.core.adapters.blob_stores import open_store
+from cairn.core.adapters.blobstore import (
+    BlobCorrupted,
+    BlobStore,
+    BlobStoreUnavailable,
+    LocalBlobStore,
+)
+from cairn.core.adapters.s3_blobstore import PART, S3BlobStore
+from cairn.core.domain.identity import InvalidInput
+
+from tests.processes import free_port
+from tests.s3_server import fresh_url, require_s3
+
+if TYPE_CHECKING:
+    from obstore.store import S3Config
+
+SMALL = b"small blob " * 100
+BIG = os.urandom(1024) * (2 * PART // 1024 + 3)  # three parts of a multipart upload
+
+
+def s3_config(env: dict[str, str], **changes: str) -> S3Config:
+    config: dict[str, Any] = {"endpoint": env["AWS_ENDPOINT_URL"],
+                              "access_key_id": env["AWS_ACCESS_KEY_ID"],
+                              "secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
+                              "region": env.get("AWS_REGION", "us-east-1"), **changes}
+    return config  # type: ignore[return-value]
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
+    if request.param == "local":
+        return LocalBlobStore(tmp_path / "blobs")
+    env = require_s3()
+    return S3BlobStore(fresh_url(env, "blobs"), s3_config(env))
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def chunked(data: bytes, size: int = 1024 * 1024) -> Iterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start:start + size]
+
+
+def leftovers(store: BlobStore) -> list[str]:
+    """Whatever a store holds besides its blobs (temporary uploads)."""
+    if isinstance(store, LocalBlobStore):
+        return [p.name for p in (store.root / "tmp").iterdir()]
+    assert isinstance(store, S3BlobStore)
+    return [m["path"] for page in obstore.list(store.store, prefix="tmp") for m in page]
+
+
+@pytest.mark.parametrize("data", [SMALL, BIG], ids=["one-put", "multipart"])
+def test_named_upload_round_trips(store: BlobStore, data: bytes) -> None:
+    digest = sha(data)
+    assert not store.has(digest)
+    assert store.put(chunked(data), digest) == (digest, len(data))
+    assert store.has(digest) and store.size(digest) == len(data)
+    assert b"".join(store.open(digest)) == data
+    # stored already: not read again, the same answer
+    assert store.put(iter([b"ignored"]), digest) == (digest, len(data))
+
+
+@pytest.mark.parametrize("data", [SMALL, BIG], ids=["one-put", "multipart"])
+def test_unnamed_upload_is_stored_under_its_digest(store: BlobStore, data: bytes) -> None:
+    assert store.put(chunked(data)) == (sha(data), len(data))
+    assert b"".join(store.open(sha(data))) == data
+    assert leftovers(store) == []
+
+
+@pytest.mark.parametrize("data", [SMALL, BIG], ids=["one-put", "multipart"])
+def test_wrong_digest_stores_nothing(store: BlobStore, data: bytes) -> None:
+    claimed = sha(b"other bytes")
+    with pytest.raises(InvalidInput) as refused:
+        store.put(chunked(data), claimed)
+    assert refused.value.reason == "digest_mismatch"
+    assert not store.has(claimed) and not store.has(sha(data))
+    assert leftovers(store) == []
+
+
+def test_checked_again_when_not_skipping(store: BlobStore) -> None:
+    """skip_stored=False (a blob only hidden projects list) reads and checks the bytes."""
+    store.put(chunked(SMALL), sha(SMALL))
+    with pytest.raises(InvalidInput) as refused:
+        store.put(iter([b"not the bytes"]), sha(SMALL), skip_stored=False)
+    assert refused.value.reason == "digest_mismatch"
+    assert b"".join(store.open(sha(SMALL))) == SMALL
+
+
+@pytest.mark.parametrize("data", [SMALL, BIG], ids=["one-put", "multipart"])
+def test_over_the_limit_stores_nothing(store: BlobStore, data: bytes) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        store.put(chunked(data), sha(data), max_bytes=len(data) - 1)
+    assert refused.value.reason == "blob_too_large"
+    assert not store.has(sha(data))
+
+
+def test_stream_that_fails_halfway_stores_nothing(store: BlobStore) -> None:
+    """A client that goes away mid-upload: its error comes out, no blob appears."""
+    def broken() -> Iterator[bytes]:
+        yield from chunked(BIG[:PART + 10])
+        raise ConnectionResetError("client went away")
+
+    with pytest.raises(ConnectionResetError):
+        store.put(broken(), sha(BIG))
+    assert not store.has(sha(BIG))
+
+
+def test_corrupted_blob_is_never_served_silently(store: BlobStore) -> None:
+    digest = sha(SMALL)
+    store.put(chunked(SMALL), digest)
+    if isinstance(store, LocalBlobStore):
+        path = store.path(digest)
+        path.chmod(0o644)
+        path.write_bytes(b"rotten" + SMALL[6:])
+    else:
+        assert isinstance(store, S3BlobStore)
+        obstore.put(store.store, store.key(digest), b"rotten" + SMALL[6:])
+    with pytest.raises(BlobCorrupted):
+        b"".join(store.open(digest))
+
+
+def test_missing_blob(store: BlobStore) -> None:
+    with pytest.raises(FileNotFoundError):
+        b"".join(store.open(sha(b"never stored")))
+
+
+def test_delete_and_age(store: BlobStore) -> None:
+    old, new = b"old blob", b"new blob"
+    store.put(iter([old]), sha(old))
+    between = time.time() + 1  # the server's clock is this machine's; seconds resolution
+    time.sleep(2)
+    store.put(iter([new]), sha(new))
+    assert list(store.entered_before(between)) == [sha(old)]
+    assert sorted(store.entered_before(time.time() + 5)) == sorted([sha(old), sha(new)])
+    store.delete(sha(old))
+    store.delete(sha(old))  # gone already: no error
+    assert not store.has(sha(old)) and store.has(sha(new))
+
+
+def test_open_store_chooses_by_location(tmp_path: Path) -> None:
+    assert isinstance(open_store(tmp_path / "b"), LocalBlobStore)
+    assert isinstance(open_store("s3://bucket/prefix"), S3BlobStore)
+
+
+# ------------------------------------------------------------ a store that cannot be used
+
+
+def test_wrong_credentials_say_so() -> None:
+    env = require_s3()
+    store = S3BlobStore(fresh_url(env, "denied"), s3_config(env, secret_access_key="wrong"))
+    for call in (lambda: store.has(sha(SMALL)), lambda: store.put(iter([SMALL]), sha(SMALL)),
+                 lambda: store.put(chunked(BIG), sha(BIG))):
+        with pytest.raises(BlobStoreUnavailable) as failed:
+            call()
+        assert failed.value.reason == "blob_store_denied"
+
+
+def test_missing_bucket_says_so() -> None:
+    env = require_s3()
+    store = S3BlobStore("s3://no-such-bucket-for-cairn/x", s3_config(env))
+    for call in (lambda: store.has(sha(SMALL)), lambda: store.put(iter([SMALL]), sha(SMALL))):
+        with pytest.raises(BlobStoreUnavailable) as failed:
+            call()
+        assert failed.value.reason == "blob_store_no_bucket"
+
+
+def test_store_down_says_so() -> None:
+    env = require_s3()
+    nobody = f"http://127.0.0.1:{free_port()}"
+    store = S3BlobStore(fresh_url(env, "down"), s3_config(env, endpoint=nobody))
+    with pytest.raises(BlobStoreUnavailable) as failed:
+        store.has(sha(SMALL))
+    assert failed.value.reason == "blob_store_unreachable"
