@@ -70,6 +70,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("HEAD", "/v1/blobs/{sha256}"): Rule("read", "blob"),
     ("GET", "/v1/blobs/{sha256}"): Rule("read", "blob"),
     ("POST", "/v1/artifacts"): Rule("publish", "handler"),
+    ("POST", "/api/v1/lineage"): Rule("publish", "handler"),  # OpenLineage (Marquez's path)
+    ("POST", "/v1/openlineage"): Rule("publish", "handler"),
     ("GET", ARTIFACT): Rule("read"),
     ("GET", VERSION): Rule("read"),
     ("GET", "/v1/resolve"): Rule("read", "ref"),

@@ -13,6 +13,7 @@ from cairn.api.routers import (
     events,
     health,
     lineage,
+    openlineage,
     pictures,
     projects,
     search,
@@ -25,5 +26,5 @@ from cairn.api.routers import (
 def include_all(app: FastAPI) -> None:
     # pictures before lineage: /v1/lineage/{ref:path} would take `p/n@v1.svg` as a ref
     for module in (health, blobs, artifacts, versions, aliases, events, pictures, lineage,
-                   search, usage, subscriptions, access, projects, audit):
+                   search, usage, subscriptions, access, projects, audit, openlineage):
         app.include_router(module.router)

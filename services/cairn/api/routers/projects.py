@@ -36,6 +36,10 @@ class ProjectIn(Body):
     lifecycle: dict[str, Any] | None = Field(None, description="the stage ladder, stage "
                                              "gates and protected aliases "
                                              "(cairn.core.domain.lifecycle_rules)")
+    openlineage: dict[str, list[str]] | None = Field(
+        None, description="OpenLineage in: `namespaces` (OpenLineage namespaces whose datasets "
+        "land in this project) and `models` (namespace/name globs of datasets that are "
+        "models); see cairn.core.domain.openlineage")
 
 
 def _summary(project: Project, principal: Any) -> dict[str, Any]:
@@ -60,7 +64,7 @@ async def get_project(project: str, principal: CurrentPrincipal, pool: PoolDep
     shown = {**_summary(settings, principal),
              "read_only_after_days": settings.read_only_after_days,
              "description": (found or {}).get("description"),
-             "lifecycle": settings.lifecycle}
+             "lifecycle": settings.lifecycle, "openlineage": (found or {}).get("openlineage")}
     if shown["role"] is not None:
         shown.update(members=dict(settings.members), teams=dict(settings.teams))
     if found is not None:

@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     signing_key: SecretStr = Field(SecretStr(""), validation_alias=_env("CAIRN_SIGNING_KEY"))
     producer: str | None = Field(None, validation_alias=_env("CAIRN_PRODUCER"))
     producer_key: SecretStr = Field(SecretStr(""), validation_alias=_env("CAIRN_PRODUCER_KEY"))
+    # OpenLineage in (cairn.core.domain.openlineage): the project of datasets whose namespace
+    # no project claims (its `openlineage.namespaces` setting), and the topic the OpenLineage
+    # Kafka transport writes to (read by cairn.openlineage_in; the topic prefix applies).
+    openlineage_project: str = Field("openlineage",
+                                     validation_alias=_env("CAIRN_OPENLINEAGE_PROJECT"))
+    openlineage_topic: str = Field("openlineage", validation_alias=_env("CAIRN_OPENLINEAGE_TOPIC"))
     # The validator: where schemas and per-project rules live (None: the repo's validation/),
     # which projects it judges (comma-separated shell patterns), and whether hooks may call
     # private or loopback addresses (off: a hook must not become a way into the network).

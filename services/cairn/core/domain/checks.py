@@ -99,7 +99,8 @@ def check_link(link: Mapping[str, Any]) -> None:
         ext = link["external"]
         if ext["kind"] not in ("code", "data"):
             raise InvalidInput("invalid_external", "external.kind must be code or data")
-        if not ext["url"].startswith(("https://", "http://", "git@", "s3://", "gs://", "file:")):
+        if not ext["url"].startswith(("https://", "http://", "git@", "s3://", "gs://", "file:",
+                                      "openlineage://")):  # a job run (core.domain.openlineage)
             raise InvalidInput("invalid_external", f"external.url {ext['url']!r} is not a URL")
 
 

@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from cairn.core.domain import openlineage
 from cairn.core.domain import principals as identities
 from cairn.core.domain.identity import InvalidInput
 from cairn.core.domain.retention import check_policy
@@ -21,6 +22,8 @@ CHECKS: dict[str, Check] = {
     "subscription": check_subscription,
     "retention_policy": check_policy,  # key: the project
     **identities.CHECKS,  # users, teams, service accounts, tokens, projects, denials
+    openlineage.RUN_KIND: openlineage.check_state,  # key: the run id
+    openlineage.JOB_KIND: openlineage.check_state,  # key: uuid5 of the job's namespace/name
 }
 LOG_ONLY = identities.LOG_ONLY  # kinds the ledger chains (as this event type) but never keeps
 MAX_KEY = 128

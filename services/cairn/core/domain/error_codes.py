@@ -93,6 +93,8 @@ CODES: Mapping[str, ErrorCode] = MappingProxyType({
     "unknown_field": _bad("a publish has fields the api does not know"),
     "invalid_json": _bad("a field that must be a JSON object is not, or is not JSON"),
     "invalid_payload": _bad("a request does not fit the event's Avro schema"),
+    "invalid_openlineage": _bad("an OpenLineage event that the spec's JSON schema refuses; "
+                                "the message names the field as a JSON path"),
     "invalid_link": _bad("a lineage link is malformed"),
     "invalid_relation": _bad("a lineage link's relation is not a known relation"),
     "invalid_external": _bad("an external source's kind or URL is malformed"),

@@ -15,6 +15,7 @@ from typing import Any
 from cairn.core.domain.access import ROLES, SCOPES, VISIBILITIES
 from cairn.core.domain.identity import InvalidInput, check_name
 from cairn.core.domain.lifecycle_rules import check_lifecycle
+from cairn.core.domain.openlineage import check_project_settings
 
 MAX_TEXT = 500
 MAX_MEMBERS = 1000
@@ -111,7 +112,7 @@ def check_token(body: Mapping[str, Any]) -> dict[str, Any]:
 
 def check_project(body: Mapping[str, Any]) -> dict[str, Any]:
     b = _fields("project", body, {"visibility", "members", "teams", "read_only_after_days",
-                                  "description", "lifecycle"})
+                                  "description", "lifecycle", "openlineage"})
     visibility = b.get("visibility", "public")
     if visibility not in VISIBILITIES:
         raise InvalidInput("invalid_visibility", f"visibility {visibility!r} must be "
@@ -123,7 +124,9 @@ def check_project(body: Mapping[str, Any]) -> dict[str, Any]:
     return {"visibility": visibility, "members": _roles(b.get("members") or {}, "members"),
             "teams": _roles(b.get("teams") or {}, "teams"), "read_only_after_days": days,
             "description": _text(b, "description", "project"),
-            "lifecycle": None if b.get("lifecycle") is None else check_lifecycle(b["lifecycle"])}
+            "lifecycle": None if b.get("lifecycle") is None else check_lifecycle(b["lifecycle"]),
+            **({} if b.get("openlineage") is None
+               else {"openlineage": check_project_settings(b["openlineage"])})}
 
 
 def check_denial(body: Mapping[str, Any]) -> dict[str, Any]:

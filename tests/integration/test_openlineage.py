@@ -1,0 +1,211 @@
+"""OpenLineage in over HTTP, on the real stack: POST /api/v1/lineage (and /v1/openlineage)
+with spec-shaped run events, as an OpenLineage client configured for Marquez sends them with
+its api_key auth (a Bearer token). The events go through Kafka, the ledger and the indexer
+like any publish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.conftest import Namespace
+from tests.ledger_helpers import wait_recorded
+from tests.processes import Service
+
+PRODUCER = "https://github.com/OpenLineage/OpenLineage/tree/1.30.0/client/python"
+SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
+
+
+def facet(**fields: Any) -> dict[str, Any]:
+    return {"_producer": PRODUCER, "_schemaURL": "https://openlineage.io/spec/facets/x", **fields}
+
+
+def run_event(ns: str, job: str, inputs: list[str], outputs: list[str], *,
+              event_type: str = "COMPLETE", run_id: str | None = None,
+              output_facets: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "eventType": event_type, "eventTime": "2026-12-03T08:00:00.000Z",
+        "producer": PRODUCER, "schemaURL": SCHEMA_URL,
+        "run": {"runId": run_id or str(uuid.uuid4())},
+        "job": {"namespace": "test-airflow", "name": job, "facets": {
+            "sourceCodeLocation": facet(type="git", url="https://github.com/acme/dags",
+                                        path=f"dags/{job}.py", version="4f1c2ab")}},
+        "inputs": [{"namespace": ns, "name": n} for n in inputs],
+        "outputs": [{"namespace": ns, "name": n, "facets": {
+            "schema": facet(fields=[{"name": "day", "type": "DATE"}]),
+            "documentation": facet(description=f"{n} built by {job}"),
+            **(output_facets or {})},
+            "outputFacets": {"outputStatistics": facet(rowCount=42, size=4096)}}
+            for n in outputs],
+    }
+
+
+@pytest.fixture(scope="module")
+def writer(api: Service, api_token: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=api.url, timeout=60,
+                      headers={"Authorization": f"Bearer {api_token}"}) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def place(writer: httpx.Client, namespace: Namespace, indexer: Service) -> tuple[str, str]:
+    """A project of its own and the OpenLineage namespace its admin maps to it."""
+    project, ns = f"ol{uuid.uuid4().hex[:8]}", f"s3://lake-{uuid.uuid4().hex[:8]}"
+    reply = writer.put(f"/v1/projects/{project}", json={"openlineage": {"namespaces": [ns]}})
+    assert reply.status_code == 202, reply.text
+    recorded(namespace, [reply.json()["event_id"]])
+    return project, ns
+
+
+def recorded(namespace: Namespace, event_ids: list[str]) -> dict[str, Any]:
+    got = asyncio.run(wait_recorded(namespace.database_url, event_ids))
+    assert {r["outcome"] for r in got.values()} <= {"applied", "duplicate"}, got
+    assert len(got) == len(set(event_ids)), got
+    return got
+
+
+def post(writer: httpx.Client, body: Any, path: str = "/api/v1/lineage") -> dict[str, Any]:
+    reply = writer.post(path, json=body)
+    assert reply.status_code in (200, 202), reply.text
+    return reply.json()  # type: ignore[no-any-return]
+
+
+def name(ns: str, dataset: str) -> str:
+    return f"{ns.replace('://', '-')}.{dataset}"
+
+
+def log_rows(namespace: Namespace, artifact: str) -> int:
+    async def count() -> int:
+        conn = await asyncpg.connect(namespace.database_url)
+        try:
+            return int(await conn.fetchval(
+                "SELECT count(*) FROM event_log WHERE artifact = $1", artifact))
+        finally:
+            await conn.close()
+    return asyncio.run(count())
+
+
+def test_a_complete_run_becomes_a_linked_searchable_dataset_version(
+        writer: httpx.Client, place: tuple[str, str], namespace: Namespace) -> None:
+    project, ns = place
+    sources = post(writer, run_event(ns, "extract", [], ["orders", "customers"]))
+    built = post(writer, run_event(ns, "build", ["orders", "customers"], ["daily"]))
+    recorded(namespace, sources["event_ids"] + built["event_ids"])
+    daily = f"{project}/{name(ns, 'daily')}"
+    assert [v["artifact"] for v in built["versions"]] == [daily]
+
+    detail = writer.get(f"/v1/artifacts/{daily}/versions/v1").json()
+    assert detail["kind"] == "dataset"
+    derived = {lk["target"]["ref"] for lk in detail["links_out"]
+               if lk["relation"] == "derived_from" and lk["target"]}
+    assert derived == {f"{project}/{name(ns, 'orders')}@v1",
+                       f"{project}/{name(ns, 'customers')}@v1"}
+    [job] = [lk["external"] for lk in detail["links_out"] if lk["relation"] == "produced_by"]
+    assert "openlineage://test-airflow/build/runs/" in str(job) and "4f1c2ab" in str(job)
+    assert detail["metadata"]["description"] == "daily built by build"
+    assert detail["metadata"]["metrics"]["rowCount"] == 42
+    assert detail["extra"]["openlineage"]["facets"]["schema"]["fields"][0]["name"] == "day"
+    up = writer.get(f"/v1/artifacts/{project}/{name(ns, 'orders')}/versions/v1").json()
+    assert [lk["source"]["ref"] for lk in up["links_in"]] == [f"{daily}@v1"]
+
+    deadline = time.monotonic() + 90
+    while True:
+        found = writer.get("/v1/search", params={"project": project, "q": "daily"}).json()
+        if any(h.get("ref", "").startswith(daily) or h.get("name") == name(ns, "daily")
+               for h in found.get("hits", found.get("results", []))):
+            break
+        assert time.monotonic() < deadline, found
+        time.sleep(0.5)
+
+
+def test_the_same_event_twice_changes_nothing(writer: httpx.Client, place: tuple[str, str],
+                                              namespace: Namespace) -> None:
+    project, ns = place
+    event = run_event(ns, "copy", [], ["twice"])
+    first = post(writer, event)
+    recorded(namespace, first["event_ids"])
+    artifact = f"{project}/{name(ns, 'twice')}"
+    rows = log_rows(namespace, artifact)
+    again = post(writer, event)
+    # a later event of the same artifact (same partition) is recorded after the repeat
+    later = post(writer, run_event(ns, "copy", [], ["twice"], output_facets={
+        "version": facet(datasetVersion="2")}))
+    recorded(namespace, later["event_ids"])
+    assert log_rows(namespace, artifact) == rows + 1
+    versions = writer.get(f"/v1/artifacts/{artifact}").json()["versions"]
+    assert len(versions) == 2
+    assert again["event_ids"] == first["event_ids"]
+
+
+def test_a_failed_run_publishes_nothing_but_is_recorded(
+        writer: httpx.Client, place: tuple[str, str], namespace: Namespace) -> None:
+    project, ns = place
+    run_id = str(uuid.uuid4())
+    failed = post(writer, run_event(ns, "broken", ["orders"], ["never"], event_type="FAIL",
+                                    run_id=run_id))
+    assert failed["versions"] == []
+    recorded(namespace, failed["event_ids"])
+    assert writer.get(f"/v1/artifacts/{project}/{name(ns, 'never')}").status_code == 404
+
+    async def state() -> Any:
+        conn = await asyncpg.connect(namespace.database_url)
+        try:
+            return await conn.fetchval("SELECT body->>'event_type' FROM config_items"
+                                       " WHERE kind = 'openlineage_run' AND key = $1", run_id)
+        finally:
+            await conn.close()
+    assert asyncio.run(state()) == "FAIL"
+
+
+def test_a_drop_archives_the_dataset(writer: httpx.Client, place: tuple[str, str],
+                                     namespace: Namespace) -> None:
+    project, ns = place
+    dropped = post(writer, run_event(ns, "cleanup", [], ["old"], output_facets={
+        "lifecycleStateChange": facet(lifecycleStateChange="DROP")}))
+    assert dropped["archived"] == [f"{project}/{name(ns, 'old')}"]
+    recorded(namespace, dropped["event_ids"])
+    detail = writer.get(f"/v1/artifacts/{project}/{name(ns, 'old')}/versions/v1").json()
+    assert detail["status"] == "archived"
+
+
+def test_schema_invalid_is_400_naming_the_field(writer: httpx.Client,
+                                                place: tuple[str, str]) -> None:
+    event = run_event(place[1], "bad", [], ["x"])
+    event["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] = "many"
+    reply = writer.post("/v1/openlineage", json=event)
+    assert reply.status_code == 400, reply.text
+    error = reply.json()["error"]
+    assert error["reason"] == "invalid_openlineage"
+    assert error["message"].startswith("$.outputs[0].outputFacets.outputStatistics.rowCount:")
+
+
+def test_unauthenticated_is_401(api: Service, place: tuple[str, str]) -> None:
+    event = run_event(place[1], "anon", [], ["x"])
+    for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+        reply = httpx.post(f"{api.url}/api/v1/lineage", json=event, headers=headers)
+        assert reply.status_code == 401, reply.text
+        assert reply.json()["error"]["reason"] == "unauthenticated"
+
+
+def test_a_batch_keeps_its_good_events(writer: httpx.Client, place: tuple[str, str],
+                                       namespace: Namespace) -> None:
+    project, ns = place
+    bad = run_event(ns, "batch", [], ["bad"])
+    del bad["run"]["runId"]
+    batch = [run_event(ns, "batch", [], ["good-1"]), bad, run_event(ns, "batch", [], ["good-2"])]
+    results = post(writer, batch, "/v1/openlineage")["results"]
+    assert [r["status"] for r in results] == [202, 400, 202]
+    assert results[1]["error"]["reason"] == "invalid_openlineage"
+    assert results[1]["error"]["message"].startswith("$.run:")
+    recorded(namespace, results[0]["event_ids"] + results[2]["event_ids"])
+    for good in ("good-1", "good-2"):
+        assert writer.get(f"/v1/artifacts/{project}/{name(ns, good)}").status_code == 200
+    assert writer.get(f"/v1/artifacts/{project}/{name(ns, 'bad')}").status_code == 404
