@@ -56,6 +56,21 @@ class Manifest(Publish):
     files: list[ManifestFile] = Field(default_factory=list)  # type: ignore[assignment]
 
 
+class PublishBatch(Body):
+    """POST /v1/artifacts/batch: up to 1000 Publish bodies, each judged on its own."""
+
+    items: list[dict[str, Any]] = Field(min_length=1, description=(
+        "Publish bodies (the Publish schema); one that does not fit it is refused alone"))
+    environment: dict[str, Any] | None = Field(None, description=(
+        "the environment of every item that gives none (captured once for the whole batch)"))
+    receipts: dict[str, str] = Field(default_factory=dict, description=(
+        "sha256 -> upload receipt, for every item (Publish.receipts)"))
+
+
+class EventsQuery(Body):
+    event_ids: list[str] = Field(max_length=1000)
+
+
 class MissingQuery(Body):
     sha256: list[str]
 
@@ -92,6 +107,27 @@ class Accepted(BaseModel):
 class PublishAccepted(Accepted):
     digest: str
     artifact: str
+
+
+class BatchItemResult(BaseModel):
+    """One item of a batch: accepted (its event to follow) or refused (why, with the status
+    and reason a single publish would have answered, and its detail such as `missing`)."""
+
+    model_config = ConfigDict(extra="allow")
+    index: int
+    status: str  # accepted | refused
+    artifact: str | None = None
+    event_id: str | None = None
+    digest: str | None = None
+    reason: str | None = None
+    message: str | None = None
+    http_status: int | None = None
+
+
+class PublishBatchAccepted(BaseModel):
+    accepted: int
+    refused: int
+    items: list[BatchItemResult]
 
 
 class BlobStored(BaseModel):

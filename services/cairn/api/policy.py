@@ -72,6 +72,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/artifacts"): Rule("publish", "handler"),
     ("POST", "/api/v1/lineage"): Rule("publish", "handler"),  # OpenLineage (Marquez's path)
     ("POST", "/v1/openlineage"): Rule("publish", "handler"),
+    ("POST", "/v1/artifacts/batch"): Rule("publish", "handler"),
+    ("POST", "/v1/artifacts/batch/status"): Rule("publish", "none"),
     ("GET", ARTIFACT): Rule("read"),
     ("GET", VERSION): Rule("read"),
     ("GET", "/v1/resolve"): Rule("read", "ref"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -30,11 +31,23 @@ class Via(StrEnum):
 
 @command()
 def publish(
-    kind: Annotated[str, typer.Argument(metavar="KIND", help="model, dataset or eval_log")],
-    artifact: Annotated[str, typer.Argument(metavar="PROJECT/NAME")],
-    paths: Annotated[list[str], typer.Argument(
+    kind: Annotated[str | None, typer.Argument(
+        metavar="KIND", help="model, dataset or eval_log", show_default=False)] = None,
+    artifact: Annotated[str | None, typer.Argument(
+        metavar="PROJECT/NAME", show_default=False)] = None,
+    paths: Annotated[list[str] | None, typer.Argument(
         metavar="PATH...", help="Files and directories, relative to the working directory "
-        "(or -C DIR); a directory's files keep its name as a prefix")],
+        "(or -C DIR); a directory's files keep its name as a prefix", show_default=False)
+    ] = None,
+    from_file: Annotated[str | None, typer.Option(
+        "--from", metavar="ITEMS.JSONL", show_default=False, help=(
+            "Publish many versions, one per line: a JSON object whose keys are this "
+            "command's arguments and options (kind, artifact, paths; creator, description, "
+            "tag, param, metric, seed, link, stage, license, owner_team, data_source, "
+            "framework, directory), e.g. {\"kind\": \"model\", \"artifact\": \"p/n\", "
+            "\"paths\": [\"model.pt\"], \"metric\": {\"top1\": 0.7}}. A malformed line "
+            "stops before anything is sent; a refused item is reported by its line and "
+            "the exit code is 1, the others are published"))] = None,
     creator: Annotated[str | None, typer.Option(help="Who made it (default: your user name)",
                                                 show_default=False)] = None,
     description: Text = None,
@@ -57,10 +70,23 @@ def publish(
         show_default=False)] = None,
     no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once accepted")] = False,
     via: Annotated[Via, typer.Option(help="Send the event through the api or to Kafka")] = Via.http,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for the ledger")] = 60.0,
+    timeout: Annotated[float | None, typer.Option(
+        help="Seconds to wait for the ledger (default: 60, with --from 600)",
+        show_default=False)] = None,
     as_json: JsonOut = False,
 ) -> None:
-    """Publish files as a new version of PROJECT/NAME (the same content is the same version)."""
+    """Publish files as a new version of PROJECT/NAME (the same content is the same version),
+    or many versions at once with --from ITEMS.JSONL."""
+    if from_file is not None:
+        if kind or artifact or paths:
+            raise CairnError("invalid_option", "give KIND PROJECT/NAME PATH... or --from "
+                             "ITEMS.JSONL, not both")
+        publish_many(Path(from_file), via, wait=not no_wait, timeout=timeout or 600.0,
+                     as_json=as_json)
+        return
+    if not (kind and artifact and paths):
+        raise CairnError("invalid_option", "give KIND PROJECT/NAME PATH... (or --from "
+                         "ITEMS.JSONL)")
     project, name = split_artifact(artifact)
     metadata = parsing.metadata(
         creator=creator, tags=tag, param=param, metric=metric, seed=seed,
@@ -70,11 +96,33 @@ def publish(
     local_files.plan(paths, directory)  # refuse bad paths before making a client
     with client(via.value) as c:
         result = c.publish(kind, project, name, paths, metadata=metadata, links=links,
-                           stage=stage, root=directory, wait=not no_wait, timeout=timeout)
+                           stage=stage, root=directory, wait=not no_wait,
+                           timeout=timeout or 60.0)
     if as_json:
         render.as_json(asdict(result))
     else:
         render.published(result)
+
+
+def publish_many(source: Path, via: Via, *, wait: bool, timeout: float, as_json: bool
+                 ) -> None:
+    """`publish --from`: every line read and checked, the items published in bulk, a
+    summary; exit code 1 when any item was refused or is not recorded."""
+    from cairn.cli import publish_from  # the SDK's bulk path loads only when used
+    from cairn.sdk.bulk import ItemResult
+
+    lines = publish_from.read_lines(source)
+    prepared, numbers = publish_from.items(lines)
+    to_send = [i for i in prepared if not isinstance(i, ItemResult)]
+    with client(via.value) as c:
+        sent = c.publish_many(to_send, wait=wait, timeout=timeout) if to_send else []
+    results = publish_from.merged(prepared, sent)
+    if as_json:
+        render.as_json(publish_from.report(results, numbers))
+    else:
+        publish_from.show(results, numbers, source)
+    if any(r.status == "refused" or (wait and r.status != "recorded") for r in results):
+        raise typer.Exit(1)
 
 
 @command()

@@ -12,13 +12,15 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from cairn.sdk.bulk import Item, ItemResult
     from cairn.sdk.client import Client
     from cairn.sdk.errors import CairnError
     from cairn.sdk.publish import PublishResult
 
-__all__ = ["CairnError", "Client", "PublishResult"]
+__all__ = ["CairnError", "Client", "Item", "ItemResult", "PublishResult"]
 _HOMES = {"Client": "cairn.sdk.client", "CairnError": "cairn.sdk.errors",
-          "PublishResult": "cairn.sdk.publish"}
+          "PublishResult": "cairn.sdk.publish", "Item": "cairn.sdk.bulk",
+          "ItemResult": "cairn.sdk.bulk"}
 
 
 def __getattr__(name: str) -> Any:

@@ -8,13 +8,15 @@
 A publish checks every input, hashes files while streaming, uploads only the blobs the api
 lacks, then posts the version to the api (transport "http") or emits the event to Kafka
 itself (transport "kafka", blobs still go to the api), and waits until the ledger recorded
-or rejected it.
+or rejected it. `publish_many([Item(...), ...])` does the same for many versions in a few
+requests (cairn.sdk.bulk). The environment is captured once per process
+(cairn.sdk.environment.capture(refresh=True) captures it again).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
@@ -25,15 +27,17 @@ import httpx
 from cairn.core.adapters import metric_plot
 from cairn.core.adapters.settings import Settings
 from cairn.core.domain import checks, lineage_dot, payloads
-from cairn.core.domain.event_types import Published
+from cairn.core.domain.event_types import Environment, Published
 from cairn.core.domain.identity import check_alias, check_stage, parse_ref, split_artifact
-from cairn.sdk import credentials, transfer
+from cairn.sdk import bulk, credentials, transfer
 from cairn.sdk import files as local_files
 from cairn.sdk import publish as steps
 from cairn.sdk.access import AccessCalls
+from cairn.sdk.bulk import Item, ItemResult
 from cairn.sdk.environment import capture
 from cairn.sdk.errors import CairnError, translated
 from cairn.sdk.http import Http
+from cairn.sdk.progress import items_progress
 from cairn.sdk.publish import PublishResult
 from cairn.sdk.retention import check_pullable
 from cairn.sdk.search import SearchCalls
@@ -104,14 +108,70 @@ class Client(AccessCalls, SubscriptionCalls, SearchCalls):
         return replace(result, ref=status.get("ref"), version_number=status.get("version_number"),
                        outcome=status.get("outcome", "applied"))
 
-    def _emit(self, body: Published, actor: str) -> str:
+    @translated
+    def publish_many(self, items: Iterable[Item | Mapping[str, Any]], *,
+                     environment: Mapping[str, Any] | None = None,
+                     image_digest: str | None = None, wait: bool = True, timeout: float = 600.0,
+                     workers: int = 8) -> list[ItemResult]:
+        """Publish many versions: each item is `Item(kind, project, name, files, ...)` (or a
+        dict of the same names), and the answer lists, in order, each one's ItemResult: its
+        ref once recorded, or why it was refused (a refused item never stops the others).
+        The environment is captured once for the call (an item may give its own); blobs
+        the api lacks are uploaded `workers` at a time; versions go out in batches
+        (cairn.sdk.bulk). `wait=False` returns once every batch is accepted."""
+        given = list(items)
+        shared = payloads.environment(environment if environment is not None
+                                      else capture(image_digest))
+        self.http.require_token()
+        with items_progress("preparing", len(given), self.progress) as advance:
+            def prepare(pair: tuple[int, Item | Mapping[str, Any]]) -> Any:
+                done = bulk.prepare(pair[0], pair[1], shared, self.settings.kind_list)
+                advance(1)
+                return done
+
+            prepared = bulk.in_parallel(prepare, enumerate(given), workers)
+        ready = [p for p in prepared if isinstance(p, bulk.Prepared)]
+        results: dict[int, ItemResult] = {
+            r.index: r for r in prepared if isinstance(r, ItemResult)}
+        receipts, failed = bulk.upload_blobs(self.http, ready, self.progress, workers)
+        for p in ready:
+            if bad := next((failed[f.sha256] for f in p.hashed if f.sha256 in failed), None):
+                results[p.index] = bulk.refused(p.index, p.draft.artifact, bad)
+        ready = [p for p in ready if p.index not in results]
+        with items_progress("publishing", len(ready), self.progress) as advance:
+            for sent in self._send_batches(ready, receipts, shared):
+                results.update((r.index, r) for r in sent)
+                advance(len(sent))
+        ordered = [results[i] for i in range(len(given))]
+        if not wait:
+            return ordered
+        accepted = sum(r.status == "accepted" for r in ordered)
+        with items_progress("recording", accepted, self.progress) as advance:
+            return bulk.wait_all(self.http, ordered, timeout, advance)
+
+    def _send_batches(self, ready: list[bulk.Prepared], receipts: Mapping[str, str],
+                      environment: Environment) -> Iterator[list[ItemResult]]:
+        if self.transport == "kafka":
+            emitter = self._kafka()
+            for part in bulk.chunks(ready, bulk.MAX_ITEMS):
+                yield bulk.emit_batch(emitter, part, lambda p: self.settings.producer
+                                      or p.draft.metadata["creator"])
+            return
+        budget = self.settings.max_event_bytes - len(json.dumps(environment)) - 1024
+        for batch in bulk.batches(ready, receipts, budget):
+            yield bulk.post_batch(self.http, batch, environment)
+
+    def _kafka(self) -> Any:
         if self._emitter is None:
             from cairn.core.adapters.emitter import (
                 Emitter,  # only kafka mode needs registry and Kafka
             )
 
             self._emitter = Emitter(self.settings, "cairn-sdk")
-        return steps.emit(self._emitter, self.settings, body, actor)
+        return self._emitter
+
+    def _emit(self, body: Published, actor: str) -> str:
+        return steps.emit(self._kafka(), self.settings, body, actor)
 
     # -- reading --------------------------------------------------------------------------
 

@@ -25,21 +25,25 @@ from cairn.core.domain.payloads import defaults
 PROBE_TIMEOUT = 10.0
 
 
-def capture(image_digest: str | None = None, cwd: str | os.PathLike[str] | None = None
-            ) -> Environment:
-    """The environment of this process; `image_digest` falls back to env CAIRN_IMAGE_DIGEST."""
+def capture(image_digest: str | None = None, cwd: str | os.PathLike[str] | None = None, *,
+            refresh: bool = False) -> Environment:
+    """The environment of this process; `image_digest` falls back to env CAIRN_IMAGE_DIGEST.
+
+    Captured once per process (and git state once per directory): walking every package and
+    running git costs more than a small publish. `refresh=True` captures again, after
+    installing packages or committing, say."""
+    if refresh:
+        _process_facts.cache_clear()
+        _git_state_of.cache_clear()
     env = defaults(Environment) | copy.deepcopy(_process_facts())
     env["container_image_digest"] = image_digest or os.environ.get("CAIRN_IMAGE_DIGEST") or None
-    env.update(git_state(Path(cwd) if cwd is not None else Path.cwd()))
+    env.update(_git_state_of(Path(cwd).resolve() if cwd is not None else Path.cwd()))
     return cast(Environment, env)
 
 
 @functools.cache
 def _process_facts() -> dict[str, Any]:
-    """What cannot change while this process runs (packages: restart after installing more).
-
-    Reading every package's metadata costs ~60 ms, most of a small publish, so once is enough.
-    """
+    """What cannot change while this process runs (packages: refresh after installing more)."""
     return {
         "python": platform.python_version(),
         "packages": installed_packages(),
@@ -48,6 +52,11 @@ def _process_facts() -> dict[str, Any]:
         "accelerators": gpus(),
         "hostname": socket.gethostname(),
     }
+
+
+@functools.cache
+def _git_state_of(cwd: Path) -> dict[str, Any]:
+    return git_state(cwd)
 
 
 def installed_packages() -> dict[str, str]:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 LARGE = 8 * 1024 * 1024
+MANY = 20
 
 Advance = Callable[[int], None]
 
@@ -21,21 +22,38 @@ def _nothing(_: int) -> None:
 @contextmanager
 def bytes_progress(description: str, total: int, show: bool | None) -> Iterator[Advance]:
     """Yield `advance(n)`; draws a rich bar when `show`, or when None and worth watching."""
-    if show is False or (show is None and total <= LARGE):
+    with _bar(description, total, show, total > LARGE, in_bytes=True) as advance:
+        yield advance
+
+
+@contextmanager
+def items_progress(description: str, total: int, show: bool | None) -> Iterator[Advance]:
+    """Yield `advance(n)` over `total` items (a bulk publish); None shows it for MANY or
+    more items, when someone watches."""
+    with _bar(description, total, show, total >= MANY, in_bytes=False) as advance:
+        yield advance
+
+
+@contextmanager
+def _bar(description: str, total: int, show: bool | None, worth: bool, *, in_bytes: bool
+         ) -> Iterator[Advance]:
+    if show is False or (show is None and not worth):
         yield _nothing
         return
     from rich.console import Console  # imported here: plain SDK use never pays for rich
     from rich.progress import (
         BarColumn,
         DownloadColumn,
+        MofNCompleteColumn,
         Progress,
         TextColumn,
         TimeRemainingColumn,
         TransferSpeedColumn,
     )
 
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
-               TransferSpeedColumn(), TimeRemainingColumn())
+    counts = (DownloadColumn(), TransferSpeedColumn()) if in_bytes else (MofNCompleteColumn(),)
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), *counts,
+               TimeRemainingColumn())
     console = Console(stderr=True)
     if show is None and not (console.is_terminal or console.is_jupyter):
         yield _nothing

@@ -11,6 +11,7 @@ import hashlib
 import os
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +24,43 @@ from cairn.sdk.http import Http
 from cairn.sdk.progress import Advance, bytes_progress
 
 
-def upload_missing(http: Http, files: Sequence[LocalFile], show: bool | None
-                   ) -> dict[str, str]:
+def upload_missing(http: Http, files: Sequence[LocalFile], show: bool | None,
+                   workers: int = 1) -> dict[str, str]:
     """PUT every blob the api does not have yet (or not for us: one only versions we may
     not read list); returns each upload's receipt by sha256, which the publish sends."""
+    return upload(http, [f for f in files if f.sha256 in missing(http, files)], show, workers)
+
+
+def missing(http: Http, files: Sequence[LocalFile]) -> set[str]:
+    """The sha256s of `files` the api lacks (for us): one request, whatever their number."""
     shas = sorted({f.sha256 for f in files})
-    missing = set(http.json("POST", "/v1/blobs/missing", json={"sha256": shas})["missing"])
-    todo = list({f.sha256: f for f in files if f.sha256 in missing}.values())
+    return set(http.json("POST", "/v1/blobs/missing", json={"sha256": shas})["missing"])
+
+
+def upload(http: Http, files: Sequence[LocalFile], show: bool | None, workers: int = 1,
+           failed: dict[str, CairnError] | None = None) -> dict[str, str]:
+    """PUT each distinct blob, `workers` at a time; its receipt by sha256 when it has one.
+    A refused upload raises, or with `failed` given is put there by sha256 (a bulk publish
+    refuses the items naming it, not the whole call)."""
+    todo = list({f.sha256: f for f in files}.values())
     receipts: dict[str, str] = {}
-    with bytes_progress("uploading", sum(f.size for f in todo), show) as advance:
-        for f in todo:
+
+    def one(f: LocalFile, advance: Advance) -> None:
+        try:
             if receipt := _upload(http, f, advance):
                 receipts[f.sha256] = receipt
+        except CairnError as exc:
+            if failed is None:
+                raise
+            failed[f.sha256] = exc
+
+    with bytes_progress("uploading", sum(f.size for f in todo), show) as advance:
+        if workers <= 1 or len(todo) <= 1:
+            for f in todo:
+                one(f, advance)
+        else:
+            with ThreadPoolExecutor(workers, thread_name_prefix="cairn-upload") as pool:
+                list(pool.map(lambda f: one(f, advance), todo))
     return receipts
 
 

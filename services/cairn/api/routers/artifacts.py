@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 
-from cairn.api import commands, reads
+from cairn.api import batch_publish, commands, reads
 from cairn.api.deps import (
     BlobsDep,
     CurrentActor,
@@ -21,7 +21,15 @@ from cairn.api.deps import (
 )
 from cairn.api.form_publish import store_form
 from cairn.api.gates import authorize_publish
-from cairn.api.models import Publish, PublishAccepted, parse
+from cairn.api.models import (
+    EventsQuery,
+    Publish,
+    PublishAccepted,
+    PublishBatch,
+    PublishBatchAccepted,
+    parse,
+)
+from cairn.api.routers import events
 from cairn.api.uploads import PartReader, blocking_chunks, in_upload_thread
 from cairn.api.usage import count_view
 from cairn.api.visibility import redact_detail
@@ -66,6 +74,31 @@ async def publish(request: Request, response: Response, actor: CurrentActor,
                                       proven=proven)
     response.headers["Location"] = f"/v1/events/{accepted.event_id}"
     return accepted
+
+
+@router.post("/v1/artifacts/batch", status_code=202, response_model=PublishBatchAccepted)
+async def publish_batch(batch: PublishBatch, request: Request, actor: CurrentActor,
+                        principal: CurrentPrincipal, settings: SettingsDep, blobs: BlobsDep,
+                        emitter: EmitterDep, pool: PoolDep) -> PublishBatchAccepted:
+    """Up to 1000 publishes at once (cairn.api.batch_publish): each item is judged as POST
+    /v1/artifacts judges one, and refused alone (its `reason`, `message`, `http_status`);
+    the accepted ones are emitted together. Follow them at POST /v1/artifacts/batch/status.
+    The body is within CAIRN_MAX_EVENT_BYTES: give the environment once, at the top."""
+
+    async def authorize(project: str, artifact: str, stage: str | None) -> None:
+        await authorize_publish(request, pool, project, artifact, stage)
+
+    return await batch_publish.publish_batch(
+        batch, actor=actor, principal=principal, pool=pool, settings=settings, blobs=blobs,
+        emitter=emitter, authorize=authorize)
+
+
+@router.post("/v1/artifacts/batch/status")
+async def batch_status(query: EventsQuery, pool: PoolDep, hidden: HiddenProjects
+                       ) -> dict[str, dict[str, Any]]:
+    """event_id -> what GET /v1/events/{event_id} answers, for up to 1000 events at once."""
+    return {event_id: await events.visible_status(pool, event_id, hidden)
+            for event_id in dict.fromkeys(query.event_ids)}
 
 
 @router.get("/v1/artifacts/{project}/{name}")

@@ -13,9 +13,10 @@ from fastapi import APIRouter
 
 from cairn.api import reads
 from cairn.api.deps import HiddenProjects, PoolDep
-from cairn.api.visibility import project_of_ref
+from cairn.api.visibility import Hidden, project_of_ref
 from cairn.core.domain.identity import InvalidInput
 from cairn.readmodel.events import event_subject
+from cairn.readmodel.versions import Db
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 PENDING = {"status": "pending"}
@@ -23,6 +24,11 @@ PENDING = {"status": "pending"}
 
 @router.get("/{event_id}")
 async def event_status(event_id: str, pool: PoolDep, hidden: HiddenProjects) -> dict[str, Any]:
+    return await visible_status(pool, event_id, hidden)
+
+
+async def visible_status(pool: Db, event_id: str, hidden: Hidden) -> dict[str, Any]:
+    """The event's status, or pending for one of a project hidden from the caller."""
     try:
         canonical = str(uuid.UUID(event_id))
     except ValueError:
