@@ -167,6 +167,26 @@ def deliveries(api: Service, sub_id: str, n: int, timeout: float = 30.0, **param
         time.sleep(0.2)
 
 
+async def test_a_verdict_subscription_hears_the_validators_one_judgement_per_version(
+        hooks_api: Service, validator: Service, receiver: Receiver, cairn_env: dict[str, str],
+        namespace: Namespace) -> None:
+    """A subscription to "Verdict" (made when the validator sent one Verdict per check) still
+    fires for the VerdictSet it sends now: once per judged version, with every check."""
+    p = f"val-{uuid.uuid4().hex[:8]}"  # a project the test validator judges
+    await subscribe(hooks_api, namespace, team="qa", url=receiver.url("/verdicts"),
+                    filter={"projects": [p], "event_types": ["Verdict"]})
+    await publish(cairn_env, namespace, p)
+    hits = receiver.wait("/verdicts", 1, timeout=60)
+    assert hits, "no verdict notification within a minute"
+    await asyncio.sleep(2)  # a judgement sent as one event per check would be more hits by now
+    bodies = [json.loads(h.body) for h in receiver.at("/verdicts")]
+    assert [b["event_type"] for b in bodies] == ["VerdictSet"], bodies
+    checks = {c["check"] for c in bodies[0]["change"]["checks"]}
+    assert {"schema", "naming", "required", "license", "files", "lineage",
+            "completeness"} <= checks
+    assert bodies[0]["state"]["validation"] in ("valid", "invalid")
+
+
 def cairn(api: Service, *args: str, token: str = API_TOKEN) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CAIRN_API_URL": api.url, "CAIRN_TOKEN": token}
     return subprocess.run([CAIRN, *args], env=env, capture_output=True, text=True, timeout=120)

@@ -9,6 +9,7 @@ validation/, which it re-reads on every judgement.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -21,11 +22,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from cairn.core.domain.events import new_event
 from cairn.sdk import CairnError, Client
 
+from tests.conftest import Namespace
 from tests.ledger_helpers import emitter_for, settings_for
 from tests.processes import Service
 
@@ -112,10 +115,13 @@ def test_missing_license_and_bad_name_end_invalid_with_both_reasons(
     assert shown.returncode == 0, shown.stderr
     assert missing_license in shown.stdout and bad_name in shown.stdout
     assert "invalid" in shown.stdout
-    audit = cairn(api, api_token, "audit", "log", "--project", p, "--action", "Verdict", "--json")
+    audit = cairn(api, api_token, "audit", "log", "--project", p, "--action", "VerdictSet",
+                  "--json")
     assert audit.returncode == 0, audit.stderr
-    details = {e["detail"] for e in json.loads(audit.stdout)["entries"] if e["ref"] == model.ref}
-    assert {"required failed", "naming failed"} <= details  # which check, not just "Verdict"
+    details = [e["detail"] for e in json.loads(audit.stdout)["entries"] if e["ref"] == model.ref]
+    assert len(details) == 1, details  # one entry for the whole judgement
+    assert details[0].startswith(f"{len(detail['verdicts'])} checks: ")  # and which failed
+    assert {"required failed", "naming failed"} <= set(details[0].split(": ", 1)[1].split(", "))
 
 
 def test_a_complete_artifact_ends_valid(sdk: Client, rules: Callable[[str, str], None],
@@ -131,6 +137,47 @@ def test_a_complete_artifact_ends_valid(sdk: Client, rules: Callable[[str, str],
         assert detail["validation"] == "valid", reasons(detail)
         assert {v["status"] for v in detail["verdicts"]} == {"passed"}
         assert detail["completeness"] == 1.0
+
+
+async def _entries(database_url: str, ref: str) -> dict[str, int]:
+    """The event_log entries of the version `ref` (project/name@vN), counted by event type."""
+    artifact, number = ref.split("@v")
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch("SELECT e.event_type, count(*) AS n FROM event_log e"
+                                " JOIN versions v ON v.id = e.version_id JOIN artifacts a"
+                                " ON a.id = v.artifact_id WHERE a.project || '/' || a.name = $1"
+                                " AND v.version_number = $2 GROUP BY 1", artifact, int(number))
+    finally:
+        await conn.close()
+    return {r["event_type"]: r["n"] for r in rows}
+
+
+def test_a_publish_gets_one_verdict_entry_carrying_every_check(
+        sdk: Client, namespace: Namespace, work: Path) -> None:
+    """The validator answers a publish with ONE VerdictSet (the ledger records one entry, not
+    one per check), and the version still shows each check's verdict and the validation the
+    checks give: a failed check makes it invalid, a warning does not."""
+    p = project()
+    data = sdk.publish("dataset", p, "corpus", ["data.csv"], root=work, metadata=DATASET)
+    warned = sdk.publish("model", p, "warned", ["model.pt"], root=work,
+                         metadata={**MODEL, "license": "apache-2.0"},
+                         links=[("trained_on", data.ref or "")])
+    failed = sdk.publish("model", p, "failed", ["model.pt"], root=work,
+                         metadata={k: v for k, v in MODEL.items() if k != "license"},
+                         links=[("trained_on", data.ref or "")])
+    want = {data.ref: "valid", warned.ref: "valid", failed.ref: "invalid"}
+    for version in (data, warned, failed):
+        detail = judged(sdk, version.ref or "")
+        assert {v["check"] for v in detail["verdicts"]} == BUILTIN
+        assert detail["validation"] == want[version.ref], reasons(detail)
+        entries = asyncio.run(_entries(namespace.database_url, version.ref or ""))
+        print(f"{version.ref}: {sum(entries.values())} ledger entries {entries}")
+        assert entries == {"Published": 1, "VerdictSet": 1}
+    statuses = {v["check"]: v["status"] for v in judged(sdk, warned.ref or "")["verdicts"]}
+    assert statuses["license"] == "warning"
+    assert reasons(judged(sdk, failed.ref or ""))["required"] == [
+        "license: missing (required for every artifact)"]
 
 
 class Receiver(BaseHTTPRequestHandler):

@@ -97,9 +97,27 @@ def test_every_payload_type_has_its_headline() -> None:
                                                  "external": None}}, "v3 linked (uses)"),
         "LifecycleRequested": ({"version": "v3", "action": "archive", "reason": None},
                                "v3 archive requested"),
+        "VerdictSet": ({"version": "v3", "completeness": 0.5, "checks": [
+            {"check": "files", "status": "passed", "reasons": []},
+            {"check": "license", "status": "warning", "reasons": ["license: odd"]}]},
+            "v3 judged valid (license warning)"),
     }
     for event_type, (body, what) in bodies.items():
         line = payloads.headline(record(event_type=event_type, body=body))  # type: ignore[arg-type]
         assert line == f"vision/resnet: {what} by ana", event_type
     removed = record(event_type="AliasMoved", body={"alias": "best", "version": None})
     assert payloads.headline(removed) == "vision/resnet: alias best removed by ana"  # type: ignore[arg-type]
+
+
+def test_a_verdict_subscription_hears_the_validators_one_event_per_version() -> None:
+    """Subscriptions made when the validator sent one Verdict per check still hear it."""
+    judged = record(seq=20, event_type="VerdictSet", body={
+        "version": "v3", "completeness": None,
+        "checks": [{"check": "license", "status": "failed", "reasons": ["license: missing"]}]})
+    subs = [subscription("verdicts", event_types=["Verdict"]),
+            subscription("sets", event_types=["VerdictSet"]),
+            subscription("published", event_types=["Published"])]
+    planned = jobs.plan([judged], subs, b"k")
+    assert [(j.subscription.id, j.event_type) for j in planned] == [
+        ("verdicts", "VerdictSet"), ("sets", "VerdictSet")]
+    assert payloads.headline(judged) == "vision/resnet: v3 judged valid (license failed) by ana"

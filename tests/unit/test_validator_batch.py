@@ -55,7 +55,10 @@ async def test_wanted_versions_are_judged_once_and_their_verdicts_emitted_togeth
              record(13, project="val-b")]
     await run(batch, seen, judge, emit)
     assert judge.judged == [10, 13]
-    assert len(emit.calls) == 1 and len(emit.calls[0]) == 4  # two checks per version
+    assert len(emit.calls) == 1 and len(emit.calls[0]) == 2  # one event per version
+    bodies = [e["payload"][1] for e in emit.calls[0]]
+    assert [[(c["check"], c["status"]) for c in b["checks"]] for b in bodies] == \
+        [[("license", "passed"), ("naming", "failed")]] * 2
     assert 10 in seen and 13 in seen and 11 not in seen
     await run([record(10, project="val-a")], seen, judge, emit)  # judged lately: skipped
     assert judge.judged == [10, 13] and len(emit.calls) == 1

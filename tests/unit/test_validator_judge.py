@@ -1,4 +1,4 @@
-"""A whole judgement with fakes at the edges, and the Verdict events it becomes."""
+"""A whole judgement with fakes at the edges, and the VerdictSet event it becomes."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from pathlib import Path
 
 import httpx
 from cairn.core.adapters.blobstore import LocalBlobStore
-from cairn.core.domain.checks import check_verdict
 from cairn.core.domain.derived_ids import derived_uuid7
 from cairn.core.domain.events import payload_of
+from cairn.ledger.verdicts import check_verdict_set
 from cairn.validator.checks.lineage import LinkTarget
 from cairn.validator.hooks import Plugin
 from cairn.validator.judge import Judge
 from cairn.validator.rules import default_dir
-from cairn.validator.verdicts import Seen, verdict_events, wanted
+from cairn.validator.verdicts import Seen, verdict_event, wanted
 
 DATA = b"weights"
 BUILTIN = ["schema", "naming", "required", "license", "files", "lineage", "completeness"]
@@ -77,21 +77,20 @@ async def test_plugins_run_after_the_builtins(tmp_path: Path) -> None:
     assert (outcomes[-1].check, outcomes[-1].status) == ("owner", "warning")
 
 
-async def test_verdict_events_are_checked_payloads_with_stable_ids(tmp_path: Path) -> None:
+async def test_a_judgement_is_one_checked_event_with_a_stable_id(tmp_path: Path) -> None:
     record = {"seq": 41, "recorded_at": 1_760_000_000_000, "outcome": "applied",
               "event": {"payload": ("dev.cairn.events.Published", {})}, "state": state()}
     outcomes = await judge(tmp_path).judge(record["state"])
-    events = verdict_events(record, outcomes)
-    again = verdict_events(record, outcomes)
-    assert [e["event_id"] for e in events] == [e["event_id"] for e in again]
-    assert len({e["event_id"] for e in events}) == len(outcomes)
-    for event in events:
-        kind, body = payload_of(event)
-        check_verdict(body)
-        assert (kind, event["actor"], event["artifact"]) == ("Verdict", "validator", "p/m")
-        assert body["version"] == "d" * 64
-        parsed = uuid.UUID(event["event_id"])
-        assert parsed.version == 7 and parsed.int >> 80 == 1_760_000_000_000
+    event = verdict_event(record, outcomes)
+    assert event["event_id"] == verdict_event(record, outcomes)["event_id"]
+    kind, body = payload_of(event)
+    check_verdict_set(body)
+    assert (kind, event["actor"], event["artifact"]) == ("VerdictSet", "validator", "p/m")
+    assert body["version"] == "d" * 64
+    assert [c["check"] for c in body["checks"]] == [o.check for o in outcomes]
+    assert body["completeness"] == next(o.score for o in outcomes if o.check == "completeness")
+    parsed = uuid.UUID(event["event_id"])
+    assert parsed.version == 7 and parsed.int >> 80 == 1_760_000_000_000
 
 
 def test_which_records_are_judged() -> None:
@@ -103,6 +102,7 @@ def test_which_records_are_judged() -> None:
     assert wanted(record("MetadataEdited"), ["val-*"])
     assert not wanted(record("Published", "duplicate"), ["*"])
     assert not wanted(record("Verdict"), ["*"])  # never judge our own answers
+    assert not wanted(record("VerdictSet"), ["*"])
     assert not wanted(record("StageChanged"), ["*"])
     assert not wanted(record("Published", project="other"), ["val-*", "team-*"])
 

@@ -45,7 +45,8 @@ def add(
     url: Annotated[str, typer.Argument(metavar="URL", help="The webhook: http(s)://…")],
     project: Many = None, kind: Many = None, stage: Many = None, tag: Many = None,
     event_type: Annotated[list[str] | None, typer.Option(
-        "--event-type", help="Published, StageChanged, AliasMoved, Verdict, ... (repeatable)",
+        "--event-type", help="Published, StageChanged, AliasMoved, Verdict (also the "
+        "validator's VerdictSet), ... (repeatable)",
         show_default=False)] = None,
     format: Annotated[Format, typer.Option(help="json, or slack for Slack")] = Format.json,
     description: Annotated[str | None, typer.Option(show_default=False)] = None,

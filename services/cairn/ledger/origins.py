@@ -10,7 +10,8 @@ Dead-lettered with the reason, never recorded:
   (what the api would demand: publish for Published, MetadataEdited and LinkAdded; for a
   stage or alias move, and a publish into a stage, the role the project's lifecycle rules
   ask, as the api's gate does; their hold_role for an edit that sets or releases a legal
-  hold or reverts one that did; maintain for lifecycle requests and verdicts);
+  hold or reverts one that did; maintain for lifecycle requests and single-check verdicts);
+  a VerdictSet only from the validator (`RESERVED`), whoever else produced it;
   configuration changes come only from Cairn's own services, which checked the caller
   already;
 - gate_needs_promotion, unknown_stage: a service account's publish into a stage whose gate
@@ -69,6 +70,9 @@ GATE = "gate"
 NEEDS = {"Published": GATE, "MetadataEdited": GATE, "LinkAdded": "publish",
          "StageChanged": GATE, "AliasMoved": GATE, "LifecycleRequested": "maintain",
          "Verdict": "maintain"}
+# Event types only one of Cairn's own services may produce (a service account with any role,
+# or another Cairn service, is refused): a VerdictSet is the validator's judgement.
+RESERVED = {"VerdictSet": "cairn-validator"}  # the validator's producer name (its client id)
 NOTED = ("forged_actor", "forbidden", NEEDS_PROMOTION, "unknown_stage")  # in rejected_events
 # What a Screen screens: ArtifactEvent (the events agent) or ConfigEvent (the config agent)
 E = TypeVar("E", bound=Mapping[str, Any], default=dict[str, Any])
@@ -78,6 +82,15 @@ Decoded = tuple[Any, E]  # (RawRecord, event)
 def artifact_needs(event: ArtifactEvent) -> tuple[str, str] | None:
     """(permission, project) an artifact event needs from an outside producer."""
     return NEEDS.get(payload_of(event)[0], "admin"), event["artifact"].split("/", 1)[0]
+
+
+def check_reserved(producer: str, event: Mapping[str, Any]) -> None:
+    """Refuse an event type reserved to another producer (RESERVED) as forbidden."""
+    payload = event.get("payload")
+    kind = payload_of(event)[0] if isinstance(payload, tuple | list) else None
+    owner = RESERVED.get(kind) if kind else None
+    if owner is not None and producer != owner:
+        raise InvalidInput("forbidden", f"{producer} may not produce {kind}: only {owner} does")
 
 
 def gate_permission(event: Mapping[str, Any], project: Project,
@@ -185,6 +198,7 @@ class Screen(Generic[E]):
             try:
                 producer = check_origin(raw.headers, raw.value or b"", str(event.get("actor")),
                                         self.master, accounts)
+                check_reserved(producer, event)
                 if not producer.startswith(INTERNAL):
                     self._may(producer, accounts[producer], event, projects, hold_free)
             except InvalidInput as exc:

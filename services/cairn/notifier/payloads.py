@@ -23,6 +23,7 @@ from cairn.core.domain.event_types import (
     RecordedEvent,
     StageChanged,
     Verdict,
+    VerdictSet,
 )
 from cairn.core.domain.events import payload_as, payload_of
 
@@ -112,6 +113,10 @@ def headline(record: RecordedEvent) -> str:
                 else f"alias {moved['alias']} removed")
     elif (verdict := payload_as(event, Verdict)) is not None:
         what = f"v{n} check {verdict['check']}: {verdict['status']}"
+    elif (judged := payload_as(event, VerdictSet)) is not None:
+        flagged = ", ".join(f"{c['check']} {c['status']}" for c in judged["checks"]
+                            if c["status"] != "passed")
+        what = f"v{n} judged {s.get('validation')}" + (f" ({flagged})" if flagged else "")
     elif payload_as(event, MetadataEdited) is not None:
         what = f"v{n} metadata edited"
     elif (linked := payload_as(event, LinkAdded)) is not None:

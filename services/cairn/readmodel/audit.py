@@ -44,6 +44,10 @@ PROJECT_OF = """CASE
 # (the payload is stored as [record name, body]).
 DETAIL = """CASE e.event_type
   WHEN 'Verdict' THEN (e.event->'payload'->1->>'check') || ' ' || (e.event->'payload'->1->>'status')
+  WHEN 'VerdictSet' THEN (SELECT count(*) || ' checks' || coalesce(': ' || string_agg(
+      (c->>'check') || ' ' || (c->>'status'), ', ' ORDER BY n) FILTER (
+      WHERE c->>'status' <> 'passed'), ' passed')
+    FROM jsonb_array_elements(e.event->'payload'->1->'checks') WITH ORDINALITY AS x (c, n))
   WHEN 'StageChanged' THEN 'to ' || (e.event->'payload'->1->>'stage')
   WHEN 'AliasMoved' THEN (e.event->'payload'->1->>'alias')
     || CASE WHEN e.event->'payload'->1->>'version' IS NULL THEN ' removed' ELSE '' END
@@ -83,7 +87,7 @@ class LogEntry:
     version_number: int | None  # of the version the entry is about, if any
     project: str | None
     denial: str | None  # an AccessDenied entry's body (JSON text)
-    detail: str | None = None  # what it did: a verdict's check and status, a stage, an alias
+    detail: str | None = None  # what it did: a verdict's checks not passed, a stage, an alias
 
 
 async def log_entries(db: Db, *, project: str | None, actor: str | None,

@@ -48,12 +48,19 @@ SELECT a.project || '/' || a.name AS artifact, al.alias, al.version_id, v.versio
 FROM aliases al JOIN artifacts a ON a.id = al.artifact_id
 LEFT JOIN versions v ON v.id = al.version_id ORDER BY 1, 2
 """
+# A check's verdict comes from a single-check Verdict entry or from one of a VerdictSet's checks.
 VERDICTS_SQL = """
-WITH logged AS (
-  SELECT DISTINCT ON (version_id, event->'payload'->1->>'check') version_id,
-         event->'payload'->1->>'check' AS check_name, event->'payload'->1 AS body, seq
+WITH entries AS (
+  SELECT version_id, event->'payload'->1->>'check' AS check_name, event->'payload'->1 AS body,
+         seq
   FROM event_log WHERE event_type = 'Verdict' AND outcome = 'applied'
-  ORDER BY version_id, event->'payload'->1->>'check', seq DESC)
+  UNION ALL
+  SELECT version_id, c->>'check', c, seq
+  FROM event_log, jsonb_array_elements(event->'payload'->1->'checks') AS c
+  WHERE event_type = 'VerdictSet' AND outcome = 'applied'),
+logged AS (
+  SELECT DISTINCT ON (version_id, check_name) version_id, check_name, body, seq FROM entries
+  ORDER BY version_id, check_name, seq DESC)
 SELECT coalesce(l.version_id, d.version_id) AS version_id,
        coalesce(l.check_name, d.check_name) AS check_name, l.body, l.seq AS logged_seq,
        d.version_id IS NOT NULL AS present, d.status, d.reasons, d.seq

@@ -1,4 +1,4 @@
-"""The validator's faust app: changelog batches in, Verdict events out.
+"""The validator's faust app: changelog batches in, one VerdictSet event per judged version out.
 
 Each batch is judged and its verdicts acknowledged by Kafka inside `settle()` before faust
 may commit the batch's offsets, so a crash only ever repeats a judgement; repeated
@@ -38,7 +38,7 @@ from cairn.validator.hooks import installed_plugins
 from cairn.validator.judge import Judge
 from cairn.validator.rules import default_dir
 from cairn.validator.store import LinkStore
-from cairn.validator.verdicts import Seen, verdict_events, wanted
+from cairn.validator.verdicts import Seen, verdict_event, wanted
 
 VERDICTS = Counter("cairn_validator_verdicts_total", "Verdicts emitted", ["check", "status"])
 UNDECODABLE = Counter("cairn_validator_undecodable_total", "Changelog records not decodable")
@@ -70,24 +70,24 @@ class ValidatorAdapters:
 async def judge_and_emit(records: Sequence[RecordedEvent], *, seen: Seen,
                          projects: Sequence[str], judge: Callable[[], Awaitable[Judge]],
                          emit: Callable[..., Awaitable[None]], log: Any) -> None:
-    """Judge the batch's wanted versions not judged lately; emit their verdicts at once (acked
-    by Kafka when `emit` returns), and only then note them as judged."""
+    """Judge the batch's wanted versions not judged lately; emit one VerdictSet per version, all
+    at once (acked by Kafka when `emit` returns), and only then note them as judged."""
     todo = list({r["seq"]: r for r in records
                  if r["seq"] not in seen and wanted(r, projects)}.values())
-    events = []
+    events, outcomes = [], []
     for record in todo:
-        outcomes = await (await judge()).judge(record["state"])
-        events += verdict_events(record, outcomes)
+        found = await (await judge()).judge(record["state"])
+        events.append(verdict_event(record, found))
+        outcomes += found
     if events:
         await emit(*events)
     for record in todo:
         seen.add(record["seq"])
         LAST_SEQ.set(max(LAST_SEQ._value.get(), record["seq"]))
-    for event in events:
-        body = event["payload"][1]
-        VERDICTS.labels(body["check"], body["status"]).inc()
+    for outcome in outcomes:
+        VERDICTS.labels(outcome.check, outcome.status).inc()
     if todo:
-        log.info("judged", versions=len(todo), verdicts=len(events))
+        log.info("judged", versions=len(todo), verdicts=len(outcomes), events=len(events))
 
 
 def create_app(settings: Settings) -> faust.App:

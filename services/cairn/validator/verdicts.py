@@ -1,23 +1,27 @@
-"""Which changelog records to judge, and the Verdict events a judgement becomes.
+"""Which changelog records to judge, and the VerdictSet event a judgement becomes.
 
-A verdict's event_id is derived from the judged record (its seq and digest) and the check
-name, so judging the same record again (a repeated seq, a restart before the offset was
-committed) emits the same event ids, and the ledger, which dedupes by event_id, records
-each verdict once. The id is still a valid UUIDv7: its time is the record's recorded_at.
+A judgement is ONE event carrying every check's outcome and the completeness score, so the
+ledger records one entry per judged version (not one per check). Its event_id is derived from
+the judged record (its seq and digest), so judging the same record again (a repeated seq, a
+restart before the offset was committed) emits the same event id, and the ledger, which
+dedupes by event_id, records it once. The id is still a valid UUIDv7: its time is the
+record's recorded_at. The single-check Verdict events of earlier validators stay readable;
+this one no longer emits them.
 """
 
 from __future__ import annotations
 
 import fnmatch
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from cairn.core.domain.derived_ids import derived_uuid7
-from cairn.core.domain.event_types import ArtifactEvent, RecordedEvent, Verdict
+from cairn.core.domain.event_types import ArtifactEvent, CheckOutcome, RecordedEvent, VerdictSet
 from cairn.core.domain.events import new_event, payload_of
 from cairn.validator.checks import Outcome
 
 ACTOR = TOOL = "validator"
+KIND = "VerdictSet"  # also what the event id is derived from, beside the record
 # A new version, and the changes that can change a verdict (a license added, a link made).
 JUDGED = ("Published", "MetadataEdited", "LinkAdded")
 MAX_REASONS, MAX_REASON_CHARS = 50, 500  # a chatty hook must not make an event too large
@@ -30,19 +34,20 @@ def wanted(record: RecordedEvent, projects: Iterable[str]) -> bool:
             and any(fnmatch.fnmatchcase(project, p) for p in projects))
 
 
-def verdict_events(record: RecordedEvent, outcomes: Iterable[Outcome]
-                   ) -> list[ArtifactEvent[Verdict]]:
+def verdict_event(record: RecordedEvent, outcomes: Sequence[Outcome]
+                  ) -> ArtifactEvent[VerdictSet]:
+    """The judgement of the record's version: every outcome, and the completeness score (the
+    first check that gives a score)."""
     state = record["state"]
     artifact = f"{state['content']['project']}/{state['content']['name']}"
-    return [
-        new_event(artifact, "Verdict",
-                  {"version": state["digest"], "check": o.check, "status": o.status,
-                   "reasons": _clipped(o.reasons), "score": o.score},
-                  actor=ACTOR, tool=TOOL, run_id=f"seq-{record['seq']}",
-                  event_id=derived_uuid7(record["recorded_at"], record["seq"],
-                                         state["digest"], o.check))
-        for o in outcomes
-    ]
+    checks: list[CheckOutcome] = [
+        {"check": o.check, "status": o.status, "reasons": _clipped(o.reasons)} for o in outcomes]
+    score = next((o.score for o in outcomes if o.score is not None), None)
+    return new_event(artifact, "VerdictSet",
+                     {"version": state["digest"], "checks": checks, "completeness": score},
+                     actor=ACTOR, tool=TOOL, run_id=f"seq-{record['seq']}",
+                     event_id=derived_uuid7(record["recorded_at"], record["seq"],
+                                            state["digest"], KIND))
 
 
 def _clipped(reasons: tuple[str, ...]) -> list[str]:

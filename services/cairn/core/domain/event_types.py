@@ -130,6 +130,22 @@ class LifecycleRequested(TypedDict):
     reason: None | str
 
 
+class VerdictSet(TypedDict):
+    """The validator's judgement of one version: every check's outcome in one event (hook results
+    that arrive later may come as a further VerdictSet with only those checks). Only the
+    validator produces it; the single-check Verdict stays readable for old events."""
+
+    version: str
+    checks: list[CheckOutcome]
+    completeness: None | float
+
+
+class CheckOutcome(TypedDict):
+    check: str
+    status: str
+    reasons: list[str]
+
+
 class RecordedEvent(TypedDict):
     """What the ledger recorded, on cairn.artifact.changelog. Consumers deduplicate by seq."""
 
@@ -234,6 +250,7 @@ PayloadType: TypeAlias = Literal[
     "LinkAdded",
     "Verdict",
     "LifecycleRequested",
+    "VerdictSet",
 ]
 Payload: TypeAlias = (
     Published
@@ -243,6 +260,7 @@ Payload: TypeAlias = (
     | LinkAdded
     | Verdict
     | LifecycleRequested
+    | VerdictSet
 )
 PAYLOAD_TYPES: tuple[PayloadType, ...] = get_args(PayloadType)
 P = TypeVar("P", bound=Payload, default=Payload)
@@ -330,6 +348,13 @@ DEFAULTS: dict[str, dict[str, object]] = {
     },
     "LifecycleRequested": {
         "reason": None,
+    },
+    "VerdictSet": {
+        "checks": [],
+        "completeness": None,
+    },
+    "CheckOutcome": {
+        "reasons": [],
     },
     "RecordedEvent": {
         "outcome": "applied",

@@ -3,7 +3,8 @@ and matching, shared by the api (refuse at once), the ledger (refuse what slippe
 the notifier (decide who gets a changelog event).
 
 A filter is a conjunction of optional lists; an empty or missing list matches anything.
-Event types are the changelog's payload names (Published, StageChanged, AliasMoved, ...).
+Event types are the changelog's payload names (Published, StageChanged, AliasMoved, ...);
+"Verdict" also matches VerdictSet, the one event the validator now emits per version.
 Where the target may point (private or loopback addresses) is a matter of network policy,
 checked by the api and the notifier with `cairn.core.adapters.targets`, not here.
 """
@@ -21,6 +22,9 @@ FILTER_FIELDS = ("projects", "kinds", "stages", "tags", "event_types")
 FORMATS = ("json", "slack")
 MAX_URL = 2048
 MAX_VALUES = 100
+# A filter naming the first type matches the second too: the validator's judgement came as one
+# Verdict per check and now comes as one VerdictSet, and a "Verdict" subscription still hears it.
+ALSO_MATCHES = {"VerdictSet": "Verdict"}
 
 
 def check_subscription(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -92,5 +96,7 @@ def matches(flt: Mapping[str, list[str]], *, project: str, kind: str, stage: str
 
     wanted_tags = flt.get("tags") or []
     return (allowed("projects", project) and allowed("kinds", kind)
-            and allowed("stages", stage) and allowed("event_types", event_type)
+            and allowed("stages", stage)
+            and (allowed("event_types", event_type)
+                 or ALSO_MATCHES.get(event_type) in (flt.get("event_types") or []))
             and (not wanted_tags or bool(set(wanted_tags) & set(tags))))

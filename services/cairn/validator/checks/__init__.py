@@ -1,9 +1,10 @@
 """Built-in checks: pure functions from what a version says to an Outcome.
 
 Each check gets plain values (the version's content, the project's rules, facts an adapter
-read), never a connection, so each one is unit-tested with literals. One Outcome becomes
-one Verdict event; `reasons` holds one human-readable sentence per problem, prefixed with
-what it is about ("license: missing (required for every artifact)").
+read), never a connection, so each one is unit-tested with literals. A version's Outcomes
+become one VerdictSet event (an entry each in its `checks`); `reasons` holds one
+human-readable sentence per problem, prefixed with what it is about ("license: missing
+(required for every artifact)").
 """
 
 from __future__ import annotations
