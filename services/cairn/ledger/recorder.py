@@ -32,12 +32,14 @@ from cairn.core.domain.event_types import (
     RecordedEvent,
     StageChanged,
     Verdict,
+    VerdictSet,
     VersionState,
 )
 from cairn.core.domain.events import now_ms, payload_as, payload_of
 from cairn.core.domain.identity import InvalidInput, check_alias, check_stage, parse_ref
 from cairn.core.domain.lifecycle_rules import LifecycleRules
 from cairn.ledger import lifecycle, read_only, stages
+from cairn.ledger.verdicts import record_verdict_set
 from cairn.readmodel.versions import (
     STATE_SELECT,
     artifact_row,
@@ -121,6 +123,8 @@ async def _apply(conn: Conn, event: ArtifactEvent, seq: int, kinds: tuple[str, .
         return await _link_added(conn, event, linked, seq)
     if (verdict := payload_as(event, Verdict)) is not None:
         return await _verdict(conn, event, verdict, seq)
+    if (judged := payload_as(event, VerdictSet)) is not None:
+        return Change(await record_verdict_set(conn, event, judged, seq), "applied")
     if (requested := payload_as(event, LifecycleRequested)) is not None:
         return await _lifecycle(conn, event, requested)
     raise ValueError(f"no handler for {payload_of(event)[0]}")  # refused as malformed
