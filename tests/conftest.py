@@ -11,6 +11,7 @@ import secrets
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +70,13 @@ async def admin_sql(database_url: str, sql: str) -> None:
 
 @pytest.fixture(scope="session")
 def namespace(endpoints: discovery.Endpoints) -> Iterator[Namespace]:
+    with private_namespace(endpoints) as ns:
+        yield ns
+
+
+@contextmanager
+def private_namespace(endpoints: discovery.Endpoints) -> Iterator[Namespace]:
+    """A new database, topic prefix and index prefix, dropped on the way out."""
     run_id = uuid.uuid4().hex[:10]
     database = f"cairn_test_{run_id}"
 

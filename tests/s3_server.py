@@ -10,11 +10,15 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
 from tests.endpoints import ROOT, parse_exports
+
+if TYPE_CHECKING:
+    from obstore.store import S3Config
 
 S3_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")
 
@@ -58,3 +62,12 @@ def fresh_url(env: dict[str, str], name: str) -> str:
 def service_s3_env(env: dict[str, str], blob_url: str) -> dict[str, str]:
     """What a Cairn service needs to keep its blobs at `blob_url`."""
     return {**{k: env[k] for k in S3_VARIABLES if k in env}, "CAIRN_BLOB_URL": blob_url}
+
+
+def s3_config(env: dict[str, str], **changes: str) -> S3Config:
+    """The S3 server's settings as obstore's config (what the AWS_* variables say)."""
+    config: dict[str, Any] = {"endpoint": env["AWS_ENDPOINT_URL"],
+                              "access_key_id": env["AWS_ACCESS_KEY_ID"],
+                              "secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
+                              "region": env.get("AWS_REGION", "us-east-1"), **changes}
+    return config  # type: ignore[return-value]

@@ -2,7 +2,8 @@
 S3-compatible server (s3proxy, `scripts/stack up --s3`).
 
 A blob is stored under its sha256 only when its bytes hash to it, is visible only once whole,
-is read back verified, and a store that cannot be used says why (BlobStoreUnavailable).
+is read back verified, and a store that cannot be used says why (BlobStoreUnavailable, and
+the api's 503 with that reason). The archiver's tiers built from settings work on both.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
+import httpx
 import obstore
 import pytest
+from cairn.archiver.tiers import Tiers
 from cairn.core.adapters.blob_stores import open_store
 from cairn.core.adapters.blobstore import (
     BlobCorrupted,
@@ -24,24 +26,15 @@ from cairn.core.adapters.blobstore import (
     LocalBlobStore,
 )
 from cairn.core.adapters.s3_blobstore import PART, S3BlobStore
+from cairn.core.adapters.settings import Settings
 from cairn.core.domain.identity import InvalidInput
 
-from tests.processes import free_port
-from tests.s3_server import fresh_url, require_s3
-
-if TYPE_CHECKING:
-    from obstore.store import S3Config
+from tests.conftest import API_TOKEN, api_env
+from tests.processes import Service, free_port
+from tests.s3_server import S3_VARIABLES, fresh_url, require_s3, s3_config, service_s3_env
 
 SMALL = b"small blob " * 100
 BIG = os.urandom(1024) * (2 * PART // 1024 + 3)  # three parts of a multipart upload
-
-
-def s3_config(env: dict[str, str], **changes: str) -> S3Config:
-    config: dict[str, Any] = {"endpoint": env["AWS_ENDPOINT_URL"],
-                              "access_key_id": env["AWS_ACCESS_KEY_ID"],
-                              "secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
-                              "region": env.get("AWS_REGION", "us-east-1"), **changes}
-    return config  # type: ignore[return-value]
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -191,3 +184,61 @@ def test_store_down_says_so() -> None:
     with pytest.raises(BlobStoreUnavailable) as failed:
         store.has(sha(SMALL))
     assert failed.value.reason == "blob_store_unreachable"
+
+
+# ------------------------------------------------------------ the archiver's tiers
+
+
+@pytest.fixture(params=["local", "s3"])
+def tiers(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+          ) -> Tiers:
+    """Hot, archive and trash as the archiver builds them from its settings."""
+    if request.param == "local":
+        return Tiers.of(Settings(blob_dir=tmp_path / "blobs"))
+    env = require_s3()
+    for name in S3_VARIABLES:  # as the archiver's environment would have them
+        if name in env:
+            monkeypatch.setenv(name, env[name])
+    return Tiers.of(Settings(blob_url=fresh_url(env, "tiers")))
+
+
+def test_tiers_archive_restore_trash_and_purge_after_grace(tiers: Tiers) -> None:
+    data = os.urandom(2048)
+    digest = sha(data)
+    tiers.hot.put(iter([data]), digest)
+    assert tiers.place(digest, "cold") == "archived"
+    assert (tiers.hot.has(digest), tiers.cold.has(digest)) == (False, True)
+    assert tiers.place(digest, "hot") == "restored"
+    assert (tiers.hot.has(digest), tiers.cold.has(digest)) == (True, False)
+    assert tiers.place(digest, "gone") == "removed"
+    assert tiers.trash.has(digest) and not tiers.hot.has(digest)
+    assert list(tiers.purgeable(grace_seconds=3600)) == []  # still within its grace
+    assert list(tiers.purgeable(grace_seconds=3600, now=time.time() + 3602)) == [digest]
+    assert tiers.place(digest, "gone", purge=True) == "purged"
+    assert not any(t.has(digest) for t in (tiers.hot, tiers.cold, tiers.trash))
+
+
+# ------------------------------------------------------------ the api on a store it cannot use
+
+
+@pytest.mark.parametrize("reason", ["blob_store_no_bucket", "blob_store_denied",
+                                    "blob_store_unreachable"])
+def test_the_api_answers_503_with_what_is_wrong(reason: str, cairn_env: dict[str, str],
+                                                ledger: Service, tmp_path: Path) -> None:
+    s3 = require_s3()
+    wrong = {"blob_store_no_bucket": {"CAIRN_BLOB_URL": "s3://no-such-bucket-for-cairn/x"},
+             "blob_store_denied": {"AWS_SECRET_ACCESS_KEY": "wrong"},
+             "blob_store_unreachable": {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}}
+    env = {**api_env(cairn_env), **service_s3_env(s3, fresh_url(s3, "api")), **wrong[reason]}
+    api = Service("api", env, tmp_path).start()
+    try:
+        with httpx.Client(base_url=api.url, timeout=60,
+                          headers={"Authorization": f"Bearer {API_TOKEN}"}) as client:
+            answers = [client.put(f"/v1/blobs/{sha(SMALL)}", content=SMALL),
+                       client.post("/v1/blobs/missing", json={"sha256": [sha(SMALL)]}),
+                       client.get(f"/v1/blobs/{sha(SMALL)}")]
+    finally:
+        api.stop()
+    for answer in answers:
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["error"]["reason"] == reason

@@ -22,6 +22,7 @@ from cairn.core.domain.events import new_event
 from cairn.sdk import CairnError, Client
 from cairn.sdk import retention as sdk_retention
 
+from tests.blob_worlds import BlobWorld, blob_world_fixture  # noqa: F401
 from tests.clients import sdk_fixture  # noqa: F401
 from tests.conftest import Namespace
 from tests.ledger_helpers import publish_event, wait_recorded
@@ -186,8 +187,9 @@ async def test_the_ledger_refuses_what_retention_must_never_touch(
 
 
 async def test_archive_tier_pull_restore_and_delete(
-        sdk: Client, api: Service, api_token: str, cairn_env: dict[str, str],
-        archive_dir: Path, tmp_path: Path, namespace: Namespace) -> None:
+        blob_world: BlobWorld, api_token: str, tmp_path: Path) -> None:
+    """With either blob store (blob_world: the local directory, then S3)."""
+    sdk, api, cairn_env, where = blob_world.sdk, blob_world.api, blob_world.env, blob_world.where
     p = f"tier-{uuid.uuid4().hex[:8]}"
     (tmp_path / "own.bin").write_bytes(os.urandom(5000))
     (tmp_path / "shared.bin").write_bytes(os.urandom(5000))
@@ -195,11 +197,6 @@ async def test_archive_tier_pull_restore_and_delete(
                        root=tmp_path)
     sdk.publish("model", p, "other", [str(tmp_path / "shared.bin")], root=tmp_path)
     own, shared = (sdk.show(mine.ref)["files"][i]["sha256"] for i in (0, 1))
-    hot = Path(cairn_env["CAIRN_BLOB_DIR"]) / "sha256"
-    cold = archive_dir / "sha256"
-
-    def where(sha: str) -> tuple[bool, bool]:
-        return (hot / sha[:2] / sha).is_file(), (cold / sha[:2] / sha).is_file()
 
     async def placed(sha: str, hot_cold: tuple[bool, bool]) -> bool:
         return bool(await until(lambda: where(sha) == hot_cold, 60))
@@ -223,24 +220,22 @@ async def test_archive_tier_pull_restore_and_delete(
 
 
 async def test_a_deleted_blob_that_a_new_publish_reused_is_put_back(
-        sdk: Client, cairn_env: dict[str, str], archive_dir: Path, tmp_path: Path,
-        namespace: Namespace) -> None:
+        blob_world: BlobWorld, tmp_path: Path) -> None:
     """A client saw the blob stored and skipped its upload; a delete removed the blob before
     its publish was recorded. The archiver takes it back out of the trash for the new version,
-    and the bytes are served again."""
+    and the bytes are served again. With either blob store."""
+    sdk, hot, trash = blob_world.sdk, blob_world.hot, blob_world.trash
     p = f"race-{uuid.uuid4().hex[:8]}"
     data = os.urandom(4096)
     (tmp_path / "weights.bin").write_bytes(data)
     first = sdk.publish("model", p, "m", [str(tmp_path / "weights.bin")], root=tmp_path)
     sha = sdk.show(first.ref)["files"][0]["sha256"]
-    hot = Path(cairn_env["CAIRN_BLOB_DIR"]) / "sha256" / sha[:2] / sha
-    trash = archive_dir / "trash" / "sha256" / sha[:2] / sha
     sdk_retention.delete(sdk, first.ref)
-    assert await until(lambda: not hot.is_file() and trash.is_file(), 60), "not in the trash"
+    assert await until(lambda: not hot.has(sha) and trash.has(sha), 60), "not in the trash"
     reuse = publish_event(p, "again", kind="model", content=data, actor="tester")
-    got = await record(cairn_env, namespace, [reuse])
+    got = await record(blob_world.env, blob_world.namespace, [reuse])
     assert got[reuse["event_id"]]["outcome"] == "applied"
-    assert await until(lambda: hot.is_file() and not trash.is_file(), 60), "not put back"
+    assert await until(lambda: hot.has(sha) and not trash.has(sha), 60), "not put back"
     out = sdk.pull(f"{p}/again@v1", tmp_path / "out")
     assert [f.read_bytes() for f in out] == [data]
 
