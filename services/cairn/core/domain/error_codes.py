@@ -177,12 +177,12 @@ CODES: Mapping[str, ErrorCode] = MappingProxyType({
     "graphviz_missing": _api(503, "the api's host has no Graphviz; the .dot form still works"),
     "graphviz_timeout": _api(503, "the graph took too long to draw: a smaller depth"),
     "no_signing_key": _api(503, "CAIRN_SIGNING_KEY is not set on the api"),
-    # Only a refused event (the ledger's rejected_events, GET /v1/events/{id}, dead letters).
-    "undecodable": _pipeline("a record is not Avro the registry knows"),
     "blob_store_unreachable": _api(503, "the blob store (S3) did not answer; retry"),
     "blob_store_denied": _api(503, "the blob store (S3) refused the api's credentials"),
     "blob_store_no_bucket": _api(503, "the blob store's bucket (CAIRN_BLOB_URL) does not "
                                       "exist"),
+    # Only a refused event (the ledger's rejected_events, GET /v1/events/{id}, dead letters).
+    "undecodable": _pipeline("a record is not Avro the registry knows"),
     "malformed": _pipeline("a record decodes but is not the event it claims to be"),
     "unprocessable": _pipeline("the ledger could not apply the event (a database error)"),
     "invalid_config": _pipeline("a config change the ledger cannot apply"),
