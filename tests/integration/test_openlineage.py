@@ -1,12 +1,13 @@
-"""OpenLineage in over HTTP, on the real stack: POST /api/v1/lineage (and /v1/openlineage)
-with spec-shaped run events, as an OpenLineage client configured for Marquez sends them with
-its api_key auth (a Bearer token). The events go through Kafka, the ledger and the indexer
-like any publish.
+"""OpenLineage in, on the real stack: POST /api/v1/lineage (and /v1/openlineage) with
+spec-shaped run events, as an OpenLineage client configured for Marquez sends them with its
+api_key auth (a Bearer token), and the openlineage Kafka topic (cairn.openlineage_in). The
+events go through Kafka, the ledger and the indexer like any publish.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,9 +16,10 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from cairn.core.adapters.kafka import produce_all, producer
 
 from tests.conftest import Namespace
-from tests.ledger_helpers import wait_recorded
+from tests.ledger_helpers import read_topic, wait_recorded
 from tests.processes import Service
 
 PRODUCER = "https://github.com/OpenLineage/OpenLineage/tree/1.30.0/client/python"
@@ -209,3 +211,52 @@ def test_a_batch_keeps_its_good_events(writer: httpx.Client, place: tuple[str, s
     for good in ("good-1", "good-2"):
         assert writer.get(f"/v1/artifacts/{project}/{name(ns, good)}").status_code == 200
     assert writer.get(f"/v1/artifacts/{project}/{name(ns, 'bad')}").status_code == 404
+
+
+@pytest.fixture(scope="module")
+def openlineage_in(cairn_env: dict[str, str], ledger: Service,
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """The openlineage topic's consumer, in this run's namespace."""
+    service = Service("openlineage_in", cairn_env, tmp_path_factory.mktemp("logs")).start()
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+def test_the_kafka_topic_takes_events_and_dead_letters_bad_ones(
+        openlineage_in: Service, writer: httpx.Client, place: tuple[str, str],
+        cairn_env: dict[str, str], namespace: Namespace) -> None:
+    """As OpenLineage's Kafka transport writes: JSON values keyed by run id."""
+    project, ns = place
+    good = run_event(ns, "stream", ["orders"], ["from-kafka"])
+    invalid = run_event(ns, "stream", [], ["never-from-kafka"])
+    invalid["job"].pop("name")
+    prefix = namespace.topic_prefix
+    kafka = producer(cairn_env["KAFKA_BOOTSTRAP_SERVERS"], "test-openlineage")
+    key = good["run"]["runId"].encode()
+    produce_all(kafka, [(f"{prefix}openlineage", key, value, None) for value in (
+        b"{not json", json.dumps(invalid).encode(), json.dumps(good).encode())])
+    artifact = f"{project}/{name(ns, 'from-kafka')}"
+    deadline = time.monotonic() + 120
+    while writer.get(f"/v1/artifacts/{artifact}").status_code != 200:
+        assert time.monotonic() < deadline, "the good event never arrived"
+        time.sleep(0.5)
+    detail = writer.get(f"/v1/artifacts/{artifact}/versions/v1").json()
+    assert detail["created_by"] == "openlineage"
+    assert [lk["target_ref"] for lk in detail["links_out"]
+            if lk["relation"] == "derived_from"] == [f"{project}/{name(ns, 'orders')}"]
+
+    topic = f"{prefix}cairn.deadletter.openlineage-in"
+    while True:
+        dead = {m.value(): dict(m.headers()) for m in
+                read_topic(cairn_env["KAFKA_BOOTSTRAP_SERVERS"], topic, timeout=10)}
+        if len(dead) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert dead[b"{not json"]["cairn.dlq.reason"] == b"invalid_json"
+    why = dead[json.dumps(invalid).encode()]
+    assert why["cairn.dlq.reason"] == b"invalid_openlineage"
+    assert why["cairn.dlq.message"].startswith(b"$.job: 'name' is a required property")
+    assert writer.get(f"/v1/artifacts/{project}/{name(ns, 'never-from-kafka')}"
+                      ).status_code == 404
