@@ -7,32 +7,47 @@ and lineage (dataset snapshot chains → models trained_on them, derived_from ch
 deep → eval logs that evaluate them), deeper than the depth-5 lineage queries. A private
 topic prefix, database and index prefix mean a run never reads or disturbs anyone's data.
 
-- ingest_per_s: N pre-encoded Published events produced to Kafka in bulk; from the first
-  produce until the last version is in PostgreSQL (ledger_per_s) and counted in the search
-  alias (ingest_per_s, the end-to-end figure).
-- publish_to_searchable_ms: single publishes one at a time, each flushed to Kafka, until a
-  term query on its digest finds it in the alias (publish_to_recorded_ms from the ledger's
-  recorded_at, same clock).
-- search_ms / lineage_ms: sequential requests to the api over one keep-alive connection,
-  timed client-side; engine_took_ms replays the same search bodies against the engine.
+Every service runs, as deployed: ledger, indexer, api, validator (judging every project, so
+each version's verdicts are recorded, chained, put on the changelog and re-indexed), notifier
+and archiver. `--services-from DIR` runs them from another checkout (workspace.py).
+
+- ingest_per_s (end to end): the corpus's Published events generated, Avro-encoded, signed
+  and produced to Kafka as a stream (the importer's path: encoding is inside the clock and
+  competes for the same cores), from the first encode until every version is in PostgreSQL,
+  judged (validation no longer pending, in PostgreSQL and in the index) and counted in the
+  search alias. ledger_drain_per_s: the ledger's own rate over the Published events, from its
+  first to its last recorded_at (the old "Kafka backlog drain" figure, verdicts not counted).
+  ingest_slices: versions recorded per second per consecutive 10k, from recorded_at.
+- publish_to_searchable_ms: single publishes one at a time, each encoded and flushed to Kafka
+  inside the clock, until a term query on its digest finds it in the alias
+  (publish_to_recorded_ms from the ledger's recorded_at, same clock).
+- search_ms / lineage_ms: sequential requests to the api over one keep-alive connection with
+  an ordinary user's read token (not an administrator's), timed client-side; each answer is
+  checked (the query's seed version is a hit; the lineage graph's node and edge sets equal
+  the corpus's, computed from the generated links); engine_took_ms replays the same search
+  bodies against the engine.
+- user_path: cairn.Client.publish over HTTP waiting for the record, 1/8/32 client processes
+  (user_path.py).
+- memory_mb: RSS and PSS of each service and backing server at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import math
 import os
 import platform
 import random
 import statistics
-import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -45,9 +60,17 @@ from cairn.core.domain.events import new_event
 from cairn.search.query import build_request, search_body
 
 from scripts.benchmarks.stats import percentiles, summary
-from scripts.benchmarks.workspace import workspace
+from scripts.benchmarks.workspace import (
+    code_of,
+    configure_projects,
+    memory,
+    user_token,
+    workspace,
+)
 
 DAY_MS = 86_400_000
+SERVICES = ("ledger", "indexer", "api", "validator", "notifier", "archiver")
+SLICE = 10_000
 
 
 def refresh_seconds(interval: str) -> float:
@@ -163,6 +186,41 @@ class Corpus:
     seen_seeds: int = 0
     links: int = 0
     deepest_chain: int = 0
+    # the lineage graph as generated: version ref → [(target node id, relation)]
+    up: dict[str, list[tuple[str, str]]] = field(default_factory=dict, repr=False)
+    down: dict[str, list[tuple[str, str]]] = field(default_factory=dict, repr=False)
+
+    def add_links(self, ref: str, links: list[dict[str, Any]]) -> None:
+        """A version's links as the api's lineage shows them: a target by its ref, an external
+        one as `external:<url>[@commit]` (a leaf)."""
+        for link in links:
+            if link.get("target"):
+                target = link["target"]
+                self.down.setdefault(target, []).append((ref, link["relation"]))
+            else:
+                ext = link["external"]
+                at = f"@{ext['commit']}" if ext.get("commit") else ""
+                target = f"external:{ext['url']}{at}"
+            self.up.setdefault(ref, []).append((target, link["relation"]))
+
+    def lineage(self, root: str, depth: int) -> tuple[set[str], set[tuple[str, str, str]]]:
+        """Nodes and (from, to, relation) edges within `depth` both ways, as the api walks:
+        up follows links from each version reached below the limit, down the links to it."""
+        nodes, edges = {root}, set()
+        for way in ("up", "down"):
+            graph, seen, frontier = getattr(self, way), {root}, [root]
+            for _ in range(depth):
+                following = []
+                for ref in frontier:
+                    for other, relation in graph.get(ref, ()):
+                        edges.add((ref, other, relation) if way == "up" else
+                                  (other, ref, relation))
+                        nodes.add(other)
+                        if other not in seen and not other.startswith("external:"):
+                            seen.add(other)
+                            following.append(other)
+                frontier = following
+        return nodes, edges
 
 
 class Generator:
@@ -199,6 +257,7 @@ class Generator:
         c = self.corpus
         c.kinds[item.kind] += 1
         c.links += len(payload_links(item.event))
+        c.add_links(f"{item.artifact}@v{item.number}", payload_links(item.event))
         if item.number == 1:
             project = item.artifact.split("/", 1)[0]
             if item.kind == "dataset":
@@ -329,7 +388,8 @@ class Generator:
         event["occurred_at"] = self.clock
         seed = None
         if kind != "dataset":
-            seed = {"project": project, "kind": kind, "name": name, "tags": meta["tags"],
+            seed = {"ref": f"{project}/{name}@v{number}", "created_ms": self.clock,
+                    "project": project, "kind": kind, "name": name, "tags": meta["tags"],
                     "license": meta.get("license"), "owner_team": meta.get("owner_team"),
                     "creator": meta["creator"], "framework": meta.get("framework"),
                     "description": meta["description"], "metrics": meta["metrics"]}
@@ -381,10 +441,9 @@ def alias_of(env: dict[str, str]) -> str:
     return f"{env['CAIRN_INDEX_PREFIX']}-versions"
 
 
-def api_client(api: str, env: dict[str, str]) -> httpx.Client:
+def api_client(api: str, token: str) -> httpx.Client:
     """One keep-alive connection, with the token a CLI or SDK user would send."""
-    return httpx.Client(base_url=api, timeout=30,
-                        headers={"Authorization": f"Bearer {env['CAIRN_TOKEN']}"})
+    return httpx.Client(base_url=api, timeout=30, headers={"Authorization": f"Bearer {token}"})
 
 
 def engine_count(client: httpx.Client, env: dict[str, str], query: dict[str, Any] | None = None
@@ -396,72 +455,133 @@ def engine_count(client: httpx.Client, env: dict[str, str], query: dict[str, Any
 
 
 # ---- 1+2: corpus and ingest
-def encode_corpus(emitter: Emitter, gen: Generator) -> tuple[list[tuple[str, bytes, bytes, None]],
-                                                             int]:
-    """Every event Avro-encoded before the clock starts: the bench's own CPU stays out of the
-    measured window (the machine has few cores to share)."""
-    records, size = [], 0
-    for i, event in enumerate(gen.events(), 1):
+def encoded(emitter: Emitter, gen: Generator, sizes: list[int]
+            ) -> Iterator[tuple[str, bytes, bytes, Any]]:
+    """The corpus's events, each Avro-encoded and signed as it is produced (inside the clock):
+    `sizes` counts [events, bytes]."""
+    for event in gen.events():
         record = emitter.encode(event)
-        size += len(record[2])
-        records.append(record)
-        if i % 20_000 == 0:
-            say(f"generated {i}/{gen.n} events")
-    return records, size
+        sizes[0] += 1
+        sizes[1] += len(record[2])
+        if sizes[0] % 20_000 == 0:
+            say(f"produced {sizes[0]}/{gen.n} events")
+        yield record
 
 
-async def ledger_progress(conn: asyncpg.Connection) -> tuple[int, int]:
-    row = await conn.fetchrow("SELECT (SELECT count(*) FROM versions) AS v,"
-                              " (SELECT count(*) FROM rejected_events) AS r")
-    return int(row["v"]), int(row["r"])
+async def ledger_progress(conn: asyncpg.Connection) -> tuple[int, int, int]:
+    row = await conn.fetchrow("SELECT count(*) AS v, count(*) FILTER (WHERE validation ="
+                              " 'pending') AS p, (SELECT count(*) FROM rejected_events) AS r"
+                              " FROM versions")
+    return int(row["v"]), int(row["p"]), int(row["r"])
 
 
 async def wait_ingested(env: dict[str, str], n: int, started: float, stall_s: float = 180.0
-                        ) -> tuple[float, float]:
-    """Poll (every 0.5 s) until PostgreSQL has n versions and the alias counts n documents:
-    (ledger seconds from the last recorded_at, searchable seconds from the poll that saw n)."""
+                        ) -> dict[str, float]:
+    """Poll (every 0.5 s) until PostgreSQL has n versions, none still pending validation, and
+    the alias counts n documents, none pending: seconds from `started` to the polls that saw
+    all searchable and all judged too (the end of ingest)."""
     conn = await asyncpg.connect(env["DATABASE_URL"])
     client = httpx.Client(timeout=30)  # used from a worker thread, never the event loop
+    pending_q = {"term": {"validation": "pending"}}
     try:
-        searchable_at, last_change, last_seen, last_say = None, time.time(), (-1, -1), 0.0
-        while searchable_at is None:
+        searchable_at = done_at = None
+        last_change, last_seen, last_say = time.time(), (-1, -1, -1, -1), 0.0
+        while done_at is None:
             await asyncio.sleep(0.5)
-            recorded, rejected = await ledger_progress(conn)
+            recorded, pending, rejected = await ledger_progress(conn)
             indexed = await asyncio.to_thread(engine_count, client, env)
+            unjudged = await asyncio.to_thread(engine_count, client, env, pending_q)
             now = time.time()
             if rejected:
                 raise RuntimeError(f"the ledger refused {rejected} corpus events (see "
                                    "rejected_events): the generator made invalid input")
-            if (recorded, indexed) != last_seen:
-                last_seen, last_change = (recorded, indexed), now
+            seen = (recorded, pending, indexed, unjudged)
+            if seen != last_seen:
+                last_seen, last_change = seen, now
             elif now - last_change > stall_s:
-                raise RuntimeError(f"no progress for {stall_s:.0f}s at ledger {recorded}, "
-                                   f"index {indexed} of {n}")
-            if indexed >= n and recorded >= n:
+                raise RuntimeError(f"no progress for {stall_s:.0f}s at ledger {recorded} "
+                                   f"({pending} pending validation), index {indexed} "
+                                   f"({unjudged} pending) of {n}")
+            if searchable_at is None and indexed >= n and recorded >= n:
                 searchable_at = now
+            if indexed >= n and recorded >= n and pending == 0 and unjudged == 0:
+                done_at = now
             if now - last_say >= 10:
                 last_say = now
-                say(f"ingest {now - started:6.1f}s: ledger {recorded}/{n}, searchable "
-                    f"{indexed}/{n}")
-        last = await conn.fetchval("SELECT extract(epoch FROM max(recorded_at)) FROM event_log")
-        return float(last) - started, searchable_at - started
+                say(f"ingest {now - started:6.1f}s: ledger {recorded}/{n} ({pending} pending "
+                    f"validation), searchable {indexed}/{n} ({unjudged} pending)")
+        assert searchable_at is not None
+        return {"searchable_s": searchable_at - started, "judged_s": done_at - started}
     finally:
         await asyncio.to_thread(client.close)
         await conn.close()
 
 
+async def ledger_record(env: dict[str, str], started: float, quiet_s: float = 3.0
+                        ) -> dict[str, Any]:
+    """Once the event log stops growing (quiet_s without a new entry; the last verdicts and
+    notifications may trail the index): the Published events' recorded_at, in seq order, and
+    what the ledger recorded in all."""
+    conn = await asyncpg.connect(env["DATABASE_URL"])
+    try:
+        count, still = -1, 0.0
+        while still < quiet_s:
+            now = await conn.fetchval("SELECT count(*) FROM event_log")
+            still = still + 0.5 if now == count else 0.0
+            count = now
+            await asyncio.sleep(0.5)
+        times = [float(r[0]) for r in await conn.fetch(
+            "SELECT extract(epoch FROM recorded_at) FROM event_log"
+            " WHERE event_type = 'Published' ORDER BY seq")]
+        kinds = {r["event_type"]: int(r["n"]) for r in await conn.fetch(
+            "SELECT event_type, count(*) AS n FROM event_log GROUP BY event_type")}
+        last = float(await conn.fetchval(
+            "SELECT extract(epoch FROM max(recorded_at)) FROM event_log"))
+    finally:
+        await conn.close()
+    return {"published_at": times, "events_by_type": kinds, "settled_s": last - started}
+
+
+def slices(times: list[float], started: float, size: int = SLICE) -> list[dict[str, Any]]:
+    """Versions recorded per second in each consecutive `size` of them (the last may be
+    smaller): each slice from the previous slice's last recorded_at (the first from the
+    clock's start) to its own last."""
+    out, previous = [], started
+    for i in range(0, len(times), size):
+        part = times[i: i + size]
+        span = part[-1] - previous
+        out.append({"from": i + 1, "to": i + len(part), "seconds": round(span, 2),
+                    "per_s": round(len(part) / span, 1) if span > 0 else None})
+        previous = part[-1]
+    return out
+
+
 def ingest(emitter: Emitter, gen: Generator, env: dict[str, str]) -> dict[str, Any]:
-    records, size = encode_corpus(emitter, gen)
-    n = len(records)
-    say(f"corpus ready: {n} events, {size / n:.0f} bytes each on average; producing")
+    sizes = [0, 0]
+    say(f"generating, encoding and producing {gen.n} events as a stream")
     started = time.time()
-    produce_all(emitter.producer, records, timeout=600)
+    produce_all(emitter.producer, encoded(emitter, gen, sizes), timeout=600)  # type: ignore[arg-type]
     emit_s = time.time() - started
-    del records
-    ledger_s, searchable_s = asyncio.run(wait_ingested(env, n, started))
-    return {"versions": n, "emit_s": round(emit_s, 2), "ledger_s": round(ledger_s, 2),
-            "searchable_s": round(searchable_s, 2), "ledger_per_s": round(n / ledger_s, 1),
-            "ingest_per_s": round(n / searchable_s, 1), "avg_event_bytes": round(size / n)}
+    n = sizes[0]
+    waited = asyncio.run(wait_ingested(env, n, started))
+    ledger = asyncio.run(ledger_record(env, started))
+    times = ledger["published_at"]
+    drain_s = times[-1] - times[0] if len(times) > 1 else math.nan
+    parts = slices(times, started)
+    for part in parts:
+        say(f"ingest slice {part['from']:>8}-{part['to']:<8} {part['per_s']} versions/s")
+    events = sum(ledger["events_by_type"].values())
+    return {"versions": n, "emit_s": round(emit_s, 2),
+            "searchable_s": round(waited["searchable_s"], 2),
+            "judged_s": round(waited["judged_s"], 2),
+            "ingest_per_s": round(n / waited["judged_s"], 1),
+            "searchable_per_s": round(n / waited["searchable_s"], 1),
+            "ledger_drain_per_s": round((len(times) - 1) / drain_s, 1),
+            "ledger_events": ledger["events_by_type"],
+            "ledger_events_per_version": round(events / n, 2),
+            "ledger_events_per_s": round(events / ledger["settled_s"], 1),
+            "settled_s": round(ledger["settled_s"], 2),
+            "ingest_slices": parts, "avg_event_bytes": round(sizes[1] / n)}
 
 
 # ---- 3: publish → searchable
@@ -480,6 +600,7 @@ def probe_event(gen: Generator, i: int) -> tuple[dict[str, Any], str]:
     item = gen._item("model", project, name, number, meta, links,
                      [gen._file("model.safetensors", 10**7, 10**9)], None)
     item.event["occurred_at"] = int(time.time() * 1000)
+    c.add_links(f"{artifact}@v{number}", links)
     return item.event, item.event["payload"][1]["digest"]
 
 
@@ -524,11 +645,11 @@ async def recorded_latency(env: dict[str, str], emitted: dict[str, float]) -> li
 
 
 # ---- 4: faceted search
-def search_queries(gen: Generator, count: int) -> list[Params]:
+def search_queries(gen: Generator, count: int) -> list[tuple[dict[str, Any], Params]]:
     """Free text from a real version's words, 2-3 of its facet values and a metric range it
     passes: what someone looking for that kind of thing would type, never empty by design."""
     rng = gen.rng
-    out: list[Params] = []
+    out: list[tuple[dict[str, Any], Params]] = []
     for _ in range(count):
         s = rng.choice(gen.corpus.seeds)
         words = sorted({w for w in (s["name"] + " " + s["description"]).replace("-", " ")
@@ -545,26 +666,50 @@ def search_queries(gen: Generator, count: int) -> list[Params]:
                        if metric == "loss" else
                        f"{metric}>={math.floor((value - rng.uniform(0, 0.1)) * 100) / 100}"))
         sort = rng.choices(("relevance", "metric.accuracy:desc", "created"), (70, 20, 10))[0]
-        out.append([*params, ("sort", sort)])
+        out.append((s, [*params, ("sort", sort)]))
     return out
 
 
-def search_latency(api: str, env: dict[str, str], queries: list[Params],
-                   warmup: int = 20) -> dict[str, Any]:
-    timings, totals = [], []
-    with api_client(api, env) as client:
-        for i, params in enumerate(queries):
+def search_latency(api: str, env: dict[str, str], token: str,
+                   queries: list[tuple[dict[str, Any], Params]], warmup: int = 20
+                   ) -> dict[str, Any]:
+    """Each query timed, then checked (untimed): its seed version is on the page, or, if the
+    page is full of others, the same query narrowed to the seed's created_at finds it."""
+    timings, totals, on_page, missing = [], [], 0, []
+    with api_client(api, token) as client:
+        for i, (seed, params) in enumerate(queries):
             started = time.perf_counter()
             reply = client.get("/v1/search", params=params)
             elapsed = (time.perf_counter() - started) * 1000
             reply.raise_for_status()
-            if i >= warmup:
-                timings.append(elapsed)
-                totals.append(reply.json()["total"])
+            if i < warmup:
+                continue
+            answer = reply.json()
+            timings.append(elapsed)
+            totals.append(answer["total"])
+            if any(hit.get("ref") == seed["ref"] for hit in answer["hits"]):
+                on_page += 1
+            elif not seed_matches(client, seed, params):
+                missing.append({"seed": seed["ref"], "params": params})
+    checked = len(timings)
     return {**summary(timings, 50, 95), "warmup": warmup,
             "hits_total_median": statistics.median(totals),
             "zero_hit_share": round(sum(1 for t in totals if t == 0) / len(totals), 3),
-            "engine_took_ms": engine_took(env, queries[warmup:])}
+            "answers": {"checked": checked, "seed_on_first_page": on_page,
+                        "seed_matched": checked - len(missing), "missing": missing[:5]},
+            "engine_took_ms": engine_took(env, [q for _, q in queries[warmup:]])}
+
+
+def seed_matches(client: httpx.Client, seed: dict[str, Any], params: Params) -> bool:
+    """The query, narrowed to the millisecond the seed was created, has the seed."""
+    def iso(ms: int) -> str:
+        return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="milliseconds")
+
+    narrowed = [*params, ("created_after", iso(seed["created_ms"])),
+                ("created_before", iso(seed["created_ms"] + 1)), ("size", 100)]
+    reply = client.get("/v1/search", params=narrowed)
+    reply.raise_for_status()
+    return any(hit.get("ref") == seed["ref"] for hit in reply.json()["hits"])
 
 
 def engine_took(env: dict[str, str], queries: list[Params]) -> dict[str, Any]:
@@ -587,25 +732,38 @@ def engine_took(env: dict[str, str], queries: list[Params]) -> dict[str, Any]:
 
 
 # ---- 5: lineage
-def lineage_latency(api: str, env: dict[str, str], roots: list[str], count: int,
-                    rng: random.Random, warmup: int = 10) -> dict[str, Any]:
-    picked = [rng.choice(roots) for _ in range(count + warmup)]
-    timings, nodes, edges = [], [], []
-    with api_client(api, env) as client:
+def lineage_latency(api: str, token: str, corpus: Corpus, count: int, rng: random.Random,
+                    warmup: int = 10, depth: int = 5) -> dict[str, Any]:
+    """Each walk timed, then its node and edge sets compared (untimed) with the corpus's."""
+    picked = [rng.choice(corpus.roots) for _ in range(count + warmup)]
+    timings, nodes, edges, wrong = [], [], [], []
+    with api_client(api, token) as client:
         for i, ref in enumerate(picked):
             started = time.perf_counter()
-            reply = client.get(f"/v1/lineage/{ref}", params={"direction": "both", "depth": 5})
+            reply = client.get(f"/v1/lineage/{ref}",
+                               params={"direction": "both", "depth": depth})
             elapsed = (time.perf_counter() - started) * 1000
             reply.raise_for_status()
-            if i >= warmup:
-                graph = reply.json()
-                timings.append(elapsed)
-                nodes.append(len(graph["nodes"]))
-                edges.append(len(graph["edges"]))
-    return {**summary(timings, 50, 95), "warmup": warmup, "direction": "both", "depth": 5,
-            "roots_available": len(roots), "nodes_median": statistics.median(nodes),
+            if i < warmup:
+                continue
+            graph = reply.json()
+            timings.append(elapsed)
+            got_nodes = {n["id"] for n in graph["nodes"]}
+            got_edges = {(e["from"], e["to"], e["relation"]) for e in graph["edges"]}
+            nodes.append(len(got_nodes))
+            edges.append(len(got_edges))
+            want_nodes, want_edges = corpus.lineage(ref, depth)
+            if (got_nodes, got_edges) != (want_nodes, want_edges):
+                wrong.append({"root": ref, "nodes_missing": sorted(want_nodes - got_nodes)[:5],
+                              "nodes_extra": sorted(got_nodes - want_nodes)[:5],
+                              "edges_missing": len(want_edges - got_edges),
+                              "edges_extra": len(got_edges - want_edges)})
+    return {**summary(timings, 50, 95), "warmup": warmup, "direction": "both", "depth": depth,
+            "roots_available": len(corpus.roots), "nodes_median": statistics.median(nodes),
             "nodes_max": max(nodes), "edges_median": statistics.median(edges),
-            "edges_max": max(edges)}
+            "edges_max": max(edges),
+            "answers": {"checked": len(timings), "graph_equal": len(timings) - len(wrong),
+                        "wrong": wrong[:5]}}
 
 
 # ---- 6: facts
@@ -623,17 +781,13 @@ def machine(env: dict[str, str]) -> dict[str, Any]:
             "load_avg_1m_at_start": round(os.getloadavg()[0], 2)}
 
 
-def code_version() -> dict[str, Any]:
-    """Which code the services ran: the commit, and whether the work tree differed from it."""
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = Path(__file__).resolve().parents[2]
 
-    def git(*args: str) -> str | None:
-        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
-        return done.stdout.strip() if done.returncode == 0 else None
 
-    commit = git("rev-parse", "--short", "HEAD")
-    changes = git("status", "--porcelain", "--untracked-files=no") if commit else None
-    return {"commit": commit, "dirty": None if changes is None else bool(changes)}
+def code_version(services_from: Path | None = None) -> dict[str, Any]:
+    """Which code ran: the benchmark's checkout, and the services' (another with
+    --services-from)."""
+    return {**code_of(ROOT), "services": code_of(services_from or ROOT)}
 
 
 async def _pg_version(url: str) -> str:
@@ -651,35 +805,74 @@ def corpus_facts(c: Corpus) -> dict[str, Any]:
             "lineage_roots": len(c.roots)}
 
 
-def run(n: int, probes: int, queries: int, lineage: int, seed: int) -> dict[str, Any]:
-    with workspace(("ledger", "indexer", "api"), purge=True) as (env, services):
-        say(f"workspace {env['CAIRN_TOPIC_PREFIX']} up: ledger, indexer, api "
-            f"({services['api'].url}); logs in {services['api'].log_path.parent}")
+def run(n: int, probes: int, queries: int, lineage: int, seed: int,
+        services_from: Path | None = None, user_publishes: int = 0) -> dict[str, Any]:
+    from scripts.benchmarks import user_path
+
+    with workspace(SERVICES, purge=True, services_from=services_from) as (env, services):
+        api = services["api"].url
+        say(f"workspace {env['CAIRN_TOPIC_PREFIX']} up: {', '.join(services)} ({api}); "
+            f"logs in {services['api'].log_path.parent}")
         result: dict[str, Any] = {"benchmark": "discovery", "corpus_size": n,
-                                  "code": code_version(), "machine": machine(env)}
+                                  "code": code_version(services_from), "machine": machine(env),
+                                  "services": list(services)}
+        # ordinary users: a reader searches, a contributor to every project publishes
+        reader = user_token(api, env["CAIRN_TOKEN"])
+        publisher = user_token(api, env["CAIRN_TOKEN"], "bench-publisher", ("read", "publish"))
+        configure_projects(api, env["CAIRN_TOKEN"], sorted(DOMAINS),
+                           {"bench-publisher": "contributor"})
         settings = Settings(**env)
         emitter = Emitter(settings, "bench-discovery")
         gen = Generator(n, seed, env["CAIRN_TOPIC_PREFIX"])
         try:
             result["ingest"] = ingest(emitter, gen, env)
             result["ingest_per_s"] = result["ingest"]["ingest_per_s"]
+            result["ledger_drain_per_s"] = result["ingest"]["ledger_drain_per_s"]
+            result["ingest_slices"] = result["ingest"].pop("ingest_slices")
             result["corpus"] = corpus_facts(gen.corpus)
-            say(f"ingested in {result['ingest']['searchable_s']}s; publishing {probes} probes")
+            say(f"ingested in {result['ingest']['judged_s']}s; publishing {probes} probes")
             if probes:
                 result.update(publish_latency(emitter, gen, env, probes))
-            api = services["api"].url
             if queries:
                 say(f"{queries} faceted searches")
-                result["search_ms"] = search_latency(api, env, search_queries(gen, queries + 20))
+                result["search_ms"] = search_latency(api, env, reader,
+                                                     search_queries(gen, queries + 20))
             if lineage:
                 say(f"{lineage} lineage queries")
-                result["lineage_ms"] = lineage_latency(api, env, gen.corpus.roots, lineage,
+                result["lineage_ms"] = lineage_latency(api, reader, gen.corpus, lineage,
                                                        gen.rng)
         finally:
             emitter.close()
+        if user_publishes:
+            say(f"user path: SDK over HTTP, {user_path.CLIENTS} clients")
+            items = user_path.user_items(user_path.needed(user_publishes), seed + 1)
+            result["user_path"] = user_path.run(api, publisher, items, user_publishes)
+        result["memory_mb"] = memory(services)
         result["settings"] = {"search_refresh": settings.search_refresh, "seed": seed,
                               "load_avg_1m_at_end": round(os.getloadavg()[0], 2)}
+        result["answers_ok"] = answers_ok(result)
         return result
+
+
+def answers_ok(result: dict[str, Any]) -> bool:
+    """Every checked answer was right: search seeds matched, lineage graphs equal, every
+    user-path publish found."""
+    search = result.get("search_ms", {}).get("answers")
+    lineage = result.get("lineage_ms", {}).get("answers")
+    users = [f["answers"] for f in result.get("user_path", {}).get("by_clients", [])]
+    return ((search is None or search["seed_matched"] == search["checked"])
+            and (lineage is None or lineage["graph_equal"] == lineage["checked"])
+            and all(u["found"] == u["checked"] for u in users))
+
+
+def top_level(result: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures first, where the issue's "done when" reads them."""
+    head = {"ingest_per_s": result.get("ingest_per_s"),
+            "ledger_drain_per_s": result.get("ledger_drain_per_s"),
+            "publish_to_searchable_ms.p99": result.get("publish_to_searchable_ms", {}).get("p99"),
+            "search_ms.p95": result.get("search_ms", {}).get("p95"),
+            "lineage_ms.p95": result.get("lineage_ms", {}).get("p95")}
+    return {**head, **result}
 
 
 def main() -> None:
@@ -688,12 +881,20 @@ def main() -> None:
     parser.add_argument("--probes", type=int, default=200, help="single publishes timed")
     parser.add_argument("--queries", type=int, default=300, help="faceted searches timed")
     parser.add_argument("--lineage", type=int, default=200, help="lineage queries timed")
+    parser.add_argument("--user-publishes", type=int, default=200,
+                        help="SDK publishes per client count (1, 8, 32; 0 skips the user path)")
+    parser.add_argument("--services-from", type=Path, default=None,
+                        help="run the services from this checkout (e.g. a git worktree)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     if args.corpus < 100:
         parser.error("--corpus must be at least 100")
-    print(json.dumps(run(args.corpus, args.probes, args.queries, args.lineage, args.seed),
-                     indent=2))
+    result = run(args.corpus, args.probes, args.queries, args.lineage, args.seed,
+                 args.services_from, args.user_publishes)
+    print(json.dumps(top_level(result), indent=2))
+    if not result["answers_ok"]:
+        say("some answers were wrong: see answers_ok and each figure's answers")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,16 @@
 mlflow; Cairn's does not): ingest, search and lineage against a tracking server over HTTP.
 
 Input (a JSON file from compare.py): the corpus as plain items, the search queries already
-translated to filter strings, and the lineage roots. Output: one JSON object on stdout.
-Standard library, mlflow and stats.py only: this file never imports Cairn.
+translated to filter strings (each with its seed run), the lineage roots, and the user-path
+items. Output: one JSON object on stdout, with the answers to check (search seeds found,
+lineage node and edge sets, user-path registrations found). Standard library, mlflow,
+stats.py and fanout.py only: this file never imports Cairn.
+
+User path (as Cairn's user_path.py, the same items and client counts, one process per client):
+per version create_run (tags), log_batch (params, metrics, description), log_inputs (links),
+log_artifact (the same 4 KB file, uploaded over HTTP: the server proxies artifacts), a
+registered model created with the artifact's first version, and create_model_version on
+the run's artifact; every call is synchronous, so a returned version is registered.
 
 Mapping: one run per version, in one experiment per project, named by its reference
 (project/name@vN); metadata as tags (kind, creator, owner_team, license, framework, stage,
@@ -19,6 +27,7 @@ import argparse
 import json
 import statistics
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,6 +39,7 @@ from mlflow.exceptions import RestException
 from mlflow.tracking import MlflowClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo, for stats.py alone
+from scripts.benchmarks.fanout import by_client_counts  # noqa: E402  (standard library)
 from scripts.benchmarks.stats import summary  # noqa: E402  (standard library only)
 
 PAGE = 1000
@@ -103,7 +113,7 @@ def count_runs(client: MlflowClient, experiment_ids: list[str]) -> int:
 
 def search(client: MlflowClient, experiments: dict[str, str], queries: list[dict[str, Any]],
            warmup: int, with_text: bool) -> dict[str, Any]:
-    timings, hits = [], []
+    timings, hits, on_page, missing = [], [], 0, []
     every = list(experiments.values())
     for i, q in enumerate(queries):
         clauses = q["filters"] + (q["text"] if with_text else [])
@@ -112,12 +122,21 @@ def search(client: MlflowClient, experiments: dict[str, str], queries: list[dict
         runs = client.search_runs(ids, " AND ".join(clauses), max_results=q["size"],
                                   order_by=q["order_by"] or None)
         elapsed = (time.perf_counter() - started) * 1000
-        if i >= warmup:
-            timings.append(elapsed)
-            hits.append(len(runs))
+        if i < warmup:
+            continue
+        timings.append(elapsed)
+        hits.append(len(runs))
+        if any(run.info.run_name == q["seed"] for run in runs):
+            on_page += 1
+        else:  # untimed: the query narrowed to the seed's run finds it
+            narrowed = [*clauses, f"attributes.run_name = '{q['seed']}'"]
+            if not client.search_runs(ids, " AND ".join(narrowed), max_results=5):
+                missing.append(q["seed"])
     return {**summary(timings, 50, 95), "warmup": warmup,
             "page_hits_median": statistics.median(hits),
-            "zero_hit_share": round(sum(1 for h in hits if h == 0) / len(hits), 3)}
+            "zero_hit_share": round(sum(1 for h in hits if h == 0) / len(hits), 3),
+            "answers": {"checked": len(timings), "seed_on_first_page": on_page,
+                        "seed_matched": len(timings) - len(missing), "missing": missing[:5]}}
 
 
 def runs_where(client: MlflowClient, ids: list[str], clause: str) -> list[Any]:
@@ -134,53 +153,133 @@ def quoted(refs: set[str]) -> str:
     return ", ".join(f"'{r}'" for r in sorted(refs))
 
 
-def lineage(client: MlflowClient, ids: list[str], root: str, depth: int) -> tuple[int, int]:
-    """Depth-limited walk both ways: upstream reads the inputs of each run in the frontier,
-    found by name (one search each: IN takes run ids only, not names; the last level only
-    fetches the nodes' own runs); downstream finds the runs whose inputs name any of the
-    frontier (one search per level)."""
+Edge = tuple[str, str, str]  # (from, to, relation), as Cairn's lineage answers
 
-    def upstream(frontier: set[str], last: bool) -> list[tuple[tuple[str, str], str]]:
-        runs = [run for ref in sorted(frontier)
-                for run in runs_where(client, ids, f"attributes.run_name = '{ref}'")]
-        return [((run.info.run_name, di.dataset.name), di.dataset.name) for run in runs
+
+def lineage(client: MlflowClient, ids: list[str], root: str, depth: int,
+            pool: ThreadPoolExecutor) -> tuple[set[str], set[Edge]]:
+    """Depth-limited walk both ways, MLflow's best client: upstream reads the inputs of each
+    run in the frontier, found by name (one search each, all of a level's in parallel: IN
+    takes run ids only, not names; the last level only fetches the nodes' own runs);
+    downstream finds the runs whose inputs name any of the frontier (one search per level)."""
+
+    def relation(di: Any) -> str:
+        return next((t.value for t in di.tags if t.key == "mlflow.data.context"), "")
+
+    def upstream(frontier: set[str], last: bool) -> list[tuple[Edge, str]]:
+        found = pool.map(lambda ref: runs_where(client, ids, f"attributes.run_name = '{ref}'"),
+                         sorted(frontier))
+        return [((run.info.run_name, di.dataset.name, relation(di)), di.dataset.name)
+                for runs in found for run in runs
                 for di in (() if last else run.inputs.dataset_inputs)]
 
-    def downstream(frontier: set[str], last: bool) -> list[tuple[tuple[str, str], str]]:
+    def downstream(frontier: set[str], last: bool) -> list[tuple[Edge, str]]:
         runs = runs_where(client, ids, f"datasets.name IN ({quoted(frontier)})")
-        return [((run.info.run_name, di.dataset.name), run.info.run_name) for run in runs
-                for di in run.inputs.dataset_inputs if di.dataset.name in frontier]
+        return [((run.info.run_name, di.dataset.name, relation(di)), run.info.run_name)
+                for run in runs for di in run.inputs.dataset_inputs
+                if di.dataset.name in frontier]
 
     nodes, edges = {root}, set()
     for step, levels in ((upstream, depth + 1), (downstream, depth)):
-        frontier = {root}
+        frontier, seen = {root}, {root}
         for level in range(levels):
             found = set()
             for edge, node in step(frontier, level == depth):
                 edges.add(edge)
                 found.add(node)
-            frontier = found - nodes
             nodes |= found
+            frontier = found - seen
+            seen |= found
             if not frontier:
                 break
-    return len(nodes), len(edges)
+    return nodes, edges
 
 
 def lineage_latency(client: MlflowClient, experiments: dict[str, str], roots: list[str],
-                    warmup: int, depth: int) -> dict[str, Any]:
+                    warmup: int, depth: int, parallel: int = 8) -> dict[str, Any]:
     ids = list(experiments.values())
-    timings, nodes, edges = [], [], []
-    for i, root in enumerate(roots):
-        started = time.perf_counter()
-        n, e = lineage(client, ids, root, depth)
-        elapsed = (time.perf_counter() - started) * 1000
-        if i >= warmup:
-            timings.append(elapsed)
-            nodes.append(n)
-            edges.append(e)
+    timings, nodes, edges, graphs = [], [], [], []
+    with ThreadPoolExecutor(parallel) as pool:
+        for i, root in enumerate(roots):
+            started = time.perf_counter()
+            n, e = lineage(client, ids, root, depth, pool)
+            elapsed = (time.perf_counter() - started) * 1000
+            if i >= warmup:
+                timings.append(elapsed)
+                nodes.append(len(n))
+                edges.append(len(e))
+                graphs.append({"root": root, "nodes": sorted(n), "edges": sorted(e)})
     return {**summary(timings, 50, 95), "warmup": warmup, "direction": "both",
-            "depth": depth, "nodes_median": statistics.median(nodes), "nodes_max": max(nodes),
-            "edges_median": statistics.median(edges), "edges_max": max(edges)}
+            "depth": depth, "parallel_requests": parallel,
+            "nodes_median": statistics.median(nodes), "nodes_max": max(nodes),
+            "edges_median": statistics.median(edges), "edges_max": max(edges),
+            "graphs": graphs}
+
+
+# ---- the user path
+def make_mlflow(config: dict[str, Any], share: list[dict[str, Any]]) -> Any:
+    """One client process's registration of a version, as a training script does it."""
+    client = MlflowClient(tracking_uri=config["uri"])
+    experiments = config["experiments"]
+    work = Path(tempfile.mkdtemp(prefix="cairn-bench-mlflow-user-"))
+    files = {}
+    for item in share:
+        path = work / item["key"] / "model.bin"
+        path.parent.mkdir(parents=True)
+        seed = f"{item['artifact']}#{item['key']}|".encode()
+        path.write_bytes((seed * (item["file_bytes"] // len(seed) + 1))[: item["file_bytes"]])
+        files[item["key"]] = path
+    models: set[str] = set()
+
+    def register(item: dict[str, Any]) -> tuple[str, str, str]:
+        meta = item["metadata"]
+        model = item["artifact"].replace("/", ".")
+        tags = {"kind": item["kind"], "creator": str(meta.get("creator", "")),
+                **{f"tag.{t}": "1" for t in meta.get("tags", [])},
+                **{k: str(meta[k]) for k in ("owner_team", "license", "framework")
+                   if meta.get(k)}}
+        if item["stage"]:
+            tags["stage"] = item["stage"]
+        run = client.create_run(experiments[item["project"]], tags=tags,
+                                run_name=f"{item['artifact']}#{item['key']}")
+        run_id = run.info.run_id
+        client.log_batch(run_id, metrics=[Metric(k, float(v), 0, 0) for k, v in
+                                          (meta.get("metrics") or {}).items()],
+                         params=[Param(k, str(v)) for k, v in
+                                 (meta.get("params") or {}).items()],
+                         tags=[RunTag("mlflow.note.content", meta.get("description", ""))])
+        if item["links"]:
+            client.log_inputs(run_id, [DatasetInput(
+                Dataset(name=target, digest=target.rsplit("@", 1)[1], source_type="cairn",
+                        source=json.dumps({"ref": target})),
+                [InputTag("mlflow.data.context", rel)]) for rel, target in item["links"]])
+        client.log_artifact(run_id, str(files[item["key"]]))
+        if model not in models:
+            client.create_registered_model(model)
+            models.add(model)
+        version = client.create_model_version(model, f"{run.info.artifact_uri}/model.bin",
+                                              run_id=run_id, tags=tags)
+        client.set_terminated(run_id)
+        return model, str(version.version), run_id
+
+    return register
+
+
+def user_path(uri: str, items: list[dict[str, Any]], per_count: int, clients: list[int]
+              ) -> dict[str, Any]:
+    client = MlflowClient(tracking_uri=uri)
+    experiments = {p: client.create_experiment(f"user-{p}")
+                   for p in sorted({i["project"] for i in items})}
+
+    def check(answers: list[Any]) -> dict[str, Any]:
+        missing = [f"{m}/{v}" for m, v, run_id in answers
+                   if client.get_model_version(m, v).run_id != run_id]
+        return {"checked": len(answers), "found": len(answers) - len(missing),
+                "missing_examples": missing[:5]}
+
+    return {"mode": "processes", "client": "MlflowClient over HTTP",
+            "by_clients": by_client_counts(make_mlflow, {"uri": uri, "experiments": experiments},
+                                           items, per_count, tuple(clients), check)}
 
 
 def main() -> None:
@@ -188,6 +287,7 @@ def main() -> None:
     parser.add_argument("--spec", required=True)
     parser.add_argument("--tracking-uri", required=True)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--lineage-parallel", type=int, default=8)
     args = parser.parse_args()
     with open(args.spec) as f:
         spec = json.load(f)
@@ -203,7 +303,12 @@ def main() -> None:
                                          spec["search_warmup"], with_text=False)
     say(f"{len(spec['lineage_roots'])} lineage walks")
     result["lineage_ms"] = lineage_latency(client, experiments, spec["lineage_roots"],
-                                           spec["lineage_warmup"], spec["lineage_depth"])
+                                           spec["lineage_warmup"], spec["lineage_depth"],
+                                           args.lineage_parallel)
+    if spec.get("user_items"):
+        say(f"user path: {spec['user_clients']} client processes")
+        result["user_path"] = user_path(args.tracking_uri, spec["user_items"],
+                                        spec["user_per_count"], spec["user_clients"])
     print(json.dumps(result))
 
 

@@ -1,4 +1,10 @@
-"""A private namespace (topic prefix, database, blob dir) with Cairn services for one benchmark."""
+"""A private namespace (topic prefix, database, blob dir) with Cairn services for one benchmark.
+
+`services_from`: another checkout whose code the spawned services run (its `services/` first on
+their PYTHONPATH only), so one benchmark, with the same load and checks, measures an old commit
+beside the current one (`git worktree add /tmp/before <commit>`). The benchmark's own code
+(generator, encoder, checks) stays this checkout's.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,12 @@ import os
 import secrets
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -19,10 +27,13 @@ from tests.processes import Service
 
 
 @contextmanager
-def workspace(services: tuple[str, ...] = ("ledger",), *, purge: bool = False
+def workspace(services: tuple[str, ...] = ("ledger",), *, purge: bool = False,
+              services_from: Path | None = None
               ) -> Iterator[tuple[dict[str, str], dict[str, Service]]]:
     """`purge` also deletes the run's topics, consumer groups and search indices at the end,
     for benchmarks that fill them with enough data to matter."""
+    if services_from is not None and not (services_from / "services" / "cairn").is_dir():
+        raise SystemExit(f"--services-from {services_from}: no services/cairn there")
     run = uuid.uuid4().hex[:8]
     admin_url = os.environ["DATABASE_URL"]
     database = f"cairn_bench_{run}"
@@ -49,11 +60,14 @@ def workspace(services: tuple[str, ...] = ("ledger",), *, purge: bool = False
         # The run's own keys: its services and its emitters (the same env) sign with them.
         "CAIRN_SIGNING_KEY": secrets.token_hex(32),
         "CAIRN_WEBHOOK_KEY": secrets.token_hex(32),
+        "CAIRN_ARCHIVE_DIR": str(tmp / "archive"),
     }
+    spawned = env if services_from is None else {
+        **env, "PYTHONPATH": str(services_from.resolve() / "services")}
     running: dict[str, Service] = {}
     try:
         for name in services:
-            running[name] = Service(name, env, tmp).start()
+            running[name] = Service(name, spawned, tmp).start()
         yield env, running
     finally:
         for svc in running.values():
@@ -92,3 +106,129 @@ def purge_namespace(env: dict[str, str]) -> None:
                          timeout=15)
     except (httpx.HTTPError, ValueError) as exc:
         print(f"could not delete the {prefix}* schema subjects: {exc}", file=sys.stderr)
+
+
+def code_of(checkout: Path) -> dict[str, Any]:
+    """Which commit a checkout is at, and whether its work tree differs from it."""
+    import subprocess
+
+    def git(*args: str) -> str | None:
+        done = subprocess.run(["git", *args], cwd=checkout, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "--short", "HEAD")
+    changes = git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {"checkout": str(checkout), "commit": commit,
+            "dirty": None if changes is None else bool(changes)}
+
+
+def user_token(api: str, admin_token: str, user: str = "bench-reader",
+               scopes: tuple[str, ...] = ("read",)) -> str:
+    """A token of an ordinary user (no site admin), made through the api as an administrator
+    would: requests then pay for what a user's request costs (the hidden-project checks an
+    administrator skips)."""
+    with httpx.Client(base_url=api, timeout=30,
+                      headers={"Authorization": f"Bearer {admin_token}"}) as admin:
+        made = admin.put(f"/v1/users/{user}", json={})
+        made.raise_for_status()
+        wait_recorded(admin, made.json()["event_id"])
+        token = admin.post("/v1/tokens", json={"owner": user, "scopes": list(scopes),
+                                               "description": "benchmark user"})
+        token.raise_for_status()
+        wait_recorded(admin, token.json()["event_id"])
+    secret = str(token.json()["token"])
+    with httpx.Client(base_url=api, timeout=30,
+                      headers={"Authorization": f"Bearer {secret}"}) as reader:
+        who = reader.get("/v1/whoami").json()
+    if who.get("name") != user or who.get("site_admin"):
+        raise RuntimeError(f"the reader token is not an ordinary user's: {who}")
+    return secret
+
+
+def configure_projects(api: str, admin_token: str, projects: list[str],
+                       members: dict[str, str]) -> None:
+    """Each project public with these members' roles, as an administrator sets one up: an
+    ordinary user publishes only where they have a role (contributor or more)."""
+    with httpx.Client(base_url=api, timeout=30,
+                      headers={"Authorization": f"Bearer {admin_token}"}) as admin:
+        for project in projects:
+            put = admin.put(f"/v1/projects/{project}",
+                            json={"visibility": "public", "members": members})
+            put.raise_for_status()
+            wait_recorded(admin, put.json()["event_id"])
+
+
+def wait_recorded(client: httpx.Client, event_id: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reply = client.get(f"/v1/events/{event_id}")
+        if reply.status_code == 200 and reply.json().get("status") != "pending":
+            if reply.json().get("status") == "rejected":
+                raise RuntimeError(f"event {event_id} rejected: {reply.json()}")
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"event {event_id} not recorded in {timeout}s")
+
+
+# ---- memory of each part at the end
+BACKING = {"kafka": ("kafka.Kafka",), "opensearch": ("org.opensearch.bootstrap",
+                                                     "org.elasticsearch.bootstrap"),
+           "schema_registry": ("apicurio", "quarkus-run"), "postgresql": ()}
+
+
+def _memory_kb(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) in kB: PSS shares shared pages out among their users (PostgreSQL's shared
+    buffers are counted once over all its backends, not once per backend)."""
+    rss = pss = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Rss:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+    except OSError:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                rss = next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
+        except OSError:
+            pass
+    return rss, pss
+
+
+def _processes() -> Iterator[tuple[int, int, str, str]]:
+    """(pid, process group, comm, cmdline) of every process we may read."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1: stat.rindex(")")]
+        pgrp = int(stat[stat.rindex(")") + 2:].split()[2])
+        yield int(entry.name), pgrp, comm, cmd
+
+
+def memory(running: dict[str, Service]) -> dict[str, Any]:
+    """Memory of each part now, in MB: each service (its process group, i.e. the process and
+    any workers it started) and each backing server (all its processes, found by command)."""
+    groups = {svc.proc.pid: name for name, svc in running.items() if svc.proc is not None}
+    parts: dict[str, list[int]] = {}
+    for pid, pgrp, comm, cmd in _processes():
+        name = groups.get(pgrp)
+        if name is None:
+            if comm.startswith("postgres"):
+                name = "postgresql"
+            else:
+                name = next((part for part, marks in BACKING.items()
+                             if any(m in cmd for m in marks)), None)
+        if name is not None:
+            parts.setdefault(name, []).append(pid)
+    out: dict[str, Any] = {}
+    for name, pids in sorted(parts.items()):
+        sizes = [_memory_kb(p) for p in pids]
+        out[name] = {"processes": len(pids), "rss_mb": round(sum(r for r, _ in sizes) / 1024, 1),
+                     "pss_mb": round(sum(p for _, p in sizes) / 1024, 1)}
+    return out
