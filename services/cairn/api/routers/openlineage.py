@@ -29,6 +29,11 @@ from cairn.core.domain.openlineage_schema import check_event
 from cairn.readmodel.projects import all_projects
 
 router = APIRouter(tags=["openlineage"])
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "a batch: one result per event, in order (`status` 202 with its "
+                         "`event_ids`, or the refusal's status and `error`)"},
+    202: {"description": "one event: the Cairn events it became (`event_ids`, to follow at "
+                         "/v1/events/{id}), the versions published and the artifacts archived"}}
 BODY = {"requestBody": {"required": True, "description": "an OpenLineage RunEvent, "
                         "DatasetEvent or JobEvent (spec 2-0-2), or a JSON array of them",
                         "content": {"application/json": {"schema": {
@@ -89,7 +94,7 @@ async def _lineage(request: Request, actor: str, settings: Settings, blobs: Blob
     return JSONResponse({"results": results}, status_code=200)
 
 
-@router.post("/api/v1/lineage", openapi_extra=BODY, status_code=202)
+@router.post("/api/v1/lineage", openapi_extra=BODY, status_code=202, responses=ANSWERS)
 async def lineage(request: Request, actor: CurrentActor, settings: SettingsDep,
                   blobs: BlobsDep, emitter: EmitterDep, pool: PoolDep) -> JSONResponse:
     """Take OpenLineage events (Marquez's path): 202 with the Cairn events to follow at
@@ -97,7 +102,7 @@ async def lineage(request: Request, actor: CurrentActor, settings: SettingsDep,
     return await _lineage(request, actor, settings, blobs, emitter, pool)
 
 
-@router.post("/v1/openlineage", openapi_extra=BODY, status_code=202)
+@router.post("/v1/openlineage", openapi_extra=BODY, status_code=202, responses=ANSWERS)
 async def openlineage(request: Request, actor: CurrentActor, settings: SettingsDep,
                       blobs: BlobsDep, emitter: EmitterDep, pool: PoolDep) -> JSONResponse:
     """The same as POST /api/v1/lineage, under Cairn's own prefix."""
