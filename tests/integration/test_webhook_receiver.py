@@ -5,6 +5,7 @@ shows what arrived."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -43,29 +44,31 @@ def allowing(cairn_env: dict[str, str], ledger: Service, receiver: Service,
         notifier.stop()
 
 
-def post(api: Service, path: str, body: dict[str, Any]) -> httpx.Response:
-    return httpx.post(f"{api.url}{path}", json=body, timeout=30,
-                      headers={"Authorization": f"Bearer {API_TOKEN}"})
+async def post(api: Service, path: str, body: dict[str, Any]) -> httpx.Response:
+    async with httpx.AsyncClient(timeout=30) as http:
+        return await http.post(f"{api.url}{path}", json=body,
+                               headers={"Authorization": f"Bearer {API_TOKEN}"})
 
 
-def received(receiver: Service, n: int, timeout: float = 60.0) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while True:
-        rows: list[dict[str, Any]] = httpx.get(f"{receiver.url}/deliveries", timeout=10).json()
-        if len(rows) >= n or time.monotonic() > deadline:
-            return rows
-        time.sleep(0.3)
+async def received(receiver: Service, n: int, within: float = 60.0) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + within
+    async with httpx.AsyncClient(timeout=10) as http:
+        while True:
+            rows: list[dict[str, Any]] = (await http.get(f"{receiver.url}/deliveries")).json()
+            if len(rows) >= n or time.monotonic() > deadline:
+                return rows
+            await asyncio.sleep(0.3)
 
 
 async def test_only_the_named_receiver_is_allowed_and_it_shows_a_signed_delivery(
         allowing: Service, receiver: Service, cairn_env: dict[str, str],
         namespace: Namespace) -> None:
-    elsewhere = post(allowing, "/v1/subscriptions",
+    elsewhere = await post(allowing, "/v1/subscriptions",
                      {"team": "t", "url": f"http://127.0.0.1:{free_port()}/hook"})
     assert elsewhere.status_code == 400 and elsewhere.json()["error"]["reason"] == "private_target"
 
     project = f"recv{time.time_ns() % 10**9}"
-    created = post(allowing, "/v1/subscriptions",
+    created = await post(allowing, "/v1/subscriptions",
                    {"team": "ml", "url": f"{receiver.url}/hook",
                     "filter": {"projects": [project], "event_types": ["Published"]}})
     assert created.status_code == 202, created.text
@@ -78,12 +81,13 @@ async def test_only_the_named_receiver_is_allowed_and_it_shows_a_signed_delivery
         await emitter.emit_async(event)
     finally:
         emitter.close()
-    (got,) = received(receiver, 1)
+    (got,) = await received(receiver, 1)
     assert got["path"] == "/hook" and got["answered"] == 204
     assert got["signature"] == "valid", got  # checked with the secret derived from the key
     assert got["body"]["subscription"] == sub["id"]
     assert got["body"]["ref"] == f"{project}/resnet@v1"
-    page = httpx.get(receiver.url + "/", timeout=10)
+    async with httpx.AsyncClient(timeout=10) as http:
+        page = await http.get(receiver.url + "/")
     assert page.status_code == 200 and f"{project}/resnet@v1" in page.text
     assert "Published" in page.text
 
