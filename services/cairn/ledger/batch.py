@@ -3,10 +3,13 @@
 Order of effects, which is what makes kill -9 at any point safe:
 1. decode; undecodable records become dead letters;
 2. one transaction: an event seen before (by event_id) yields its stored changelog record
-   again; the rest are recorded in one savepoint for the batch; if any is refused, that
-   savepoint is rolled back and the batch is redone with a savepoint per event, where a
-   refused event rolls back its own, is noted in `rejected_events` and becomes a dead
-   letter;
+   again; the rest are recorded run by run, in order: a run of Published events set-based
+   (`bulk_publish`: a fixed number of statements whatever its length, each refused event
+   noted in `rejected_events` and dead-lettered while the rest is recorded), a run of other
+   events one by one in one savepoint; if one of those is refused, that savepoint is rolled
+   back and the run is redone with a savepoint per event, where a refused event rolls back
+   its own, is noted in `rejected_events` and becomes a dead letter (a set-based run that
+   meets an error its checks did not foresee is redone so too);
 3. commit; 4. produce the changelog records and dead letters and wait for their acks;
 5. only then does the caller acknowledge the input offsets.
 A crash before 3 leaves nothing; between 3 and 5 the batch is redelivered, every event is
@@ -15,6 +18,8 @@ found by event_id and its changelog record is produced again (consumers dedupe b
 
 from __future__ import annotations
 
+import itertools
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -22,15 +27,15 @@ import asyncpg
 
 from cairn.core.adapters.batches import RawRecord
 from cairn.core.adapters.codec import AvroCodec, UndecodableRecord
-from cairn.core.domain.event_types import ArtifactEvent, RecordedEvent
-from cairn.core.domain.identity import InvalidInput
-from cairn.ledger import recorder
+from cairn.core.domain.event_types import ArtifactEvent, Published, RecordedEvent
+from cairn.core.domain.events import payload_as
+from cairn.ledger import bulk_publish, recorder
 from cairn.ledger.origins import E, Screen
+from cairn.ledger.refusals import REFUSED as REFUSED  # config_changes imports it from here
+from cairn.ledger.refusals import UNPROCESSABLE, Refused, note_rejected
 
-# Errors that mean "this event can never be recorded": refuse it, dead-letter it, go on.
-# Connection-level errors are not here: the caller retries the whole batch for those.
-REFUSED = (InvalidInput, KeyError, TypeError, ValueError)
-UNPROCESSABLE = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError)
+log = logging.getLogger(__name__)
+Decoded = Sequence[tuple[RawRecord, ArtifactEvent]]
 
 
 async def decode_screened(pool: asyncpg.Pool, records: Sequence[RawRecord], codec: AvroCodec[E],
@@ -54,6 +59,11 @@ class BatchResult:
     dead: list[tuple[RawRecord, str, str]] = field(default_factory=list)  # (record, reason, msg)
     repeats: int = 0
 
+    def add(self, other: BatchResult) -> None:
+        self.recorded += other.recorded
+        self.dead += other.dead
+        self.repeats += other.repeats
+
 
 async def record_batch(
     pool: asyncpg.Pool,
@@ -61,47 +71,84 @@ async def record_batch(
     codec: AvroCodec[ArtifactEvent],
     kinds: tuple[str, ...],
     screen: Screen[ArtifactEvent] | None = None,
+    *,
+    set_based: bool = True,
 ) -> BatchResult:
+    """`set_based=False` records every event one by one (the path before issue 11; tests
+    compare the two)."""
     result = BatchResult()
     decoded = await decode_screened(pool, records, codec, result.dead, screen)
     if not decoded:
         return result
     async with pool.acquire() as conn, conn.transaction():
         head = await recorder.lock_head(conn)
-        try:
-            async with conn.transaction():  # fast path: one savepoint for the whole batch
-                fast = BatchResult(dead=list(result.dead))
-                await _apply(conn, decoded, head, kinds, fast, per_event=False)
-            return fast
-        except (*REFUSED, *UNPROCESSABLE):
-            pass  # something is refused: redo the batch, each event in its own savepoint
-        await _apply(conn, decoded, head, kinds, result, per_event=True)
+        seen = await recorder.recorded_among(conn, [e["event_id"] for _, e in decoded])
+        for published, group in itertools.groupby(
+                decoded, key=lambda d: set_based and payload_as(d[1], Published) is not None):
+            run, record = list(group), _set_based if published else _one_by_one
+            head = await record(conn, run, head, kinds, result, seen)
+        await recorder.save_head(conn, head)
     return result
 
 
-async def _apply(conn: asyncpg.Connection, decoded: Sequence[tuple[RawRecord, ArtifactEvent]],
-                 head: tuple[int, str], kinds: tuple[str, ...], result: BatchResult, *,
-                 per_event: bool) -> None:
-    """Record the batch's events in order after `head` and save the new head.
+async def _set_based(conn: asyncpg.Connection, run: Decoded, head: tuple[int, str],
+                     kinds: tuple[str, ...], result: BatchResult,
+                     seen: dict[str, RecordedEvent]) -> tuple[int, str]:
+    """A run of Published events in a fixed number of statements; per event if it fails."""
+    try:
+        async with conn.transaction():
+            outcomes, after = await bulk_publish.record_run(conn, run, head, kinds, seen)
+    except (*REFUSED, *UNPROCESSABLE) as exc:
+        log.warning("set-based run of %d publishes redone one by one: %r", len(run), exc)
+        return await _each(conn, run, head, kinds, result, seen, savepoints=True)
+    for (raw, event), outcome in zip(run, outcomes, strict=True):
+        if isinstance(outcome, Refused):
+            result.dead.append((raw, outcome.reason, outcome.message))
+            continue
+        result.recorded.append(outcome.record)
+        result.repeats += outcome.repeat
+        seen[str(event["event_id"])] = outcome.record
+    return after
 
-    Without `per_event`, a refused event raises and the caller rolls the batch back: two
-    round trips per event fewer (SAVEPOINT, RELEASE), which a batch without refusals, the
-    common case, never needs."""
-    seen = await recorder.recorded_among(conn, [e["event_id"] for _, e in decoded])
-    for raw, event in decoded:
-        if event["event_id"] in seen:  # redelivered: publish what was recorded, again
-            result.recorded.append(seen[event["event_id"]])
+
+async def _one_by_one(conn: asyncpg.Connection, run: Decoded, head: tuple[int, str],
+                      kinds: tuple[str, ...], result: BatchResult,
+                      seen: dict[str, RecordedEvent]) -> tuple[int, str]:
+    """The run in one savepoint; if an event is refused, again with a savepoint per event.
+
+    The single savepoint saves two round trips per event (SAVEPOINT, RELEASE), which a run
+    without refusals, the common case, never needs."""
+    try:
+        async with conn.transaction():
+            fast, known = BatchResult(), dict(seen)
+            after = await _each(conn, run, head, kinds, fast, known, savepoints=False)
+    except (*REFUSED, *UNPROCESSABLE):
+        return await _each(conn, run, head, kinds, result, seen, savepoints=True)
+    result.add(fast)
+    seen.update(known)
+    return after
+
+
+async def _each(conn: asyncpg.Connection, run: Decoded, head: tuple[int, str],
+                kinds: tuple[str, ...], result: BatchResult, seen: dict[str, RecordedEvent], *,
+                savepoints: bool) -> tuple[int, str]:
+    """Record the run's events in order after `head`; the new head. Without `savepoints` a
+    refused event raises (the caller rolls the run back)."""
+    for raw, event in run:
+        event_id = str(event["event_id"])
+        if event_id in seen:  # redelivered: publish what was recorded, again
+            result.recorded.append(seen[event_id])
             result.repeats += 1
             continue
-        if per_event:
+        if savepoints:
             recorded = await _one(conn, raw, event, head, kinds, result)
         else:
             recorded = await recorder.record(conn, event, head, kinds=kinds)
             result.recorded.append(recorded)
         if recorded is not None:
-            seen[event["event_id"]] = recorded
+            seen[event_id] = recorded
             head = (recorded["seq"], recorded["hash"])
-    await recorder.save_head(conn, head)
+    return head
 
 
 async def _one(
@@ -116,20 +163,10 @@ async def _one(
         async with conn.transaction():  # savepoint: a refused event leaves no trace here
             recorded = await recorder.record(conn, event, head, kinds=kinds)
     except (*REFUSED, *UNPROCESSABLE) as exc:
-        reason = (
-            exc.reason
-            if isinstance(exc, InvalidInput)
-            else ("malformed" if isinstance(exc, REFUSED) else "unprocessable")
-        )
-        await conn.execute(
-            "INSERT INTO rejected_events (event_id, artifact, reason, message)"
-            " VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING",
-            event["event_id"],
-            event.get("artifact"),
-            reason,
-            str(exc),
-        )
-        result.dead.append((raw, reason, str(exc)))
+        refused = Refused.of(exc)
+        await note_rejected(conn, [(str(event["event_id"]), event.get("artifact"),
+                                    refused.reason, refused.message)])
+        result.dead.append((raw, refused.reason, refused.message))
         return None
     result.recorded.append(recorded)
     return recorded

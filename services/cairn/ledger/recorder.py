@@ -157,19 +157,28 @@ async def append_entry(conn: Conn, prev_hash: str, row: dict[str, Any], *,
     """Insert one event_log row (chain.COVERED fields) hashed with the current chain format;
     returns its hash. The hash is taken over what jsonb will give back (tuples as lists).
     `alias_losers` is stored beside the chain, not in it: it derives from the tables."""
-    row = {**row, "event": json.loads(json.dumps(row["event"], default=str)),
-           "state": json.loads(json.dumps(row["state"]))}
-    digest = chain.row_hash(prev_hash, {**row, "chain_version": chain.FORMAT})
+    digest, values = log_entry(prev_hash, row, alias_losers=alias_losers)
     await conn.execute(
         "INSERT INTO event_log (seq, event_id, artifact, event_type, outcome, actor, occurred_at,"
         " recorded_at, event, state, version_id, chain_version, prev_hash, hash, alias_losers)"
         " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb,$10::jsonb,$11,$12,$13,$14,$15::jsonb)",
+        *values,
+    )
+    return digest
+
+
+def log_entry(prev_hash: str, row: dict[str, Any], *,
+              alias_losers: Sequence[VersionState] | None = None) -> tuple[str, tuple[Any, ...]]:
+    """The hash of one event_log row and its column values (event_log's column order), so
+    the per-event and the set-based paths hash and store a row alike."""
+    row = {**row, "event": json.loads(json.dumps(row["event"], default=str)),
+           "state": json.loads(json.dumps(row["state"]))}
+    digest = chain.row_hash(prev_hash, {**row, "chain_version": chain.FORMAT})
+    return digest, (
         row["seq"], row["event_id"], row["artifact"], row["event_type"], row["outcome"],
         row["actor"], _ts(row["occurred_at_ms"]), _ts(row["recorded_at_ms"]),
         json.dumps(row["event"]), json.dumps(row["state"]), row["version_id"], chain.FORMAT,
-        prev_hash, digest, json.dumps(alias_losers or []),
-    )
-    return digest
+        prev_hash, digest, json.dumps(alias_losers or []))
 
 
 # One round trip each: round trips, not work, bound the ledger's rate.

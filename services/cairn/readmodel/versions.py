@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias, TypedDict
 
@@ -25,6 +26,15 @@ async def project_rules(conn: Conn, project: str) -> LifecycleRules:
     transaction: the ledger's checks, retention's planner and the api's reads use them."""
     lifecycle = await conn.fetchval(PROJECT_LIFECYCLE, project)
     return rules_of({"lifecycle": json.loads(lifecycle) if lifecycle else None})
+
+
+async def rules_among(conn: Conn, projects: Sequence[str]) -> dict[str, LifecycleRules]:
+    """project_rules of several projects in one round trip (the set-based publish path)."""
+    rows = await conn.fetch(
+        "SELECT key, body -> 'lifecycle' AS lifecycle FROM config_items WHERE kind = 'project'"
+        " AND key = ANY($1::text[]) AND NOT removed", list(projects))
+    found = {r["key"]: json.loads(r["lifecycle"]) if r["lifecycle"] else None for r in rows}
+    return {p: rules_of({"lifecycle": found.get(p)}) for p in projects}
 
 
 async def artifact_row(conn: Conn, artifact: str, *, lock: bool = False) -> asyncpg.Record | None:

@@ -1,0 +1,237 @@
+"""The ledger's set-based publish path (issue 11) on the real PostgreSQL and registry.
+
+One batch mixes what a run of publishes can meet: duplicates (of a version recorded before,
+and of one earlier in the batch), refused events (a bad digest, a kind mismatch, a stage off
+the ladder), links to targets earlier in the batch, recorded before, and not yet recorded
+(resolved when they arrive, in this batch or a later one), `latest` moving over several
+versions of one artifact, an AliasMoved in the middle (a per-event run between two set-based
+ones) and a redelivered event. The same batches are recorded into a second database one
+event at a time (`set_based=False`, the path before issue 11): the tables and the changelog
+records must be the same, modulo ids and recorded_at (so hashes); the set-based database's
+chain and tables must pass `cairn audit verify`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from cairn.core.adapters import schemas
+from cairn.core.adapters.batches import RawRecord
+from cairn.core.adapters.codec import AvroCodec, RegistryClient
+from cairn.core.domain.event_types import ArtifactEvent
+from cairn.core.domain.events import new_event
+from cairn.core.domain.identity import KINDS
+from cairn.ledger.batch import BatchResult, record_batch
+from cairn.ledger.migrate import upgrade
+
+from tests.conftest import Namespace, _with_database, admin_sql
+from tests.ledger_helpers import publish_event
+
+P = "setp"
+
+
+def _bytes(tag: str) -> bytes:
+    return f"content {tag}".encode()
+
+
+def _pub(name: str, tag: str, kind: str = "dataset", links: list[dict[str, Any]] | None = None,
+         **extra: Any) -> dict[str, Any]:
+    event = publish_event(P, name, kind, content=_bytes(tag), links=links)
+    event["payload"][1].update(extra)
+    return event
+
+
+def _alias(name: str, alias: str, version: str) -> dict[str, Any]:
+    return new_event(f"{P}/{name}", "AliasMoved", {"alias": alias, "version": version},
+                     actor="tester", tool="test")
+
+
+def _digest(event: dict[str, Any]) -> str:
+    return str(event["payload"][1]["digest"])
+
+
+def _events() -> list[list[dict[str, Any]]]:
+    """Three batches: what is there before, the mixed batch, and the mixed batch again."""
+    x = _pub("x", "x1")
+    a1 = _pub("data", "a1")
+    b1 = _pub("model", "b1", "model", links=[
+        {"relation": "trained_on", "target": f"{P}/future@v1"},  # arrives in batch 1
+        {"relation": "derived_from", "target": f"sha256:{_digest(x)}"},  # arrives in batch 1
+        {"relation": "derived_from", "external": {"kind": "code", "url": "https://git/x"}}])
+    before = [a1, b1, _alias("data", "prod", "v1")]
+    a2 = _pub("data", "a2")
+    a3 = _pub("data", "a3", links=[
+        {"relation": "derived_from", "target": f"{P}/data:latest"},  # a2, earlier in the run
+        {"relation": "derived_from", "target": f"{P}/data@v2"},
+        {"relation": "trained_on", "target": f"{P}/data@{_digest(a2)[:10]}"},
+        {"relation": "trained_on", "target": f"sha256:{_digest(a2)}"},
+        {"relation": "evaluates", "target": f"{P}/future@v1"},  # later in the same run
+        {"relation": "evaluates", "target": f"{P}/future:latest"},  # later in the same run
+        {"relation": "evaluates", "target": f"{P}/later@v1"},  # never: waits
+        {"relation": "evaluates", "target": f"{P}/data@v3"}])  # itself
+    bad_digest = _pub("data", "bad")
+    bad_digest["payload"][1]["digest"] = "0" * 64
+    wrong_kind = _pub("data", "wk", "model")
+    off_ladder = _pub("data", "ol", stage="nowhere")
+    a4 = _pub("data", "a4")
+    a5 = _pub("data", "a5", links=[
+        {"relation": "derived_from", "target": f"{P}/data:champion"},  # set by the AliasMoved
+        {"relation": "derived_from", "target": f"{P}/data@v4"}])
+    self_latest = _pub("own", "o1", links=[{"relation": "derived_from",
+                                            "target": f"{P}/own:latest"}])
+    mixed = [a2, _pub("data", "a1"), a3, _pub("data", "a3"), _pub("future", "f1"), bad_digest,
+             wrong_kind, off_ladder, a2, _alias("data", "champion", "v2"), a4, x, a5,
+             self_latest, _pub("own", "o2")]
+    return [before, mixed, mixed]
+
+
+@pytest.fixture
+async def databases(namespace: Namespace) -> AsyncIterator[tuple[str, str]]:
+    names = [f"{namespace.database}_sb_{uuid.uuid4().hex[:6]}_{i}" for i in (0, 1)]
+    urls = [_with_database(namespace.database_url, n) for n in names]
+    for name, url in zip(names, urls, strict=True):
+        await admin_sql(namespace.database_url, f'CREATE DATABASE "{name}"')
+        upgrade(url)
+    try:
+        yield urls[0], urls[1]
+    finally:
+        for name in names:
+            await admin_sql(namespace.database_url,
+                            f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _record(url: str, codec: AvroCodec[ArtifactEvent], batches: list[list[dict[str, Any]]],
+                  set_based: bool) -> list[BatchResult]:
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+    try:
+        out = []
+        for n, batch in enumerate(batches):
+            raws = [RawRecord(e["artifact"].encode(), codec.encode(e), "t", 0, n * 100 + i)
+                    for i, e in enumerate(batch)]
+            out.append(await record_batch(pool, raws, codec, KINDS, set_based=set_based))
+        return out
+    finally:
+        await pool.close()
+
+
+def _changelog(results: Sequence[BatchResult]) -> list[Any]:
+    """Every record as a consumer sees it, without what differs run to run."""
+    return [[{k: v for k, v in r.items() if k not in ("recorded_at", "hash")}
+             for r in res.recorded] + [(raw.offset, reason, msg) for raw, reason, msg in res.dead]
+            for res in results]
+
+
+REF = "(SELECT a.project || '/' || a.name || '@v' || v.version_number FROM versions v" \
+      " JOIN artifacts a ON a.id = v.artifact_id WHERE v.id = {})"
+TABLES = {
+    "projects": "SELECT name, created_at, created_seq FROM projects ORDER BY name",
+    "artifacts": "SELECT project, name, kind, latest_version, created_at, created_seq"
+                 " FROM artifacts ORDER BY project, name",
+    "versions": f"SELECT {REF.format('x.id')} AS ref, digest, kind, metadata, environment, extra,"
+                " stage, status, validation, created_by, created_at, created_seq, updated_seq"
+                " FROM versions x ORDER BY 1",
+    "files": f"SELECT {REF.format('f.version_id')}, path, size, sha256 FROM files f ORDER BY 1, 2",
+    "aliases": f"SELECT a.name, al.alias, {REF.format('al.version_id')} AS ref, al.updated_seq"
+               " FROM aliases al JOIN artifacts a ON a.id = al.artifact_id ORDER BY 1, 2",
+    "links": f"SELECT {REF.format('l.source_version_id')} AS source, relation, target_ref,"
+             f" target_artifact, target_selector, {REF.format('l.target_version_id')} AS target,"
+             " external, created_seq, rank() OVER (PARTITION BY source_version_id ORDER BY id)"
+             " FROM links l ORDER BY 1, 9",
+    "event_log": f"SELECT seq, event_id, artifact, event_type, outcome, actor, occurred_at, event,"
+                 f" state, {REF.format('e.version_id')}, chain_version, alias_losers"
+                 " FROM event_log e ORDER BY seq",
+    "rejected_events": "SELECT event_id, artifact, reason, message FROM rejected_events"
+                       " ORDER BY event_id",
+}
+
+
+def _audit_verify(database_url: str) -> subprocess.CompletedProcess[str]:
+    """`cairn audit verify`: the chain, and the tables against what it rebuilds."""
+    return subprocess.run([str(Path(sys.executable).parent / "cairn"), "audit", "verify"],
+                          env={**os.environ, "DATABASE_URL": database_url},
+                          capture_output=True, text=True, timeout=120)
+
+
+async def _tables(url: str) -> dict[str, list[dict[str, Any]]]:
+    conn = await asyncpg.connect(url)
+    try:
+        return {t: [dict(r) for r in await conn.fetch(sql)] for t, sql in TABLES.items()}
+    finally:
+        await conn.close()
+
+
+async def test_a_mixed_batch_records_set_based_as_it_does_one_by_one(
+    databases: tuple[str, str], namespace: Namespace, cairn_env: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    codec = AvroCodec[ArtifactEvent](RegistryClient(cairn_env["SCHEMA_REGISTRY_URL"]),
+                                     f"{namespace.topic_prefix}setbased.events", schemas.EVENT)
+    batches = _events()
+    fast_db, slow_db = databases
+    with caplog.at_level(logging.WARNING, logger="cairn.ledger.batch"):
+        fast = await _record(fast_db, codec, batches, set_based=True)
+    assert not [r for r in caplog.records if "one by one" in r.getMessage()]  # no fallback
+    slow = await _record(slow_db, codec, batches, set_based=False)
+
+    mixed = fast[1]
+    by_id = {str(r["event"]["event_id"]): r for r in mixed.recorded}
+    events = batches[1]
+    out = [by_id.get(e["event_id"]) for e in events]
+    numbers = [None if r is None else (r["outcome"], r["state"]["version_number"]) for r in out]
+    assert numbers == [
+        ("applied", 2), ("duplicate", 1), ("applied", 3), ("duplicate", 3), ("applied", 1),
+        None, None, None, ("applied", 2), ("applied", 2), ("applied", 4), ("applied", 1),
+        ("applied", 5), ("applied", 1), ("applied", 2)]
+    assert mixed.repeats == 1  # a2 twice in the batch: its one record, twice
+    assert sorted(reason for _, reason, _ in mixed.dead) == [
+        "digest_mismatch", "kind_mismatch", "unknown_stage"]
+    # `latest` over the run: each new version holds it right after its event, the one it
+    # took it from is named with its state then; a duplicate shows its aliases at its seq.
+    assert out[0]["state"]["aliases"] == ["latest"]
+    assert [s["aliases"] for s in out[0]["alias_losers"]] == [["prod"]]  # v1, before the run
+    assert out[1]["state"]["aliases"] == ["prod"]  # v1 again: it lost latest at out[0]
+    assert [s["version_number"] for s in out[2]["alias_losers"]] == [2]
+    assert out[2]["alias_losers"][0]["aliases"] == []
+    assert out[3]["state"]["aliases"] == ["latest"]  # v3 again, still latest
+    assert [s["version_number"] for s in out[10]["alias_losers"]] == [3]  # across the run split
+    assert out[10]["alias_losers"][0]["aliases"] == []
+    assert [s["aliases"] for s in out[9]["alias_losers"]] == []  # AliasMoved: nobody had it
+    assert out[13]["alias_losers"] == [] and out[14]["alias_losers"][0]["version_number"] == 1
+
+    tables = await _tables(fast_db)
+    links = {(r["source"], r["target_ref"]): r["target"] for r in tables["links"]}
+    assert {k: v for k, v in links.items() if k[0] == f"{P}/data@v3"} == {
+        (f"{P}/data@v3", f"{P}/data:latest"): f"{P}/data@v2",
+        (f"{P}/data@v3", f"{P}/data@v2"): f"{P}/data@v2",
+        (f"{P}/data@v3", f"{P}/data@{_digest(events[0])[:10]}"): f"{P}/data@v2",
+        (f"{P}/data@v3", f"sha256:{_digest(events[0])}"): f"{P}/data@v2",
+        (f"{P}/data@v3", f"{P}/future@v1"): f"{P}/future@v1",
+        (f"{P}/data@v3", f"{P}/future:latest"): f"{P}/future@v1",
+        (f"{P}/data@v3", f"{P}/later@v1"): None,
+        (f"{P}/data@v3", f"{P}/data@v3"): f"{P}/data@v3"}
+    assert links[(f"{P}/model@v1", f"{P}/future@v1")] == f"{P}/future@v1"  # waited a batch
+    assert links[(f"{P}/model@v1", f"sha256:{_digest(events[11])}")] == f"{P}/x@v1"
+    assert links[(f"{P}/model@v1", None)] is None  # external
+    assert links[(f"{P}/data@v5", f"{P}/data:champion")] == f"{P}/data@v2"
+    assert links[(f"{P}/data@v5", f"{P}/data@v4")] == f"{P}/data@v4"
+    assert links[(f"{P}/own@v1", f"{P}/own:latest")] == f"{P}/own@v1"  # waited for itself
+    aliases = {(r["name"], r["alias"]): r["ref"] for r in tables["aliases"]}
+    assert aliases[("data", "latest")] == f"{P}/data@v5"
+    assert aliases[("data", "prod")] == f"{P}/data@v1"
+
+    assert fast[2].repeats == len(mixed.recorded)  # redelivered: the stored records again
+    assert [r["hash"] for r in fast[2].recorded] == [r["hash"] for r in mixed.recorded]
+    assert _changelog(fast) == _changelog(slow)
+    assert tables == await _tables(slow_db)
+    cli = _audit_verify(fast_db)
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+
