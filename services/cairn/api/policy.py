@@ -69,6 +69,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/blobs/missing"): Rule("publish", "none"),
     ("HEAD", "/v1/blobs/{sha256}"): Rule("read", "blob"),
     ("GET", "/v1/blobs/{sha256}"): Rule("read", "blob"),
+    ("POST", "/v1/blobs/uploads"): Rule("publish", "none"),  # direct transfers (S3)
+    ("POST", "/v1/blobs/{sha256}/uploads/{upload_id}"): Rule("publish", "none"),
+    ("GET", "/v1/blobs/{sha256}/url"): Rule("read", "blob"),
     ("POST", "/v1/artifacts"): Rule("publish", "handler"),
     ("POST", "/api/v1/lineage"): Rule("publish", "handler"),  # OpenLineage (Marquez's path)
     ("POST", "/v1/openlineage"): Rule("publish", "handler"),

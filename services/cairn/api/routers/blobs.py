@@ -2,16 +2,25 @@
 
 A blob is stored only if its bytes hash to the name it was uploaded under, so a name is a
 promise about content that every reader can check.
+
+Direct transfers, where the blob store is one clients reach themselves (S3): the api hands
+out presigned URLs, so the bytes go between the client and the store and never through the
+api's HTTP traffic. An upload lands under a staging key and becomes a blob only once
+`POST /v1/blobs/{sha256}/uploads/{id}` checked its size and sha256; so a publish can name
+only checked blobs. Over the local directory these routes answer 501 and clients upload
+through PUT as before.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import timedelta
 
 import structlog
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
 
 from cairn.api import downloads
 from cairn.api.deps import (
@@ -26,7 +35,7 @@ from cairn.api.errors import ApiError, Reason, not_found
 from cairn.api.models import BlobStored, Missing, MissingQuery
 from cairn.api.uploads import blocking_chunks, in_upload_thread
 from cairn.api.usage import count_download
-from cairn.core.adapters.blobstore import BlobCorrupted
+from cairn.core.adapters.blobstore import BlobCorrupted, BlobStore, Presigning
 from cairn.core.adapters.signing import required_master
 from cairn.core.domain import blob_receipts
 from cairn.core.domain.identity import check_sha256, parse_ref
@@ -35,6 +44,24 @@ router = APIRouter(prefix="/v1/blobs", tags=["blobs"])
 log = structlog.get_logger("api")
 # Should a browser render a download anyway: no script, no fetch, a unique origin.
 DOWNLOAD_CSP = "default-src 'none'; sandbox"
+DIRECT_URL_LIFE = timedelta(hours=1)  # how long a presigned upload or download URL works
+
+
+class DirectUpload(BaseModel):
+    sha256: str
+    upload_id: str
+    url: str  # PUT the bytes here, then POST /v1/blobs/{sha256}/uploads/{upload_id}
+
+
+class DirectUploads(BaseModel):
+    uploads: list[DirectUpload]  # one per blob the store lacks, as POST /missing lists them
+    expires_in: int
+
+
+class DirectDownload(BaseModel):
+    url: str
+    size: int
+    expires_in: int
 
 
 @router.put("/{sha256}", status_code=201, response_model=BlobStored,
@@ -76,10 +103,58 @@ async def missing_blobs(query: MissingQuery, _: CurrentActor, principal: Current
                         blobs: BlobsDep, pool: PoolDep) -> Missing:
     """Which of these blobs the store lacks, so a client uploads only those; one that only
     projects hidden from the caller list is lacking, as HEAD says."""
+    return Missing(missing=await _missing(query, principal, blobs, pool))
+
+
+async def _missing(query: MissingQuery, principal: CurrentPrincipal, blobs: BlobStore,
+                   pool: PoolDep) -> list[str]:
     wanted = list(dict.fromkeys(check_sha256(s) for s in query.sha256))
     present = await asyncio.to_thread(lambda: {s for s in wanted if blobs.has(s)})
     present -= await downloads.unseen(pool, principal, present)
-    return Missing(missing=[s for s in wanted if s not in present])
+    return [s for s in wanted if s not in present]
+
+
+def _direct(blobs: BlobStore) -> Presigning:
+    if not isinstance(blobs, Presigning):
+        raise ApiError(501, "direct_transfer_unavailable", "this api keeps blobs in a local "
+                       "directory: upload with PUT /v1/blobs/{sha256}, download with GET")
+    return blobs
+
+
+@router.post("/uploads", response_model=DirectUploads)
+async def direct_uploads(query: MissingQuery, _: CurrentActor, principal: CurrentPrincipal,
+                         blobs: BlobsDep, pool: PoolDep) -> DirectUploads:
+    """A presigned PUT URL for each of these blobs the store lacks (as POST /missing says);
+    after the PUT, POST /v1/blobs/{sha256}/uploads/{upload_id} makes it a blob."""
+    store = _direct(blobs)
+    missing = await _missing(query, principal, blobs, pool)
+    signed = await asyncio.to_thread(
+        lambda: [(s, *store.upload_url(s, DIRECT_URL_LIFE)) for s in missing])
+    return DirectUploads(uploads=[DirectUpload(sha256=s, upload_id=u, url=url)
+                                  for s, u, url in signed],
+                         expires_in=int(DIRECT_URL_LIFE.total_seconds()))
+
+
+@router.post("/{sha256}/uploads/{upload_id}", status_code=201, response_model=BlobStored,
+             responses={201: {"headers": {blob_receipts.HEADER: {
+                 "description": "the upload's receipt, as PUT gives it",
+                 "schema": {"type": "string"}}}}})
+async def complete_direct_upload(sha256: str, upload_id: str, response: Response,
+                                 actor: CurrentActor, blobs: BlobsDep,
+                                 settings: SettingsDep) -> BlobStored:
+    """Check a direct upload (its sha256 and the size limit) and store it as the blob, with
+    the receipt a publish naming it sends; a mismatch stores nothing (400 digest_mismatch).
+    The upload is gone afterwards either way."""
+    check_sha256(sha256)
+    store = _direct(blobs)
+    try:
+        size = await asyncio.to_thread(store.complete_upload, sha256, upload_id,
+                                       settings.max_file_bytes)
+    except FileNotFoundError:
+        raise not_found(f"upload {upload_id} of blob {sha256}") from None
+    response.headers[blob_receipts.HEADER] = blob_receipts.receipt(
+        required_master(settings, "the api"), actor, sha256)
+    return BlobStored(sha256=sha256, size=size)
 
 
 @router.head("/{sha256}")
@@ -99,13 +174,8 @@ async def get_blob(sha256: str, blobs: BlobsDep, request: Request, pool: PoolDep
     """The blob's bytes as an attachment, verified against the digest while streaming.
     Counts as a download of the version `ref` names (`project/name@v3`), or of the one
     version listing the blob, if the caller may read it; that version names the file."""
-    check_sha256(sha256)
-    version = parse_ref(ref) if ref else None
-    if not await asyncio.to_thread(blobs.has, sha256):
-        raise not_found(f"blob {sha256}")
-    found = await downloads.downloaded_version(pool, principal, sha256, version)
-    background.add_task(count_download, usage, request, found)
-    size = await asyncio.to_thread(blobs.size, sha256)
+    found, size = await _counted_download(sha256, blobs, request, pool, principal, usage,
+                                          background, ref)
     return StreamingResponse(
         hold_last(blobs.open(sha256), sha256), media_type="application/octet-stream",
         headers={"Content-Length": str(size), "ETag": f'"{sha256}"',
@@ -113,6 +183,34 @@ async def get_blob(sha256: str, blobs: BlobsDep, request: Request, pool: PoolDep
                  "Content-Disposition": downloads.attachment(found.path if found else None),
                  "Content-Security-Policy": DOWNLOAD_CSP},
     )
+
+
+@router.get("/{sha256}/url", response_model=DirectDownload)
+async def blob_url(sha256: str, blobs: BlobsDep, request: Request, pool: PoolDep,
+                   principal: CurrentPrincipal, usage: UsageDep, background: BackgroundTasks,
+                   ref: str | None = None) -> DirectDownload:
+    """A presigned URL to GET the blob straight from the store, counted as GET counts a
+    download. The client checks the sha256 of what it reads, as it does for GET."""
+    store = _direct(blobs)
+    _, size = await _counted_download(sha256, blobs, request, pool, principal, usage,
+                                      background, ref)
+    url = await asyncio.to_thread(store.download_url, sha256, DIRECT_URL_LIFE)
+    return DirectDownload(url=url, size=size, expires_in=int(DIRECT_URL_LIFE.total_seconds()))
+
+
+async def _counted_download(sha256: str, blobs: BlobStore, request: Request, pool: PoolDep,
+                            principal: CurrentPrincipal, usage: UsageDep,
+                            background: BackgroundTasks, ref: str | None
+                            ) -> tuple[downloads.Downloaded | None, int]:
+    """The version a download of the blob counts for (counted after the answer) and the
+    blob's size; 404 if the store lacks it."""
+    check_sha256(sha256)
+    version = parse_ref(ref) if ref else None
+    if not await asyncio.to_thread(blobs.has, sha256):
+        raise not_found(f"blob {sha256}")
+    found = await downloads.downloaded_version(pool, principal, sha256, version)
+    background.add_task(count_download, usage, request, found)
+    return found, await asyncio.to_thread(blobs.size, sha256)
 
 
 def hold_last(chunks: Iterator[bytes], sha256: str) -> Iterator[bytes]:

@@ -15,8 +15,9 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
+from datetime import timedelta
 from pathlib import Path
-from typing import BinaryIO, Literal, Protocol
+from typing import BinaryIO, Literal, Protocol, runtime_checkable
 
 from cairn.core.domain.identity import InvalidInput, check_sha256
 
@@ -56,6 +57,16 @@ class BlobStore(Protocol):
     def size(self, sha256: str) -> int: ...
     def delete(self, sha256: str) -> None: ...
     def entered_before(self, cutoff: float) -> Iterator[str]: ...
+
+
+@runtime_checkable
+class Presigning(Protocol):
+    """A store clients can reach themselves (S3): the api hands out URLs, the bytes go
+    between the client and the store, and the api checks an upload before it is a blob."""
+
+    def upload_url(self, sha256: str, expires: timedelta) -> tuple[str, str]: ...
+    def complete_upload(self, sha256: str, upload_id: str, max_bytes: int | None) -> int: ...
+    def download_url(self, sha256: str, expires: timedelta) -> str: ...
 
 
 def sha256_file(path: Path) -> tuple[str, int]:

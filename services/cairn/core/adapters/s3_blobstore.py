@@ -23,11 +23,12 @@ blob_store_unreachable, blob_store_denied (credentials), blob_store_no_bucket.
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from itertools import chain
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 import obstore
@@ -218,10 +219,47 @@ class S3BlobStore:
         raw = (bytes(chunk) for chunk in found.stream(min_chunk_size=READ_CHUNK))
         yield from verified_chunks(raw, sha256, self.location)
 
-    def presigned(self, method: Literal["GET", "PUT"], sha256: str, expires: timedelta) -> str:
-        """A URL through which a client GETs or PUTs the blob's key directly."""
+    # ---------------------------------------------------------- direct transfers (Presigning)
+
+    def _staged(self, sha256: str, upload_id: str) -> str:
+        return f"uploads/{check_sha256(sha256)}/{check_upload_id(upload_id)}"
+
+    def upload_url(self, sha256: str, expires: timedelta) -> tuple[str, str]:
+        """(upload id, URL) for one PUT of the blob's bytes straight to the store, to a staging
+        key of its own: nothing there is a blob until complete_upload has checked it."""
+        upload_id = uuid.uuid4().hex
+        staged = self._staged(sha256, upload_id)
+        return upload_id, self._call(lambda: obstore.sign(self.store, "PUT", staged, expires))
+
+    def complete_upload(self, sha256: str, upload_id: str, max_bytes: int | None) -> int:
+        """Hash the staged bytes (read here: s3proxy has no S3 checksums) and copy them to the
+        blob's key if they are the blob; the staged object goes either way. Its size, or
+        InvalidInput (digest_mismatch, blob_too_large), FileNotFoundError for no upload."""
+        staged = self._staged(sha256, upload_id)
+        try:
+            found = self._call(lambda: obstore.get(self.store, staged))
+            metered = Metered((bytes(c) for c in found.stream(min_chunk_size=READ_CHUNK)),
+                              max_bytes)
+            for _ in metered:
+                pass
+            metered.verified(sha256)
+            if not self.has(sha256):
+                self._call(lambda: obstore.copy(self.store, staged, self.key(sha256)))
+            return metered.size
+        finally:
+            self._delete(staged)
+
+    def download_url(self, sha256: str, expires: timedelta) -> str:
+        """A URL through which a client GETs the blob straight from the store."""
         key = self.key(sha256)
-        return self._call(lambda: obstore.sign(self.store, method, key, expires))
+        return self._call(lambda: obstore.sign(self.store, "GET", key, expires))
+
+
+def check_upload_id(upload_id: str) -> str:
+    """An upload id is 32 hex digits (it becomes part of a key); FileNotFoundError if not."""
+    if not re.fullmatch(r"[0-9a-f]{32}", upload_id):
+        raise FileNotFoundError(f"no upload {upload_id!r}")
+    return upload_id
 
 
 def _first_part(stream: Iterator[bytes]) -> tuple[bytes, bool]:

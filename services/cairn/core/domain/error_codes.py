@@ -168,6 +168,8 @@ CODES: Mapping[str, ErrorCode] = MappingProxyType({
     # 500, 501, 503
     "internal": _api(500, "a bug; the api log has the details"),
     "graphviz_failed": _api(501, "Graphviz could not draw this format: ask for .svg or .dot"),
+    "direct_transfer_unavailable": _api(501, "the api's blob store is a local directory: "
+                                             "upload with PUT /v1/blobs/{sha256}"),
     "not_ready": _api(503, "a dependency of the api is not ready (GET /readyz)"),
     "unavailable": _api(503, "PostgreSQL or Kafka did not answer; retry the same request"),
     "search_unavailable": _api(503, "the search engine did not answer; retry (also cairn "
