@@ -16,6 +16,8 @@ from cairn.core.domain.identity import InvalidInput
 from cairn.core.domain.openlineage_schema import check_event
 from cairn.core.domain.principals import check_project
 
+from tests.openlineage_facets import facet_events
+
 EXAMPLES = Path(__file__).parent / "openlineage_examples"
 PRODUCER = "https://github.com/OpenLineage/OpenLineage/tree/1.30.0/client/python"
 RUN_ID = "0193a1f2-7c4e-7d1a-9b6e-2f0c8e4d5a10"
@@ -200,3 +202,14 @@ def test_example_events_do_not_change_in_mapping() -> None:
     full = json.loads((EXAMPLES / "example_full_event.json").read_text())
     out = ol.mapped(check_event(copy.deepcopy(full)), ROUTING)
     assert len(out.versions) == len(full["outputs"])
+
+
+@pytest.mark.parametrize("label, event", list(facet_events()), ids=lambda v: str(v)[:60])
+def test_every_facet_the_spec_defines_is_accepted_and_kept(label: str, event: dict[str, Any]
+                                                           ) -> None:
+    out = ol.mapped(check_event(event), ROUTING)
+    kept = json.loads(out.versions[0].body["extra"])["openlineage"]
+    given = {**event["outputs"][0]["facets"], **event["outputs"][0]["outputFacets"]}
+    assert set(kept["facets"]) == set(given)
+    assert kept["run"]["facets"] == event["run"]["facets"]
+    assert kept["job"]["facets"] == event["job"]["facets"]

@@ -57,8 +57,8 @@ def _schemas() -> tuple[Registry[Any], dict[str, list[dict[str, Any]]]]:
         # each facet name the file defines, as an optional property (a file's root may
         # require its facet, as BaseSubsetDatasetFacet's does: facets are never required)
         named = {"type": "object", "properties": {
-            name: {"$ref": facet["$id"] + ref["$ref"]} if ref.get("$ref", "").startswith("#")
-            else ref for name, ref in facet.get("properties", {}).items()}}
+            name: {"$ref": f"{facet['$id']}#/properties/{name}"}
+            for name in facet.get("properties", {})}}
         for base in (DATASET_FACETS, INPUT_FACETS, OUTPUT_FACETS, RUN_FACETS, JOB_FACETS):
             if f'OpenLineage.json#/$defs/{base}"' in text:
                 by_base.setdefault(base, []).append(named)
