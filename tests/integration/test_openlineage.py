@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -23,6 +27,7 @@ from tests.ledger_helpers import read_topic, wait_recorded
 from tests.openlineage_facets import facet_events
 from tests.processes import Service
 
+CAIRN = str(Path(sys.executable).parent / "cairn")
 PRODUCER = "https://github.com/OpenLineage/OpenLineage/tree/1.30.0/client/python"
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 
@@ -271,3 +276,94 @@ def test_every_facet_the_spec_defines_is_accepted(writer: httpx.Client,
     refused = {label: r for (label, _), r in zip(labelled, results, strict=True)
                if r["status"] != 202}
     assert not refused, refused
+
+
+def client_pipeline(ns: str, tag: str) -> list[Any]:
+    """A small pipeline as the official client builds it: `ingest` makes raw and tmp,
+    `transform` reads raw into clean (START, then COMPLETE with schema, column lineage and
+    statistics), a second `transform` run FAILs, and `ingest` DROPs tmp."""
+    from openlineage.client.event_v2 import InputDataset as In
+    from openlineage.client.event_v2 import Job, OutputDataset, Run, RunEvent, RunState
+    from openlineage.client.facet_v2 import column_lineage_dataset as cl
+    from openlineage.client.facet_v2 import lifecycle_state_change_dataset as lc
+    from openlineage.client.facet_v2 import output_statistics_output_dataset as stats
+    from openlineage.client.facet_v2 import schema_dataset as schema
+    from openlineage.client.facet_v2 import source_code_location_job as code
+
+    def event(state: RunState, job: str, run_id: str, inputs: list[str],
+              outputs: list[OutputDataset]) -> RunEvent:
+        return RunEvent(
+            eventType=state, eventTime="2026-12-03T09:00:00.000Z", run=Run(runId=run_id),
+            job=Job(namespace="client-airflow", name=f"{tag}.{job}", facets={
+                "sourceCodeLocation": code.SourceCodeLocationJobFacet(
+                    type="git", url="https://github.com/acme/dags", path=f"dags/{job}.py",
+                    version="9c0ffee")}),
+            inputs=[In(namespace=ns, name=f"{tag}.{i}") for i in inputs], outputs=outputs)
+
+    def out(name: str, **facets: Any) -> OutputDataset:
+        return OutputDataset(namespace=ns, name=f"{tag}.{name}", facets=facets,
+                             outputFacets={"outputStatistics":
+                                           stats.OutputStatisticsOutputDatasetFacet(
+                                               rowCount=10, size=640)})
+
+    clean = out("clean", schema=schema.SchemaDatasetFacet(fields=[
+        schema.SchemaDatasetFacetFields(name="id", type="BIGINT"),
+        schema.SchemaDatasetFacetFields(name="total", type="DECIMAL")]),
+        columnLineage=cl.ColumnLineageDatasetFacet(fields={"total": cl.Fields(inputFields=[
+            cl.InputField(namespace=ns, name=f"{tag}.raw", field="amount")])}))
+    ingest, transform, failed, drop = (str(uuid.uuid4()) for _ in range(4))
+    return [
+        event(RunState.COMPLETE, "ingest", ingest, [], [out("raw"), out("tmp")]),
+        event(RunState.START, "transform", transform, ["raw"], []),
+        event(RunState.COMPLETE, "transform", transform, ["raw"], [clean]),
+        event(RunState.FAIL, "transform", failed, ["raw"], [out("broken")]),
+        event(RunState.COMPLETE, "ingest", drop, [], [out("tmp", lifecycleStateChange=(
+            lc.LifecycleStateChangeDatasetFacet(lifecycleStateChange=lc.LifecycleStateChange.DROP)
+        ))]),
+    ]
+
+
+@pytest.mark.parametrize("transport", ["http", "kafka"])
+def test_the_official_client_pipeline_lands_with_its_lineage(
+        transport: str, api: Service, api_token: str, openlineage_in: Service,
+        writer: httpx.Client, place: tuple[str, str], cairn_env: dict[str, str],
+        namespace: Namespace) -> None:
+    from openlineage.client import OpenLineageClient
+    from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, HttpTransport
+    from openlineage.client.transport.kafka import KafkaConfig, KafkaTransport
+
+    project, ns = place
+    tag = f"{transport}{uuid.uuid4().hex[:6]}"
+    if transport == "http":
+        client = OpenLineageClient(transport=HttpTransport(HttpConfig(
+            url=api.url, timeout=60, auth=ApiKeyTokenProvider({"apiKey": api_token}))))
+    else:
+        client = OpenLineageClient(transport=KafkaTransport(KafkaConfig(
+            config={"bootstrap.servers": cairn_env["KAFKA_BOOTSTRAP_SERVERS"]},
+            topic=f"{namespace.topic_prefix}openlineage")))
+    for event in client_pipeline(ns, tag):
+        client.emit(event)
+
+    def ref(dataset: str) -> str:
+        return f"{project}/{name(ns, f'{tag}.{dataset}')}"
+
+    deadline = time.monotonic() + 120
+    while writer.get(f"/v1/artifacts/{ref('tmp')}").json().get("versions", [{}])[-1].get(
+            "status") != "archived" or writer.get(f"/v1/artifacts/{ref('clean')}"
+                                                  ).status_code != 200:
+        assert time.monotonic() < deadline, "the pipeline never landed"
+        time.sleep(0.5)
+
+    clean = writer.get(f"/v1/artifacts/{ref('clean')}/versions/v1").json()
+    facets = clean["extra"]["openlineage"]["facets"]
+    assert [f["name"] for f in facets["schema"]["fields"]] == ["id", "total"]
+    assert facets["columnLineage"]["fields"]["total"]["inputFields"][0]["field"] == "amount"
+    assert clean["metadata"]["metrics"] == {"rowCount": 10.0, "bytes": 640.0}
+    assert writer.get(f"/v1/artifacts/{ref('broken')}").status_code == 404
+
+    env = {**os.environ, **cairn_env, "CAIRN_API_URL": api.url, "CAIRN_TOKEN": api_token}
+    for start, direction, far in (("clean", "up", "raw"), ("raw", "down", "clean")):
+        shown = subprocess.run([CAIRN, "lineage", f"{ref(start)}@v1", "--direction", direction,
+                                "--json"], env=env, capture_output=True, text=True, timeout=60)
+        assert shown.returncode == 0, shown.stderr
+        assert f"{ref(far)}@v1" in {n["id"] for n in json.loads(shown.stdout)["nodes"]}
