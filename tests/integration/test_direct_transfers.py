@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cairn.sdk import transfer
 
 from tests.blob_worlds import BlobWorld, blob_world_fixture  # noqa: F401
 from tests.conftest import API_TOKEN
@@ -71,3 +72,22 @@ def test_an_upload_that_is_not_the_blob_is_refused_and_gone(
     assert again.status_code == 404  # the staged bytes are gone
     odd = client.post(f"/v1/blobs/{sha(claimed)}/uploads/..%2F..%2Fsha256")
     assert odd.status_code == 404
+
+
+def test_the_sdk_moves_bytes_straight_to_and_from_the_store(
+        blob_world: BlobWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over S3 the SDK's uploads and downloads through the api are never called; over the
+    local directory they are (the api says 501 and the SDK goes through it as before)."""
+    through_api: list[str] = []
+    for name in ("_upload", "_download"):
+        real = getattr(transfer, name)
+        monkeypatch.setattr(transfer, name, lambda *a, _real=real, _name=name, **k: (
+            through_api.append(_name), _real(*a, **k))[1])
+    data = os.urandom(9 * 1024 * 1024 + 7)  # over one multipart part on the api's side
+    (tmp_path / "w.bin").write_bytes(data)
+    p = f"sdk-direct-{uuid.uuid4().hex[:8]}"
+    published = blob_world.sdk.publish("model", p, "m", [str(tmp_path / "w.bin")],
+                                       root=tmp_path)
+    [pulled] = blob_world.sdk.pull(published.ref, tmp_path / "out")
+    assert pulled.read_bytes() == data
+    assert through_api == ([] if blob_world.kind == "s3" else ["_upload", "_download"])

@@ -54,6 +54,8 @@ class FakeApi:
         if path == "/v1/blobs/missing":
             wanted = json.loads(request.content)["sha256"]
             return httpx.Response(200, json={"missing": [s for s in wanted if s not in self.blobs]})
+        if path == "/v1/blobs/uploads" or path.endswith("/url"):  # a local store's api
+            return _error(501, "direct_transfer_unavailable", "blobs are in a directory")
         if m := re.fullmatch(r"/v1/blobs/([0-9a-f]{64})", path):
             return self._blob(method, m.group(1), request)
         if path == "/v1/artifacts" and method == "POST":

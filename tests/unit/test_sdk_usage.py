@@ -36,7 +36,7 @@ def test_a_pull_is_reported_once_with_its_time(published: tuple[FakeApi, str],
     with Client("http://api.test", TOKEN, Settings(), http=fake.client(), progress=False) as c:
         c.pull(ref, tmp_path / "out")
     reads = [r for r in fake.requests if r.method == "GET"]
-    assert len(reads) == 3  # resolve + two blobs
+    assert len(reads) == 4  # resolve, a presigned URL asked once (501: a local store), two blobs
     assert all(r.headers.get(REPORTED_HEADER) == REPORTED for r in reads)
     assert all(r.url.params.get("ref") == ref for r in reads if "/blobs/" in r.url.path)
     [report] = [r for r in fake.requests if r.url.path == "/v1/usage"]

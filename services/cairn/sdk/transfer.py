@@ -3,6 +3,9 @@
 Uploads stream from disk (the api verifies the sha256 while storing); downloads stream into
 a temporary file beside the target, hashing as they go, and are renamed into place only when
 size and sha256 match, so a failed pull never leaves a half-written file under a real name.
+When the api's blob store is S3, both go straight to the store through presigned URLs (the
+block "direct transfers" below); over a local store the api answers 501 and they go through
+the api as before.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from cairn.core.adapters.blobstore import CHUNK, read_chunks
 from cairn.core.domain.blob_receipts import HEADER as RECEIPT_HEADER
@@ -28,6 +33,9 @@ def upload_missing(http: Http, files: Sequence[LocalFile], show: bool | None,
                    workers: int = 1) -> dict[str, str]:
     """PUT every blob the api does not have yet (or not for us: one only versions we may
     not read list); returns each upload's receipt by sha256, which the publish sends."""
+    direct = _direct_uploads(http, files)
+    if direct is not None:
+        return _upload_direct(http, files, direct, show)
     return upload(http, [f for f in files if f.sha256 in missing(http, files)], show, workers)
 
 
@@ -108,14 +116,19 @@ def restore(http: Http, files: Sequence[Mapping[str, Any]], dest: Path, show: bo
     several), so the download is counted for that version."""
     dest.mkdir(parents=True, exist_ok=True)
     paths = targets(files, dest)
+    direct = True  # until the api says its store is a local directory
     with bytes_progress("downloading", sum(int(f["size"]) for f in files), show) as advance:
         for f, target in zip(files, paths, strict=True):
             target.parent.mkdir(parents=True, exist_ok=True)
             if _identical(target, f):
                 advance(int(f["size"]))
                 continue
-            _download(http, f["sha256"], int(f["size"]), target, advance,
-                      {"ref": ref} if ref else None, headers)
+            params = {"ref": ref} if ref else None
+            if direct:
+                direct = _download_direct(http, f["sha256"], int(f["size"]), target, advance,
+                                          params, headers)
+            if not direct:
+                _download(http, f["sha256"], int(f["size"]), target, advance, params, headers)
     return paths
 
 
@@ -127,12 +140,17 @@ def _identical(target: Path, f: Mapping[str, Any]) -> bool:
 
 def _download(http: Http, sha256: str, size: int, target: Path, advance: Advance,
               params: dict[str, str] | None, headers: dict[str, str] | None) -> None:
+    with http.stream("GET", f"/v1/blobs/{sha256}", params=params, headers=headers) as reply:
+        _write_verified(reply, sha256, size, target, advance)
+
+
+def _write_verified(reply: httpx.Response, sha256: str, size: int, target: Path,
+                    advance: Advance) -> None:
     # a fresh name opened with "xb" gets the user's umask, unlike mkstemp's 0600
     tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:12]}.part"
     try:
         digest, written = hashlib.sha256(), 0
-        with tmp.open("xb") as out, http.stream("GET", f"/v1/blobs/{sha256}",
-                                                 params=params, headers=headers) as reply:
+        with tmp.open("xb") as out:
             for chunk in reply.iter_bytes(CHUNK):
                 digest.update(chunk)
                 out.write(chunk)
@@ -147,3 +165,89 @@ def _download(http: Http, sha256: str, size: int, target: Path, advance: Advance
         os.replace(tmp, target)  # atomic: the real name only ever holds verified bytes
     finally:
         tmp.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------- direct transfers (issue 15)
+# Over an S3 blob store the api hands out presigned URLs: bytes go between this process and
+# the store, never in a request to the api; the api checks each upload (sha256, size) before
+# it is a blob (POST /v1/blobs/{sha256}/uploads/{id}). The store gets no Cairn token.
+
+_STORE = httpx.Timeout(300.0, connect=10.0)
+
+
+# What an api without direct transfers answers: a local store (501), or an older api.
+_NOT_DIRECT = {"direct_transfer_unavailable", "not_found", "method_not_allowed"}
+
+
+def _direct(exc: CairnError) -> bool:
+    """Whether a failed request for a presigned URL is a real failure, not "go via the api"
+    (a missing blob then answers 404 on the api's own download)."""
+    return exc.reason not in _NOT_DIRECT
+
+
+def _direct_uploads(http: Http, files: Sequence[LocalFile]) -> list[dict[str, str]] | None:
+    """A presigned URL for each blob the api lacks (for us), or None over a local store."""
+    shas = sorted({f.sha256 for f in files})
+    try:
+        uploads: list[dict[str, str]] = http.json(
+            "POST", "/v1/blobs/uploads", json={"sha256": shas})["uploads"]
+    except CairnError as exc:
+        if _direct(exc):
+            raise
+        return None
+    return uploads
+
+
+def _upload_direct(http: Http, files: Sequence[LocalFile], uploads: list[dict[str, str]],
+                   show: bool | None) -> dict[str, str]:
+    by_sha = {f.sha256: f for f in files}
+    todo = [(by_sha[u["sha256"]], u) for u in uploads]
+    receipts: dict[str, str] = {}
+    with bytes_progress("uploading", sum(f.size for f, _ in todo), show) as advance, \
+            httpx.Client(timeout=_STORE) as store:
+        for f, u in todo:
+            def body(f: LocalFile = f) -> Iterator[bytes]:
+                with f.source.open("rb") as fh:
+                    for chunk in read_chunks(fh):
+                        advance(len(chunk))
+                        yield chunk
+
+            try:
+                put = store.put(u["url"], content=body(),
+                                headers={"Content-Length": str(f.size)})
+            except httpx.TransportError as exc:
+                raise CairnError("store_unreachable", f"the blob store did not take "
+                                 f"{f.source}: {exc}") from exc
+            if not put.is_success:
+                raise CairnError("store_refused", f"the blob store refused {f.source}: "
+                                 f"{put.status_code} {put.text[:200]}", put.status_code)
+            try:
+                done = http.request("POST", f"/v1/blobs/{f.sha256}/uploads/{u['upload_id']}")
+            except CairnError as exc:
+                if exc.reason == "digest_mismatch":
+                    raise CairnError("file_changed", f"{f.source} changed after it was "
+                                     "hashed; publish again once nothing is writing to it",
+                                     exc.status) from exc
+                raise
+            if receipt := done.headers.get(RECEIPT_HEADER):
+                receipts[f.sha256] = receipt
+    return receipts
+
+
+def _download_direct(http: Http, sha256: str, size: int, target: Path, advance: Advance,
+                     params: dict[str, str] | None, headers: dict[str, str] | None) -> bool:
+    """Download from a presigned URL, verified as a download from the api is; False (nothing
+    done) when the api's store is a local directory."""
+    try:
+        url = http.json("GET", f"/v1/blobs/{sha256}/url", params=params, headers=headers)["url"]
+    except CairnError as exc:
+        if _direct(exc):
+            raise
+        return False
+    with httpx.Client(timeout=_STORE) as store, store.stream("GET", url) as reply:
+        if not reply.is_success:
+            reply.read()
+            raise CairnError("store_refused", f"the blob store refused the download of "
+                             f"{sha256}: {reply.status_code}", reply.status_code)
+        _write_verified(reply, sha256, size, target, advance)
+    return True

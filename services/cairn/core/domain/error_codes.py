@@ -225,6 +225,8 @@ CODES: Mapping[str, ErrorCode] = MappingProxyType({
     "symlink_loop": _client("a symlink leads back into a directory already walked"),
     "file_changed": _client("a file changed between hashing and upload"),
     "corrupt_download": _client("downloaded bytes do not match the manifest"),
+    "store_unreachable": _client("a presigned blob store URL did not answer (direct transfer)"),
+    "store_refused": _client("the blob store refused a presigned upload or download"),
     "path_escape": _client("a pulled file would land outside the destination"),
     "unreadable_policy": _client("a retention policy file cannot be read"),
     "invalid_option": _client("a CLI option is malformed"),
