@@ -6,6 +6,10 @@ shows what arrived."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -42,6 +46,12 @@ def allowing(cairn_env: dict[str, str], ledger: Service, receiver: Service,
     finally:
         api.stop()
         notifier.stop()
+
+
+def cli(api: Service, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CAIRN_API_URL": api.url, "CAIRN_TOKEN": API_TOKEN, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "cairn.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=60)
 
 
 async def post(api: Service, path: str, body: dict[str, Any]) -> httpx.Response:
@@ -90,6 +100,33 @@ async def test_only_the_named_receiver_is_allowed_and_it_shows_a_signed_delivery
         page = await http.get(receiver.url + "/")
     assert page.status_code == 200 and f"{project}/resnet@v1" in page.text
     assert "Published" in page.text
+
+    # `cairn subscriptions test`: the newest matching change, signed, sent now
+    tested = cli(allowing, "subscriptions", "test", sub["id"])
+    assert tested.returncode == 0, tested.stderr
+    assert "204" in tested.stdout and "Published" in tested.stdout
+    sample = (await received(receiver, 2))[0]
+    assert sample["headers"]["x-cairn-test"] == "true" and sample["signature"] == "valid"
+    assert sample["headers"]["x-cairn-delivery"].startswith("test-")
+    assert sample["body"]["ref"] == got["body"]["ref"]  # what the notifier sent, as it sent it
+
+
+async def test_a_test_delivery_to_a_failing_receiver_exits_1_and_says_why(
+        allowing: Service, receiver: Service, namespace: Namespace) -> None:
+    created = await post(allowing, "/v1/subscriptions",
+                         {"team": "ops", "url": f"{receiver.url}/status/503",
+                          "filter": {"projects": [f"none{time.time_ns()}"]}})
+    assert created.status_code == 202, created.text
+    sub = created.json()
+    await wait_recorded(namespace.database_url, [sub["event_id"]])
+    tested = cli(allowing, "subscriptions", "test", sub["id"], "--json")
+    assert tested.returncode == 1, tested.stdout + tested.stderr
+    answer = json.loads(tested.stdout)
+    assert answer["status_code"] == 503 and answer["error"] == "answered HTTP 503"
+    assert answer["event_type"] == "Test"  # nothing matches its filter: a plain test body
+    assert answer["body"]["subscription"] == sub["id"]
+    unknown = cli(allowing, "subscriptions", "test", "0190f0f0-0000-7000-8000-000000000000")
+    assert unknown.returncode == 1 and "not_found" in unknown.stderr
 
 
 def test_the_receiver_flags_a_forged_signature_and_answers_asked_statuses(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
+from cairn.core.domain import webhook_payloads as payloads
 from cairn.core.domain import webhook_signing as signing
-from cairn.notifier import jobs, payloads
+from cairn.notifier import jobs
 
 from tests.unit.notifier_records import record, subscription
 

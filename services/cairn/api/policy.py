@@ -123,6 +123,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", SUB + "/secret"): Rule("read", "subscription"),
     ("GET", SUB + "/deliveries"): Rule("read", "subscription"),
     ("DELETE", SUB): Rule("maintain", "subscription"),
+    ("POST", SUB + "/test"): Rule("maintain", "subscription"),
     # retention (archiver): reading and previewing is reading; changing is maintaining
     ("GET", RETENTION): Rule("read"),
     ("GET", RETENTION + "/plan"): Rule("read"),

@@ -128,6 +128,25 @@ def rm(
           f"subscription {sub_id} removed", wait=not no_wait)
 
 
+@subs.command("test")
+@handled
+def test(sub_id: SubId, as_json: JsonOut = False) -> None:
+    """Send one signed sample delivery now and show how the receiver answered (exit 1 if it
+    did not answer 2xx). The sample is the newest change the filter matches."""
+    with client() as c:
+        got = c.test_subscription(sub_id)
+    if as_json:
+        render.as_json(got)
+    else:
+        render.fields({"target": got["target"], "event": got["event_type"],
+                       "delivery": got["delivery"], "answer": got["status_code"],
+                       "took": f"{got['duration_ms']:.0f} ms", "error": got["error"]})
+    if not got["delivered"]:
+        raise typer.Exit(1)
+    if not as_json:
+        render.ok(f"the receiver at {got['target']} took the sample delivery")
+
+
 @subs.command("deliveries")
 @handled
 def deliveries(

@@ -30,9 +30,8 @@ from tenacity import (
 )
 from uuid6 import uuid7
 
-from cairn.core.adapters.pinning import pinned
 from cairn.core.adapters.targets import Checked, Refused, origin
-from cairn.core.domain import webhook_signing as signing
+from cairn.core.adapters.webhook_post import post_signed
 from cairn.core.domain.event_types import DeliveryAttempt
 from cairn.core.domain.events import now_ms, source
 from cairn.notifier.jobs import Job
@@ -137,13 +136,10 @@ async def _post(http: httpx.AsyncClient, job: Job, policy: Policy,
         raise failed(Failed, None, f"resolving timed out after {policy.timeout:g}s") from None
     except OSError as exc:
         raise failed(Failed, None, f"unresolvable target ({exc})") from None
-    headers = signing.signed_headers(job.secret, job.delivery_id, job.event_type, job.body,
-                                     int(time.time()))
     try:
-        async with asyncio.timeout(policy.timeout):
-            with pinned(target):
-                reply = await http.post(job.subscription.url, content=job.body, headers=headers,
-                                        timeout=policy.timeout, follow_redirects=False)
+        reply = await post_signed(http, target, secret=job.secret, delivery=job.delivery_id,
+                                  event_type=job.event_type, body=job.body,
+                                  seconds=policy.timeout)
     except (httpx.TimeoutException, TimeoutError):
         raise failed(Failed, None, f"timed out after {policy.timeout:g}s") from None
     except httpx.HTTPError as exc:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from cairn.core.domain import webhook_payloads as payloads
 from cairn.core.domain import webhook_signing as signing
 from cairn.core.domain.event_types import RecordedEvent
-from cairn.notifier import payloads
 from cairn.notifier.store import Subscription
 
 

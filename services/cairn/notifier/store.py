@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 
 from cairn.core.domain.subscriptions import matches
-from cairn.notifier.payloads import Facts
+from cairn.core.domain.webhook_payloads import Facts
 from cairn.readmodel.deliveries import delivery_progress
 from cairn.readmodel.subscriptions import active_subscriptions, subscriptions_marker
 

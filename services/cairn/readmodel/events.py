@@ -3,16 +3,19 @@ changed) or rejected (`rejected_events`), and what it was about."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from cairn.core.domain.config_items import CHECKS
+from cairn.core.domain.event_types import RecordedEvent
 from cairn.readmodel.versions import Db
 
 RECORDED_SQL = """
 SELECT e.seq, e.outcome, e.event_type, e.artifact, v.version_number, v.digest
 FROM event_log e LEFT JOIN versions v ON v.id = e.version_id WHERE e.event_id = $1
 """
+RECENT_SQL = "SELECT * FROM event_log WHERE version_id IS NOT NULL ORDER BY seq DESC LIMIT $1"
 REJECTED_SQL = "SELECT reason, message FROM rejected_events WHERE event_id = $1"
 SUBJECT_SQL = """
 SELECT artifact, event_type IN ('ConfigChanged', 'AccessDenied') AS config
@@ -65,3 +68,23 @@ async def event_subject(db: Db, event_id: str) -> EventSubject | None:
     row = await db.fetchrow(SUBJECT_SQL, event_id, sorted(CHECKS))
     return None if row is None else EventSubject(artifact=row["artifact"],
                                                  config=bool(row["config"]))
+
+
+def changelog_record(row: Any) -> RecordedEvent:
+    """An event_log row as the changelog record the ledger published for it."""
+    event = json.loads(row["event"])
+    event["payload"] = tuple(event["payload"])
+    return {
+        "seq": row["seq"],
+        "recorded_at": int(row["recorded_at"].timestamp() * 1000),
+        "hash": row["hash"],
+        "outcome": row["outcome"],
+        "event": event,
+        "state": json.loads(row["state"]),
+        "alias_losers": json.loads(row["alias_losers"]),
+    }
+
+
+async def recent_changelog(db: Db, limit: int) -> list[RecordedEvent]:
+    """The newest `limit` changelog records about versions, newest first."""
+    return [changelog_record(r) for r in await db.fetch(RECENT_SQL, limit)]

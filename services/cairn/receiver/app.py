@@ -24,7 +24,7 @@ from cairn.core.domain import webhook_signing as signing
 
 KEEP = 200
 MAX_BODY = 1_000_000  # bytes; a larger body is refused with 413 and not kept
-SHOWN_HEADERS = ("content-type", "user-agent", "x-cairn-event", "x-cairn-delivery",
+SHOWN_HEADERS = ("content-type", "user-agent", "x-cairn-event", "x-cairn-delivery", "x-cairn-test",
                  "x-cairn-timestamp", "x-cairn-signature")
 
 

@@ -3,6 +3,7 @@
     made = client.add_subscription("ml-platform", "https://hooks.example.org/cairn",
                                    projects=["vision"], event_types=["StageChanged"])
     made["secret"]                                # verify deliveries with it
+    client.test_subscription(made["id"])           # one signed sample delivery, now
     client.deliveries(made["id"], state="dead")
 
 Every call needs a token, reads too (subscriptions say where a team's notifications go), so
@@ -58,6 +59,13 @@ class SubscriptionCalls(ApiCalls):
                             ) -> dict[str, Any]:
         """Stop deliveries; the delivery log stays readable."""
         return self._write("DELETE", f"{PATH}/{segment(sub_id)}", None, wait, timeout)
+
+    def test_subscription(self, sub_id: str) -> dict[str, Any]:
+        """Send one signed sample delivery now (the newest change the filter matches, as the
+        notifier would send it): {"delivered", "status_code", "error", "duration_ms",
+        "target", "event_type", "body", ...}."""
+        self.http.require_token()
+        return dict(self.http.request("POST", f"{PATH}/{segment(sub_id)}/test").json())
 
     def deliveries(self, sub_id: str, *, state: State | None = None, limit: int = 50,
                    cursor: str | None = None) -> dict[str, Any]:

@@ -11,9 +11,12 @@ Reading subscriptions needs a token too: they say where a team's notifications g
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+import httpx
 import structlog
 from fastapi import APIRouter, Query
 from pydantic import Field
@@ -23,12 +26,16 @@ from cairn.api import subscriptions as reads
 from cairn.api.deps import CurrentActor, EmitterDep, PoolDep, SettingsDep
 from cairn.api.errors import ApiError, Reason, not_found
 from cairn.api.models import Body
+from cairn.core.adapters.pinning import pinned_client
 from cairn.core.adapters.settings import Settings
-from cairn.core.adapters.targets import Refused, check_address
+from cairn.core.adapters.targets import Checked, Refused, check_address, origin
+from cairn.core.adapters.webhook_post import post_signed
+from cairn.core.domain import webhook_payloads
 from cairn.core.domain import webhook_signing as signing
 from cairn.core.domain.events import new_config_event
 from cairn.core.domain.identity import InvalidInput
 from cairn.core.domain.subscriptions import check_subscription
+from cairn.readmodel.events import recent_changelog
 
 router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"])
 log = structlog.get_logger("api")
@@ -48,10 +55,10 @@ class SubscriptionIn(Body):
     active: bool = True
 
 
-async def check_target(url: str, settings: Settings) -> None:
+async def check_target(url: str, settings: Settings) -> Checked:
     """Refuse a target that resolves to a non-public address, unless allowed."""
     try:
-        await asyncio.wait_for(check_address(url, settings.allow_private_webhooks,
+        return await asyncio.wait_for(check_address(url, settings.allow_private_webhooks,
                                              setting="CAIRN_ALLOW_PRIVATE_WEBHOOKS",
                                              allowed=settings.webhook_allowed),
                                RESOLVE_TIMEOUT_S)
@@ -119,6 +126,46 @@ async def remove_subscription(sub_id: str, actor: CurrentActor, pool: PoolDep,
     event = new_config_event(KIND, sub_id, None, actor=actor, tool="api")
     await emitter.emit_config_async(event)
     return {"id": sub_id, "event_id": event["event_id"]}
+
+
+TEST_SCAN = 500  # the newest changelog records searched for one the filter matches
+
+
+@router.post("/{sub_id}/test")
+async def test_subscription(sub_id: str, actor: CurrentActor, pool: PoolDep,
+                            settings: SettingsDep) -> dict[str, Any]:
+    """Send one signed sample delivery now and answer how the receiver took it. The sample
+    is the newest recorded change the filter matches, exactly as the notifier would send it
+    (a short `Test` body when none does), signed with the subscription's secret, with
+    `X-Cairn-Test: true` and a `test-` delivery id; it is not in the delivery log."""
+    row = await reads.find(pool, sub_id)
+    if row["removed"]:
+        raise not_found(f"subscription {sub_id}")
+    sub = row["body"]
+    event_type, body = webhook_payloads.sample(
+        await recent_changelog(pool, TEST_SCAN), sub_id, sub["team"],
+        sub.get("format", "json"), sub.get("filter") or {})
+    target = await check_target(sub["url"], settings)
+    delivery = f"test-{uuid7().hex}"
+    started = time.perf_counter()
+    answer: dict[str, Any] = {"id": sub_id, "target": origin(sub["url"]), "delivery": delivery,
+                              "event_type": event_type, "body": json.loads(body)}
+    try:
+        async with pinned_client() as http:
+            reply = await post_signed(http, target, secret=secret(settings, sub_id),
+                                      delivery=delivery, event_type=event_type, body=body,
+                                      seconds=settings.webhook_timeout,
+                                      extra_headers={"X-Cairn-Test": "true"})
+    except (httpx.HTTPError, TimeoutError) as exc:
+        answer.update(delivered=False, status_code=None,
+                      error=f"unreachable ({type(exc).__name__}: {exc})"[:500])
+    else:
+        answer.update(delivered=200 <= reply.status_code < 300, status_code=reply.status_code,
+                      error=None if reply.is_success else f"answered HTTP {reply.status_code}")
+    answer["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    log.info("subscription tested", id=sub_id, actor=actor, delivered=answer["delivered"],
+             status_code=answer["status_code"])
+    return answer
 
 
 @router.get("/{sub_id}/deliveries")

@@ -3,7 +3,8 @@ body POSTed to its webhook — Cairn's JSON, or a Slack-compatible {"text", "blo
 
 Pure functions of the record (a decoded RecordedEvent, typed as generated from its schema)
 and the subscription, so the notifier sends byte-identical bodies when it retries or
-redelivers after a restart.
+redelivers after a restart, and `cairn subscriptions test` (the api) sends a sample that
+looks exactly like what the notifier would send.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +28,7 @@ from cairn.core.domain.event_types import (
     VerdictSet,
 )
 from cairn.core.domain.events import payload_as, payload_of
+from cairn.core.domain.subscriptions import matches
 
 # The version facts a subscriber gets with every change (not the manifest or environment:
 # a webhook says what happened; the api has the rest).
@@ -158,3 +161,24 @@ def render(record: RecordedEvent, subscription: str, team: str, fmt: str) -> byt
     """The exact bytes POSTed (and signed)."""
     body = (slack_body if fmt == "slack" else json_body)(record, subscription, team)
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+def would_match(record: RecordedEvent, flt: Mapping[str, list[str]]) -> bool:
+    """Whether a subscription with this filter hears about the record (applied ones only)."""
+    f = facts(record)
+    return record["outcome"] == "applied" and matches(
+        flt, project=f.project, kind=f.kind, stage=f.stage, tags=f.tags, event_type=f.event_type)
+
+
+def sample(records: Iterable[RecordedEvent], subscription: str, team: str, fmt: str,
+           flt: Mapping[str, list[str]]) -> tuple[str, bytes]:
+    """(event type, body) of a test delivery: the newest record the filter matches, rendered
+    as the notifier would; with none, a short body that says it is a test."""
+    for record in records:
+        if would_match(record, flt):
+            return facts(record).event_type, render(record, subscription, team, fmt)
+    text = f"Cairn test delivery for subscription {subscription} of team {team}"
+    body: dict[str, Any] = ({"text": text} if fmt == "slack" else
+                            {"event_type": "Test", "subscription": subscription, "team": team,
+                             "message": text + " (no recorded change matches its filter yet)"})
+    return "Test", json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
