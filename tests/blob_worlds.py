@@ -31,7 +31,7 @@ from tests.conftest import (
 )
 from tests.ledger_helpers import settings_for
 from tests.processes import Service
-from tests.s3_server import fresh_url, require_s3, s3_config, service_s3_env
+from tests.s3_server import empty, fresh_url, require_s3, s3_config, service_s3_env
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,7 @@ def blob_world_fixture(request: pytest.FixtureRequest, tmp_path_factory: pytest.
         api = services["api"]
         sdk = stack.enter_context(Client(api.url, API_TOKEN, settings_for(env), progress=False))
         config = s3_config(s3)
-        yield BlobWorld("s3", sdk, api, env, ns, S3BlobStore(hot_url, config),
-                        S3BlobStore(cold_url, config),
+        hot, cold = S3BlobStore(hot_url, config), S3BlobStore(cold_url, config)
+        stack.callback(empty, hot, cold)  # the trash is under the archive's prefix
+        yield BlobWorld("s3", sdk, api, env, ns, hot, cold,
                         S3BlobStore(str(trash_location(cold_url)), config))

@@ -13,7 +13,9 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import obstore
 import pytest
+from cairn.core.adapters.s3_blobstore import S3BlobStore
 
 from tests.endpoints import ROOT, parse_exports
 
@@ -71,3 +73,11 @@ def s3_config(env: dict[str, str], **changes: str) -> S3Config:
                               "secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
                               "region": env.get("AWS_REGION", "us-east-1"), **changes}
     return config  # type: ignore[return-value]
+
+
+def empty(*stores: S3BlobStore) -> None:
+    """Delete everything under the stores' prefixes: a test leaves nothing in the bucket."""
+    for store in stores:
+        for page in obstore.list(store.store):
+            for meta in page:
+                store.delete_key(meta["path"])

@@ -31,18 +31,28 @@ from cairn.core.domain.identity import InvalidInput
 
 from tests.conftest import API_TOKEN, api_env
 from tests.processes import Service, free_port
-from tests.s3_server import S3_VARIABLES, fresh_url, require_s3, s3_config, service_s3_env
+from tests.s3_server import (
+    S3_VARIABLES,
+    empty,
+    fresh_url,
+    require_s3,
+    s3_config,
+    service_s3_env,
+)
 
 SMALL = b"small blob " * 100
 BIG = os.urandom(1024) * (2 * PART // 1024 + 3)  # three parts of a multipart upload
 
 
 @pytest.fixture(params=["local", "s3"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStore]:
     if request.param == "local":
-        return LocalBlobStore(tmp_path / "blobs")
+        yield LocalBlobStore(tmp_path / "blobs")
+        return
     env = require_s3()
-    return S3BlobStore(fresh_url(env, "blobs"), s3_config(env))
+    s3 = S3BlobStore(fresh_url(env, "blobs"), s3_config(env))
+    yield s3
+    empty(s3)
 
 
 def sha(data: bytes) -> str:
@@ -191,15 +201,18 @@ def test_store_down_says_so() -> None:
 
 @pytest.fixture(params=["local", "s3"])
 def tiers(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-          ) -> Tiers:
+          ) -> Iterator[Tiers]:
     """Hot, archive and trash as the archiver builds them from its settings."""
     if request.param == "local":
-        return Tiers.of(Settings(blob_dir=tmp_path / "blobs"))
+        yield Tiers.of(Settings(blob_dir=tmp_path / "blobs"))
+        return
     env = require_s3()
     for name in S3_VARIABLES:  # as the archiver's environment would have them
         if name in env:
             monkeypatch.setenv(name, env[name])
-    return Tiers.of(Settings(blob_url=fresh_url(env, "tiers")))
+    tiers = Tiers.of(Settings(blob_url=fresh_url(env, "tiers")))
+    yield tiers
+    empty(*(t for t in (tiers.hot, tiers.cold) if isinstance(t, S3BlobStore)))
 
 
 def test_tiers_archive_restore_trash_and_purge_after_grace(tiers: Tiers) -> None:

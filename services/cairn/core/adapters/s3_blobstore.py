@@ -136,9 +136,9 @@ class S3BlobStore:
         return self._call(lambda: obstore.head(self.store, self.key(sha256)))["size"]
 
     def delete(self, sha256: str) -> None:
-        self._delete(self.key(sha256))
+        self.delete_key(self.key(sha256))
 
-    def _delete(self, key: str) -> None:
+    def delete_key(self, key: str) -> None:
         """One DeleteObject, through a presigned URL: obstore deletes through DeleteObjects
         (bulk), which some S3-compatible servers (s3proxy) refuse with 501."""
         url = self._call(lambda: obstore.sign(self.store, "DELETE", key, SIGNED_FOR))
@@ -184,7 +184,7 @@ class S3BlobStore:
             try:
                 self._call(lambda: obstore.copy(self.store, target, self.key(sha)))
             finally:
-                self._delete(target)
+                self.delete_key(target)
         return sha, metered.size
 
     def _upload(self, target: str, parts: Iterator[bytes], metered: Metered,
@@ -247,7 +247,7 @@ class S3BlobStore:
                 self._call(lambda: obstore.copy(self.store, staged, self.key(sha256)))
             return metered.size
         finally:
-            self._delete(staged)
+            self.delete_key(staged)
 
     def download_url(self, sha256: str, expires: timedelta) -> str:
         """A URL through which a client GETs the blob straight from the store."""
