@@ -1,10 +1,23 @@
-"""Publish-path benchmark: how fast one SDK process emits, how fast the ledger records.
+"""Publish-path benchmark: what one SDK process gets, and how fast the ledger records.
+
+Every figure but the two transport ones waits until the ledger recorded each version (the
+SDK's own wait: GET /v1/events/{id}, or POST /v1/artifacts/batch/status for publish_many).
 
 ledger_record_per_s: N events already in Kafka, one ledger process, from its first recorded
-event to its last (PostgreSQL commit + changelog acks included).
-sdk_publish_per_s: one process calling Client.publish (hash, blob check/upload, emit) with
-wait=False, over the api's blob endpoints and Kafka; sdk_publish_waited_per_s waits for the
-ledger on each call, as a notebook user would.
+event to its last (PostgreSQL commit + changelog acks included); emit_prebuilt_per_s: how
+fast those prebuilt, pre-encoded events were produced (a transport figure).
+single_http: Client.publish over the default HTTP transport, one call at a time, wait=True:
+latency p50/p99 from publish() to recorded, and the rate that makes.
+threads_http: one Client shared by --threads threads, each publishing and waiting.
+publish_many_http / publish_many_kafka: Client.publish_many of --many items (one small file
+each) through the api and straight to Kafka, from the call to every item recorded.
+sdk_kafka_emit_nowait_per_s: Client(transport="kafka").publish(wait=False), hash + blob
+check/upload + produce, nothing waited for: a transport figure, not a publish rate;
+sdk_kafka_publish_waited_per_s: the same, waiting for each record.
+
+--services-from DIR runs the ledger and api of another checkout (with PYTHONPATH pointing at
+its services/ the SDK is that checkout's too), for a before/after on the same machine;
+figures its SDK lacks (publish_many) are left out.
 """
 
 from __future__ import annotations
@@ -15,10 +28,14 @@ import hashlib
 import json
 import os
 import platform
+import statistics
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from cairn.core.adapters.emitter import Emitter
@@ -62,8 +79,8 @@ async def _recorded_span(database_url: str, n: int, patience_s: float = 600
         await conn.close()
 
 
-def ledger_rate(n: int) -> dict:
-    with workspace(("ledger",)) as (env, services):
+def ledger_rate(n: int, services_from: Path | None) -> dict:
+    with workspace(("ledger",), services_from=services_from) as (env, services):
         services["ledger"].stop()  # fill the topic first, then measure the ledger alone
         emitter = Emitter(Settings(**env), "bench")  # type: ignore[arg-type]
         events = _events(n, "bench")
@@ -76,45 +93,152 @@ def ledger_rate(n: int) -> dict:
                 "emit_prebuilt_per_s": round(n / emit_s, 1)}
 
 
-def sdk_rate(n: int) -> dict:
+class Files:
+    """Small distinct files, made before any clock starts."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="cairn-bench-files-"))
+        self._lock, self._n = threading.Lock(), 0
+
+    def make(self, count: int, tag: str) -> list[str]:
+        with self._lock:
+            start, self._n = self._n, self._n + count
+        names = []
+        for i in range(start, start + count):
+            name = f"{tag}-{i}.json"
+            (self.root / name).write_text(json.dumps({"run": i, "loss": 1 / (i + 1)}))
+            names.append(name)
+        return names
+
+
+def _ms(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {"p50": round(statistics.median(ordered) * 1000, 1),
+            "p99": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 1),
+            "n": len(ordered)}
+
+
+def _timed_publishes(client: Any, files: Files, names: list[str], project: str,
+                     latencies: list[float]) -> None:
+    for i, name in enumerate(names):
+        t0 = time.perf_counter()
+        result = client.publish("eval_log", project, f"eval-{i % 20:02d}", [name],
+                                root=files.root, wait=True)
+        latencies.append(time.perf_counter() - t0)
+        assert result.ref, result
+
+
+def single_http(client: Any, files: Files, n: int) -> dict:
+    """One call at a time over HTTP, each waiting for the record (after a few warm-ups)."""
+    _timed_publishes(client, files, files.make(5, "warm"), "warm", [])
+    names = files.make(n, "single")
+    latencies: list[float] = []
+    t0 = time.perf_counter()
+    _timed_publishes(client, files, names, "single", latencies)
+    return {"publish_to_recorded_ms": _ms(latencies),
+            "per_s": round(n / (time.perf_counter() - t0), 1)}
+
+
+def threads_http(client: Any, files: Files, n: int, threads: int) -> dict:
+    """One client, `threads` threads, each publishing and waiting, n publishes in all."""
+    shares = [files.make(n // threads, f"thread{t}") for t in range(threads)]
+    latencies: list[float] = []
+    workers = [threading.Thread(target=_timed_publishes,
+                                args=(client, files, share, f"threads-{t}", latencies))
+               for t, share in enumerate(shares)]
+    t0 = time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    done = len(latencies)
+    return {"threads": threads, "per_s": round(done / (time.perf_counter() - t0), 1),
+            "publish_to_recorded_ms": _ms(latencies)}
+
+
+def many(make_client: Callable[[], Any], files: Files, n: int, tag: str) -> dict:
+    from cairn.sdk import Item
+
+    names = files.make(n, tag)
+    items = [Item("eval_log", f"many-{tag}", f"eval-{i % 50:02d}", [name], root=files.root)
+             for i, name in enumerate(names)]
+    with make_client() as client:
+        t0 = time.perf_counter()
+        results = client.publish_many(items)
+        took = time.perf_counter() - t0
+    recorded = sum(r.status == "recorded" for r in results)
+    assert recorded == n, {r.reason for r in results if r.status != "recorded"}
+    return {"items": n, "per_s": round(n / took, 1), "seconds": round(took, 2)}
+
+
+def kafka_transport(make_client: Callable[[], Any], files: Files, n: int) -> dict:
+    names = files.make(n, "kafka")
+    with make_client() as client:
+        t0 = time.perf_counter()
+        for i, name in enumerate(names):
+            client.publish("eval_log", "bench", f"eval-{i % 20:02d}", [name], root=files.root,
+                           wait=False)
+        nowait_s = time.perf_counter() - t0
+        waited = files.make(max(1, n // 10), "kafka-waited")
+        t0 = time.perf_counter()
+        for name in waited:
+            client.publish("eval_log", "bench", "eval-waited", [name], root=files.root,
+                           wait=True)
+        waited_s = time.perf_counter() - t0
+    return {"sdk_events": n, "sdk_kafka_emit_nowait_per_s": round(n / nowait_s, 1),
+            "sdk_kafka_publish_waited_per_s": round(len(waited) / waited_s, 1)}
+
+
+def sdk_figures(args: argparse.Namespace) -> dict:
     from cairn import Client
 
-    with workspace(("ledger", "api")) as (env, services):
-        client = Client(api_url=services["api"].url, token=env["CAIRN_TOKEN"], transport="kafka",
-                        settings=Settings(**env))  # type: ignore[arg-type]
-        work = Path(tempfile.mkdtemp(prefix="cairn-bench-files-"))
-        files = []
-        for i in range(n):
-            f = work / f"metrics-{i}.json"
-            f.write_text(json.dumps({"run": i, "loss": 1 / (i + 1)}))
-            files.append(f)
-        t0 = time.perf_counter()
-        for i, f in enumerate(files):
-            client.publish("eval_log", "bench", f"eval-{i % 20:02d}", [f], root=work, wait=False)
-        nowait_s = time.perf_counter() - t0
-        waited = max(1, n // 10)
-        t0 = time.perf_counter()
-        for i in range(waited):
-            f = work / f"waited-{i}.json"
-            f.write_text(json.dumps({"waited": i}))
-            client.publish("eval_log", "bench", "eval-waited", [f], root=work, wait=True)
-        waited_s = time.perf_counter() - t0
-        return {"sdk_events": n, "sdk_publish_per_s": round(n / nowait_s, 1),
-                "sdk_publish_waited_per_s": round(waited / waited_s, 1)}
+    out: dict[str, Any] = {}
+    with workspace(("ledger", "api"), services_from=args.services_from) as (env, services):
+        settings = Settings(**env)  # type: ignore[arg-type]
+        files = Files()
+
+        def client(transport: str = "http") -> Any:
+            return Client(api_url=services["api"].url, token=env["CAIRN_TOKEN"],
+                          transport=transport, settings=settings, progress=False)
+
+        with client() as http_client:
+            if args.latency:
+                out["single_http"] = single_http(http_client, files, args.latency)
+            if args.threads and args.latency:
+                out["threads_http"] = threads_http(http_client, files, args.latency,
+                                                   args.threads)
+        if args.many and hasattr(Client, "publish_many"):
+            out["publish_many_http"] = many(client, files, args.many, "http")
+            out["publish_many_kafka"] = many(lambda: client("kafka"), files, args.many, "kafka")
+        if args.sdk_events:
+            out["kafka_transport"] = kafka_transport(lambda: client("kafka"), files,
+                                                     args.sdk_events)
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="scripts/bench publish")
     parser.add_argument("--events", type=int, default=10_000, help="events for the ledger rate")
-    parser.add_argument("--sdk-events", type=int, default=1_000, help="publishes for the SDK rate")
+    parser.add_argument("--sdk-events", type=int, default=1_000,
+                        help="publishes for the Kafka transport figures")
+    parser.add_argument("--latency", type=int, default=200,
+                        help="single publishes over HTTP for the latency (0: none)")
+    parser.add_argument("--threads", type=int, default=8,
+                        help="threads sharing one client for threads_http (0: none)")
+    parser.add_argument("--many", type=int, default=5_000,
+                        help="items for each publish_many figure (0: none)")
+    parser.add_argument("--services-from", type=Path, default=None,
+                        help="run the ledger and api of this checkout (git worktree add DIR REV)")
     args = parser.parse_args()
+    load = os.getloadavg()
     machine = {"cpus": os.cpu_count(), "python": platform.python_version(),
-               "platform": platform.platform()}
-    result = {"benchmark": "publish", "machine": machine}
+               "platform": platform.platform(), "load_at_start": [round(x, 2) for x in load]}
+    result: dict[str, Any] = {"benchmark": "publish", "machine": machine,
+                              "services_from": str(args.services_from or "this checkout")}
     if args.events:
-        result.update(ledger_rate(args.events))
-    if args.sdk_events:
-        result.update(sdk_rate(args.sdk_events))
+        result.update(ledger_rate(args.events, args.services_from))
+    result.update(sdk_figures(args))
+    result["machine"]["load_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(result, indent=2))
 
 

@@ -60,6 +60,10 @@ class FakeApi:
             return self._blob(method, m.group(1), request)
         if path == "/v1/artifacts" and method == "POST":
             return self._publish(json.loads(request.content))
+        if path == "/v1/artifacts/batch/status":  # the publisher's long poll
+            ids = json.loads(request.content)["event_ids"]
+            return httpx.Response(200, json={
+                e: self.events.get(e, {"status": "pending"}) for e in ids})
         if m := re.fullmatch(r"/v1/events/(.+)", path):
             event = self.events.get(m.group(1))
             return httpx.Response(200, json=event) if event else _error(404, "not_found", "no")

@@ -69,6 +69,9 @@ class PublishBatch(Body):
 
 class EventsQuery(Body):
     event_ids: list[str] = Field(max_length=1000)
+    wait_ms: int = Field(0, ge=0, le=30_000, description=(
+        "answer once none is pending, or after this long (a long poll: one request instead "
+        "of a client's many)"))
 
 
 class MissingQuery(Body):

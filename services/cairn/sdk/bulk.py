@@ -30,6 +30,7 @@ from cairn.sdk.http import Http
 
 MAX_ITEMS = 1000  # per request: the api's limit (cairn.api.batch_publish.MAX_ITEMS)
 MAX_SHAS = 5000  # blobs asked about per /v1/blobs/missing request (well within its body limit)
+GROUP = 200  # items whose blobs are uploaded before they are sent, while the ledger records
 
 
 @dataclass(frozen=True)
@@ -144,17 +145,23 @@ def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start:start + size]
 
 
-def upload_blobs(http: Http, ready: Sequence[Prepared], show: bool | None, workers: int
-                 ) -> tuple[dict[str, str], dict[str, CairnError]]:
-    """Receipts of the blobs uploaded, and the uploads refused, by sha256; one request to
-    learn what is missing (per MAX_SHAS distinct blobs)."""
+def lacking(http: Http, ready: Sequence[Prepared]) -> set[str]:
+    """The blobs of every item the api lacks (for us): one request per MAX_SHAS of them."""
     files = list({f.sha256: f for p in ready for f in p.hashed}.values())
-    lacking: set[str] = set()
+    found: set[str] = set()
     for part in chunks(files, MAX_SHAS):
-        lacking |= transfer.missing(http, part)
+        found |= transfer.missing(http, part)
+    return found
+
+
+def upload_blobs(http: Http, group: Sequence[Prepared], lacking: set[str], show: bool | None,
+                 workers: int) -> tuple[dict[str, str], dict[str, CairnError]]:
+    """Upload the group's blobs among `lacking` (then no longer lacking), `workers` at a
+    time: the receipts, and the uploads refused, by sha256."""
+    todo = list({f.sha256: f for p in group for f in p.hashed if f.sha256 in lacking}.values())
     failed: dict[str, CairnError] = {}
-    receipts = transfer.upload(http, [f for f in files if f.sha256 in lacking], show, workers,
-                               failed)
+    receipts = transfer.upload(http, todo, show, workers, failed)
+    lacking -= {f.sha256 for f in todo}
     return receipts, failed
 
 
@@ -236,24 +243,25 @@ def emit_batch(emitter: Any, batch: Sequence[Prepared], actor: Callable[[Prepare
 def wait_all(http: Http, results: list[ItemResult], timeout: float,
              advance: Callable[[int], None]) -> list[ItemResult]:
     """Results with the ledger's answer for every accepted item, asked for in batches
-    (POST /v1/artifacts/batch/status) until none is pending or `timeout` passed."""
+    (POST /v1/artifacts/batch/status, each answered once its items are recorded or after
+    LONG_POLL_S) until none is pending or `timeout` passed."""
     pending = {r.event_id: i for i, r in enumerate(results)
                if r.status == "accepted" and r.event_id}
     start = time.monotonic()
     while pending:
         for part in chunks(list(pending), MAX_ITEMS):
+            left = timeout - (time.monotonic() - start)
+            wait_ms = int(max(0.0, min(steps.LONG_POLL_S, left)) * 1000)
             statuses = http.json("POST", "/v1/artifacts/batch/status",
-                                 json={"event_ids": part})
+                                 json={"event_ids": part, "wait_ms": wait_ms})
             for event_id, status in statuses.items():
                 if status.get("status") == "pending":
                     continue
                 i = pending.pop(event_id)
                 results[i] = settled(results[i], status)
                 advance(1)
-        waited = time.monotonic() - start
-        if not pending or waited > timeout:
+        if time.monotonic() - start > timeout:
             break
-        time.sleep(min(1.0, max(0.02, waited / 10)))
     return results
 
 

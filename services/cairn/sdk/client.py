@@ -104,7 +104,7 @@ class Client(AccessCalls, SubscriptionCalls, SearchCalls):
         result = PublishResult(event_id, digest, draft.artifact)
         if not wait:
             return result
-        status = self.wait_for(event_id, timeout)
+        status = steps.wait_recorded(self.http, event_id, timeout, long_poll=True)
         return replace(result, ref=status.get("ref"), version_number=status.get("version_number"),
                        outcome=status.get("outcome", "applied"))
 
@@ -133,15 +133,25 @@ class Client(AccessCalls, SubscriptionCalls, SearchCalls):
         ready = [p for p in prepared if isinstance(p, bulk.Prepared)]
         results: dict[int, ItemResult] = {
             r.index: r for r in prepared if isinstance(r, ItemResult)}
-        receipts, failed = bulk.upload_blobs(self.http, ready, self.progress, workers)
-        for p in ready:
-            if bad := next((failed[f.sha256] for f in p.hashed if f.sha256 in failed), None):
-                results[p.index] = bulk.refused(p.index, p.draft.artifact, bad)
-        ready = [p for p in ready if p.index not in results]
+        lacking, receipts = bulk.lacking(self.http, ready), {}
         with items_progress("publishing", len(ready), self.progress) as advance:
-            for sent in self._send_batches(ready, receipts, shared):
-                results.update((r.index, r) for r in sent)
-                advance(len(sent))
+            # a group's blobs, then its versions: the ledger records the first group while
+            # the next one uploads
+            for group in bulk.chunks(ready, bulk.GROUP):
+                uploaded, failed = bulk.upload_blobs(self.http, group, lacking, self.progress,
+                                                     workers)
+                receipts.update(uploaded)
+                sendable = []
+                for p in group:
+                    if bad := next((failed[f.sha256] for f in p.hashed if f.sha256 in failed),
+                                   None):
+                        results[p.index] = bulk.refused(p.index, p.draft.artifact, bad)
+                        advance(1)
+                    else:
+                        sendable.append(p)
+                for sent in self._send_batches(sendable, receipts, shared):
+                    results.update((r.index, r) for r in sent)
+                    advance(len(sent))
         ordered = [results[i] for i in range(len(given))]
         if not wait:
             return ordered

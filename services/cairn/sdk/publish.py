@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -28,6 +29,7 @@ from cairn.core.domain.events import new_event
 from cairn.sdk.errors import CairnError
 from cairn.sdk.http import Http
 
+LONG_POLL_S = 5.0  # how long one status request may wait for the record
 LinkArg: TypeAlias = Mapping[str, Any] | tuple[str, str] | Sequence[str]
 
 
@@ -93,10 +95,19 @@ def poll_event(fetch: Callable[[], dict[str, Any]], timeout: float,
     return status
 
 
-def wait_recorded(http: Http, event_id: str, timeout: float) -> dict[str, Any]:
-    """GET /v1/events/{id} until recorded (its status) or rejected (CairnError)."""
+def wait_recorded(http: Http, event_id: str, timeout: float, *, long_poll: bool = False
+                  ) -> dict[str, Any]:
+    """GET /v1/events/{id} until recorded (its status) or rejected (CairnError). A publisher
+    (`long_poll`) asks POST /v1/artifacts/batch/status to answer once it is recorded: one
+    request, and the answer within a few ms of the record."""
+    deadline = time.monotonic() + timeout
+
     def fetch() -> dict[str, Any]:
         try:
+            if long_poll:
+                wait_ms = int(max(0.0, min(LONG_POLL_S, deadline - time.monotonic())) * 1000)
+                return dict(http.json("POST", "/v1/artifacts/batch/status", json={
+                    "event_ids": [event_id], "wait_ms": wait_ms})[event_id])
             return dict(http.json("GET", f"/v1/events/{event_id}"))
         except CairnError as exc:
             if exc.status == 404:  # not visible yet

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Request, Response
@@ -96,9 +98,21 @@ async def publish_batch(batch: PublishBatch, request: Request, actor: CurrentAct
 @router.post("/v1/artifacts/batch/status")
 async def batch_status(query: EventsQuery, pool: PoolDep, hidden: HiddenProjects
                        ) -> dict[str, dict[str, Any]]:
-    """event_id -> what GET /v1/events/{event_id} answers, for up to 1000 events at once."""
-    return {event_id: await events.visible_status(pool, event_id, hidden)
-            for event_id in dict.fromkeys(query.event_ids)}
+    """event_id -> what GET /v1/events/{event_id} answers, for up to 1000 events at once;
+    with `wait_ms`, once none is pending (or that time passed), asking PostgreSQL again at a
+    tenth of the time waited (5 to 200 ms)."""
+    answers: dict[str, dict[str, Any]] = {}
+    pending = list(dict.fromkeys(query.event_ids))
+    start = time.monotonic()
+    while True:
+        for event_id in pending:
+            answers[event_id] = await events.visible_status(pool, event_id, hidden)
+        pending = [e for e in pending if answers[e]["status"] == "pending"]
+        waited = time.monotonic() - start
+        if not pending or waited * 1000 >= query.wait_ms:
+            return answers
+        await asyncio.sleep(min(0.2, max(0.005, waited / 10),
+                                query.wait_ms / 1000 - waited))
 
 
 @router.get("/v1/artifacts/{project}/{name}")
