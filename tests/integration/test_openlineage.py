@@ -175,13 +175,18 @@ def test_a_failed_run_publishes_nothing_but_is_recorded(
 
 def test_a_drop_archives_the_dataset(writer: httpx.Client, place: tuple[str, str],
                                      namespace: Namespace) -> None:
+    """Every live version of it: the one the DROP event records and those before."""
     project, ns = place
+    made = post(writer, run_event(ns, "load", [], ["old"]))
+    recorded(namespace, made["event_ids"])
     dropped = post(writer, run_event(ns, "cleanup", [], ["old"], output_facets={
         "lifecycleStateChange": facet(lifecycleStateChange="DROP")}))
-    assert dropped["archived"] == [f"{project}/{name(ns, 'old')}"]
+    artifact = f"{project}/{name(ns, 'old')}"
+    assert dropped["archived"] == [artifact, artifact]
     recorded(namespace, dropped["event_ids"])
-    detail = writer.get(f"/v1/artifacts/{project}/{name(ns, 'old')}/versions/v1").json()
-    assert detail["status"] == "archived"
+    versions = writer.get(f"/v1/artifacts/{artifact}").json()["versions"]
+    assert [(v["version_number"], v["status"]) for v in versions] == [
+        (1, "archived"), (2, "archived")]
 
 
 def test_schema_invalid_is_400_naming_the_field(writer: httpx.Client,

@@ -156,6 +156,11 @@ def test_drop_archives_the_version() -> None:
     assert archive.artifact == out.versions[0].artifact
     assert archive.body["action"] == "archive"
     assert archive.body["version"] == "sha256:" + out.versions[0].body["digest"]
+    earlier = "ab" * 32
+    again = ol.mapped(event, ROUTING, live={archive.artifact: [earlier]})
+    assert [a.body["version"] for a in again.archives] == [
+        f"sha256:{earlier}", f"sha256:{out.versions[0].body['digest']}"]
+    assert again.archives[1].event_id == archive.event_id  # the same request, the same id
 
 
 def test_models_by_facet_or_by_project_setting() -> None:

@@ -28,13 +28,14 @@ from cairn.core.adapters.blobstore import BlobStore
 from cairn.core.adapters.dead_letters import dead_letter
 from cairn.core.adapters.emitter import Emitter
 from cairn.core.adapters.logs import configure
-from cairn.core.adapters.openlineage_emit import emit_mapped
+from cairn.core.adapters.openlineage_emit import emit_mapped, mapped_live
 from cairn.core.adapters.settings import Settings
 from cairn.core.adapters.topics import Topics
 from cairn.core.adapters.worker import LazyPool, lifespan, service_pages, stream_app
 from cairn.core.domain.identity import InvalidInput
-from cairn.core.domain.openlineage import mapped, routing_of
+from cairn.core.domain.openlineage import routing_of
 from cairn.core.domain.openlineage_schema import check_event
+from cairn.readmodel.live_versions import live_digests
 from cairn.readmodel.projects import all_projects
 
 ACTOR = "openlineage"
@@ -88,7 +89,8 @@ async def take(adapters: OpenLineageAdapters, settings: Settings, raws: list[Raw
                ) -> Outcome:
     """Emit what each record maps to; note the refused ones (record, reason, message)."""
     outcome = Outcome()
-    routing = routing_of([(p.name, p.settings) for p in await all_projects(await adapters.pool())],
+    pool = await adapters.pool()
+    routing = routing_of([(p.name, p.settings) for p in await all_projects(pool)],
                          settings.openlineage_project)
     for raw in raws:
         try:
@@ -96,7 +98,8 @@ async def take(adapters: OpenLineageAdapters, settings: Settings, raws: list[Raw
                 event = json.loads(raw.value or b"")
             except ValueError as exc:
                 raise InvalidInput("invalid_json", f"the record is not JSON: {exc}") from None
-            result = mapped(check_event(event), routing, settings.kind_list)
+            result = await mapped_live(check_event(event), routing, settings.kind_list,
+                                       lambda artifact: live_digests(pool, artifact))
             await emit_mapped(adapters.emitter, adapters.blobs, result, actor=ACTOR,
                               tool=CONSUMER)
             outcome.taken += 1

@@ -20,12 +20,13 @@ from fastapi.responses import JSONResponse
 from cairn.api.deps import BlobsDep, CurrentActor, EmitterDep, PoolDep, SettingsDep
 from cairn.api.errors import ApiError
 from cairn.api.guard import authorize
-from cairn.core.adapters.openlineage_emit import emit_mapped
+from cairn.core.adapters.openlineage_emit import emit_mapped, mapped_live
 from cairn.core.adapters.settings import Settings
 from cairn.core.domain import error_codes
 from cairn.core.domain.identity import InvalidInput
-from cairn.core.domain.openlineage import Routing, mapped, routing_of
+from cairn.core.domain.openlineage import Routing, routing_of
 from cairn.core.domain.openlineage_schema import check_event
+from cairn.readmodel.live_versions import live_digests
 from cairn.readmodel.projects import all_projects
 
 router = APIRouter(tags=["openlineage"])
@@ -47,10 +48,12 @@ async def _routing(pool: PoolDep, settings: Settings) -> Routing:
 
 
 async def _take(request: Request, event: Any, routing: Routing, *, actor: str,
-                settings: Settings, blobs: BlobsDep, emitter: EmitterDep) -> dict[str, Any]:
+                settings: Settings, blobs: BlobsDep, emitter: EmitterDep, pool: PoolDep
+                ) -> dict[str, Any]:
     """One event: checked, mapped, authorized, emitted; the ids to follow."""
     checked = check_event(event)
-    result = mapped(checked, routing, settings.kind_list)
+    result = await mapped_live(checked, routing, settings.kind_list,
+                               lambda artifact: live_digests(pool, artifact))
     job = checked.get("job") or {}
     projects = result.projects or {routing.project(job.get("namespace", ""))}
     for project in sorted(projects):
@@ -79,14 +82,14 @@ async def _lineage(request: Request, actor: str, settings: Settings, blobs: Blob
     routing = await _routing(pool, settings)
     if not isinstance(body, list):
         taken = await _take(request, body, routing, actor=actor, settings=settings,
-                            blobs=blobs, emitter=emitter)
+                            blobs=blobs, emitter=emitter, pool=pool)
         return JSONResponse(taken, status_code=202)
     results = []
     for index, event in enumerate(body):
         try:
             results.append({"index": index, **await _take(
                 request, event, routing, actor=actor, settings=settings, blobs=blobs,
-                emitter=emitter)})
+                emitter=emitter, pool=pool)})
         except (InvalidInput, ApiError) as exc:
             if isinstance(exc, ApiError) and exc.status == 401:
                 raise

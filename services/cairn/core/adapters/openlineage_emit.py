@@ -8,13 +8,26 @@ event, so sending it again changes nothing (the ledger dedupes by event_id)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from cairn.core.adapters.blobstore import BlobStore
 from cairn.core.adapters.emitter import Emitter
 from cairn.core.domain.event_types import ArtifactEvent, Payload
 from cairn.core.domain.events import new_config_event, new_event
 from cairn.core.domain.identity import InvalidInput
-from cairn.core.domain.openlineage import Mapped
+from cairn.core.domain.openlineage import Mapped, Routing, mapped
+
+
+async def mapped_live(event: Mapping[str, Any], routing: Routing, kinds: tuple[str, ...],
+                      live_digests: Callable[[str], Awaitable[list[str]]]) -> Mapped:
+    """`mapped`, and for a DROP again with the live versions of each dropped dataset
+    (`live_digests(artifact)`, from the read model), so the DROP archives them all."""
+    result = mapped(event, routing, kinds)
+    if not result.archives:
+        return result
+    dropped = {a.artifact for a in result.archives}
+    return mapped(event, routing, kinds, live={a: await live_digests(a) for a in dropped})
 
 
 async def emit_mapped(emitter: Emitter, blobs: BlobStore, mapped: Mapped, *, actor: str,

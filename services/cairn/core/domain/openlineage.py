@@ -28,7 +28,8 @@ The mapping (also in the README, "OpenLineage"):
 | `dataSource`                          | metadata.data_source (its uri, else name)               |
 | `outputStatistics`                    | metrics rowCount, bytes (and fileCount)                 |
 | every facet (schema, columnLineage, …)| kept whole in extra.openlineage (custom ones too)       |
-| `lifecycleStateChange` DROP           | the version is published, then archived                 |
+| `lifecycleStateChange` DROP           | the version is published, then archived with every      |
+|                                       | live version of the dataset the caller names (`live`)   |
 | START, RUNNING, OTHER                 | run state: config item `openlineage_run/<runId>`        |
 | FAIL, ABORT                           | run state only: no output is published                  |
 | DatasetEvent (spec 2)                 | a version of the dataset, content id from its version   |
@@ -208,8 +209,8 @@ def _file(content: bytes) -> dict[str, Any]:
 
 def _version(event: Mapping[str, Any], dataset: Mapping[str, Any], facets: Mapping[str, Any],
              *, routing: Routing, fallback_version: str, links: list[dict[str, Any]],
-             job_namespace: str | None, context: Mapping[str, Any], kinds: tuple[str, ...]
-             ) -> tuple[Version, Archive | None]:
+             job_namespace: str | None, context: Mapping[str, Any], kinds: tuple[str, ...],
+             live: Mapping[str, Sequence[str]]) -> tuple[Version, list[Archive]]:
     namespace, name = dataset["namespace"], dataset["name"]
     project = routing.project(namespace, *([job_namespace] if job_namespace else []))
     kind = "model" if _is_model(facets) or routing.is_model(project, namespace, name) \
@@ -226,13 +227,13 @@ def _version(event: Mapping[str, Any], dataset: Mapping[str, Any], facets: Mappi
         extra={"openlineage": {"namespace": namespace, "name": name, "facets": dict(facets),
                                **context}})
     artifact = own
-    archive = None
+    archives = []
     if str((facets.get("lifecycleStateChange") or {}).get("lifecycleStateChange")) == "DROP":
-        archive = Archive(_event_id(event, f"archive:{artifact}"), artifact, {
-            "version": f"sha256:{body['digest']}", "action": "archive",
-            "reason": f"OpenLineage: {namespace}/{name} was dropped "
-                      f"({event['eventTime']})"})
-    return Version(_event_id(event, f"publish:{artifact}"), artifact, body, content), archive
+        archives = [Archive(_event_id(event, f"archive:{artifact}:{digest}"), artifact, {
+            "version": f"sha256:{digest}", "action": "archive",
+            "reason": f"OpenLineage: {namespace}/{name} was dropped ({event['eventTime']})"})
+            for digest in dict.fromkeys([*live.get(artifact, ()), body["digest"]])]
+    return Version(_event_id(event, f"publish:{artifact}"), artifact, body, content), archives
 
 
 def _produced_by(job: Mapping[str, Any], run_id: str) -> dict[str, Any]:
@@ -276,8 +277,13 @@ def check_state(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def mapped(event: Mapping[str, Any], routing: Routing,
-           kinds: tuple[str, ...] = ("model", "dataset", "eval_log")) -> Mapped:
-    """The Cairn events of one checked OpenLineage event (see the module's table)."""
+           kinds: tuple[str, ...] = ("model", "dataset", "eval_log"),
+           live: Mapping[str, Sequence[str]] | None = None) -> Mapped:
+    """The Cairn events of one checked OpenLineage event (see the module's table). `live`:
+    for a dropped dataset's artifact, the digests of its versions not archived yet (read by
+    the caller once `mapped` without it named the artifacts in `archives`), so a DROP
+    archives them all."""
+    live = live or {}
     kind = event_type(event)
     if kind == "JobEvent":
         return Mapped(_job_state(event), [], [])
@@ -285,10 +291,10 @@ def mapped(event: Mapping[str, Any], routing: Routing,
         dataset = event["dataset"]
         facets = _facets(dataset)
         fallback = f"event:{event['eventTime']}:{hashlib.sha256(_canonical(facets)).hexdigest()}"
-        version, archive = _version(event, dataset, facets, routing=routing,
-                                    fallback_version=fallback, links=[], job_namespace=None,
-                                    context={}, kinds=kinds)
-        return Mapped(None, [version], [archive] if archive else [])
+        version, archives = _version(event, dataset, facets, routing=routing,
+                                     fallback_version=fallback, links=[], job_namespace=None,
+                                     context={}, kinds=kinds, live=live)
+        return Mapped(None, [version], archives)
     state = _run_state(event)
     if (event.get("eventType") or "OTHER") not in PUBLISHING:
         return Mapped(state, [], [])
@@ -303,12 +309,12 @@ def mapped(event: Mapping[str, Any], routing: Routing,
                "eventTime": event["eventTime"], "producer": event.get("producer")}
     versions, archives = [], []
     for dataset in event.get("outputs") or []:
-        version, archive = _version(event, dataset, _facets(dataset, "outputFacets"),
+        version, dropped = _version(event, dataset, _facets(dataset, "outputFacets"),
                                     routing=routing, fallback_version=f"run:{run['runId']}",
                                     links=links, job_namespace=job["namespace"],
-                                    context=context, kinds=kinds)
+                                    context=context, kinds=kinds, live=live)
         versions.append(version)
-        archives.extend([archive] if archive else [])
+        archives.extend(dropped)
     return Mapped(state, versions, archives)
 
 
