@@ -25,6 +25,9 @@ class Http:
                  timeout: float = 60.0) -> None:
         self.url = url.rstrip("/")
         self.token = token
+        # None until the api answers whether its store hands out presigned URLs; False
+        # spares every later publish the request (cairn.sdk.transfer)
+        self.direct_transfers: bool | None = None
         self._client = client or httpx.Client(
             base_url=self.url, timeout=httpx.Timeout(timeout, connect=5.0))
 

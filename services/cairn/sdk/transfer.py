@@ -187,6 +187,8 @@ def _direct(exc: CairnError) -> bool:
 
 def _direct_uploads(http: Http, files: Sequence[LocalFile]) -> list[dict[str, str]] | None:
     """A presigned URL for each blob the api lacks (for us), or None over a local store."""
+    if http.direct_transfers is False:  # this api said so once: no request to ask again
+        return None
     shas = sorted({f.sha256 for f in files})
     try:
         uploads: list[dict[str, str]] = http.json(
@@ -194,6 +196,7 @@ def _direct_uploads(http: Http, files: Sequence[LocalFile]) -> list[dict[str, st
     except CairnError as exc:
         if _direct(exc):
             raise
+        http.direct_transfers = False
         return None
     return uploads
 
