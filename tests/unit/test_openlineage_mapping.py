@@ -218,3 +218,12 @@ def test_every_facet_the_spec_defines_is_accepted_and_kept(label: str, event: di
     assert set(kept["facets"]) == set(given)
     assert kept["run"]["facets"] == event["run"]["facets"]
     assert kept["job"]["facets"] == event["job"]["facets"]
+
+
+def test_empty_or_long_texts_fit_the_dataset_schema() -> None:
+    event = run_event()
+    facets = event["outputs"][0]["facets"]
+    facets["dataSource"] = facet(name="", uri="")
+    facets["documentation"] = facet(description="x" * 5000)
+    meta = ol.mapped(check_event(event), ROUTING).versions[0].body["metadata"]
+    assert meta["data_source"] is None and len(meta["description"] or "") == 4000

@@ -64,6 +64,7 @@ RUN_KIND, JOB_KIND = "openlineage_run", "openlineage_job"
 PUBLISHING = ("COMPLETE",)
 NOT_PUBLISHING = ("START", "RUNNING", "OTHER", "FAIL", "ABORT")
 MAX_NAME = 128
+MAX_DESCRIPTION = 4000  # validation/schemas/dataset.schema.json (the whole one stays in extra)
 _JOB_KEYS = uuid.UUID("6f1c0b57-4c1e-5a55-9d0e-0a1e1ae0c0de")  # uuid5 namespace of job keys
 _OTHER = re.compile(r"[^a-z0-9._-]+")
 
@@ -185,11 +186,12 @@ def _metadata(facets: Mapping[str, Any], creator: str) -> dict[str, Any]:
                                                    ("fileCount", "fileCount"))
                if isinstance(stats.get(key), int | float) and not isinstance(stats[key], bool)}
     model = facets.get("model") or {}
-    return {
+    description = (facets.get("documentation") or {}).get("description") or None
+    return {  # empty text as None, a description cut to what a dataset's schema allows
         "creator": creator,
-        "description": (facets.get("documentation") or {}).get("description"),
-        "owner_team": owners[0]["name"] if owners else None,
-        "data_source": source.get("uri") or source.get("name"),
+        "description": description[:MAX_DESCRIPTION] if description else None,
+        "owner_team": (owners[0]["name"] or None) if owners else None,
+        "data_source": source.get("uri") or source.get("name") or None,
         "framework": model.get("framework") if isinstance(model.get("framework"), str)
         else None,
         "tags": ["openlineage"],
