@@ -221,7 +221,8 @@ def mlflow_query(params: Params, size: int = 20) -> dict[str, Any]:
 
 # ---- both
 def run(n: int, queries: int, lineage: int, seed: int, threads: int, workers: int,
-        repeats: int, user_publishes: int, services_from: Path | None) -> dict[str, Any]:
+        repeats: int, user_publishes: int, services_from: Path | None,
+        bulk_publishes: int = 0) -> dict[str, Any]:
     gen = Generator(n, seed, "mlflow")
     items = mlflow_items(gen)
     qs = search_queries(gen, queries + SEARCH_WARMUP)
@@ -241,7 +242,7 @@ def run(n: int, queries: int, lineage: int, seed: int, threads: int, workers: in
             load = round(os.getloadavg()[0], 2)
             if system == "cairn":
                 result = discovery.run(n, 0, queries, lineage, seed, services_from,
-                                       user_publishes)
+                                       user_publishes, bulk_publishes)
                 if corpus_facts(gen.corpus) != result["corpus"]:
                     raise RuntimeError("the regenerated corpus differs from Cairn's")
             else:
@@ -301,6 +302,8 @@ def figures_of(result: dict[str, Any]) -> dict[str, float | None]:
         out["search_no_text_ms_p95"] = result["search_no_text_ms"]["p95"]
     if "ledger_drain_per_s" in result:
         out["ledger_drain_per_s"] = result["ledger_drain_per_s"]
+    if "publish_many" in result.get("user_path", {}):  # Cairn's alone: not in the ratios
+        out["publish_many_per_s"] = result["user_path"]["publish_many"]["per_s"]
     for f in result.get("user_path", {}).get("by_clients", []):
         k = f["clients"]
         out[f"user_{k}_clients_per_s"] = f["per_s"]
@@ -381,6 +384,8 @@ def main() -> None:
                         help="mlflow server --workers (default: one per CPU)")
     parser.add_argument("--user-publishes", type=int, default=200,
                         help="user-path versions per client count (0 skips it)")
+    parser.add_argument("--bulk-publishes", type=int, default=1000,
+                        help="Cairn's Client.publish_many versions (reported, no ratio)")
     parser.add_argument("--repeats", type=int, default=3,
                         help="rounds, alternating which system goes first")
     parser.add_argument("--services-from", type=Path, default=None,
@@ -390,7 +395,8 @@ def main() -> None:
     if args.corpus < 100:
         parser.error("--corpus must be at least 100")
     result = run(args.corpus, args.queries, args.lineage, args.seed, args.threads,
-                 args.workers, args.repeats, args.user_publishes, args.services_from)
+                 args.workers, args.repeats, args.user_publishes, args.services_from,
+                 args.bulk_publishes)
     print(json.dumps(result, indent=2))
     if not all(ok for oks in result["answers_ok"].values() for ok in oks):
         say("some answers were wrong: see answers_ok and each run's answers")

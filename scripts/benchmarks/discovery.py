@@ -26,8 +26,8 @@ and archiver. `--services-from DIR` runs them from another checkout (workspace.p
   checked (the query's seed version is a hit; the lineage graph's node and edge sets equal
   the corpus's, computed from the generated links); engine_took_ms replays the same search
   bodies against the engine.
-- user_path: cairn.Client.publish over HTTP waiting for the record, 1/8/32 client processes
-  (user_path.py).
+- user_path: cairn.Client.publish over HTTP waiting for the record, 1/8/32 client processes,
+  and one Client.publish_many call from one process (user_path.py).
 - memory_mb: RSS and PSS of each service and backing server at the end.
 """
 
@@ -806,7 +806,8 @@ def corpus_facts(c: Corpus) -> dict[str, Any]:
 
 
 def run(n: int, probes: int, queries: int, lineage: int, seed: int,
-        services_from: Path | None = None, user_publishes: int = 0) -> dict[str, Any]:
+        services_from: Path | None = None, user_publishes: int = 0, bulk_publishes: int = 0
+        ) -> dict[str, Any]:
     from scripts.benchmarks import user_path
 
     with workspace(SERVICES, purge=True, services_from=services_from) as (env, services):
@@ -845,8 +846,11 @@ def run(n: int, probes: int, queries: int, lineage: int, seed: int,
             emitter.close()
         if user_publishes:
             say(f"user path: SDK over HTTP, {user_path.CLIENTS} clients")
-            items = user_path.user_items(user_path.needed(user_publishes), seed + 1)
-            result["user_path"] = user_path.run(api, publisher, items, user_publishes)
+            items = user_path.user_items(user_path.needed(user_publishes) + bulk_publishes,
+                                         seed + 1)
+            result["user_path"] = user_path.run(
+                api, publisher, items, user_publishes, bulk_count=bulk_publishes,
+                sdk_path=str(services_from.resolve() / "services") if services_from else None)
         result["memory_mb"] = memory(services)
         result["settings"] = {"search_refresh": settings.search_refresh, "seed": seed,
                               "load_avg_1m_at_end": round(os.getloadavg()[0], 2)}
@@ -860,6 +864,8 @@ def answers_ok(result: dict[str, Any]) -> bool:
     search = result.get("search_ms", {}).get("answers")
     lineage = result.get("lineage_ms", {}).get("answers")
     users = [f["answers"] for f in result.get("user_path", {}).get("by_clients", [])]
+    if "publish_many" in result.get("user_path", {}):
+        users.append(result["user_path"]["publish_many"]["answers"])
     return ((search is None or search["seed_matched"] == search["checked"])
             and (lineage is None or lineage["graph_equal"] == lineage["checked"])
             and all(u["found"] == u["checked"] for u in users))
@@ -883,6 +889,8 @@ def main() -> None:
     parser.add_argument("--lineage", type=int, default=200, help="lineage queries timed")
     parser.add_argument("--user-publishes", type=int, default=200,
                         help="SDK publishes per client count (1, 8, 32; 0 skips the user path)")
+    parser.add_argument("--bulk-publishes", type=int, default=1000,
+                        help="versions sent by one Client.publish_many call (0 skips it)")
     parser.add_argument("--services-from", type=Path, default=None,
                         help="run the services from this checkout (e.g. a git worktree)")
     parser.add_argument("--seed", type=int, default=7)
@@ -890,7 +898,7 @@ def main() -> None:
     if args.corpus < 100:
         parser.error("--corpus must be at least 100")
     result = run(args.corpus, args.probes, args.queries, args.lineage, args.seed,
-                 args.services_from, args.user_publishes)
+                 args.services_from, args.user_publishes, args.bulk_publishes)
     print(json.dumps(top_level(result), indent=2))
     if not result["answers_ok"]:
         say("some answers were wrong: see answers_ok and each figure's answers")
