@@ -372,3 +372,23 @@ def test_the_official_client_pipeline_lands_with_its_lineage(
                                 "--json"], env=env, capture_output=True, text=True, timeout=60)
         assert shown.returncode == 0, shown.stderr
         assert f"{ref(far)}@v1" in {n["id"] for n in json.loads(shown.stdout)["nodes"]}
+
+
+def test_spec2_dataset_and_job_events(writer: httpx.Client, place: tuple[str, str],
+                                      namespace: Namespace) -> None:
+    """A DatasetEvent is a version of its dataset (content id from its version facet); a
+    JobEvent is kept as the job's state."""
+    project, ns = place
+    base = {"eventTime": "2026-12-03T10:00:00Z", "producer": PRODUCER,
+            "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/"}
+    dataset = post(writer, {**base, "schemaURL": base["schemaURL"] + "DatasetEvent",
+                            "dataset": {"namespace": ns, "name": "static", "facets": {
+                                "version": facet(datasetVersion="7"),
+                                "schema": facet(fields=[{"name": "id", "type": "INT"}])}}})
+    job = post(writer, {**base, "schemaURL": base["schemaURL"] + "JobEvent",
+                        "job": {"namespace": "test-airflow", "name": "static-job"},
+                        "inputs": [{"namespace": ns, "name": "static"}], "outputs": []})
+    assert job["versions"] == [] and len(job["event_ids"]) == 1
+    recorded(namespace, dataset["event_ids"] + job["event_ids"])
+    detail = writer.get(f"/v1/artifacts/{project}/{name(ns, 'static')}/versions/v1").json()
+    assert detail["extra"]["openlineage"]["facets"]["version"]["datasetVersion"] == "7"
