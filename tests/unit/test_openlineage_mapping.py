@@ -227,3 +227,14 @@ def test_empty_or_long_texts_fit_the_dataset_schema() -> None:
     facets["documentation"] = facet(description="x" * 5000)
     meta = ol.mapped(check_event(event), ROUTING).versions[0].body["metadata"]
     assert meta["data_source"] is None and len(meta["description"] or "") == 4000
+
+
+def test_a_model_facets_framework_is_kept_when_the_model_schema_allows_it() -> None:
+    def framework(value: str) -> str | None:
+        event = run_event()
+        event["outputs"][0]["facets"]["model"] = facet(framework=value)
+        body = ol.mapped(check_event(event), ROUTING).versions[0].body
+        assert body["kind"] == "model"
+        return body["metadata"]["framework"]
+    assert framework("pytorch") == "pytorch"
+    assert framework("x" * 65) is None and framework("") is None

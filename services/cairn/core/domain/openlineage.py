@@ -185,15 +185,15 @@ def _metadata(facets: Mapping[str, Any], creator: str) -> dict[str, Any]:
     metrics = {name: stats[key] for name, key in (("rowCount", "rowCount"), ("bytes", "size"),
                                                    ("fileCount", "fileCount"))
                if isinstance(stats.get(key), int | float) and not isinstance(stats[key], bool)}
-    model = facets.get("model") or {}
+    framework = (facets.get("model") or {}).get("framework")
     description = (facets.get("documentation") or {}).get("description") or None
     return {  # empty text as None, a description cut to what a dataset's schema allows
         "creator": creator,
         "description": description[:MAX_DESCRIPTION] if description else None,
         "owner_team": (owners[0]["name"] or None) if owners else None,
         "data_source": source.get("uri") or source.get("name") or None,
-        "framework": model.get("framework") if isinstance(model.get("framework"), str)
-        else None,
+        "framework": framework if isinstance(framework, str) and 0 < len(framework) <= 64
+        else None,  # as the model schema allows (the facet stays whole in extra)
         "tags": ["openlineage"],
         "metrics": metrics,
     }
