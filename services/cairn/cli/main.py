@@ -3,6 +3,7 @@
 from cairn.cli import (  # noqa: F401  (importing registers the commands)
     access,
     audit,
+    crate,
     lag,
     lineage,
     pictures,

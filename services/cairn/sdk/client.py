@@ -39,6 +39,7 @@ from cairn.sdk.errors import CairnError, translated
 from cairn.sdk.http import Http
 from cairn.sdk.progress import items_progress
 from cairn.sdk.publish import PublishResult
+from cairn.sdk.reproduce import ReproduceCalls
 from cairn.sdk.retention import check_pullable
 from cairn.sdk.search import SearchCalls
 from cairn.sdk.subscriptions import SubscriptionCalls
@@ -47,7 +48,7 @@ from cairn.sdk.usage import reported_pull
 Transport = Literal["http", "kafka"]
 
 
-class Client(AccessCalls, SubscriptionCalls, SearchCalls):
+class Client(AccessCalls, SubscriptionCalls, SearchCalls, ReproduceCalls):
     """Publishing, pulling, reading and changing versions here; who may do what
     (cairn.sdk.access), webhooks (cairn.sdk.subscriptions) and search (cairn.sdk.search)
     in the mixins, each a group of routes of the api."""
