@@ -252,6 +252,7 @@ def run(n: int, queries: int, lineage: int, seed: int, threads: int, workers: in
                                "load_avg_1m_at_start": load,
                                "load_avg_1m_at_end": round(os.getloadavg()[0], 2)}
             runs[system].append(result)
+            say(f"round {r + 1} {system}: {json.dumps(figures_of(result))}")  # if cut short
     figures = {system: spread([figures_of(x) for x in results])
                for system, results in runs.items()}
     return {"benchmark": "mlflow", "corpus_size": n, "repeats": repeats,

@@ -56,7 +56,7 @@ def fan_out(make: Make, config: Any, shares: list[list[Any]], timeout_s: float =
         p.start()
     try:
         for _ in procs:
-            ready.get(timeout=600)
+            ready.get(timeout=1800)  # 32 interpreters importing mlflow on a busy machine
         began = time.time()
         start.set()
         out: dict[int, list[tuple[float, Any]]] = {}
