@@ -128,3 +128,17 @@ def test_a_publish_makes_no_request_it_can_skip(tmp_path: Path) -> None:
     assert paths.count(("POST", "/v1/blobs/uploads")) == 1
     assert paths[-4:] == [("POST", "/v1/blobs/missing"), ("PUT", paths[-3][1]),
                           ("POST", "/v1/artifacts"), ("POST", "/v1/artifacts/batch/status")]
+
+
+@pytest.mark.parametrize("args", [
+    ["model", "p/n", "m.pt"],  # an item of its own beside the file's
+    ["--creator", "ana"],  # an option every line gives for itself
+])
+def test_from_takes_nothing_each_line_gives(tmp_path: Path, args: list[str]) -> None:
+    from cairn.cli.main import app
+    from typer.testing import CliRunner
+
+    path = write(tmp_path, json.dumps({"kind": "model", "artifact": "p/n", "paths": "m.pt"}))
+    done = CliRunner().invoke(app, ["publish", "--from", str(path), *args],
+                              env={"CAIRN_API_URL": "http://127.0.0.1:9", "CAIRN_TOKEN": "t"})
+    assert done.exit_code == 2 and "[invalid_option]" in done.stderr, done.output

@@ -78,9 +78,11 @@ def publish(
     """Publish files as a new version of PROJECT/NAME (the same content is the same version),
     or many versions at once with --from ITEMS.JSONL."""
     if from_file is not None:
-        if kind or artifact or paths:
-            raise CairnError("invalid_option", "give KIND PROJECT/NAME PATH... or --from "
-                             "ITEMS.JSONL, not both")
+        per_item = (creator, description, tag, param, metric, seed, link, stage, license,
+                    owner_team, data_source, framework, directory)
+        if kind or artifact or paths or any(v is not None for v in per_item):
+            raise CairnError("invalid_option", "with --from ITEMS.JSONL, each line gives the "
+                             "kind, artifact, paths and options of its item: give none here")
         publish_many(Path(from_file), via, wait=not no_wait, timeout=timeout or 600.0,
                      as_json=as_json)
         return
