@@ -392,3 +392,31 @@ def test_spec2_dataset_and_job_events(writer: httpx.Client, place: tuple[str, st
     recorded(namespace, dataset["event_ids"] + job["event_ids"])
     detail = writer.get(f"/v1/artifacts/{project}/{name(ns, 'static')}/versions/v1").json()
     assert detail["extra"]["openlineage"]["facets"]["version"]["datasetVersion"] == "7"
+
+
+def test_a_contributor_sends_to_its_project_only(writer: httpx.Client, api: Service,
+                                                 place: tuple[str, str],
+                                                 namespace: Namespace) -> None:
+    """Role checks as a publish: a contributor of the project its namespace maps to may send
+    every state of a run there (START included, though the job's namespace maps nowhere);
+    a dataset of a namespace no project claims goes to the default project, not theirs."""
+    tag = uuid.uuid4().hex[:6]
+    user, project, ns = f"olc-{tag}", f"olc{tag}", f"s3://contrib-{tag}"
+    events = [writer.put(f"/v1/users/{user}", json={}).json()["event_id"],
+              writer.put(f"/v1/projects/{project}", json={
+                  "members": {user: "contributor"},
+                  "openlineage": {"namespaces": [ns]}}).json()["event_id"]]
+    recorded(namespace, events)
+    made = writer.post("/v1/tokens", json={"owner": user, "scopes": ["publish"]}).json()
+    recorded(namespace, [made["event_id"]])
+    with httpx.Client(base_url=api.url, timeout=60,
+                      headers={"Authorization": f"Bearer {made['token']}"}) as contributor:
+        run_id = str(uuid.uuid4())
+        for state in ("START", "COMPLETE"):
+            reply = contributor.post("/api/v1/lineage", json=run_event(
+                ns, "mine", [], ["out"], event_type=state, run_id=run_id))
+            assert reply.status_code == 202, reply.text
+        elsewhere = contributor.post("/api/v1/lineage", json=run_event(
+            f"s3://nobody-{tag}", "mine", [], ["out"]))
+        assert elsewhere.status_code in (403, 404), elsewhere.text  # 404: no such project
+        assert elsewhere.json()["error"]["reason"] in ("forbidden", "not_found")

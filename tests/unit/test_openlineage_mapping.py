@@ -238,3 +238,15 @@ def test_a_model_facets_framework_is_kept_when_the_model_schema_allows_it() -> N
         return body["metadata"]["framework"]
     assert framework("pytorch") == "pytorch"
     assert framework("x" * 65) is None and framework("") is None
+
+
+def test_the_projects_a_sender_needs_publish_in() -> None:
+    assert ol.projects_of(run_event(), ROUTING) == {"lake"}
+    started = run_event("START")
+    assert ol.projects_of(started, ROUTING) == {"lake"}  # the run is about its outputs
+    started["outputs"] = []
+    assert ol.projects_of(started, ROUTING) == {"shop"}  # else its inputs
+    started["inputs"] = []
+    assert ol.projects_of(started, ROUTING) == {"imports"}  # else its job's namespace
+    for _, event in facet_events("s3://acme-lake"):
+        assert ol.mapped(event, ROUTING).projects <= ol.projects_of(event, ROUTING)

@@ -24,7 +24,7 @@ from cairn.core.adapters.openlineage_emit import emit_mapped, mapped_live
 from cairn.core.adapters.settings import Settings
 from cairn.core.domain import error_codes
 from cairn.core.domain.identity import InvalidInput
-from cairn.core.domain.openlineage import Routing, routing_of
+from cairn.core.domain.openlineage import Routing, projects_of, routing_of
 from cairn.core.domain.openlineage_schema import check_event
 from cairn.readmodel.live_versions import live_digests
 from cairn.readmodel.projects import all_projects
@@ -54,9 +54,7 @@ async def _take(request: Request, event: Any, routing: Routing, *, actor: str,
     checked = check_event(event)
     result = await mapped_live(checked, routing, settings.kind_list,
                                lambda artifact: live_digests(pool, artifact))
-    job = checked.get("job") or {}
-    projects = result.projects or {routing.project(job.get("namespace", ""))}
-    for project in sorted(projects):
+    for project in sorted(projects_of(checked, routing)):
         await authorize(request, "publish", project)
     ids = await emit_mapped(emitter, blobs, result, actor=actor, tool="api")
     return {"status": 202, "event_ids": ids,

@@ -351,3 +351,16 @@ def routing_of(projects: Sequence[tuple[str, Mapping[str, Any] | None]], default
         if given.get("models"):
             models[name] = list(given["models"])
     return Routing(namespaces, default, models)
+
+
+def projects_of(event: Mapping[str, Any], routing: Routing) -> set[str]:
+    """The projects an event writes to, whose publish role its sender needs: its outputs'
+    (a run state too: the run is about them), else its inputs', else its job namespace's."""
+    if event_type(event) == "DatasetEvent":
+        return {routing.project(event["dataset"]["namespace"])}
+    job = event["job"]["namespace"]
+    for side in ("outputs", "inputs"):
+        found = {routing.project(d["namespace"], job) for d in event.get(side) or []}
+        if found:
+            return found
+    return {routing.project(job)}
