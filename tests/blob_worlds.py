@@ -24,6 +24,7 @@ from tests import endpoints as discovery
 from tests.conftest import (
     API_TOKEN,
     ARCHIVER_INTERVAL,
+    VALIDATED_PROJECTS,
     Namespace,
     api_env,
     private_namespace,
@@ -36,7 +37,8 @@ from tests.s3_server import empty, fresh_url, require_s3, s3_config, service_s3_
 
 @dataclass(frozen=True)
 class BlobWorld:
-    """A running api and archiver, an SDK on that api, and views of its three tiers."""
+    """A running api, validator and archiver, an SDK on that api, and views of its three
+    tiers."""
 
     kind: str
     sdk: Client
@@ -59,6 +61,7 @@ def blob_world_fixture(request: pytest.FixtureRequest, tmp_path_factory: pytest.
         env: dict[str, str] = request.getfixturevalue("cairn_env")
         archive: Path = request.getfixturevalue("archive_dir")
         request.getfixturevalue("archiver")
+        request.getfixturevalue("validator")
         api: Service = request.getfixturevalue("api")
         with Client(api.url, API_TOKEN, settings_for(env), progress=False) as sdk:
             yield BlobWorld("local", sdk, api, env, request.getfixturevalue("namespace"),
@@ -76,7 +79,9 @@ def blob_world_fixture(request: pytest.FixtureRequest, tmp_path_factory: pytest.
         logs = tmp_path_factory.mktemp("s3-logs")
         services = {}
         for name, extra in (("ledger", {}), ("archiver", {
-                "CAIRN_ARCHIVER_INTERVAL": ARCHIVER_INTERVAL}), ("api", api_env({}))):
+                "CAIRN_ARCHIVER_INTERVAL": ARCHIVER_INTERVAL}), ("validator", {
+                "CAIRN_VALIDATOR_PROJECTS": VALIDATED_PROJECTS}),
+                ("api", api_env({}))):
             services[name] = Service(name, {**env, **extra}, logs).start()
             stack.callback(services[name].stop)
         api = services["api"]

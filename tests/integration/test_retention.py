@@ -219,6 +219,20 @@ async def test_archive_tier_pull_restore_and_delete(
     assert caught.value.reason == "version_deleted"
 
 
+async def test_the_validator_reads_files_from_the_same_store(
+        blob_world: BlobWorld, tmp_path: Path) -> None:
+    """The validator's files check finds a version's blobs where the api put them (with
+    CAIRN_BLOB_URL, in the bucket, not in a directory that is not there)."""
+    sdk = blob_world.sdk
+    (tmp_path / "w.bin").write_bytes(os.urandom(3000))
+    made = sdk.publish("model", f"val-judged-{uuid.uuid4().hex[:8]}", "m",
+                       [str(tmp_path / "w.bin")], root=tmp_path)
+    judged = await until(lambda: (d := sdk.show(made.ref))["validation"] != "pending" and d, 60)
+    assert judged, "the validator did not judge the version within a minute"
+    checks = {v["check"]: (v["status"], v["reasons"]) for v in judged["verdicts"]}
+    assert checks["files"][0] == "passed", checks["files"]
+
+
 async def test_a_deleted_blob_that_a_new_publish_reused_is_put_back(
         blob_world: BlobWorld, tmp_path: Path) -> None:
     """A client saw the blob stored and skipped its upload; a delete removed the blob before

@@ -20,7 +20,8 @@ import faust
 import httpx
 from prometheus_client import Counter, Gauge
 
-from cairn.core.adapters.blobstore import LocalBlobStore
+from cairn.core.adapters.blob_stores import hot_store
+from cairn.core.adapters.blobstore import BlobStore
 from cairn.core.adapters.emitter import Emitter
 from cairn.core.adapters.logs import configure
 from cairn.core.adapters.pinning import pinned_client
@@ -52,13 +53,13 @@ class ValidatorAdapters:
 
     emitter: Emitter
     pool: LazyPool
-    blobs: LocalBlobStore
+    blobs: BlobStore
     http: httpx.AsyncClient
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ValidatorAdapters:
         return cls(Emitter(settings, "cairn-validator"), LazyPool(settings.database_url),
-                   LocalBlobStore(settings.blob_dir), pinned_client())
+                   hot_store(settings), pinned_client())
 
     async def closing(self, stack: AsyncExitStack) -> None:
         """Close each client at the stack's end, the last opened first."""
