@@ -59,3 +59,27 @@ def _differences(ref: str, found: Sequence[Difference]) -> None:
     for d in found:
         table.add_row(d.package, d.captured or "-", d.here or "-")
     render.out.print(table)
+
+
+@command()
+def export(
+    target: Annotated[str, typer.Argument(
+        metavar="REF|PROJECT", help="One version (project/name@v3, :alias) or a whole project")],
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", metavar="OUT", help="A .zip, or a directory", show_default=False)],
+    with_lineage: Annotated[int, typer.Option(
+        "--with-lineage", metavar="N", min=0, max=10,
+        help="Add the versions up to N lineage links away, either way")] = 0,
+    no_files: Annotated[bool, typer.Option(
+        "--no-files", help="Only the metadata: each file points at its blob on the api")
+    ] = False,
+    as_json: JsonOut = False,
+) -> None:
+    """Write an RO-Crate (ro-crate-metadata.json) of versions: files with sha256, metadata,
+    environment, stages, aliases, verdicts and lineage as provenance; ids kept."""
+    with client() as c:
+        done = c.export(target, output, with_lineage=with_lineage, files=not no_files)
+    render.either(
+        {"out": str(done.out), "refs": done.refs, "files": done.files, "bytes": done.bytes},
+        as_json, lambda _: render.ok(f"{len(done.refs)} versions, {done.files} files "
+                                     f"({render.size(done.bytes)}) in {done.out}"))

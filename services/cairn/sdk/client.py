@@ -34,6 +34,7 @@ from cairn.sdk import files as local_files
 from cairn.sdk import publish as steps
 from cairn.sdk.access import AccessCalls
 from cairn.sdk.bulk import Item, ItemResult
+from cairn.sdk.crate import CrateCalls
 from cairn.sdk.environment import capture
 from cairn.sdk.errors import CairnError, translated
 from cairn.sdk.http import Http
@@ -48,7 +49,7 @@ from cairn.sdk.usage import reported_pull
 Transport = Literal["http", "kafka"]
 
 
-class Client(AccessCalls, SubscriptionCalls, SearchCalls, ReproduceCalls):
+class Client(AccessCalls, SubscriptionCalls, SearchCalls, ReproduceCalls, CrateCalls):
     """Publishing, pulling, reading and changing versions here; who may do what
     (cairn.sdk.access), webhooks (cairn.sdk.subscriptions) and search (cairn.sdk.search)
     in the mixins, each a group of routes of the api."""

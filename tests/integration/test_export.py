@@ -1,0 +1,162 @@
+"""`cairn export` against the real api, ledger, indexer, validator, Kafka and PostgreSQL: a
+project with a lineage chain (raw dataset → clean dataset → model → evaluation log) becomes
+an RO-Crate that the `rocrate` library reads back with every version, id, file digest, the
+metadata and the lineage as provenance."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cairn.sdk import Client
+from rocrate.rocrate import ROCrate
+
+from tests.integration.test_sdk_cli import Cli
+from tests.integration.test_sdk_cli import cli as cli  # noqa: F401  (its fixture, by name)
+from tests.ledger_helpers import settings_for
+from tests.processes import Service
+
+ENV = {"python": "3.12.4", "os": "Linux", "packages": {"numpy": "2.1.0"},
+       "git_remote": "https://example.org/t/v.git", "git_commit": "c" * 40}
+
+
+@pytest.fixture
+def sdk(api: Service, indexer: Service, validator: Service, api_token: str,
+        cairn_env: dict[str, str]) -> Iterator[Client]:
+    with Client(api.url, api_token, settings_for(cairn_env), progress=False) as client:
+        yield client
+
+
+def write(root: Path, files: dict[str, bytes]) -> Path:
+    for path, data in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(data)
+    return root
+
+
+def chain(sdk: Client, tmp_path: Path) -> tuple[str, list[str]]:
+    """raw@v1 → clean@v1 (derived_from) → model@v1, v2 (trained_on) → eval@v1 (evaluates)."""
+    p = f"val-crate-{uuid.uuid4().hex[:8]}"
+    made = []
+    steps: list[tuple[str, str, dict[str, bytes], dict[str, Any], list[tuple[str, str]]]] = [
+        ("dataset", "raw", {"raw.csv": b"a,b\n1,2\n"}, {"license": "MIT", "tags": ["tab"]},
+         []),
+        ("dataset", "clean", {"clean.csv": b"a\n1\n", "parts/p0.bin": os.urandom(70_000)},
+         {"description": "deduplicated"}, [("derived_from", f"{p}/raw@v1")]),
+        ("model", "net", {"model.bin": os.urandom(120_000)},
+         {"metrics": {"top1": 0.5}, "params": {"lr": 0.1}, "seeds": {"torch": 7}},
+         [("trained_on", f"{p}/clean@v1")]),
+        ("model", "net", {"model.bin": os.urandom(120_000)},
+         {"metrics": {"top1": 0.75}, "params": {"lr": 0.01}, "license": "Apache-2.0"},
+         [("trained_on", f"{p}/clean@v1")]),
+        ("eval_log", "eval", {"eval.jsonl": b'{"top1": 0.75}\n'}, {},
+         [("evaluates", f"{p}/net@v2")]),
+    ]
+    for i, (kind, name, files, meta, links) in enumerate(steps):
+        root = write(tmp_path / f"src{i}", files)
+        result = sdk.publish(kind, p, name, [root], root=root, metadata=meta, links=links,
+                             environment=ENV)
+        assert result.ref
+        made.append(result.ref)
+    sdk.set_alias(f"{p}/net", "best", 2)
+    sdk.set_stage(f"{p}/net@v2", "staging")
+    return p, made
+
+
+def settled(sdk: Client, p: str, refs: list[str]) -> list[dict[str, Any]]:
+    """Every version judged by the validator and every artifact in the index."""
+    deadline = time.monotonic() + 90
+    while True:
+        details = [sdk.show(r) for r in refs]
+        indexed = {h.artifact for h in sdk.search(project=p, size=100).hits}
+        if (all(d["validation"] != "pending" for d in details)
+                and indexed == {r.split("@")[0] for r in refs}) or time.monotonic() > deadline:
+            return details
+
+
+def by_id(crate: ROCrate) -> dict[str, dict[str, Any]]:
+    return {e.id: e.as_jsonld() for e in crate.get_entities()}
+
+
+def ids(value: Any) -> set[str]:
+    return {v["@id"] for v in (value if isinstance(value, list) else [value])}
+
+
+def test_a_project_exports_as_a_crate_rocrate_reads(sdk: Client, cli: Cli,
+                                                   tmp_path: Path) -> None:
+    p, refs = chain(sdk, tmp_path)
+    details = settled(sdk, p, refs)
+    out = tmp_path / "export.zip"
+    cli("export", p, "-o", str(out), cwd=tmp_path)
+
+    crate = ROCrate(out)
+    entities = by_id(crate)
+    with zipfile.ZipFile(out) as zf:
+        archived = {n: hashlib.sha256(zf.read(n)).hexdigest() for n in zf.namelist()
+                    if n != "ro-crate-metadata.json"}
+    expected_files = {}
+    for d in details:
+        vid = f"{p}/{d['name']}/v{d['version_number']}/"
+        version = entities[vid]
+        assert "Dataset" in version["@type"] and version["name"] == d["ref"]
+        assert version["identifier"] == [d["ref"], d["digest"]]
+        assert version["version"] == str(d["version_number"])
+        assert json.loads(version["cairn:metadata"]) == d["metadata"]
+        assert d["verdicts"] and {e["name"]: e["value"] for e in (
+            entities[i] for i in ids(version["cairn:verdict"]))} == {
+            v["check"]: v["status"] for v in d["verdicts"]}
+        for f in d["files"]:
+            entity = entities[vid + f["path"]]
+            assert entity["@type"] == "File" and entity["sha256"] == f["sha256"]
+            assert entity["contentSize"] == str(f["size"]) and entity["encodingFormat"]
+            expected_files[vid + f["path"]] = f["sha256"]
+        assert ids(version["hasPart"]) == {vid + f["path"] for f in d["files"]}
+        action = entities[f"#create-{d['ref']}"]
+        assert ids(action["result"]) == {vid}
+        environment = entities[action["instrument"]["@id"]]
+        assert environment["softwareRequirements"] == ["numpy==2.1.0"]
+        assert environment["codeRepository"] == ENV["git_remote"]
+    assert archived == expected_files  # every byte in the zip is the version's, verified
+    parts = {e["@id"] for e in crate.root_dataset.as_jsonld()["hasPart"]}  # rocrate lists
+    assert parts == {f"{p}/{d['name']}/v{d['version_number']}/" for d in details} | set(
+        expected_files)  # every data entity it reached from the root
+
+    # lineage as provenance: each CreateAction's object is what its result was made from
+    raw, clean, net1, net2, ev = (f"{p}/raw/v1/", f"{p}/clean/v1/", f"{p}/net/v1/",
+                                  f"{p}/net/v2/", f"{p}/eval/v1/")
+    made_from = {next(iter(ids(e["result"]))): ids(e["object"]) if e["object"] else set()
+                 for e in entities.values() if e["@type"] == "CreateAction"}
+    assert made_from == {raw: set(), clean: {raw}, net1: {clean}, net2: {clean}, ev: {net2}}
+    assert ids(entities[clean]["wasDerivedFrom"]) == {raw}
+    assert ids(entities[ev]["cairn:evaluates"]) == {net2}
+    # metadata, stage and alias
+    v2 = entities[net2]
+    assert v2["license"] == {"@id": "https://spdx.org/licenses/Apache-2.0"}
+    assert entities[raw]["license"] == {"@id": "https://spdx.org/licenses/MIT"}
+    assert v2["creativeWorkStatus"] == "staging" and set(v2["alternateName"]) == {f"{p}/net:best",
+                                                                     f"{p}/net:latest"}
+    assert {entities[i]["name"]: entities[i]["value"] for i in ids(v2["variableMeasured"])
+            } == {"top1": 0.75}
+    assert entities[v2["creator"]["@id"]]["@type"] == "Person"
+
+
+def test_one_version_with_its_lineage_and_no_files(sdk: Client, tmp_path: Path) -> None:
+    p, refs = chain(sdk, tmp_path)
+    out = sdk.export(refs[-1], tmp_path / "crate", with_lineage=1, files=False)
+    assert out.refs == [f"{p}/eval@v1", f"{p}/net@v2"] and out.files == 0
+    assert [c.name for c in (tmp_path / "crate").iterdir()] == ["ro-crate-metadata.json"]
+    entities = by_id(ROCrate(tmp_path / "crate"))
+    model = entities[f"{p}/net/v2/"]
+    assert ids(entities[f"#create-{p}/net@v2"]["object"]) == {f"#version-{p}/clean@v1"}
+    outside = entities[f"#version-{p}/clean@v1"]  # beyond one link: named by ref and digest
+    assert outside["identifier"][0] == f"{p}/clean@v1" and len(outside["identifier"][1]) > 40
+    (f,) = ids(model["hasPart"])
+    assert f.startswith(f"{sdk.api_url}/v1/blobs/") and f.endswith("#model.bin")
