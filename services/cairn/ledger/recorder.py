@@ -40,6 +40,7 @@ from cairn.core.domain.identity import InvalidInput, check_alias, check_stage, p
 from cairn.core.domain.lifecycle_rules import LifecycleRules
 from cairn.ledger import lifecycle, read_only, stages
 from cairn.ledger.verdicts import record_verdict_set
+from cairn.readmodel.events import changelog_record
 from cairn.readmodel.versions import (
     STATE_SELECT,
     artifact_row,
@@ -70,20 +71,6 @@ async def recorded_among(conn: Conn, event_ids: list[str]) -> dict[str, Recorded
     """Changelog records of the events in `event_ids` that were recorded before (redelivery)."""
     rows = await conn.fetch("SELECT * FROM event_log WHERE event_id = ANY($1::uuid[])", event_ids)
     return {str(row["event_id"]): changelog_record(row) for row in rows}
-
-
-def changelog_record(row: asyncpg.Record) -> RecordedEvent:
-    event = json.loads(row["event"])
-    event["payload"] = tuple(event["payload"])
-    return {
-        "seq": row["seq"],
-        "recorded_at": int(row["recorded_at"].timestamp() * 1000),
-        "hash": row["hash"],
-        "outcome": row["outcome"],
-        "event": event,
-        "state": json.loads(row["state"]),
-        "alias_losers": json.loads(row["alias_losers"]),
-    }
 
 
 async def lock_head(conn: Conn) -> tuple[int, str]:
