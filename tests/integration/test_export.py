@@ -160,3 +160,38 @@ def test_one_version_with_its_lineage_and_no_files(sdk: Client, tmp_path: Path) 
     assert outside["identifier"][0] == f"{p}/clean@v1" and len(outside["identifier"][1]) > 40
     (f,) = ids(model["hasPart"])
     assert f.startswith(f"{sdk.api_url}/v1/blobs/") and f.endswith("#model.bin")
+
+
+def test_an_exported_project_imports_again_with_the_same_ids(sdk: Client, cli: Cli,
+                                                             tmp_path: Path) -> None:
+    p, refs = chain(sdk, tmp_path)
+    before = settled(sdk, p, refs)
+    out = tmp_path / "export.zip"
+    sdk.export(p, out)
+    q = f"val-imported-{uuid.uuid4().hex[:8]}"
+    done = cli("import", str(out), "--project-map", f"{p}={q}", "--json", cwd=tmp_path)
+    rows = json.loads(done.stdout)
+    assert [r["source"] for r in rows] == sorted(refs) and all(r["ref"] for r in rows)
+    assert not any(r["renumbered"] for r in rows)
+
+    def moved(value: Any) -> Any:
+        return json.loads(json.dumps(value).replace(f"{p}/", f"{q}/"))
+
+    for was in before:
+        now = sdk.show(was["ref"].replace(p, q, 1))
+        for key in ("digest", "version_number", "kind", "files", "metadata", "environment",
+                    "extra", "stage", "aliases"):
+            assert now[key] == was[key], key
+        assert [(lk["relation"], lk["target"]) for lk in now["links_out"]] == [
+            (lk["relation"], {"ref": moved(lk["target"]["ref"]), "digest": lk["target"]["digest"]})
+            for lk in was["links_out"]]
+        pulled = tmp_path / "pulled" / was["ref"]
+        sdk.pull(now["ref"], pulled)
+        assert {f["path"]: hashlib.sha256((pulled / f["path"]).read_bytes()).hexdigest()
+                for f in was["files"]} == {f["path"]: f["sha256"] for f in was["files"]}
+
+    versions = {a: sdk.versions(f"{q}/{a}")["versions"] for a in ("raw", "clean", "net", "eval")}
+    again = json.loads(cli("import", str(out), "--project-map", f"{p}={q}", "--json",
+                           cwd=tmp_path).stdout)
+    assert [r["ref"] for r in again] == [r["ref"] for r in rows]  # the same versions
+    assert {a: sdk.versions(f"{q}/{a}")["versions"] for a in versions} == versions

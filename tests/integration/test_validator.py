@@ -124,6 +124,24 @@ def test_missing_license_and_bad_name_end_invalid_with_both_reasons(
     assert {"required failed", "naming failed"} <= set(details[0].split(": ", 1)[1].split(", "))
 
 
+def test_cli_publish_waits_for_the_verdict_and_strict_fails_on_invalid(
+        sdk: Client, api: Service, api_token: str, work: Path) -> None:
+    p = project()
+    data = publish_dataset(sdk, p, work)
+    bad = cairn(api, api_token, "publish", "model", f"{p}/unlinked", "model.pt", "-C", str(work),
+                "--license", "MIT", "--strict")
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert f"{p}/unlinked@v1 is invalid" in bad.stdout
+    assert "trained_on: no link to the dataset it was trained on" in bad.stdout
+    good = cairn(api, api_token, "publish", "model", f"{p}/linked", "model.pt", "-C", str(work),
+                 "--license", "MIT", "--link", f"trained_on={data}", "--strict", "--json")
+    assert good.returncode == 0, good.stdout + good.stderr
+    answer = json.loads(good.stdout)
+    assert answer["validation"] == "valid" and {v["check"] for v in answer["verdicts"]} >= BUILTIN
+    quiet = cairn(api, api_token, "publish", "model", f"{p}/quiet", "model.pt", "-C", str(work))
+    assert quiet.returncode == 0 and "checks" not in quiet.stdout  # not a terminal: no wait
+
+
 def test_a_complete_artifact_ends_valid(sdk: Client, rules: Callable[[str, str], None],
                                         work: Path) -> None:
     p = project()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -83,3 +83,44 @@ def export(
         {"out": str(done.out), "refs": done.refs, "files": done.files, "bytes": done.bytes},
         as_json, lambda _: render.ok(f"{len(done.refs)} versions, {done.files} files "
                                      f"({render.size(done.bytes)}) in {done.out}"))
+
+
+@command(name="import")
+def import_(
+    src: Annotated[Path, typer.Argument(metavar="CRATE", help="A .zip or a directory that "
+                                        "`cairn export` wrote")],
+    project_map: Annotated[list[str] | None, typer.Option(
+        "--project-map", metavar="FROM=TO", help="Import project FROM's versions into TO "
+        "(repeat for several)")] = None,
+    max_members: Annotated[int, typer.Option(
+        "--max-members", min=1, help="Refuse an archive with more members")] = 100_000,
+    max_bytes: Annotated[int, typer.Option(
+        "--max-bytes", min=1, help="Refuse an archive unpacking to more bytes")] = 64 * 1024**3,
+    as_json: JsonOut = False,
+) -> None:
+    """Publish the versions of a crate again (ordinary publish path): digests, metadata,
+    environment, links, aliases and stages kept; exit 1 if any version was refused."""
+    renamed = dict(_pair(p) for p in project_map or [])
+    with client() as c:
+        done = c.import_crate(src, project_map=renamed, max_members=max_members,
+                              max_bytes=max_bytes)
+    render.either([asdict(d) for d in done], as_json, lambda _: _imported(done))
+    if any(d.ref is None for d in done):
+        raise typer.Exit(1)
+
+
+def _pair(text: str) -> tuple[str, str]:
+    before, eq, after = text.partition("=")
+    if not eq or not before or not after:
+        raise typer.BadParameter(f"{text!r}: give FROM=TO")
+    return before, after
+
+
+def _imported(done: Sequence[Any]) -> None:
+    table = render._table(f"{len(done)} version{'s' * (len(done) != 1)} imported")
+    for column in ("crate", "here", "outcome"):
+        table.add_column(column, overflow="fold")
+    for d in done:
+        outcome = d.status + (f" ({d.reason})" if d.reason else "")
+        table.add_row(d.source, d.ref or "-", outcome + (" renumbered" if d.renumbered else ""))
+    render.out.print(table)

@@ -155,6 +155,23 @@ def version_detail(d: Mapping[str, Any]) -> None:
 MARKS = {"passed": ("✔", "green"), "warning": ("!", "yellow"), "failed": ("✘", "bold red")}
 
 
+def verdict(ref: str, judged: Mapping[str, Any], waited: float) -> None:
+    """After a publish: valid, or invalid with the checks that failed or warned and why."""
+    state = judged.get("validation")
+    if state == "pending":
+        warn(f"no verdict on {ref} within {waited:g}s (the validator may be down or not judge "
+             f"this project): see `cairn show {ref}` later", "verdict_pending")
+        return
+    flagged = [v for v in judged.get("verdicts") or [] if v.get("status") != "passed"]
+    if state == "valid":
+        ok(f"{ref} is valid" + (" (with warnings)" if flagged else ""))
+    else:
+        out.print(Text.assemble(("✘ ", "bold red"), f"{ref} is invalid: fix what the "
+                                "checks below say and publish again"), soft_wrap=True)
+    if flagged:
+        verdicts(flagged)
+
+
 def verdicts(rows: Sequence[Mapping[str, Any]]) -> None:
     """One line per check, then one per reason: never wrapped, so every reason stays whole
     and greppable however narrow the terminal."""

@@ -6,10 +6,11 @@ one-line message before any file is hashed or any request is sent.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,6 +19,8 @@ from cairn.cli.app import client, command
 from cairn.core.domain.identity import split_artifact
 from cairn.sdk import files as local_files
 from cairn.sdk.errors import CairnError
+
+VERDICT_WAIT_S = 30.0  # the validator judges within a second or two when it is up
 
 Many = Annotated[list[str] | None, typer.Option(show_default=False)]
 Text = Annotated[str | None, typer.Option(show_default=False)]
@@ -69,6 +72,12 @@ def publish(
         "-C", "--directory", help="Resolve PATHs from here instead of the working directory",
         show_default=False)] = None,
     no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once accepted")] = False,
+    wait_verdict: Annotated[bool | None, typer.Option(
+        "--wait-verdict/--no-wait-verdict", show_default=False,
+        help="Wait for the validator's verdict and say why a version is invalid (default: "
+        "on a terminal)")] = None,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Exit 1 unless the verdict is valid (waits for it)")] = False,
     via: Annotated[Via, typer.Option(help="Send the event through the api or to Kafka")] = Via.http,
     timeout: Annotated[float | None, typer.Option(
         help="Seconds to wait for the ledger (default: 60, with --from 600)",
@@ -96,14 +105,26 @@ def publish(
         data_source=data_source, framework=framework)
     links = parsing.links(link)
     local_files.plan(paths, directory)  # refuse bad paths before making a client
+    judging = not no_wait and (strict or (wait_verdict if wait_verdict is not None
+                                          else sys.stdout.isatty()))
+    judged: dict[str, Any] | None = None
     with client(via.value) as c:
         result = c.publish(kind, project, name, paths, metadata=metadata, links=links,
                            stage=stage, root=directory, wait=not no_wait,
                            timeout=timeout or 60.0)
+        if not as_json:
+            render.published(result)
+        if judging and result.ref is not None:
+            with render.err.status("waiting for the validator's verdict…"):
+                judged = c.wait_verdict(result.ref, timeout=VERDICT_WAIT_S)
     if as_json:
-        render.as_json(asdict(result))
-    else:
-        render.published(result)
+        render.as_json({**asdict(result), **({"validation": judged["validation"],
+                                               "verdicts": judged.get("verdicts") or []}
+                                              if judged else {})})
+    elif judged is not None and result.ref is not None:
+        render.verdict(result.ref, judged, VERDICT_WAIT_S)
+    if strict and (judged is None or judged.get("validation") != "valid"):
+        raise typer.Exit(1)
 
 
 def publish_many(source: Path, via: Via, *, wait: bool, timeout: float, as_json: bool

@@ -16,6 +16,7 @@ requests (cairn.sdk.bulk). The environment is captured once per process
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -191,6 +192,19 @@ class Client(AccessCalls, SubscriptionCalls, SearchCalls, ReproduceCalls, CrateC
     def show(self, ref: str) -> dict[str, Any]:
         parse_ref(ref)
         return dict(self.http.json("GET", "/v1/resolve", params={"ref": ref}))
+
+    @translated
+    def wait_verdict(self, ref: str, *, timeout: float = 30.0) -> dict[str, Any]:
+        """The version (as `show` gives it) once the validator judged it: `validation` is
+        valid or invalid and `verdicts` says why; still `pending` after `timeout` seconds
+        (the validator may be down, or not judge this project)."""
+        deadline, pause = time.monotonic() + timeout, 0.05
+        while True:
+            shown = self.show(ref)
+            if shown.get("validation") != "pending" or time.monotonic() >= deadline:
+                return shown
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, 1.0)
 
     @translated
     def versions(self, project: str, name: str | None = None) -> dict[str, Any]:

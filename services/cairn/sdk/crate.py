@@ -16,7 +16,7 @@ import datetime as dt
 import json
 import tempfile
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
@@ -24,11 +24,14 @@ from urllib.parse import quote
 
 from cairn.core.adapters.blobstore import CHUNK
 from cairn.core.domain import crate as ro
+from cairn.core.domain import crate_import
 from cairn.core.domain.identity import parse_ref
+from cairn.sdk import crate_import as importing
 from cairn.sdk.errors import CairnError, translated
 from cairn.sdk.progress import bytes_progress
 
 if TYPE_CHECKING:
+    from cairn.sdk.bulk import Item, ItemResult
     from cairn.sdk.http import Http
     from cairn.sdk.search import SearchCriteria, SearchResult
 
@@ -59,6 +62,14 @@ class CrateCalls:
                     ) -> dict[str, Any]: ...
         def search(self, q: str | None = None, **criteria: Unpack[SearchCriteria]
                    ) -> SearchResult: ...
+        def publish_many(self, items: Iterable[Item | Mapping[str, Any]], *,
+                         environment: Mapping[str, Any] | None = None,
+                         image_digest: str | None = None, wait: bool = True,
+                         timeout: float = 600.0, workers: int = 8) -> list[ItemResult]: ...
+        def set_alias(self, artifact: str, alias: str, version: str | int, *,
+                      wait: bool = True, timeout: float = 60.0) -> dict[str, Any]: ...
+        def set_stage(self, ref: str, stage: str, *, wait: bool = True,
+                      timeout: float = 60.0) -> dict[str, Any]: ...
 
     @translated
     def export(self, target: str, out: str | Path, *, with_lineage: int = 0,
@@ -85,6 +96,43 @@ class CrateCalls:
                 self.pull(d["ref"], out / ro.version_dir(d))
             (out / ro.METADATA_FILE).write_bytes(metadata)
         return Exported(out, [d["ref"] for d in details], count, size)
+
+    @translated
+    def import_crate(self, src: str | Path, *, project_map: Mapping[str, str] | None = None,
+                     max_members: int = importing.MAX_MEMBERS,
+                     max_bytes: int = importing.MAX_BYTES) -> list[importing.ImportedVersion]:
+        """Publish the versions of a crate `export` wrote (a zip or a directory) through
+        `publish_many`, each project renamed by `project_map`; then their aliases and stages.
+        A hostile archive or a file that is not the crate's is refused before anything is
+        sent (cairn.sdk.crate_import). Importing the same crate twice adds nothing: each
+        version is then a duplicate of the first import's."""
+        from cairn.sdk.bulk import Item
+
+        with importing.unpacked(Path(src), max_members, max_bytes) as root:
+            found = crate_import.versions(importing.read_metadata(root), project_map)
+            importing.verify(root, found)
+            results = self.publish_many([Item(
+                v.kind, v.project, v.name, [importing.version_root(root, v)],
+                root=importing.version_root(root, v), metadata=v.metadata, links=v.links,
+                extra=v.extra, environment=v.environment) for v in found])
+        out = []
+        for v, r in zip(found, results, strict=True):
+            if r.ref is None:
+                out.append(importing.ImportedVersion(v.source, None, r.status, r.reason))
+                continue
+            number = int(r.ref.rsplit("@v", 1)[1])
+            for alias in v.aliases:
+                self.set_alias(f"{v.project}/{v.name}", alias, number)
+            if v.stage:
+                try:
+                    self.set_stage(r.ref, v.stage)
+                except CairnError as exc:  # the target's gates decide: say so, go on
+                    out.append(importing.ImportedVersion(v.source, r.ref, "stage_refused",
+                                                         exc.reason, number != v.number))
+                    continue
+            out.append(importing.ImportedVersion(v.source, r.ref, r.outcome or r.status, None,
+                                                 number != v.number))
+        return out
 
     def _refs(self, target: str, with_lineage: int) -> list[str]:
         if "/" in target:

@@ -228,6 +228,12 @@ CODES: Mapping[str, ErrorCode] = MappingProxyType({
     "store_unreachable": _client("a presigned blob store URL did not answer (direct transfer)"),
     "store_refused": _client("the blob store refused a presigned upload or download"),
     "path_escape": _client("a pulled file would land outside the destination"),
+    "not_a_crate": _client("cairn import: no ro-crate-metadata.json, or not RO-Crate JSON-LD"),
+    "unsafe_member": _client("cairn import: an archive member with '..', an absolute path, "
+                             "a symlink or a link"),
+    "too_many_members": _client("cairn import: the archive has more members than allowed"),
+    "crate_too_large": _client("cairn import: the archive unpacks to more bytes than allowed"),
+    "crate_digest_mismatch": _client("cairn import: a file's sha256 is not the crate's"),
     "unreadable_policy": _client("a retention policy file cannot be read"),
     "invalid_option": _client("a CLI option is malformed"),
     "invalid_output": _client("a picture's output file has an unsupported extension"),
