@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
+import pytest
 from cairn.sdk import Client
 from cairn.sdk.environment import capture
 
@@ -74,3 +77,38 @@ def test_check_shows_each_changed_package_and_exits_1(sdk: Client, cli: Cli,
     assert table.returncode == 1
     assert "3 differences" in table.stdout and "0.0.1" in table.stdout
     assert "package" in table.stdout and "captured" in table.stdout
+
+
+def venv(where: Path, *install: str) -> Path:
+    """A virtualenv with `install` put in by uv from its cache only (no network here)."""
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.skip("uv is not installed")
+    subprocess.run([uv, "venv", "-q", str(where)], check=True, timeout=120)
+    done = subprocess.run([uv, "pip", "install", "-q", "--offline", "--python",
+                           str(where / "bin" / "python"), *install], capture_output=True,
+                          text=True, timeout=300)
+    if done.returncode and "requirements.txt" not in install[-1]:
+        pytest.skip(f"uv's cache lacks the test's packages: {done.stderr[-300:]}")
+    assert done.returncode == 0, done.stderr
+    return where
+
+
+def installed(env: Path) -> dict[str, str]:
+    """What the virtualenv's own interpreter lists (as pip freeze would)."""
+    code = ("import json; from importlib import metadata; print(json.dumps("
+            "{d.metadata['Name']: d.version for d in metadata.distributions()}))")
+    out = subprocess.run([str(env / "bin" / "python"), "-c", code], capture_output=True,
+                         text=True, check=True, timeout=60).stdout
+    return dict(json.loads(out))
+
+
+def test_the_requirements_remake_a_small_virtualenv(sdk: Client, cli: Cli,
+                                                    tmp_path: Path) -> None:
+    packages = installed(venv(tmp_path / "made-in", "idna", "six"))
+    assert set(packages) == {"idna", "six"}
+    ref = published(sdk, tmp_path, packages)
+    out = tmp_path / "out"
+    cli("reproduce", ref, str(out), cwd=tmp_path)
+    remade = venv(tmp_path / "remade", "-r", str(out / "requirements.txt"))
+    assert installed(remade) == packages
