@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from cairn.core.domain import payloads
-from cairn.core.domain.event_types import Link
-from cairn.core.domain.lifecycle_rules import DEFAULT_STAGES, default_gates
 from cairn.sdk.errors import CairnError
+
+# The event types and lifecycle rules load when a command parses, not for `cairn --help`.
+if TYPE_CHECKING:
+    from cairn.core.domain.event_types import Link
 
 EXTERNAL_PREFIXES = ("code:", "data:")
 T = TypeVar("T")
@@ -65,6 +66,8 @@ def seeds(values: Iterable[str] | None) -> dict[str, int]:
 
 
 def links(values: Iterable[str] | None) -> list[Link]:
+    from cairn.core.domain import payloads
+
     """`relation=project/name@v1`, or `relation=code:<url>` / `relation=data:<url>`."""
     out = []
     for value in values or []:
@@ -121,6 +124,8 @@ def lifecycle(current: dict[str, Any] | None, *, stages: str | None, gates: list
     yet; the ledger checks the result (core.lifecycle_rules)."""
     if stages is None and not gates and protected_aliases is None:
         return None
+    from cairn.core.domain.lifecycle_rules import DEFAULT_STAGES, default_gates
+
     out = dict(current or {})
     if stages is not None:
         out["stages"] = [s.strip() for s in stages.split(",") if s.strip()]

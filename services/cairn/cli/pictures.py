@@ -19,7 +19,6 @@ import typer
 from cairn.cli import render
 from cairn.cli.app import client, command
 from cairn.cli.read import JsonOut
-from cairn.core.adapters import metric_plot
 from cairn.core.domain.identity import InvalidInput
 
 Output = Annotated[Path | None, typer.Option(
@@ -69,6 +68,8 @@ def plot(
     if output is None and not as_json:
         raise InvalidInput("missing_output", "give --output plot.png (or .svg), or --json for "
                            "the numbers")
+    from cairn.core.adapters import metric_plot  # matplotlib's wrapper: loaded when drawing
+
     fmt = output_format(output, metric_plot.FORMATS) if output else None
     with client() as c:
         found = c.metric_series(artifact, metrics, compare or [])
