@@ -195,3 +195,29 @@ def test_an_exported_project_imports_again_with_the_same_ids(sdk: Client, cli: C
                            cwd=tmp_path).stdout)
     assert [r["ref"] for r in again] == [r["ref"] for r in rows]  # the same versions
     assert {a: sdk.versions(f"{q}/{a}")["versions"] for a in versions} == versions
+
+
+def test_a_crate_the_rocrate_library_wrote_imports(sdk: Client, cli: Cli,
+                                                  tmp_path: Path) -> None:
+    src = write(tmp_path / "src", {"iris.csv": b"a,b\n1,2\n", "images/x.png": b"\x89PNG1",
+                                   "images/y.png": b"\x89PNG2"})
+    made = ROCrate()
+    made.add_file(src / "iris.csv", "iris.csv", properties={
+        "description": "the iris table", "license": {"@id": "https://spdx.org/licenses/CC0-1.0"},
+        "keywords": "flowers, tabular"})
+    made.add_tree(src / "images", "images/")
+    made.write(tmp_path / "foreign")
+    p = f"foreign-{uuid.uuid4().hex[:8]}"
+    rows = json.loads(cli("import", str(tmp_path / "foreign"), "--project", p, "--json",
+                          cwd=tmp_path).stdout)
+    assert sorted((r["source"], r["ref"]) for r in rows) == [
+        ("images/", f"{p}/images@v1"), ("iris.csv", f"{p}/iris.csv@v1")]
+    iris = sdk.show(f"{p}/iris.csv@v1")
+    assert [(f["path"], f["sha256"]) for f in iris["files"]] == [
+        ("iris.csv", hashlib.sha256(b"a,b\n1,2\n").hexdigest())]
+    assert (iris["metadata"]["description"], iris["metadata"]["license"]) == (
+        "the iris table", "CC0-1.0")
+    assert iris["metadata"]["tags"] == ["flowers", "tabular"]
+    sdk.pull(f"{p}/images@v1", tmp_path / "pulled")
+    assert {q.name: q.read_bytes() for q in (tmp_path / "pulled").iterdir()} == {
+        "x.png": b"\x89PNG1", "y.png": b"\x89PNG2"}

@@ -92,6 +92,9 @@ def import_(
     project_map: Annotated[list[str] | None, typer.Option(
         "--project-map", metavar="FROM=TO", help="Import project FROM's versions into TO "
         "(repeat for several)")] = None,
+    project: Annotated[str | None, typer.Option(
+        "--project", help="Where a crate another tool wrote goes (each of its files or "
+        "directories a dataset)", show_default=False)] = None,
     max_members: Annotated[int, typer.Option(
         "--max-members", min=1, help="Refuse an archive with more members")] = 100_000,
     max_bytes: Annotated[int, typer.Option(
@@ -102,7 +105,8 @@ def import_(
     environment, links, aliases and stages kept; exit 1 if any version was refused."""
     renamed = dict(_pair(p) for p in project_map or [])
     with client() as c:
-        done = c.import_crate(src, project_map=renamed, max_members=max_members,
+        done = c.import_crate(src, project_map=renamed, project=project,
+                              max_members=max_members,
                               max_bytes=max_bytes)
     render.either([asdict(d) for d in done], as_json, lambda _: _imported(done))
     if any(d.ref is None for d in done):

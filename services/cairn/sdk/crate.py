@@ -99,20 +99,27 @@ class CrateCalls:
 
     @translated
     def import_crate(self, src: str | Path, *, project_map: Mapping[str, str] | None = None,
+                     project: str | None = None,
                      max_members: int = importing.MAX_MEMBERS,
                      max_bytes: int = importing.MAX_BYTES) -> list[importing.ImportedVersion]:
         """Publish the versions of a crate `export` wrote (a zip or a directory) through
         `publish_many`, each project renamed by `project_map`; then their aliases and stages.
+        A crate another tool wrote (no Cairn ids): each data entity its root lists becomes
+        version 1 of a dataset in `project`, with its description, licence, keywords and
+        creator.
         A hostile archive or a file that is not the crate's is refused before anything is
         sent (cairn.sdk.crate_import). Importing the same crate twice adds nothing: each
         version is then a duplicate of the first import's."""
         from cairn.sdk.bulk import Item
 
         with importing.unpacked(Path(src), max_members, max_bytes) as root:
-            found = crate_import.versions(importing.read_metadata(root), project_map)
+            found = crate_import.versions(importing.read_metadata(root), project_map,
+                                          project)
+            if not found:
+                raise CairnError("not_a_crate", f"{src} describes no version or file to import")
             importing.verify(root, found)
             results = self.publish_many([Item(
-                v.kind, v.project, v.name, [importing.version_root(root, v)],
+                v.kind, v.project, v.name, importing.version_files(root, v),
                 root=importing.version_root(root, v), metadata=v.metadata, links=v.links,
                 extra=v.extra, environment=v.environment) for v in found])
         out = []
