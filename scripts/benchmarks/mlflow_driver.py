@@ -50,6 +50,23 @@ def say(message: str) -> None:
     print(f"[mlflow] {message}", file=sys.stderr, flush=True)
 
 
+def log_inputs(client: MlflowClient, run_id: str, links: list[tuple[str, str]]) -> None:
+    """Every link as a dataset input named by its target, context = relation; retried when
+    two writers race to create one dataset row (the server checks, then inserts)."""
+    inputs = [DatasetInput(Dataset(name=target, digest=target.rsplit("@", 1)[1],
+                                   source_type="cairn", source=json.dumps({"ref": target})),
+                           [InputTag("mlflow.data.context", relation)])
+              for relation, target in links]
+    for attempt in range(5 if inputs else 0):
+        try:
+            client.log_inputs(run_id, inputs)
+            return
+        except RestException as exc:
+            if "UniqueViolation" not in str(exc) or attempt == 4:
+                raise
+            RETRIES.append(run_id)
+
+
 def write_one(client: MlflowClient, experiments: dict[str, str], item: dict[str, Any]) -> None:
     """What a logging script does for one version: create, log, log inputs, finish."""
     run = client.create_run(experiments[item["project"]], start_time=item["created_ms"],
@@ -61,18 +78,7 @@ def write_one(client: MlflowClient, experiments: dict[str, str], item: dict[str,
                                       for k, v in item["metrics"].items()],
                      params=[Param(k, str(v)) for k, v in item["params"].items()],
                      tags=[RunTag("mlflow.note.content", item["description"])])
-    inputs = [DatasetInput(Dataset(name=target, digest=target.rsplit("@", 1)[1],
-                                   source_type="cairn", source=json.dumps({"ref": target})),
-                           [InputTag("mlflow.data.context", relation)])
-              for target, relation in item["inputs"]]
-    for attempt in range(5 if inputs else 0):
-        try:
-            client.log_inputs(run_id, inputs)
-            break
-        except RestException as exc:  # two writers creating one dataset row: the server
-            if "UniqueViolation" not in str(exc) or attempt == 4:  # checks, then inserts
-                raise
-            RETRIES.append(run_id)
+    log_inputs(client, run_id, [(relation, target) for target, relation in item["inputs"]])
     client.set_terminated(run_id, end_time=ts + 1000)
 
 
@@ -248,11 +254,7 @@ def make_mlflow(config: dict[str, Any], share: list[dict[str, Any]]) -> Any:
                          params=[Param(k, str(v)) for k, v in
                                  (meta.get("params") or {}).items()],
                          tags=[RunTag("mlflow.note.content", meta.get("description", ""))])
-        if item["links"]:
-            client.log_inputs(run_id, [DatasetInput(
-                Dataset(name=target, digest=target.rsplit("@", 1)[1], source_type="cairn",
-                        source=json.dumps({"ref": target})),
-                [InputTag("mlflow.data.context", rel)]) for rel, target in item["links"]])
+        log_inputs(client, run_id, [(rel, target) for rel, target in item["links"]])
         client.log_artifact(run_id, str(files[item["key"]]))
         if model not in models:
             client.create_registered_model(model)
