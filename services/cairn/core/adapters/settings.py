@@ -146,16 +146,16 @@ class Settings(BaseSettings):
     # directory) and the seconds between its scheduled retention runs (0: none; policies then
     # apply only through `cairn retention apply`).
     archive_dir: Path | None = Field(None, validation_alias=_env("CAIRN_ARCHIVE_DIR"))
+    # With CAIRN_BLOB_URL, the archive tier's `s3://bucket/prefix` (default: the blob URL's
+    # prefix + "-archive", in the same bucket); its trash is `<it>/trash`.
+    archive_url: str | None = Field(None, pattern=r"^s3://[^/]+(/.*)?$",
+                                    validation_alias=_env("CAIRN_ARCHIVE_URL"))
     archiver_interval: float = Field(
         3600.0, ge=0, validation_alias=_env("CAIRN_ARCHIVER_INTERVAL"))
     # A deleted version's blobs wait this long in the archive's trash before they are removed,
     # so a publish that reused one just before the delete gets it back (archiver.tiers).
     blob_grace_seconds: float = Field(
         86400.0, ge=0, validation_alias=_env("CAIRN_BLOB_GRACE_SECONDS"))
-    # With CAIRN_BLOB_URL, the archive tier's `s3://bucket/prefix` (default: the blob URL's
-    # prefix + "-archive", in the same bucket); its trash is `<it>/trash`.
-    archive_url: str | None = Field(None, pattern=r"^s3://[^/]+(/.*)?$",
-                                    validation_alias=_env("CAIRN_ARCHIVE_URL"))
 
     @model_validator(mode="after")
     def _no_public_secrets(self) -> Settings:
