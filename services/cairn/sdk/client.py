@@ -38,7 +38,7 @@ from cairn.sdk.bulk import Item, ItemResult
 from cairn.sdk.crate import CrateCalls
 from cairn.sdk.environment import capture
 from cairn.sdk.errors import CairnError, translated
-from cairn.sdk.http import Http
+from cairn.sdk.http import Http, StoreRetry
 from cairn.sdk.progress import items_progress
 from cairn.sdk.publish import PublishResult
 from cairn.sdk.reproduce import ReproduceCalls
@@ -57,9 +57,12 @@ class Client(AccessCalls, SubscriptionCalls, SearchCalls, ReproduceCalls, CrateC
 
     def __init__(self, api_url: str | None = None, token: str | None = None,
                  settings: Settings | None = None, transport: Transport = "http", *,
-                 progress: bool | None = None, http: httpx.Client | None = None) -> None:
+                 progress: bool | None = None, http: httpx.Client | None = None,
+                 store_retry: StoreRetry | None = None) -> None:
         """`progress`: True always draws bars, None only for large transfers, False never.
-        `http` replaces the httpx client (tests pass one with a MockTransport)."""
+        `http` replaces the httpx client (tests pass one with a MockTransport).
+        `store_retry`: how often and how long uploads and downloads are tried again while
+        the blob store is down (StoreRetry(attempts=1) never)."""
         if transport not in ("http", "kafka"):
             raise CairnError("invalid_transport", f"transport {transport!r} must be http or kafka")
         self.settings = settings or Settings()
@@ -70,7 +73,7 @@ class Client(AccessCalls, SubscriptionCalls, SearchCalls, ReproduceCalls, CrateC
             url = credentials.stored_api_url() or url  # where `cairn login` pointed
         if token is None:  # the argument, then CAIRN_TOKEN, then `cairn login`'s file
             token = self.settings.token or credentials.stored_token(url)
-        self.http = Http(url, token, http)
+        self.http = Http(url, token, http, store_retry=store_retry)
         self._emitter: Any = None
 
     # -- publishing -----------------------------------------------------------------------

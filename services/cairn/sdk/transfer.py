@@ -32,11 +32,17 @@ from cairn.sdk.progress import Advance, bytes_progress
 def upload_missing(http: Http, files: Sequence[LocalFile], show: bool | None,
                    workers: int = 1) -> dict[str, str]:
     """PUT every blob the api does not have yet (or not for us: one only versions we may
-    not read list); returns each upload's receipt by sha256, which the publish sends."""
-    direct = _direct_uploads(http, files)
-    if direct is not None:
-        return _upload_direct(http, files, direct, show)
-    return upload(http, [f for f in files if f.sha256 in missing(http, files)], show, workers)
+    not read list); returns each upload's receipt by sha256, which the publish sends.
+    While the blob store is down, asks again as `http.store_retry` says (what is already
+    uploaded is no longer missing then)."""
+    def once() -> dict[str, str]:
+        direct = _direct_uploads(http, files)
+        if direct is not None:
+            return _upload_direct(http, files, direct, show)
+        return upload(http, [f for f in files if f.sha256 in missing(http, files)], show,
+                      workers)
+
+    return http.store_retry.run("upload", once)
 
 
 def missing(http: Http, files: Sequence[LocalFile]) -> set[str]:
@@ -110,7 +116,8 @@ def targets(files: Sequence[Mapping[str, Any]], dest: Path) -> list[Path]:
 
 def restore(http: Http, files: Sequence[Mapping[str, Any]], dest: Path, show: bool | None,
             *, ref: str | None = None, headers: dict[str, str] | None = None) -> list[Path]:
-    """Write every file of a manifest under dest; files already identical are kept.
+    """Write every file of a manifest under dest; files already identical are kept. Each
+    download is tried again while the blob store is down, as `http.store_retry` says.
 
     `ref` tells the api which version each blob is downloaded as (a blob may belong to
     several), so the download is counted for that version."""
@@ -124,11 +131,17 @@ def restore(http: Http, files: Sequence[Mapping[str, Any]], dest: Path, show: bo
                 advance(int(f["size"]))
                 continue
             params = {"ref": ref} if ref else None
-            if direct:
-                direct = _download_direct(http, f["sha256"], int(f["size"]), target, advance,
-                                          params, headers)
-            if not direct:
+
+            def once(f: Mapping[str, Any] = f, target: Path = target,
+                     params: dict[str, str] | None = params, direct: bool = direct) -> bool:
+                # True while the store gives presigned URLs (asked once per pull)
+                if direct and _download_direct(http, f["sha256"], int(f["size"]), target,
+                                               advance, params, headers):
+                    return True
                 _download(http, f["sha256"], int(f["size"]), target, advance, params, headers)
+                return False
+
+            direct = http.store_retry.run("download", once)
     return paths
 
 
