@@ -15,6 +15,12 @@ sdk_kafka_emit_nowait_per_s: Client(transport="kafka").publish(wait=False), hash
 check/upload + produce, nothing waited for: a transport figure, not a publish rate;
 sdk_kafka_publish_waited_per_s: the same, waiting for each record.
 
+blob_transfer: one file of --blob-mb MB published (hash + upload + recorded) and pulled
+(download + hash + fsync) through the SDK, MB/s each way, with the peak RSS of the api's
+processes and of this (the SDK's) process during each: once over the local blob directory,
+once with CAIRN_BLOB_URL on the stack's s3proxy (direct transfers: the bytes skip the api),
+skipped when `scripts/stack env` names no S3 server (`scripts/stack up --s3`).
+
 --services-from DIR runs the ledger and api of another checkout (with PYTHONPATH pointing at
 its services/ the SDK is that checkout's too), for a before/after on the same machine;
 figures its SDK lacks (publish_many) are left out.
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -43,7 +50,8 @@ from cairn.core.adapters.settings import Settings
 from cairn.core.domain import payloads
 from cairn.core.domain.events import new_event
 
-from scripts.benchmarks.workspace import workspace
+from scripts.benchmarks.workspace import _processes, workspace
+from tests.processes import Service
 
 
 def _events(n: int, project: str) -> list[dict]:
@@ -216,6 +224,108 @@ def sdk_figures(args: argparse.Namespace) -> dict:
     return out
 
 
+# ---- blob transfer throughput, local directory and S3
+MB = 1024 * 1024
+
+
+def _peak_rss_mb(pids: list[int]) -> float:
+    """Sum of the processes' peak RSS (VmHWM) since their last reset_peak."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                total += next((int(line.split()[1]) for line in f
+                               if line.startswith("VmHWM:")), 0)
+        except OSError:
+            pass
+    return round(total / 1024, 1)
+
+
+def _reset_peak(pids: list[int]) -> None:
+    """Start each process's VmHWM again from its RSS now (Linux: clear_refs 5)."""
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def _group(svc: Service) -> list[int]:
+    assert svc.proc is not None
+    return [pid for pid, pgrp, _, _ in _processes() if pgrp == svc.proc.pid]
+
+
+def _big_file(mb: int) -> Path:
+    """`mb` MB of random bytes (written before any clock starts)."""
+    path = Path(tempfile.mkdtemp(prefix="cairn-bench-blob-")) / "blob.bin"
+    with path.open("wb") as out:
+        for _ in range(mb):
+            out.write(os.urandom(MB))
+    return path
+
+
+def _transfer(api: Service, env: dict[str, str], path: Path, mb: int) -> dict:
+    from cairn import Client
+
+    api_pids, me = _group(api), [os.getpid()]
+    out: dict[str, Any] = {"mb": mb}
+    settings = Settings(**env)  # type: ignore[arg-type]
+    with Client(api_url=api.url, token=env["CAIRN_TOKEN"], settings=settings,
+                progress=False) as client:
+        _reset_peak(api_pids + me)
+        t0 = time.perf_counter()
+        result = client.publish("dataset", "bench-blobs", f"blob-{uuid.uuid4().hex[:8]}",
+                                [path.name], root=path.parent, wait=True)
+        took = time.perf_counter() - t0
+        out["upload"] = {"mb_per_s": round(mb / took, 1), "seconds": round(took, 2),
+                         "api_peak_rss_mb": _peak_rss_mb(api_pids),
+                         "sdk_peak_rss_mb": _peak_rss_mb(me)}
+        dest = Path(tempfile.mkdtemp(prefix="cairn-bench-pull-"))
+        _reset_peak(api_pids + me)
+        t0 = time.perf_counter()
+        [pulled] = client.pull(result.ref, dest)
+        took = time.perf_counter() - t0
+        out["download"] = {"mb_per_s": round(mb / took, 1), "seconds": round(took, 2),
+                           "api_peak_rss_mb": _peak_rss_mb(api_pids),
+                           "sdk_peak_rss_mb": _peak_rss_mb(me)}
+        assert pulled.stat().st_size == path.stat().st_size
+        pulled.unlink()
+    return out
+
+
+def blob_figures(mb: int, services_from: Path | None) -> dict:
+    """blob_transfer over the local directory, then over the stack's S3 server."""
+    from cairn.core.adapters.s3_blobstore import S3BlobStore
+
+    from tests.s3_server import S3_VARIABLES, empty, fresh_url, s3_config, s3_env
+
+    path = _big_file(mb)
+    out: dict[str, Any] = {}
+    try:
+        with workspace(("ledger",), services_from=services_from) as (env, _):
+            spawned = env if services_from is None else {
+                **env, "PYTHONPATH": str(services_from.resolve() / "services")}
+            logs = Path(tempfile.mkdtemp(prefix="cairn-bench-logs-"))
+            api = Service("api", spawned, logs).start()
+            try:
+                out["local"] = _transfer(api, env, path, mb)
+            finally:
+                api.stop()
+            s3 = s3_env()
+            if not s3:
+                out["s3"] = {"skipped": "no S3 server: `scripts/stack up --s3`"}
+                return out
+            url = fresh_url(s3, "bench")
+            api = Service("api", {**spawned, **{k: s3[k] for k in S3_VARIABLES if k in s3},
+                                  "CAIRN_BLOB_URL": url}, logs).start()
+            try:
+                out["s3"] = {"blob_url": url, **_transfer(api, env, path, mb)}
+            finally:
+                api.stop()
+                empty(S3BlobStore(url, s3_config(s3)))
+    finally:
+        path.unlink()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="scripts/bench publish")
     parser.add_argument("--events", type=int, default=10_000, help="events for the ledger rate")
@@ -227,6 +337,8 @@ def main() -> None:
                         help="threads sharing one client for threads_http (0: none)")
     parser.add_argument("--many", type=int, default=5_000,
                         help="items for each publish_many figure (0: none)")
+    parser.add_argument("--blob-mb", type=int, default=256,
+                        help="MB of the file published and pulled on each blob store (0: none)")
     parser.add_argument("--services-from", type=Path, default=None,
                         help="run the ledger and api of this checkout (git worktree add DIR REV)")
     args = parser.parse_args()
@@ -238,6 +350,8 @@ def main() -> None:
     if args.events:
         result.update(ledger_rate(args.events, args.services_from))
     result.update(sdk_figures(args))
+    if args.blob_mb:
+        result["blob_transfer"] = blob_figures(args.blob_mb, args.services_from)
     result["machine"]["load_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(result, indent=2))
 
