@@ -131,6 +131,29 @@ def test_a_publish_and_a_pull_ride_out_a_store_that_comes_back(
     assert len(retried) == 2 and retried[1] in OUTAGES, retried
 
 
+def test_a_bulk_publish_rides_out_a_store_that_comes_back(
+        outage: tuple[Outage, Service], cairn_env: dict[str, str], tmp_path: Path) -> None:
+    """publish_many uploads through the api (PUT /v1/blobs/...), retried as well."""
+    from cairn.sdk import Item
+
+    store, api = outage
+    retried: list[str] = []
+
+    def back(error: CairnError, attempt: int) -> None:
+        retried.append(error.reason)
+        store.up()
+
+    path, _ = a_file(tmp_path)
+    (tmp_path / "x.bin").write_bytes(os.urandom(1000))
+    project = f"outage-{uuid.uuid4().hex[:8]}"
+    with Client(api.url, API_TOKEN, settings_for(cairn_env), progress=False,
+                store_retry=StoreRetry(on_retry=back)) as sdk:
+        results = sdk.publish_many([Item("model", project, name, [file], root=tmp_path)
+                                    for name, file in (("m", "w.bin"), ("n", "x.bin"))])
+    assert [r.status for r in results] == ["recorded", "recorded"], results
+    assert len(retried) == 1 and retried[0] in OUTAGES, retried
+
+
 def test_a_store_that_stays_down_is_reported_after_the_attempts(
         outage: tuple[Outage, Service], cairn_env: dict[str, str], tmp_path: Path) -> None:
     _, api = outage

@@ -33,35 +33,38 @@ def upload_missing(http: Http, files: Sequence[LocalFile], show: bool | None,
                    workers: int = 1) -> dict[str, str]:
     """PUT every blob the api does not have yet (or not for us: one only versions we may
     not read list); returns each upload's receipt by sha256, which the publish sends.
-    While the blob store is down, asks again as `http.store_retry` says (what is already
-    uploaded is no longer missing then)."""
-    def once() -> dict[str, str]:
-        direct = _direct_uploads(http, files)
-        if direct is not None:
-            return _upload_direct(http, files, direct, show)
-        return upload(http, [f for f in files if f.sha256 in missing(http, files)], show,
-                      workers)
+    While the blob store is down, asks again as `http.store_retry` says (a direct upload
+    asks which blobs are missing again: those already uploaded are not)."""
+    def direct() -> dict[str, str] | None:
+        uploads = _direct_uploads(http, files)
+        return None if uploads is None else _upload_direct(http, files, uploads, show)
 
-    return http.store_retry.run("upload", once)
+    receipts = http.store_retry.run("upload", direct)
+    if receipts is not None:
+        return receipts
+    return upload(http, [f for f in files if f.sha256 in missing(http, files)], show, workers)
 
 
 def missing(http: Http, files: Sequence[LocalFile]) -> set[str]:
-    """The sha256s of `files` the api lacks (for us): one request, whatever their number."""
+    """The sha256s of `files` the api lacks (for us): one request, whatever their number
+    (asked again while the blob store is down)."""
     shas = sorted({f.sha256 for f in files})
-    return set(http.json("POST", "/v1/blobs/missing", json={"sha256": shas})["missing"])
+    return set(http.store_retry.run("upload", lambda: http.json(
+        "POST", "/v1/blobs/missing", json={"sha256": shas})["missing"]))
 
 
 def upload(http: Http, files: Sequence[LocalFile], show: bool | None, workers: int = 1,
            failed: dict[str, CairnError] | None = None) -> dict[str, str]:
     """PUT each distinct blob, `workers` at a time; its receipt by sha256 when it has one.
     A refused upload raises, or with `failed` given is put there by sha256 (a bulk publish
-    refuses the items naming it, not the whole call)."""
+    refuses the items naming it, not the whole call). Each PUT is tried again while the
+    blob store is down."""
     todo = list({f.sha256: f for f in files}.values())
     receipts: dict[str, str] = {}
 
     def one(f: LocalFile, advance: Advance) -> None:
         try:
-            if receipt := _upload(http, f, advance):
+            if receipt := http.store_retry.run("upload", lambda: _upload(http, f, advance)):
                 receipts[f.sha256] = receipt
         except CairnError as exc:
             if failed is None:
