@@ -35,6 +35,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import statistics
 import tempfile
 import threading
@@ -287,7 +288,7 @@ def _transfer(api: Service, env: dict[str, str], path: Path, mb: int) -> dict:
                            "api_peak_rss_mb": _peak_rss_mb(api_pids),
                            "sdk_peak_rss_mb": _peak_rss_mb(me)}
         assert pulled.stat().st_size == path.stat().st_size
-        pulled.unlink()
+        shutil.rmtree(dest)
     return out
 
 
@@ -309,6 +310,7 @@ def blob_figures(mb: int, services_from: Path | None) -> dict:
                 out["local"] = _transfer(api, env, path, mb)
             finally:
                 api.stop()
+                shutil.rmtree(env["CAIRN_BLOB_DIR"], ignore_errors=True)  # --blob-mb of it
             s3 = s3_env()
             if not s3:
                 out["s3"] = {"skipped": "no S3 server: `scripts/stack up --s3`"}
@@ -322,7 +324,7 @@ def blob_figures(mb: int, services_from: Path | None) -> dict:
                 api.stop()
                 empty(S3BlobStore(url, s3_config(s3)))
     finally:
-        path.unlink()
+        shutil.rmtree(path.parent)
     return out
 
 
