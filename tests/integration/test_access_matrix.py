@@ -26,7 +26,14 @@ from cairn.api.policy import RULES, Rule
 
 from tests.access_world import CALLERS, HOOK, LEVEL, World, world_api, world_fixture  # noqa: F401
 
-CASES = [(method, path, caller) for (method, path) in sorted(RULES) for caller in CALLERS]
+# Routes whose answer is not the one refusal this matrix reads: the batch publish answers 200
+# with a result (and a refusal) per item, and an OpenLineage event goes to the project its
+# namespace maps to, which this world does not map. Their roles are checked per item and per
+# project in test_bulk_publish.py and test_openlineage.py.
+PER_ITEM = {("POST", "/v1/artifacts/batch"), ("POST", "/api/v1/lineage"),
+            ("POST", "/v1/openlineage")}
+CASES = [(method, path, caller) for (method, path) in sorted(RULES) for caller in CALLERS
+         if (method, path) not in PER_ITEM]
 # rules whose request names the private project, or a blob, event or subscription of it
 ADDRESSED = {"path", "gate", "ref", "body", "audit", "handler", "event", "blob", "subscription"}
 MISSING = "as if missing"
@@ -113,6 +120,13 @@ def refused_by_policy(reply: httpx.Response) -> bool:
     return "permission" in reply.json().get("error", {})
 
 
+def no_direct_transfers(reply: httpx.Response) -> bool:
+    """The route's own answer where blobs live in a local directory (the world's): 501, not
+    a failure; the S3 side of those routes is tested in test_direct_transfers.py."""
+    return (reply.status_code == 501
+            and reply.json()["error"]["reason"] == "direct_transfer_unavailable")
+
+
 def shown(world: World, reply: httpx.Response, missing: bool) -> tuple[int, str]:
     """Status and body, with what the request named replaced by placeholders."""
     text = reply.text
@@ -133,7 +147,7 @@ def test_route_by_caller(world: World, method: str, path: str, caller: str) -> N
             control = http.request(**request_for(world, method, path, missing=True))
     if allowed:
         assert not refused_by_policy(reply), (reply.status_code, reply.text[:300])
-        assert reply.status_code < 500, reply.text[:300]
+        assert reply.status_code < 500 or no_direct_transfers(reply), reply.text[:300]
     elif refusal == MISSING:
         assert shown(world, reply, False) == shown(world, control, True)
         assert reply.status_code in (200, 404), reply.text[:300]  # an event: still pending

@@ -191,9 +191,9 @@ async def blob_url(sha256: str, blobs: BlobsDep, request: Request, pool: PoolDep
                    ref: str | None = None) -> DirectDownload:
     """A presigned URL to GET the blob straight from the store, counted as GET counts a
     download. The client checks the sha256 of what it reads, as it does for GET."""
-    store = _direct(blobs)
     _, size = await _counted_download(sha256, blobs, request, pool, principal, usage,
-                                      background, ref)
+                                      background, ref)  # 404 first: 501 says it exists
+    store = _direct(blobs)  # raising, the download is not counted (no response, no task)
     url = await asyncio.to_thread(store.download_url, sha256, DIRECT_URL_LIFE)
     return DirectDownload(url=url, size=size, expires_in=int(DIRECT_URL_LIFE.total_seconds()))
 
