@@ -206,6 +206,8 @@ def _direct_uploads(http: Http, files: Sequence[LocalFile]) -> list[dict[str, st
     if http.direct_transfers is False:  # this api said so once: no request to ask again
         return None
     shas = sorted({f.sha256 for f in files})
+    if not shas:  # nothing to upload: no request (the api refuses an empty list)
+        return []
     try:
         uploads: list[dict[str, str]] = http.json(
             "POST", "/v1/blobs/uploads", json={"sha256": shas})["uploads"]

@@ -38,7 +38,7 @@ from cairn.api.usage import count_download
 from cairn.core.adapters.blobstore import BlobCorrupted, BlobStore, Presigning
 from cairn.core.adapters.signing import required_master
 from cairn.core.domain import blob_receipts
-from cairn.core.domain.identity import check_sha256, parse_ref
+from cairn.core.domain.identity import InvalidInput, check_sha256, parse_ref
 
 router = APIRouter(prefix="/v1/blobs", tags=["blobs"])
 log = structlog.get_logger("api")
@@ -125,7 +125,12 @@ def _direct(blobs: BlobStore) -> Presigning:
 async def direct_uploads(query: MissingQuery, _: CurrentActor, principal: CurrentPrincipal,
                          blobs: BlobsDep, pool: PoolDep) -> DirectUploads:
     """A presigned PUT URL for each of these blobs the store lacks (as POST /missing says);
-    after the PUT, POST /v1/blobs/{sha256}/uploads/{upload_id} makes it a blob."""
+    after the PUT, POST /v1/blobs/{sha256}/uploads/{upload_id} makes it a blob. Bad input
+    is a 400 whatever the store; only a good request learns there are no direct transfers."""
+    if not query.sha256:
+        raise InvalidInput("invalid_sha256", "name at least one blob by its sha256")
+    for sha256 in query.sha256:
+        check_sha256(sha256)
     store = _direct(blobs)
     missing = await _missing(query, principal, blobs, pool)
     signed = await asyncio.to_thread(
