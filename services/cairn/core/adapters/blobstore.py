@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -109,17 +110,6 @@ class Metered:
         return sha
 
 
-def already_stored(store: BlobStore, chunks: Iterable[bytes], expected_sha256: str | None,
-                   skip_stored: bool) -> tuple[str, int] | None:
-    """(sha256, size) of a blob stored already that need not be read again, after draining
-    the stream so an HTTP body is consumed either way; None when the bytes must be stored."""
-    if not skip_stored or expected_sha256 is None or not store.has(expected_sha256):
-        return None
-    for _ in chunks:
-        pass
-    return expected_sha256, store.size(expected_sha256)
-
-
 def verified_chunks(chunks: Iterable[bytes], sha256: str, where: str) -> Iterator[bytes]:
     """Chunks of a stored blob passed through; BlobCorrupted after the last one if their
     digest is not the blob's name."""
@@ -131,7 +121,40 @@ def verified_chunks(chunks: Iterable[bytes], sha256: str, where: str) -> Iterato
         raise BlobCorrupted(f"blob {sha256} is corrupted in {where}")
 
 
-class LocalBlobStore:
+class ContentAddressed(ABC):
+    """The write both stores share: skip a blob stored already, else meter the stream (size
+    limit, digest) while the store writes it, where only verified bytes become a blob."""
+
+    @abstractmethod
+    def has(self, sha256: str) -> bool: ...
+
+    @abstractmethod
+    def size(self, sha256: str) -> int: ...
+
+    @abstractmethod
+    def _store(self, metered: Metered, expected_sha256: str | None) -> str:
+        """Write the metered stream; its verified sha256 (InvalidInput stores nothing)."""
+
+    def put(
+        self,
+        chunks: Iterable[bytes],
+        expected_sha256: str | None = None,
+        max_bytes: int | None = None,
+        *,
+        skip_stored: bool = True,
+    ) -> tuple[str, int]:
+        """Store a stream; return (sha256, size). A mismatching expected digest stores nothing.
+        A blob stored already under `expected_sha256` is not read again, unless `skip_stored`
+        is false: then the bytes are checked (digest, size limit) exactly as a first upload's."""
+        if skip_stored and expected_sha256 is not None and self.has(expected_sha256):
+            for _ in chunks:  # drained, so an HTTP body is consumed either way
+                pass
+            return expected_sha256, self.size(expected_sha256)
+        metered = Metered(chunks, max_bytes)
+        return self._store(metered, expected_sha256), metered.size
+
+
+class LocalBlobStore(ContentAddressed):
     """Blobs under `<root>/sha256/<2 hex>/<64 hex>`, read-only once written."""
 
     def __init__(self, root: Path) -> None:
@@ -158,20 +181,8 @@ class LocalBlobStore:
             if path.is_file() and path.stat().st_mtime <= cutoff:
                 yield path.name
 
-    def put(
-        self,
-        chunks: Iterable[bytes],
-        expected_sha256: str | None = None,
-        max_bytes: int | None = None,
-        *,
-        skip_stored: bool = True,
-    ) -> tuple[str, int]:
-        """Store a stream; return (sha256, size). A mismatching expected digest stores nothing.
-        A blob stored already under `expected_sha256` is not read again, unless `skip_stored`
-        is false: then the bytes are checked (digest, size limit) exactly as a first upload's."""
-        if stored := already_stored(self, chunks, expected_sha256, skip_stored):
-            return stored
-        metered = Metered(chunks, max_bytes)
+    def _store(self, metered: Metered, expected_sha256: str | None) -> str:
+        """Write into a temporary file, then rename it to the blob's name once verified."""
         fd, tmp_name = tempfile.mkstemp(dir=self.root / "tmp")
         tmp = Path(tmp_name)
         try:
@@ -180,14 +191,14 @@ class LocalBlobStore:
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
-            sha, size = metered.verified(expected_sha256), metered.size
+            sha = metered.verified(expected_sha256)
             final = self.path(sha)
             final.parent.mkdir(parents=True, exist_ok=True)
             if final.exists():
-                return sha, size
+                return sha
             tmp.chmod(0o444)
             os.replace(tmp, final)  # atomic: readers see the whole blob or none
-            return sha, size
+            return sha
         finally:
             tmp.unlink(missing_ok=True)
 

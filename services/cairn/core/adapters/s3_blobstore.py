@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from itertools import chain
 from typing import TYPE_CHECKING, TypeVar
@@ -41,8 +41,8 @@ from obstore.store import S3Store
 
 from cairn.core.adapters.blobstore import (
     BlobStoreUnavailable,
+    ContentAddressed,
     Metered,
-    already_stored,
     verified_chunks,
 )
 from cairn.core.domain.identity import check_sha256
@@ -93,7 +93,7 @@ def store_at(url: str, config: S3Config | None = None) -> S3Store:
     )
 
 
-class S3BlobStore:
+class S3BlobStore(ContentAddressed):
     """Blobs under `s3://<bucket>/<prefix>/sha256/<2 hex>/<64 hex>`, written once."""
 
     def __init__(self, url: str, config: S3Config | None = None) -> None:
@@ -159,24 +159,15 @@ class S3BlobStore:
                 if meta["last_modified"].timestamp() <= cutoff:
                     yield meta["path"].rsplit("/", 1)[-1]
 
-    def put(
-        self,
-        chunks: Iterable[bytes],
-        expected_sha256: str | None = None,
-        max_bytes: int | None = None,
-        *,
-        skip_stored: bool = True,
-    ) -> tuple[str, int]:
-        """Store a stream as LocalBlobStore.put does (the same checks, the same answer)."""
-        if stored := already_stored(self, chunks, expected_sha256, skip_stored):
-            return stored
-        metered = Metered(chunks, max_bytes)
+    def _store(self, metered: Metered, expected_sha256: str | None) -> str:
+        """One PUT for a blob under one part, else a multipart upload (to a temporary key
+        when the name is not known in advance, copied to its name once hashed)."""
         stream = iter(metered)
         head, ended = _first_part(stream)
         if ended:  # one PUT, sent only once the digest is known good
             sha = metered.verified(expected_sha256)
             self._call(lambda: obstore.put(self.store, self.key(sha), head))
-            return sha, metered.size
+            return sha
         target = self.key(expected_sha256) if expected_sha256 else f"tmp/{uuid.uuid4().hex}"
         self._upload(target, chain([head], stream), metered, expected_sha256)
         sha = metered.verified(expected_sha256)
@@ -185,7 +176,7 @@ class S3BlobStore:
                 self._call(lambda: obstore.copy(self.store, target, self.key(sha)))
             finally:
                 self.delete_key(target)
-        return sha, metered.size
+        return sha
 
     def _upload(self, target: str, parts: Iterator[bytes], metered: Metered,
                 expected_sha256: str | None) -> None:
