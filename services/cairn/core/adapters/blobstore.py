@@ -42,24 +42,6 @@ class BlobStoreUnavailable(RuntimeError):
         self.reason: StoreProblem = reason
 
 
-class BlobStore(Protocol):
-    location: str  # where the blobs are, for logs and status pages
-
-    def has(self, sha256: str) -> bool: ...
-    def put(
-        self,
-        chunks: Iterable[bytes],
-        expected_sha256: str | None = None,
-        max_bytes: int | None = None,
-        *,
-        skip_stored: bool = True,
-    ) -> tuple[str, int]: ...
-    def open(self, sha256: str) -> Iterator[bytes]: ...
-    def size(self, sha256: str) -> int: ...
-    def delete(self, sha256: str) -> None: ...
-    def entered_before(self, cutoff: float) -> Iterator[str]: ...
-
-
 @runtime_checkable
 class Presigning(Protocol):
     """A store clients can reach themselves (S3): the api hands out URLs, the bytes go
@@ -121,15 +103,27 @@ def verified_chunks(chunks: Iterable[bytes], sha256: str, where: str) -> Iterato
         raise BlobCorrupted(f"blob {sha256} is corrupted in {where}")
 
 
-class ContentAddressed(ABC):
-    """The write both stores share: skip a blob stored already, else meter the stream (size
-    limit, digest) while the store writes it, where only verified bytes become a blob."""
+class BlobStore(ABC):
+    """The interface, and the write every store shares: skip a blob stored already, else
+    meter the stream (size limit, digest) while the store writes it, where only verified
+    bytes become a blob."""
+
+    location: str  # where the blobs are, for logs and status pages
 
     @abstractmethod
     def has(self, sha256: str) -> bool: ...
 
     @abstractmethod
     def size(self, sha256: str) -> int: ...
+
+    @abstractmethod
+    def open(self, sha256: str) -> Iterator[bytes]: ...
+
+    @abstractmethod
+    def delete(self, sha256: str) -> None: ...
+
+    @abstractmethod
+    def entered_before(self, cutoff: float) -> Iterator[str]: ...
 
     @abstractmethod
     def _store(self, metered: Metered, expected_sha256: str | None) -> str:
@@ -154,7 +148,7 @@ class ContentAddressed(ABC):
         return self._store(metered, expected_sha256), metered.size
 
 
-class LocalBlobStore(ContentAddressed):
+class LocalBlobStore(BlobStore):
     """Blobs under `<root>/sha256/<2 hex>/<64 hex>`, read-only once written."""
 
     def __init__(self, root: Path) -> None:

@@ -40,8 +40,8 @@ from obstore.exceptions import (
 from obstore.store import S3Store
 
 from cairn.core.adapters.blobstore import (
+    BlobStore,
     BlobStoreUnavailable,
-    ContentAddressed,
     Metered,
     verified_chunks,
 )
@@ -93,7 +93,7 @@ def store_at(url: str, config: S3Config | None = None) -> S3Store:
     )
 
 
-class S3BlobStore(ContentAddressed):
+class S3BlobStore(BlobStore):
     """Blobs under `s3://<bucket>/<prefix>/sha256/<2 hex>/<64 hex>`, written once."""
 
     def __init__(self, url: str, config: S3Config | None = None) -> None:
