@@ -54,7 +54,8 @@ async def _open_pool(settings: Settings) -> asyncpg.Pool:
 def _open_emitter(settings: Settings) -> Emitter:
     """Create the topics if the ledger has not yet (so the first event cannot auto-create
     one with the wrong partition count) and register the event schema once, up front."""
-    ensure_topics(settings.kafka_bootstrap_servers, Topics(settings.topic_prefix))
+    ensure_topics(settings.kafka_bootstrap_servers, Topics(settings.topic_prefix),
+                  replication=settings.topic_replication, min_isr=settings.topic_min_isr)
     emitter = Emitter(settings, "cairn-api")
     emitter.codec.register()
     emitter.config_codec.register()

@@ -2,7 +2,9 @@
 
 - Every CAIRN_ARCHIVER_INTERVAL seconds a tick (`schedule.tick`) plans each project's
   `scheduled` retention policy and emits the plan's LifecycleRequested events (actor
-  `archiver`), then removes the trash's blobs that are past the grace period.
+  `archiver`), then removes the trash's blobs that are past the grace period. With several
+  archivers on one namespace only the leader ticks (`readmodel.leadership`: a PostgreSQL
+  advisory lock held by its session); the others take over when it goes.
 - From the changelog it takes every recorded archive, restore, delete and publish and puts
   the version's blobs where they now belong (see tiers.py and placing.py), inside
   `settle()`, so a batch's offsets are acknowledged only once its blobs are in place.
@@ -39,6 +41,7 @@ from cairn.core.adapters.worker import (
 )
 from cairn.core.domain.event_types import RecordedEvent
 from cairn.core.domain.retention import Plan
+from cairn.readmodel.leadership import Leadership
 from cairn.readmodel.retention import plan_project, scheduled_policies
 
 UNDECODABLE = Counter("cairn_archiver_undecodable_total", "Changelog records not decodable")
@@ -47,22 +50,25 @@ UNDECODABLE = Counter("cairn_archiver_undecodable_total", "Changelog records not
 @dataclass(frozen=True)
 class ArchiverAdapters:
     """The archiver's clients: an emitter (Kafka and the registry), PostgreSQL (read only),
-    the blob tiers on disk, and the clock."""
+    the blob tiers on disk, the leadership among archivers of one namespace, and the clock."""
 
     emitter: Emitter
     pool: LazyPool
     tiers: Tiers
+    leadership: Leadership
     clock: Callable[[], float] = time.time
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ArchiverAdapters:
         return cls(Emitter(settings, "cairn-archiver"), LazyPool(settings.database_url),
-                   Tiers.of(settings))
+                   Tiers.of(settings),
+                   Leadership(settings.database_url, f"{settings.topic_prefix}archiver"))
 
     async def closing(self, stack: AsyncExitStack) -> None:
         """Close each client at the stack's end, the last opened first."""
         stack.push_async_callback(asyncio.to_thread, self.emitter.close)
         stack.push_async_callback(self.pool.close)
+        stack.push_async_callback(self.leadership.close)
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -99,7 +105,10 @@ def build(settings: Settings, adapters: ArchiverAdapters) -> faust.App:
     if (interval := schedule.every(settings.archiver_interval)) is not None:
         @app.timer(interval)  # type: ignore[untyped-decorator]
         async def scheduled() -> None:
-            await schedule.scheduled(ports)
+            if await adapters.leadership.held():
+                await schedule.scheduled(ports)
+            else:
+                log.debug("scheduled run left to the leading archiver")
 
     @app.task  # type: ignore[untyped-decorator]
     async def warm_up() -> None:
@@ -108,7 +117,8 @@ def build(settings: Settings, adapters: ArchiverAdapters) -> faust.App:
                  interval=settings.archiver_interval)
 
     service_pages(app, lambda: {"archive": tiers.cold.location,
-                                "interval": settings.archiver_interval}
+                                "interval": settings.archiver_interval,
+                                **adapters.leadership.describe()}
                   if adapters.pool.opened else None)
     app.cairn_codecs = (adapters.emitter.codec,)  # type: ignore[attr-defined]
     return app

@@ -86,10 +86,11 @@ def build(settings: Settings, adapters: IndexerAdapters) -> faust.App:
     backend = adapters.backend
     creating = asyncio.Lock()  # the agents and warm_up may all find the alias missing
     index: list[str] = []
+    body = index_body(settings.search_refresh, settings.search_replicas)
 
     async def ensure() -> str:
         async with creating:
-            index[:] = [await backend.ensure_alias(alias, index_body(settings.search_refresh))]
+            index[:] = [await backend.ensure_alias(alias, body)]
         return index[0]
 
     def indexing(codec: AvroCodec, to_merges: ToMerges

@@ -17,12 +17,13 @@ _TEXT = {"type": "text", "analyzer": "cairn_text", "search_analyzer": "cairn_que
 _SUGGEST = {"type": "text", "analyzer": "cairn_prefix", "search_analyzer": "cairn_query"}
 
 
-def index_settings(refresh_interval: str = "1s") -> dict[str, Any]:
+def index_settings(refresh_interval: str = "1s", replicas: int = 0) -> dict[str, Any]:
     """`refresh_interval` is near-real-time visibility (CAIRN_SEARCH_REFRESH): the only
-    refresh there is; requests never refresh."""
+    refresh there is; requests never refresh. `replicas` (CAIRN_SEARCH_REPLICAS): 0 keeps a
+    single-node stack green; 1 on a cluster keeps the index searchable when a node dies."""
     return {
         "number_of_shards": 1,
-        "number_of_replicas": 0,  # single-node stacks stay green; raise it on a cluster
+        "number_of_replicas": replicas,
         "refresh_interval": refresh_interval,
         "mapping.total_fields.limit": 5000,  # metric and param names become fields
         "analysis": {
@@ -108,5 +109,5 @@ def mappings() -> dict[str, Any]:
     }
 
 
-def index_body(refresh_interval: str = "1s") -> dict[str, Any]:
-    return {"settings": index_settings(refresh_interval), "mappings": mappings()}
+def index_body(refresh_interval: str = "1s", replicas: int = 0) -> dict[str, Any]:
+    return {"settings": index_settings(refresh_interval, replicas), "mappings": mappings()}

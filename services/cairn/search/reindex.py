@@ -82,7 +82,8 @@ async def rebuild_index(settings: Settings, progress: Progress = lambda done, to
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
     try:
         index = physical_name(alias)
-        await backend.create_index(index, index_body(settings.search_refresh))
+        await backend.create_index(
+            index, index_body(settings.search_refresh, settings.search_replicas))
         async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read",
                                                             readonly=True):
             versions, head, taken = await _fill(conn, backend, index, progress)

@@ -79,10 +79,18 @@ class Settings(BaseSettings):
     blob_url: str | None = Field(None, pattern=r"^s3://[^/]+(/.*)?$",
                                  validation_alias=_env("CAIRN_BLOB_URL"))
     topic_prefix: str = Field("", validation_alias=_env("CAIRN_TOPIC_PREFIX"))
+    # Copies of each Cairn topic and how many must have a write before the broker acknowledges
+    # it (producers send acks=all): 1 and 1 for one broker; 3 and 2 on a replicated cluster
+    # (`scripts/stack up --cluster`), so one broker may die without losing an acknowledged event.
+    topic_replication: int = Field(1, ge=1, validation_alias=_env("CAIRN_TOPIC_REPLICATION"))
+    topic_min_isr: int = Field(1, ge=1, validation_alias=_env("CAIRN_TOPIC_MIN_ISR"))
     index_prefix: str = Field("cairn", validation_alias=_env("CAIRN_INDEX_PREFIX"))
     # Near-real-time visibility of indexed changes (the index's refresh_interval); nothing
     # ever refreshes per request.
     search_refresh: str = Field("1s", validation_alias=_env("CAIRN_SEARCH_REFRESH"))
+    # Replicas of the index's shard, set when an index is made (0 on one search node, which
+    # could not place a replica; 1 on a two-node cluster, so one node may die).
+    search_replicas: int = Field(0, ge=0, validation_alias=_env("CAIRN_SEARCH_REPLICAS"))
     http_host: str = Field("127.0.0.1", validation_alias=_env("CAIRN_HTTP_HOST"))
     http_port: int = Field(18000, validation_alias=_env("CAIRN_HTTP_PORT"))
     kinds: str = Field("model,dataset,eval_log", validation_alias=_env("CAIRN_KINDS"))

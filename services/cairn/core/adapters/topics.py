@@ -50,12 +50,20 @@ class Topics:
                 self.deliveries, self.dead_letter("ledger")]
 
 
-def ensure_topics(bootstrap: str, topics: Topics) -> None:
-    """Create missing topics; an existing topic is fine (idempotent start-up)."""
+def ensure_topics(bootstrap: str, topics: Topics, *, replication: int = 1,
+                  min_isr: int = 1) -> None:
+    """Create missing topics; an existing topic is fine (idempotent start-up).
+
+    `replication` copies of each, and `min_isr` of them in sync for a write to be
+    acknowledged (CAIRN_TOPIC_REPLICATION, CAIRN_TOPIC_MIN_ISR): with the producers' acks=all,
+    3 and 2 lose no acknowledged event when one broker dies. An existing topic keeps what it
+    was made with."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     existing = set(admin.list_topics(timeout=15).topics)
+    config = {"min.insync.replicas": str(min_isr)}
     wanted = [
-        NewTopic(name, num_partitions=topics.partitions, replication_factor=1)
+        NewTopic(name, num_partitions=topics.partitions, replication_factor=replication,
+                 config=config)
         for name in topics.all()
         if name not in existing
     ]

@@ -38,7 +38,7 @@ def stream_app(settings: Settings, group: str, partitions: int, commit_every: in
         broker=f"kafka://{settings.kafka_bootstrap_servers}",
         value_serializer="raw",
         key_serializer="raw",
-        topic_replication_factor=1,
+        topic_replication_factor=settings.topic_replication,  # its own topics, as Cairn's
         topic_partitions=partitions,
         consumer_auto_offset_reset="earliest",
         web_host=settings.http_host,
@@ -158,7 +158,8 @@ def run_worker(create_app: Callable[[Settings], faust.App], *,
     settings = Settings()
     if before is not None:
         before(settings)
-    ensure_topics(settings.kafka_bootstrap_servers, topics(settings.topic_prefix))
+    ensure_topics(settings.kafka_bootstrap_servers, topics(settings.topic_prefix),
+                  replication=settings.topic_replication, min_isr=settings.topic_min_isr)
     app = create_app(settings)
     for codec in getattr(app, "cairn_codecs", ()):
         codec.register()
