@@ -64,7 +64,10 @@ async def history(api: Service, cairn_env: dict[str, str], namespace: Namespace
     async def counted() -> bool:
         conn = await asyncpg.connect(namespace.database_url)
         try:
-            return await conn.fetchval("SELECT count(*) FROM usage_events") >= len(uses)
+            # this history's own uses: the session's database holds other tests' uses too
+            return await conn.fetchval(
+                "SELECT count(*) FROM usage_events WHERE event_id = ANY($1::uuid[])",
+                [u["event_id"] for u in uses]) == len(uses)
         finally:
             await conn.close()
 
