@@ -147,7 +147,8 @@ TABLES = {
              " external, created_seq, rank() OVER (PARTITION BY source_version_id ORDER BY id)"
              " FROM links l ORDER BY 1, 9",
     "event_log": f"SELECT seq, event_id, artifact, event_type, outcome, actor, occurred_at, event,"
-                 f" state, {REF.format('e.version_id')}, chain_version, alias_losers"
+                 f" state, {REF.format('e.version_id')}, chain_version, alias_losers,"
+                 " link_targets"
                  " FROM event_log e ORDER BY seq",
     "rejected_events": "SELECT event_id, artifact, reason, message FROM rejected_events"
                        " ORDER BY event_id",
@@ -206,6 +207,16 @@ async def test_a_mixed_batch_records_set_based_as_it_does_one_by_one(
     assert out[10]["alias_losers"][0]["aliases"] == []
     assert [s["aliases"] for s in out[9]["alias_losers"]] == []  # AliasMoved: nobody had it
     assert out[13]["alias_losers"] == [] and out[14]["alias_losers"][0]["version_number"] == 1
+    # a5 links to v2 (champion) and v4 (the latest it took: its state is an alias loser's):
+    # v2's state then names what links to it, newest first (a3's four links, earlier)
+    assert [s["version_number"] for s in out[12]["link_targets"]] == [2]
+    assert [(i["relation"], i["source"]) for i in out[12]["link_targets"][0]["incoming"]] == [
+        ("derived_from", f"{P}/data@v5"), ("trained_on", f"{P}/data@v3"),
+        ("trained_on", f"{P}/data@v3"), ("derived_from", f"{P}/data@v3"),
+        ("derived_from", f"{P}/data@v3")]
+    assert out[2]["link_targets"] == []  # v2 is its alias loser, the others wait or are itself
+    assert [i["source"] for i in out[4]["state"]["incoming"]] == [  # waited, for future@v1
+        f"{P}/data@v3", f"{P}/data@v3", f"{P}/model@v1"]
 
     tables = await _tables(fast_db)
     links = {(r["source"], r["target_ref"]): r["target"] for r in tables["links"]}

@@ -19,7 +19,7 @@ from cairn.cli import render
 from cairn.cli.app import client, command
 
 if TYPE_CHECKING:  # the SDK loads when a search runs, not for `cairn --help`
-    from cairn.sdk.search import FacetCount, SearchResult
+    from cairn.sdk.search import FacetCount, Hit, Neighbour, SearchResult
 
 Many = Annotated[list[str] | None, typer.Option(show_default=False)]
 SUMMARY_FACETS = ("kind", "project", "stage", "tag", "validation", "framework", "license",
@@ -54,6 +54,8 @@ def search(
         render.as_json(found.answer)
         return
     render.out.print(hits_table(found, sort))
+    for line in lineage_lines(found.hits):
+        render.out.print(line, soft_wrap=True)
     for line in facet_lines(found.facets):
         render.out.print(line, soft_wrap=True)
     for warning in found.answer.get("warnings") or ():  # e.g. a metric no version has
@@ -86,6 +88,37 @@ def hits_table(found: SearchResult, sort: str) -> Table:
                       Text(", ".join(h.tags)), Text(_metrics(h.metrics, sort)),
                       str(h.usage.get("total", 0)))
     return table
+
+
+NEIGHBOURS_SHOWN = 3
+
+
+def _refs(line: Text, label: str, refs: Sequence[str]) -> None:
+    line.append(f"  {label} ", style="dim")
+    line.append(", ".join(refs[:NEIGHBOURS_SHOWN]))
+    if len(refs) > NEIGHBOURS_SHOWN:
+        line.append(f" +{len(refs) - NEIGHBOURS_SHOWN}", style="dim")
+
+
+def _with_relation(neighbours: Sequence[Neighbour]) -> list[str]:
+    return [f"{n.ref} ({n.relation})" for n in neighbours]
+
+
+def lineage_lines(hits: Sequence[Hit]) -> list[Text]:
+    """One line per hit that has lineage neighbours, after the table (a column would not fit
+    80 columns): `p/model@v1  from p/data@v1 (trained_on)  into …  evaluated by p/eval@v1`."""
+    lines = []
+    for h in hits:
+        if not (h.made_from or h.made_into or h.evaluated_by):
+            continue
+        line = Text(h.ref, style="bold")
+        for label, refs in (("from", _with_relation(h.made_from)),
+                            ("into", _with_relation(h.made_into)),
+                            ("evaluated by", h.evaluated_by)):
+            if refs:
+                _refs(line, label, refs)
+        lines.append(line)
+    return [Text("lineage", style="bold cyan"), *lines] if lines else []
 
 
 def facet_lines(facets: Mapping[str, Sequence[FacetCount]]) -> list[Text]:

@@ -2,8 +2,9 @@
 
 Everything a document needs arrives on Kafka; the indexer reads no table:
 
-- a changelog record (RecordedEvent) carries its version's state after the event and the
-  states of the versions the event took an alias from (`alias_losers`), all as of its seq;
+- a changelog record (RecordedEvent) carries its version's state after the event, the
+  states of the versions the event took an alias from (`alias_losers`) and of those its
+  links reached (`link_targets`: made into, evaluated by), all as of its seq;
 - a usage totals record (UsageTotals) carries a version's views and downloads and its state,
   as of the ledger's chain head when it read them.
 
@@ -37,9 +38,11 @@ class Outcome:
 
 
 def changelog_merges(record: Mapping[str, Any]) -> Iterator[tuple[int, Merge]]:
-    """The record's version and each version it took an alias from, as of its seq."""
+    """The record's version, each version it took an alias from and each its links reached,
+    as of its seq."""
     seq = int(record["seq"])
-    for state in (record["state"], *(record.get("alias_losers") or ())):
+    for state in (record["state"], *(record.get("alias_losers") or ()),
+                  *(record.get("link_targets") or ())):
         yield seq, merge(state, seq)
 
 

@@ -43,7 +43,7 @@ from cairn.core.domain.events import now_ms, payload_of
 from cairn.core.domain.identity import InvalidInput, is_version_selector, parse_ref
 from cairn.ledger.recorder import STATES_SQL, log_entry
 from cairn.ledger.refusals import REFUSED, Refused, note_rejected
-from cairn.readmodel.versions import rules_among, state_of
+from cairn.readmodel.versions import INCOMING_KEPT, rules_among, state_of
 
 Conn: TypeAlias = asyncpg.Connection
 Key: TypeAlias = tuple[str, int]  # ("db", version id) or ("new", the event's place in the run)
@@ -94,6 +94,7 @@ class _Item:
     loser: Key | None = None
     refusal: Refused | None = None
     repeat_of: RecordedEvent | int | None = None  # a stored record, or an earlier event's place
+    reached: list[Key] = field(default_factory=list)  # its links' targets, resolved at once
 
 
 def _ts(ms: int) -> dt.datetime:
@@ -222,12 +223,12 @@ DO UPDATE SET version_id = EXCLUDED.version_id, updated_seq = EXCLUDED.updated_s
 LOG_INSERT = """
 INSERT INTO event_log (seq, event_id, artifact, event_type, outcome, actor, occurred_at,
                        recorded_at, event, state, version_id, chain_version, prev_hash, hash,
-                       alias_losers)
-SELECT s, i, a, t, o, ac, oa, ra, e::jsonb, st::jsonb, v, c, p, h, l::jsonb
+                       alias_losers, link_targets)
+SELECT s, i, a, t, o, ac, oa, ra, e::jsonb, st::jsonb, v, c, p, h, l::jsonb, lt::jsonb
 FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
             $7::timestamptz[], $8::timestamptz[], $9::text[], $10::text[], $11::bigint[],
-            $12::int[], $13::text[], $14::text[], $15::text[])
-  AS u(s, i, a, t, o, ac, oa, ra, e, st, v, c, p, h, l)
+            $12::int[], $13::text[], $14::text[], $15::text[], $16::text[])
+  AS u(s, i, a, t, o, ac, oa, ra, e, st, v, c, p, h, l, lt)
 """
 
 
@@ -341,6 +342,8 @@ class _Run:
             if self._exists(artifact):
                 target = self._resolve(artifact, selector.removeprefix("sha256:"))
         entry = _Link(source, link, artifact, selector, target)
+        if target is not None:  # a link of a version that was there: its state changes now
+            self.items[source].reached.append(target)
         self.links.append(entry)
         if target is None and selector is not None:
             self.waiting_on.setdefault(artifact or selector, []).append(entry)
@@ -396,6 +399,8 @@ class _Run:
         for link in self.links:
             if link.target is not None and link.target[0] == "db":
                 self.ids[link.target] = link.target[1]
+        for it in self.items:
+            self.ids.update((k, k[1]) for k in it.reached if k[0] == "db")
         if applied:
             await conn.execute(RESOLVE_WAITING, *_columns(
                 [(self.ids[("new", i)], it.event["artifact"], f"v{it.number}",
@@ -445,19 +450,46 @@ class _Run:
             await conn.execute(LINKS_INSERT, *_columns(links, 8))
 
     async def _states(self, conn: Conn) -> dict[int, dict[str, Any]]:
-        """Every state the run's records need, read once before `latest` moves."""
-        wanted = sorted({self.ids[k] for it in self.items for k in (it.version, it.loser)
-                         if k is not None})
-        return {r["id"]: state_of(r) for r in await conn.fetch(STATES_SQL, wanted)}
+        """Every state the run's records need, read once before `latest` moves, with as many
+        incoming links more than a state keeps as the run added (_state drops those)."""
+        wanted = sorted({self.ids[k] for it in self.items
+                         for k in (it.version, it.loser, *it.reached) if k is not None})
+        rows = await conn.fetch(STATES_SQL, wanted, INCOMING_KEPT + len(self.links))
+        return {r["id"]: state_of(r) for r in rows}
 
-    def _state(self, states: dict[int, dict[str, Any]], key: Key, holds_latest: bool
-               ) -> dict[str, Any]:
-        """The version's state with `latest` where the run had it at that event."""
+    def _state(self, states: dict[int, dict[str, Any]], key: Key, holds_latest: bool,
+               seq: int) -> dict[str, Any]:
+        """The version's state right after the event at `seq`: `latest` where the run had it
+        then, and the links that reached it by then."""
         state = states[self.ids[key]]
         aliases = [a for a in state["aliases"] if a != "latest"]
         if holds_latest:
             aliases = state["aliases"] if "latest" in state["aliases"] else ["latest", *aliases]
-        return {**state, "aliases": aliases}
+        incoming = [i for i in state["incoming"] if i["seq"] <= seq][:INCOMING_KEPT]
+        return {**state, "aliases": aliases, "incoming": incoming}
+
+    def _reached(self, states: dict[int, dict[str, Any]], it: _Item) -> list[dict[str, Any]]:
+        """The states, right after its event, of the versions its links reached (the other
+        versions, by id, as recorder.LINKED_STATES_SQL reads them)."""
+        own = {self.ids[k] for k in (it.version, it.loser) if k is not None}
+        keys = {self.ids[k]: k for k in it.reached if self.ids[k] not in own}
+        return [self._state(states, keys[v], self._latest_at(states, keys[v], it.seq), it.seq)
+                for v in sorted(keys)]
+
+    def _latest_at(self, states: dict[int, dict[str, Any]], key: Key, seq: int) -> bool:
+        """Whether the version holds `latest` right after the event at `seq`: the run's last
+        version of its artifact to take it by then, or, if none did, as the tables had it."""
+        content = states[self.ids[key]]["content"]
+        artifact = f"{content['project']}/{content['name']}"
+        holder = None
+        for it in self.items:
+            if it.seq > seq:
+                break
+            if it.outcome == "applied" and it.holds_latest and it.event["artifact"] == artifact:
+                holder = it.version
+        if holder is None:
+            return key[0] == "db" and "latest" in states[self.ids[key]]["aliases"]
+        return holder == key
 
     async def _log(self, conn: Conn, states: dict[int, dict[str, Any]]
                    ) -> list[RecordedEvent | None]:
@@ -468,8 +500,9 @@ class _Run:
                 out.append(None)
                 continue
             assert it.version is not None
-            state = self._state(states, it.version, it.holds_latest)
-            losers = [] if it.loser is None else [self._state(states, it.loser, False)]
+            state = self._state(states, it.version, it.holds_latest, it.seq)
+            losers = [] if it.loser is None else [self._state(states, it.loser, False, it.seq)]
+            reached = self._reached(states, it)
             recorded_at = now_ms()
             digest, values = log_entry(prev, {
                 "seq": it.seq, "event_id": str(it.event["event_id"]),
@@ -477,15 +510,15 @@ class _Run:
                 "outcome": it.outcome, "actor": it.event["actor"],
                 "occurred_at_ms": it.event["occurred_at"], "recorded_at_ms": recorded_at,
                 "event": it.event, "state": state, "version_id": self.ids[it.version]},
-                alias_losers=cast(Any, losers))
+                alias_losers=cast(Any, losers), link_targets=cast(Any, reached))
             rows.append(values)
             prev = digest
             out.append(cast(RecordedEvent, {
                 "seq": it.seq, "recorded_at": recorded_at, "hash": digest,
                 "outcome": it.outcome, "event": it.event, "state": state,
-                "alias_losers": losers}))
+                "alias_losers": losers, "link_targets": reached}))
         if rows:
-            await conn.execute(LOG_INSERT, *_columns(rows, 15))
+            await conn.execute(LOG_INSERT, *_columns(rows, 16))
             self.head = (rows[-1][0], prev)
         return out
 

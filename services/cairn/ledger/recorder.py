@@ -47,10 +47,19 @@ from cairn.readmodel.versions import (
     project_rules,
     resolve_version,
     state_of,
+    state_select,
 )
 
 Conn: TypeAlias = asyncpg.Connection
-STATES_SQL = STATE_SELECT + " WHERE v.id = ANY($1::bigint[])"
+# Versions' states listing up to $2 incoming links (bulk_publish reads more than it keeps).
+STATES_SQL = state_select("$2") + " WHERE v.id = ANY($1::bigint[])"
+# The states of versions $1 and of those the links this event added to version $2 reached
+# (link_targets): a link added now has created_seq $3; one added before (a LinkAdded
+# repeated) changes nothing. ARRAY(...) is evaluated once: versions is read by primary key.
+LINKED_STATES_SQL = STATE_SELECT + """
+WHERE v.id = ANY(ARRAY(SELECT unnest($1::bigint[]) UNION SELECT l.target_version_id FROM links l
+                       WHERE l.source_version_id = $2 AND l.created_seq = $3
+                       AND l.target_version_id IS NOT NULL))"""
 
 
 @dataclass(frozen=True)
@@ -123,39 +132,49 @@ async def _append(conn: Conn, event: ArtifactEvent, kind: str, change: Change, s
     version_id, outcome = change.version_id, change.outcome
     if outcome == "applied" and kind != "Published":  # a new version was inserted with it
         await conn.execute("UPDATE versions SET updated_seq = $2 WHERE id = $1", version_id, seq)
-    states = await _states(conn, [version_id, *change.losers])  # one round trip for all
+    ids = [version_id, *change.losers]
+    states = await _states(conn, ids, seq)  # one round trip for all
     state, losers = states[version_id], [states[v] for v in change.losers]
+    targets = [states[v] for v in sorted(states) if v not in ids]
     digest = await append_entry(conn, prev_hash, {
         "seq": seq, "event_id": str(event["event_id"]), "artifact": event["artifact"],
         "event_type": kind, "outcome": outcome, "actor": event["actor"],
         "occurred_at_ms": event["occurred_at"], "recorded_at_ms": recorded_at,
-        "event": event, "state": state, "version_id": version_id}, alias_losers=losers)
+        "event": event, "state": state, "version_id": version_id}, alias_losers=losers,
+        link_targets=targets)
     return {"seq": seq, "recorded_at": recorded_at, "hash": digest, "outcome": outcome,
-            "event": event, "state": state, "alias_losers": losers}
+            "event": event, "state": state, "alias_losers": losers, "link_targets": targets}
 
 
-async def _states(conn: Conn, version_ids: list[int]) -> dict[int, VersionState]:
-    rows = await conn.fetch(STATES_SQL, version_ids)
+async def _states(conn: Conn, version_ids: list[int], seq: int) -> dict[int, VersionState]:
+    """The versions' states and those of the versions their links added at `seq` reach."""
+    rows = await conn.fetch(LINKED_STATES_SQL, version_ids, version_ids[0], seq)
     return {row["id"]: cast(VersionState, state_of(row)) for row in rows}  # its shape
 
 
 async def append_entry(conn: Conn, prev_hash: str, row: dict[str, Any], *,
-                       alias_losers: Sequence[VersionState] | None = None) -> str:
+                       alias_losers: Sequence[VersionState] | None = None,
+                       link_targets: Sequence[VersionState] | None = None) -> str:
     """Insert one event_log row (chain.COVERED fields) hashed with the current chain format;
     returns its hash. The hash is taken over what jsonb will give back (tuples as lists).
-    `alias_losers` is stored beside the chain, not in it: it derives from the tables."""
-    digest, values = log_entry(prev_hash, row, alias_losers=alias_losers)
+    `alias_losers` and `link_targets` are stored beside the chain, not in it: they derive
+    from the tables."""
+    digest, values = log_entry(prev_hash, row, alias_losers=alias_losers,
+                               link_targets=link_targets)
     await conn.execute(
         "INSERT INTO event_log (seq, event_id, artifact, event_type, outcome, actor, occurred_at,"
-        " recorded_at, event, state, version_id, chain_version, prev_hash, hash, alias_losers)"
-        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb,$10::jsonb,$11,$12,$13,$14,$15::jsonb)",
+        " recorded_at, event, state, version_id, chain_version, prev_hash, hash, alias_losers,"
+        " link_targets) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb,$10::jsonb,$11,$12,$13,$14,"
+        "$15::jsonb,$16::jsonb)",
         *values,
     )
     return digest
 
 
 def log_entry(prev_hash: str, row: dict[str, Any], *,
-              alias_losers: Sequence[VersionState] | None = None) -> tuple[str, tuple[Any, ...]]:
+              alias_losers: Sequence[VersionState] | None = None,
+              link_targets: Sequence[VersionState] | None = None
+              ) -> tuple[str, tuple[Any, ...]]:
     """The hash of one event_log row and its column values (event_log's column order), so
     the per-event and the set-based paths hash and store a row alike."""
     row = {**row, "event": json.loads(json.dumps(row["event"], default=str)),
@@ -165,7 +184,7 @@ def log_entry(prev_hash: str, row: dict[str, Any], *,
         row["seq"], row["event_id"], row["artifact"], row["event_type"], row["outcome"],
         row["actor"], _ts(row["occurred_at_ms"]), _ts(row["recorded_at_ms"]),
         json.dumps(row["event"]), json.dumps(row["state"]), row["version_id"], chain.FORMAT,
-        prev_hash, digest, json.dumps(alias_losers or []))
+        prev_hash, digest, json.dumps(alias_losers or []), json.dumps(link_targets or []))
 
 
 # One round trip each: round trips, not work, bound the ledger's rate.

@@ -82,6 +82,7 @@ def changelog_record(row: Any) -> RecordedEvent:
         "event": event,
         "state": json.loads(row["state"]),
         "alias_losers": json.loads(row["alias_losers"]),
+        "link_targets": json.loads(row["link_targets"]),
     }
 
 

@@ -75,10 +75,25 @@ async def resolve_version(conn: Conn, artifact_id: int, selector: str) -> asyncp
     return row
 
 
+INCOMING_KEPT = 50  # a state lists the newest links that reach it (VersionState.incoming)
+# The links from other versions that reach a version, newest first: one range of
+# links_incoming (0010). `{limit}`: INCOMING_KEPT, or more for ledger.bulk_publish, which
+# drops the links newer than each of its events.
+INCOMING = """
+  (SELECT coalesce(json_agg(json_build_object('relation', i.relation, 'source', i.source,
+          'seq', i.seq) ORDER BY i.seq DESC, i.id DESC), '[]')
+     FROM (SELECT l.id, l.relation, l.created_seq AS seq,
+                  sa.project || '/' || sa.name || '@v' || s.version_number AS source
+           FROM links l JOIN versions s ON s.id = l.source_version_id
+           JOIN artifacts sa ON sa.id = s.artifact_id
+           WHERE l.target_version_id = v.id AND l.source_version_id <> v.id
+           ORDER BY l.created_seq DESC, l.id DESC LIMIT {limit}) i)
+    AS incoming"""
 # A version's state (avro VersionState) as the ledger snapshots it; `cairn audit verify`
-# rebuilds every version's with it to compare with the log.
+# rebuilds every version's with it to compare with the log (all but `incoming`: like which
+# version a link resolved to, the log does not vouch for it).
 STATE_SELECT = """
-SELECT v.*, a.project, a.name,
+SELECT v.*, a.project, a.name,""" + INCOMING.format(limit=INCOMING_KEPT) + """,
   (SELECT coalesce(json_agg(json_build_object('path', f.path, 'size', f.size, 'sha256', f.sha256,
           'media_type', f.media_type) ORDER BY f.path), '[]')
      FROM files f WHERE f.version_id = v.id)
@@ -91,6 +106,13 @@ SELECT v.*, a.project, a.name,
     WHERE al.version_id = v.id) AS aliases
 FROM versions v JOIN artifacts a ON a.id = v.artifact_id"""
 STATE_SQL = STATE_SELECT + " WHERE v.id = $1"
+
+
+def state_select(incoming_limit: str) -> str:
+    """STATE_SELECT listing up to `incoming_limit` (SQL: a number or a parameter) incoming
+    links (a caller that drops some keeps INCOMING_KEPT of the rest)."""
+    return STATE_SELECT.replace(INCOMING.format(limit=INCOMING_KEPT),
+                                INCOMING.format(limit=incoming_limit))
 
 
 async def version_state(conn: Conn, version_id: int) -> dict[str, Any]:
@@ -124,6 +146,7 @@ def state_of(v: asyncpg.Record) -> dict[str, Any]:
         "created_at": int(v["created_at"].timestamp() * 1000),
         "updated_seq": v["updated_seq"],
         "legal_hold": content["metadata"].get("legal_hold") is True,
+        "incoming": json.loads(v["incoming"]),
     }
 
 

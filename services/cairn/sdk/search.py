@@ -104,9 +104,20 @@ class FacetCount:
 
 
 @dataclass(frozen=True)
+class Neighbour:
+    """A version next to a hit in the lineage graph: its ref and the link's relation."""
+
+    relation: str
+    ref: str
+
+
+@dataclass(frozen=True)
 class Hit:
     """One version found; `document` is everything the index holds for it (params, card,
-    links, datasets, ...), the named fields are what most callers read."""
+    links, datasets, ...), the named fields are what most callers read. Lineage neighbours:
+    `made_from` (its links' targets as written), `made_into` (the newest versions that link
+    to it, evaluations aside) and `evaluated_by` (the newest evaluations of it), all
+    without what the caller may not see."""
 
     ref: str
     artifact: str
@@ -122,6 +133,9 @@ class Hit:
     created_at: int  # epoch millis
     usage: dict[str, int]
     score: float | None
+    made_from: list[Neighbour]
+    made_into: list[Neighbour]
+    evaluated_by: list[str]
     document: dict[str, Any] = field(repr=False)
 
     @classmethod
@@ -136,7 +150,14 @@ class Hit:
                    tags=list(hit.get("tags") or []), metrics=dict(hit.get("metrics") or {}),
                    created_at=int(hit.get("created_at") or 0),
                    usage=dict(hit.get("usage") or {}), score=hit.get("score"),
+                   made_from=_neighbours(hit.get("made_from")),
+                   made_into=_neighbours(hit.get("made_into")),
+                   evaluated_by=[str(r) for r in hit.get("evaluated_by") or ()],
                    document=dict(hit))
+
+
+def _neighbours(given: Any) -> list[Neighbour]:
+    return [Neighbour(str(n["relation"]), str(n["ref"])) for n in given or ()]
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,7 @@ def version_document(state: Mapping[str, Any], usage: Mapping[str, Any] | None =
     metrics = {k: float(v) for k, v in (meta.get("metrics") or {}).items() if field_name_ok(k)}
     datasets = {_dataset(link.get("target")) for link in links
                 if link.get("relation") in DATASET_RELATIONS}
+    incoming = state.get("incoming") or []
     body = {
         "ref": doc_id(project, name, number),
         "artifact": f"{project}/{name}",
@@ -140,6 +141,12 @@ def version_document(state: Mapping[str, Any], usage: Mapping[str, Any] | None =
         "datasets": sorted(d for d in datasets if d),
         "links": [{"relation": link["relation"], "target": link.get("target")}
                   for link in links if link.get("target")],
+        # lineage neighbours as refs: what it links to, and the newest that link to it
+        "made_from": [{"relation": link["relation"], "ref": link["target"]}
+                      for link in links if link.get("target")],
+        "made_into": [{"relation": i["relation"], "ref": i["source"]}
+                      for i in incoming if i["relation"] != "evaluates"],
+        "evaluated_by": [i["source"] for i in incoming if i["relation"] == "evaluates"],
         "metrics": metrics,
         "metric_names": sorted(metrics),
         "params": {k: _param_text(v) for k, v in (meta.get("params") or {}).items()

@@ -73,9 +73,11 @@ async def search(
 ) -> dict[str, Any]:
     """Hits and facet counts; each facet is counted with every filter but its own.
     Several values of one filter match any of them; different filters must all match.
-    Private projects the caller has no role in are neither hits nor counted, and datasets
-    of those, of projects that do not exist or named by digest are, for all but site admins,
-    neither counted, matched by a filter nor named in a hit: they all look alike.
+    Each hit names its lineage neighbours: `made_from` (its links), `made_into` (the newest
+    versions linking to it) and `evaluated_by` (evaluations of it). Private projects the
+    caller has no role in are neither hits nor counted, and datasets and neighbours of those,
+    of projects that do not exist or named by digest are, for all but site admins, neither
+    counted, matched by a filter nor named in a hit: they all look alike.
     A metric filter or sort adds `warnings`: each metric no visible version has, with the
     closest names (reason `unknown_metric`), so 0 hits is never silently a typo."""
     given = {"kind": kind, "project": project, "stage": stage, "tag": tag, "license": license,
@@ -107,10 +109,15 @@ async def _unknown_metrics(backend: SearchBackend, alias: str, req: SearchReques
 
 
 def _seen_datasets(answer: dict[str, Any], req: SearchRequest) -> dict[str, Any]:
-    """Visible hits name no dataset the caller may not learn of (the facet's rule)."""
+    """Visible hits name no dataset or lineage neighbour the caller may not learn of (the
+    dataset facet's rule: a private project's, a missing project's and a bare digest alike)."""
     for hit in answer["hits"]:
         if hit.get("datasets"):
             hit["datasets"] = [d for d in hit["datasets"] if dataset_seen(req, d)]
+        for key in ("made_from", "made_into"):
+            hit[key] = [n for n in hit.get(key) or () if dataset_seen(req, n["ref"])]
+        hit["evaluated_by"] = [r for r in hit.get("evaluated_by") or ()
+                               if dataset_seen(req, r)]
     return answer
 
 

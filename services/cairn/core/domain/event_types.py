@@ -156,6 +156,7 @@ class RecordedEvent(TypedDict):
     event: ArtifactEvent
     state: VersionState
     alias_losers: list[VersionState]
+    link_targets: list[VersionState]
 
 
 class VersionState(TypedDict):
@@ -173,6 +174,13 @@ class VersionState(TypedDict):
     created_at: int
     updated_seq: int
     legal_hold: bool
+    incoming: list[IncomingLink]
+
+
+class IncomingLink(TypedDict):
+    relation: str
+    source: str
+    seq: int
 
 
 class UsageEvent(TypedDict):
@@ -359,6 +367,7 @@ DEFAULTS: dict[str, dict[str, object]] = {
     "RecordedEvent": {
         "outcome": "applied",
         "alias_losers": [],
+        "link_targets": [],
     },
     "VersionState": {
         "stage": None,
@@ -367,6 +376,7 @@ DEFAULTS: dict[str, dict[str, object]] = {
         "validation": "pending",
         "completeness": None,
         "legal_hold": False,
+        "incoming": [],
     },
     "UsageEvent": {
         "schema_version": 1,
