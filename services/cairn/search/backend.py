@@ -45,6 +45,12 @@ class SearchBackend(Protocol):
     async def close(self) -> None: ...
 
 
+def nodes(url: str) -> list[str]:
+    """SEARCH_URL's nodes: one URL, or several separated by commas (a cluster's nodes: the
+    client sends each request to a live one, so one node may go down)."""
+    return [u.strip() for u in url.split(",") if u.strip()]
+
+
 class OpenSearchBackend(EngineBackend):
     engine = "opensearch"
     classify = staticmethod(classify_opensearch)
@@ -52,7 +58,8 @@ class OpenSearchBackend(EngineBackend):
     def __init__(self, url: str, patience: float | None = 30.0, timeout: float = 30.0) -> None:
         from opensearchpy import AsyncOpenSearch
 
-        super().__init__(AsyncOpenSearch(hosts=[url], timeout=timeout, max_retries=0), patience)
+        super().__init__(AsyncOpenSearch(hosts=nodes(url), timeout=timeout, max_retries=0),
+                         patience)
 
 
 class ElasticsearchBackend(EngineBackend):
@@ -62,7 +69,7 @@ class ElasticsearchBackend(EngineBackend):
     def __init__(self, url: str, patience: float | None = 30.0, timeout: float = 30.0) -> None:
         from elasticsearch import AsyncElasticsearch
 
-        super().__init__(AsyncElasticsearch(url, request_timeout=timeout, max_retries=0,
+        super().__init__(AsyncElasticsearch(nodes(url), request_timeout=timeout, max_retries=0,
                                             retry_on_timeout=False), patience)
 
     async def _bulk(self, ops: list[Mapping[str, Any]], require_alias: bool) -> Any:
