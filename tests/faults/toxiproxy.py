@@ -82,8 +82,8 @@ class Toxiproxy:
                     raise RuntimeError(f"toxiproxy did not start; see {self._log}") from None
                 time.sleep(0.2)
 
-    def proxy(self, name: str, upstream: str) -> Proxy:
-        listen = free_port()
+    def proxy(self, name: str, upstream: str, listen: int | None = None) -> Proxy:
+        listen = listen or free_port()
         self.api.post("/proxies", json={"name": name, "listen": f"127.0.0.1:{listen}",
                                         "upstream": upstream, "enabled": True}
                       ).raise_for_status()

@@ -23,6 +23,12 @@ from cairn.core.adapters.topics import Topics
 from cairn.core.domain.event_types import ArtifactEvent, ConfigEvent, P
 from cairn.core.domain.identity import InvalidInput
 
+# How long Kafka has to acknowledge an event before the emitter gives it up (librdkafka's
+# message.timeout.ms). Its default, 300 s, outlived emit's wait (produce_all: 60 s), so an
+# api request answered 503 during a Kafka outage was still written once Kafka came back;
+# now the record is dropped before the wait ends, and a 503 means it was not written.
+DELIVERY_TIMEOUT_S = 30
+
 
 class Emitter:
     def __init__(self, settings: Settings, client_id: str) -> None:
@@ -32,7 +38,8 @@ class Emitter:
         self.topics = Topics(settings.topic_prefix)
         self.registry = RegistryClient(settings.schema_registry_url)
         self.codec = AvroCodec(self.registry, self.topics.events, schemas.EVENT)
-        self.producer = producer(settings.kafka_bootstrap_servers, client_id)
+        self.producer = producer(settings.kafka_bootstrap_servers, client_id,
+                                 **{"message.timeout.ms": DELIVERY_TIMEOUT_S * 1000})
         self.config_codec = AvroCodec(self.registry, self.topics.config, schemas.CONFIG)
 
     def signed(self, value: bytes) -> list[Header]:
