@@ -1,8 +1,9 @@
 """The retention tests' blob tiers, once per blob store: `blob_world` is the session's own
 stack (the local directory, `archive_dir`), then a second namespace whose ledger, api and
 archiver keep their blobs in S3 (a fresh prefix of the test bucket on the stack's s3proxy,
-its archive tier `<prefix>-archive`). Tests see the tiers through the same BlobStore
-interface Cairn uses, so one test body checks both.
+its archive tier `<prefix>-archive` in storage class STANDARD_IA, direct uploads over 5 MiB
+in parts). Tests see the tiers through the same BlobStore interface Cairn uses, so one test
+body checks both.
 
     from tests.blob_worlds import blob_world_fixture  # noqa: F401
 """
@@ -33,6 +34,11 @@ from tests.conftest import (
 from tests.ledger_helpers import settings_for
 from tests.processes import Service
 from tests.s3_server import empty, fresh_url, require_s3, s3_config, service_s3_env
+
+# The S3 world's api hands out direct uploads in parts of S3's smallest part size, so a few
+# MB take the multipart path; its archiver writes the cold tier in another storage class.
+PART_BYTES = 5 * 1024 * 1024
+COLD_CLASS = "STANDARD_IA"
 
 
 @dataclass(frozen=True)
@@ -79,9 +85,10 @@ def blob_world_fixture(request: pytest.FixtureRequest, tmp_path_factory: pytest.
         logs = tmp_path_factory.mktemp("s3-logs")
         services = {}
         for name, extra in (("ledger", {}), ("archiver", {
-                "CAIRN_ARCHIVER_INTERVAL": ARCHIVER_INTERVAL}), ("validator", {
+                "CAIRN_ARCHIVER_INTERVAL": ARCHIVER_INTERVAL,
+                "CAIRN_COLD_STORAGE_CLASS": COLD_CLASS}), ("validator", {
                 "CAIRN_VALIDATOR_PROJECTS": VALIDATED_PROJECTS}),
-                ("api", api_env({}))):
+                ("api", api_env({}, CAIRN_MULTIPART_PART_BYTES=str(PART_BYTES)))):
             services[name] = Service(name, {**env, **extra}, logs).start()
             stack.callback(services[name].stop)
         api = services["api"]

@@ -12,6 +12,7 @@ import hashlib
 import os
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -255,3 +256,83 @@ def test_the_api_answers_503_with_what_is_wrong(reason: str, cairn_env: dict[str
     for answer in answers:
         assert answer.status_code == 503, answer.text
         assert answer.json()["error"]["reason"] == reason
+
+
+# ------------------------------------------------------------ S3 only: cold storage, copies, sweeps
+
+MiB = 1024 * 1024
+
+
+def storage_class(store: BlobStore, sha256: str) -> str | None:
+    """The object's x-amz-storage-class, as the server reports it."""
+    assert isinstance(store, S3BlobStore)
+    head = store.multipart.client.head_object(
+        Bucket=store.multipart.bucket, Key=store.multipart.full(store.key(sha256)))
+    found: str | None = head.get("StorageClass")
+    return found
+
+
+def test_the_cold_tier_on_s3_keeps_its_storage_class(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CAIRN_COLD_STORAGE_CLASS is sent with every write to the archive tier and the trash
+    (s3proxy's filesystem backend keeps and reports it for a PUT and a multipart upload; it
+    ignores it on CopyObject, which the tiers do not use); the hot store keeps the default,
+    and a restore is a move like any other. Classes that need a RestoreObject are refused."""
+    env = require_s3()
+    for name in S3_VARIABLES:
+        if name in env:
+            monkeypatch.setenv(name, env[name])
+    tiers = Tiers.of(Settings(blob_url=fresh_url(env, "cold"),
+                              cold_storage_class="STANDARD_IA"))
+    try:
+        for data in (SMALL, BIG):
+            digest = sha(data)
+            tiers.hot.put(chunked(data), digest)
+            assert storage_class(tiers.hot, digest) in (None, "STANDARD")
+            assert tiers.place(digest, "cold") == "archived"
+            assert storage_class(tiers.cold, digest) == "STANDARD_IA"
+            assert tiers.place(digest, "gone") == "removed"
+            assert storage_class(tiers.trash, digest) == "STANDARD_IA"
+            assert tiers.place(digest, "hot") == "restored"
+            assert storage_class(tiers.hot, digest) in (None, "STANDARD")
+            assert b"".join(tiers.hot.open(digest)) == data
+    finally:
+        empty(*(t for t in (tiers.hot, tiers.cold) if isinstance(t, S3BlobStore)))
+    with pytest.raises(ValueError, match="cold_storage_class"):
+        Settings(cold_storage_class="GLACIER")  # type: ignore[arg-type]
+
+
+def test_an_object_over_the_copy_limit_is_copied_in_parts() -> None:
+    """One CopyObject copies at most 5 GiB: a bigger object (here over a 5 MiB limit) is
+    copied with UploadPartCopy, and arrives whole."""
+    env = require_s3()
+    store = S3BlobStore(fresh_url(env, "copy"), s3_config(env), copy_part=5 * MiB)
+    copied: list[int] = []
+    store.multipart.client.meta.events.register(
+        "before-call.s3.UploadPartCopy", lambda params, **_: copied.append(1))
+    try:
+        digest, size = store.put(chunked(BIG))  # unnamed: to tmp/, then copied to its name
+        assert (digest, size) == (sha(BIG), len(BIG))
+        assert len(copied) == -(-len(BIG) // (5 * MiB))
+        assert b"".join(store.open(digest)) == BIG
+        assert leftovers(store) == []
+    finally:
+        empty(store)
+
+
+def test_abandoned_direct_uploads_are_swept() -> None:
+    """Direct uploads begun and never completed (a multipart upload with a part, a single
+    PUT's staged object) are aborted or deleted once older than the cutoff, not before."""
+    env = require_s3()
+    store = S3BlobStore(fresh_url(env, "sweep"), s3_config(env), direct_part=5 * MiB)
+    try:
+        big = store.plan_upload(sha(BIG), len(BIG), None, timedelta(hours=1))
+        assert big.url is None and [n for n, _ in big.parts] == [1, 2, 3, 4]
+        assert httpx.put(big.parts[0][1], content=BIG[:5 * MiB], timeout=60).is_success
+        small = store.plan_upload(sha(SMALL), len(SMALL), None, timedelta(hours=1))
+        assert small.url and httpx.put(small.url, content=SMALL, timeout=60).is_success
+        assert store.abandoned(time.time() - 3600) == []
+        assert len(store.abandoned(time.time() + 5)) == 2
+        assert list(store.multipart.in_progress("uploads/")) == []
+        assert [m for page in obstore.list(store.store, prefix="uploads") for m in page] == []
+    finally:
+        empty(store)

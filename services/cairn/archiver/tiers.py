@@ -8,7 +8,9 @@ order in which lifecycle changes arrive, a repeated change or a crash between co
 unlinking never leaves a blob in the wrong place once the last change was handled.
 A move copies through the destination's `put` (verified against the digest, visible only
 once whole) and only then deletes the source. The tiers are blob stores of one kind: the
-local directory and `archive` beside it, or S3 prefixes (cairn.core.adapters.blob_stores).
+local directory and `archive` beside it, or S3 prefixes (cairn.core.adapters.blob_stores),
+the archive tier's and the trash's objects in CAIRN_COLD_STORAGE_CLASS (STANDARD_IA,
+GLACIER_IR, ...: classes read at once, so a restore is a copy like any other move).
 
 A gone blob is not unlinked at once: it waits in a trash tier for a grace period
 (CAIRN_BLOB_GRACE_SECONDS), because a client may have checked that the blob is stored, and
@@ -25,7 +27,7 @@ from contextlib import suppress
 from typing import Literal
 
 from cairn.core.adapters.blob_stores import (
-    archive_location,
+    cold_stores,
     hot_store,
     open_store,
     trash_location,
@@ -47,7 +49,7 @@ class Tiers:
 
     @classmethod
     def of(cls, settings: Settings) -> Tiers:
-        return cls(hot_store(settings), open_store(archive_location(settings)))
+        return cls(hot_store(settings), *cold_stores(settings))
 
     def place(self, sha256: str, where: Place, *, purge: bool = False) -> str | None:
         """Put the blob where it belongs; what was done (archived, restored, removed,

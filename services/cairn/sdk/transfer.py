@@ -4,8 +4,8 @@ Uploads stream from disk (the api verifies the sha256 while storing); downloads 
 a temporary file beside the target, hashing as they go, and are renamed into place only when
 size and sha256 match, so a failed pull never leaves a half-written file under a real name.
 When the api's blob store is S3, both go straight to the store through presigned URLs (the
-block "direct transfers" below); over a local store the api answers 501 and they go through
-the api as before.
+block "direct transfers" below; a big file in parts, resumable: cairn.sdk.parts); over a
+local store the api answers 501 and they go through the api as before.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from cairn.core.domain.identity import InvalidInput, check_path, check_sha256
 from cairn.sdk.errors import CairnError
 from cairn.sdk.files import LocalFile, hash_file
 from cairn.sdk.http import Http
+from cairn.sdk.parts import UploadNotes, put_parts, put_range
 from cairn.sdk.progress import Advance, bytes_progress
 
 
@@ -201,16 +202,21 @@ def _direct(exc: CairnError) -> bool:
     return exc.reason not in _NOT_DIRECT
 
 
-def _direct_uploads(http: Http, files: Sequence[LocalFile]) -> list[dict[str, str]] | None:
-    """A presigned URL for each blob the api lacks (for us), or None over a local store."""
+def _direct_uploads(http: Http, files: Sequence[LocalFile]) -> list[dict[str, Any]] | None:
+    """How to upload each blob the api lacks (for us) straight to its store: a presigned
+    URL, or one per part for a blob over a part (resuming an upload this machine noted);
+    None over a local store."""
     if http.direct_transfers is False:  # this api said so once: no request to ask again
         return None
-    shas = sorted({f.sha256 for f in files})
-    if not shas:  # nothing to upload: no request (the api refuses an empty list)
+    by_sha = {f.sha256: f for f in files}
+    if not by_sha:  # nothing to upload: no request (the api refuses an empty list)
         return []
+    notes = UploadNotes(http.url)
+    resume = {s: u for s, f in by_sha.items() if (u := notes.begun(s, f.size)) is not None}
     try:
-        uploads: list[dict[str, str]] = http.json(
-            "POST", "/v1/blobs/uploads", json={"sha256": shas})["uploads"]
+        uploads: list[dict[str, Any]] = http.json("POST", "/v1/blobs/uploads", json={
+            "sha256": sorted(by_sha), "sizes": {s: f.size for s, f in by_sha.items()},
+            "resume": resume})["uploads"]
     except CairnError as exc:
         if _direct(exc):
             raise
@@ -219,37 +225,37 @@ def _direct_uploads(http: Http, files: Sequence[LocalFile]) -> list[dict[str, st
     return uploads
 
 
-def _upload_direct(http: Http, files: Sequence[LocalFile], uploads: list[dict[str, str]],
+def _upload_direct(http: Http, files: Sequence[LocalFile], uploads: list[dict[str, Any]],
                    show: bool | None) -> dict[str, str]:
+    """Send each blob straight to the store (whole, or the parts it lacks, several at once),
+    then have the api check it and make it a blob; its receipt by sha256."""
     by_sha = {f.sha256: f for f in files}
     todo = [(by_sha[u["sha256"]], u) for u in uploads]
+    notes = UploadNotes(http.url)
     receipts: dict[str, str] = {}
     with bytes_progress("uploading", sum(f.size for f, _ in todo), show) as advance, \
             httpx.Client(timeout=_STORE) as store:
         for f, u in todo:
-            def body(f: LocalFile = f) -> Iterator[bytes]:
-                with f.source.open("rb") as fh:
-                    for chunk in read_chunks(fh):
-                        advance(len(chunk))
-                        yield chunk
-
+            if u.get("url"):
+                put_range(store, u["url"], f.source, 0, f.size, advance)
+            else:
+                part_size = int(u["part_size"])
+                notes.note(f.sha256, f.size, u["upload_id"])
+                advance(sum(min(part_size, f.size - (n - 1) * part_size) for n in u["done"]))
+                put_parts(store, f.source, f.size, part_size,
+                          [(p["number"], p["url"]) for p in u["parts"]], advance)
             try:
-                put = store.put(u["url"], content=body(),
-                                headers={"Content-Length": str(f.size)})
-            except httpx.TransportError as exc:
-                raise CairnError("store_unreachable", f"the blob store did not take "
-                                 f"{f.source}: {exc}") from exc
-            if not put.is_success:
-                raise CairnError("store_refused", f"the blob store refused {f.source}: "
-                                 f"{put.status_code} {put.text[:200]}", put.status_code)
-            try:
-                done = http.request("POST", f"/v1/blobs/{f.sha256}/uploads/{u['upload_id']}")
+                # the api reads the upload back to hash it: allow 10 MB/s at the least
+                done = http.request("POST", f"/v1/blobs/{f.sha256}/uploads/{u['upload_id']}",
+                                    timeout=max(60.0, f.size / 10e6))
             except CairnError as exc:
                 if exc.reason == "digest_mismatch":
+                    notes.forget(f.sha256)
                     raise CairnError("file_changed", f"{f.source} changed after it was "
                                      "hashed; publish again once nothing is writing to it",
                                      exc.status) from exc
                 raise
+            notes.forget(f.sha256)
             if receipt := done.headers.get(RECEIPT_HEADER):
                 receipts[f.sha256] = receipt
     return receipts

@@ -7,8 +7,11 @@ Direct transfers, where the blob store is one clients reach themselves (S3): the
 out presigned URLs, so the bytes go between the client and the store and never through the
 api's HTTP traffic. An upload lands under a staging key and becomes a blob only once
 `POST /v1/blobs/{sha256}/uploads/{id}` checked its size and sha256; so a publish can name
-only checked blobs. Over the local directory these routes answer 501 and clients upload
-through PUT as before.
+only checked blobs. A blob over one part (CAIRN_MULTIPART_PART_BYTES) whose size the client
+gives is uploaded in parts, a presigned URL each, so any size works (one PUT stops at
+5 GiB); a client interrupted halfway names the upload again (`resume`) and is given URLs
+for only the parts the store lacks. Over the local directory these routes answer 501 and
+clients upload through PUT as before.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from datetime import timedelta
 import structlog
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from cairn.api import downloads
 from cairn.api.deps import (
@@ -47,10 +50,27 @@ DOWNLOAD_CSP = "default-src 'none'; sandbox"
 DIRECT_URL_LIFE = timedelta(hours=1)  # how long a presigned upload or download URL works
 
 
+class DirectUploadQuery(MissingQuery):
+    # each blob's size: one over a part is uploaded in parts (without it: one PUT)
+    sizes: dict[str, int] = Field(default_factory=dict)
+    # an upload of the blob begun earlier (its upload_id), to be resumed if the store has it
+    resume: dict[str, str] = Field(default_factory=dict)
+
+
+class PartUrl(BaseModel):
+    number: int  # from 1: bytes [(number - 1) * part_size, number * part_size) of the file
+    url: str
+
+
 class DirectUpload(BaseModel):
     sha256: str
     upload_id: str
-    url: str  # PUT the bytes here, then POST /v1/blobs/{sha256}/uploads/{upload_id}
+    # PUT the whole blob here; or, with part_size, each listed part to its URL. Then
+    # POST /v1/blobs/{sha256}/uploads/{upload_id}.
+    url: str | None = None
+    part_size: int | None = None
+    parts: list[PartUrl] = Field(default_factory=list)  # the parts the store lacks
+    done: list[int] = Field(default_factory=list)  # those it has (a resumed upload)
 
 
 class DirectUploads(BaseModel):
@@ -122,22 +142,31 @@ def _direct(blobs: BlobStore) -> Presigning:
 
 
 @router.post("/uploads", response_model=DirectUploads)
-async def direct_uploads(query: MissingQuery, _: CurrentActor, principal: CurrentPrincipal,
-                         blobs: BlobsDep, pool: PoolDep) -> DirectUploads:
-    """A presigned PUT URL for each of these blobs the store lacks (as POST /missing says);
-    after the PUT, POST /v1/blobs/{sha256}/uploads/{upload_id} makes it a blob. Bad input
-    is a 400 whatever the store; only a good request learns there are no direct transfers."""
+async def direct_uploads(query: DirectUploadQuery, _: CurrentActor,
+                         principal: CurrentPrincipal, blobs: BlobsDep, pool: PoolDep,
+                         settings: SettingsDep) -> DirectUploads:
+    """How to upload each of these blobs the store lacks (as POST /missing says) straight to
+    the store: a presigned PUT URL, or for a blob over one part (its size in `sizes`) a URL
+    per part; after the upload, POST /v1/blobs/{sha256}/uploads/{upload_id} makes it a blob.
+    Bad input is a 400 whatever the store; only a good request learns there are no direct
+    transfers."""
     if not query.sha256:
         raise InvalidInput("invalid_sha256", "name at least one blob by its sha256")
-    for sha256 in query.sha256:
+    for sha256 in [*query.sha256, *query.sizes, *query.resume]:
         check_sha256(sha256)
+    for sha256, size in query.sizes.items():
+        if size < 0:
+            raise InvalidInput("invalid_size", f"blob {sha256} cannot have {size} bytes")
+        if size > settings.max_file_bytes:
+            raise _too_large(settings.max_file_bytes)
     store = _direct(blobs)
     missing = await _missing(query, principal, blobs, pool)
-    signed = await asyncio.to_thread(
-        lambda: [(s, *store.upload_url(s, DIRECT_URL_LIFE)) for s in missing])
-    return DirectUploads(uploads=[DirectUpload(sha256=s, upload_id=u, url=url)
-                                  for s, u, url in signed],
-                         expires_in=int(DIRECT_URL_LIFE.total_seconds()))
+    plans = await asyncio.to_thread(lambda: [(s, store.plan_upload(
+        s, query.sizes.get(s), query.resume.get(s), DIRECT_URL_LIFE)) for s in missing])
+    return DirectUploads(uploads=[
+        DirectUpload(sha256=s, upload_id=p.upload_id, url=p.url, part_size=p.part_size,
+                     parts=[PartUrl(number=n, url=u) for n, u in p.parts], done=p.done)
+        for s, p in plans], expires_in=int(DIRECT_URL_LIFE.total_seconds()))
 
 
 @router.post("/{sha256}/uploads/{upload_id}", status_code=201, response_model=BlobStored,
@@ -149,7 +178,8 @@ async def complete_direct_upload(sha256: str, upload_id: str, response: Response
                                  settings: SettingsDep) -> BlobStored:
     """Check a direct upload (its sha256 and the size limit) and store it as the blob, with
     the receipt a publish naming it sends; a mismatch stores nothing (400 digest_mismatch).
-    The upload is gone afterwards either way."""
+    The upload is gone afterwards either way, but for a multipart upload still lacking parts
+    (409 upload_incomplete): that one stays, to be resumed."""
     check_sha256(sha256)
     store = _direct(blobs)
     try:

@@ -16,6 +16,7 @@ import os
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO, Literal, Protocol, runtime_checkable
@@ -28,6 +29,11 @@ CHUNK = 1024 * 1024
 class BlobCorrupted(RuntimeError):
     """Stored bytes no longer hash to their name."""
 
+
+# Storage classes whose objects are read at once, as a restore needs (not GLACIER or
+# DEEP_ARCHIVE, whose objects need hours of RestoreObject first): the cold tier's choice.
+ReadableClass = Literal["STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING",
+                        "GLACIER_IR", "REDUCED_REDUNDANCY"]
 
 # Why a blob store could not be used: what an operator fixes (the api answers 503 with it).
 StoreProblem = Literal["blob_store_unreachable", "blob_store_denied", "blob_store_no_bucket"]
@@ -42,14 +48,29 @@ class BlobStoreUnavailable(RuntimeError):
         self.reason: StoreProblem = reason
 
 
+@dataclass(frozen=True)
+class UploadPlan:
+    """What a client sends where: one PUT to `url`, or each part of `part_size` bytes (the
+    last one shorter) to its URL in `parts`, as (part number from 1, URL); `parts` lists only
+    those the store still lacks, `done` those it has (a resumed upload)."""
+
+    upload_id: str
+    url: str | None = None
+    part_size: int | None = None
+    parts: list[tuple[int, str]] = field(default_factory=list)
+    done: list[int] = field(default_factory=list)
+
+
 @runtime_checkable
 class Presigning(Protocol):
     """A store clients can reach themselves (S3): the api hands out URLs, the bytes go
     between the client and the store, and the api checks an upload before it is a blob."""
 
-    def upload_url(self, sha256: str, expires: timedelta) -> tuple[str, str]: ...
+    def plan_upload(self, sha256: str, size: int | None, resume: str | None,
+                    expires: timedelta) -> UploadPlan: ...
     def complete_upload(self, sha256: str, upload_id: str, max_bytes: int | None) -> int: ...
     def download_url(self, sha256: str, expires: timedelta) -> str: ...
+    def abandoned(self, cutoff: float) -> list[str]: ...
 
 
 def sha256_file(path: Path) -> tuple[str, int]:

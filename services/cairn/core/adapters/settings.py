@@ -18,6 +18,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from cairn.core.adapters.blobstore import ReadableClass
 from cairn.core.adapters.targets import allowed_origins
 
 # Secrets that are (or were) written in Cairn's own source: development keys and compose's
@@ -78,6 +79,14 @@ class Settings(BaseSettings):
     # region and credentials from the AWS_* variables; cairn.core.adapters.blob_stores).
     blob_url: str | None = Field(None, pattern=r"^s3://[^/]+(/.*)?$",
                                  validation_alias=_env("CAIRN_BLOB_URL"))
+    # With CAIRN_BLOB_URL: a client's direct upload over this many bytes goes in parts of
+    # it, several at once and resumable (S3 allows 5 MiB to 5 GiB; cairn.core.adapters.
+    # s3_multipart); and uploads begun this long ago and not completed are aborted by the
+    # archiver.
+    multipart_part_bytes: int = Field(64 * 1024**2, ge=5 * 1024**2, le=5 * 1024**3,
+                                      validation_alias=_env("CAIRN_MULTIPART_PART_BYTES"))
+    upload_expiry_seconds: float = Field(
+        7 * 86400.0, ge=0, validation_alias=_env("CAIRN_UPLOAD_EXPIRY_SECONDS"))
     topic_prefix: str = Field("", validation_alias=_env("CAIRN_TOPIC_PREFIX"))
     # Copies of each Cairn topic and how many must have a write before the broker acknowledges
     # it (producers send acks=all): 1 and 1 for one broker; 3 and 2 on a replicated cluster
@@ -158,6 +167,10 @@ class Settings(BaseSettings):
     # prefix + "-archive", in the same bucket); its trash is `<it>/trash`.
     archive_url: str | None = Field(None, pattern=r"^s3://[^/]+(/.*)?$",
                                     validation_alias=_env("CAIRN_ARCHIVE_URL"))
+    # On S3, the storage class of the archive tier's and the trash's objects (STANDARD_IA,
+    # GLACIER_IR, ...: one read at once, as a restore needs; not GLACIER or DEEP_ARCHIVE).
+    cold_storage_class: ReadableClass | None = Field(
+        None, validation_alias=_env("CAIRN_COLD_STORAGE_CLASS"))
     archiver_interval: float = Field(
         3600.0, ge=0, validation_alias=_env("CAIRN_ARCHIVER_INTERVAL"))
     # A deleted version's blobs wait this long in the archive's trash before they are removed,

@@ -157,6 +157,8 @@ CODES: Mapping[str, ErrorCode] = MappingProxyType({
     "method_not_allowed": _api(405, "the path does not take this method"),
     "name_taken": _api(409, "users and service accounts share one namespace; the name is the "
                             "other's"),
+    "upload_incomplete": _api(409, "a direct multipart upload was completed before the store "
+                                   "had all its parts: send the rest (resume), complete again"),
     # 413, 422
     "invalid_request": _api(422, "the request does not fit the operation's parameters or body"),
     "too_large": _api(413, "the body, a blob or the event is over its limit"),
