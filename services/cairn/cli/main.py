@@ -6,6 +6,7 @@ from cairn.cli import (  # noqa: F401  (importing registers the commands)
     crate,
     lag,
     lineage,
+    mlflow,
     pictures,
     read,
     reindex,

@@ -236,6 +236,18 @@ CODES: Mapping[str, ErrorCode] = MappingProxyType({
     "too_many_members": _client("cairn import: the archive has more members than allowed"),
     "crate_too_large": _client("cairn import: the archive unpacks to more bytes than allowed"),
     "crate_digest_mismatch": _client("cairn import: a file's sha256 is not the crate's"),
+    "mlflow_unreachable": _client("cairn import-mlflow: the MLflow tracking server did not "
+                                  "answer"),
+    "mlflow_auth_required": _client("cairn import-mlflow: the MLflow server answered 401/403: "
+                                    "set MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/"
+                                    "PASSWORD"),
+    "mlflow_refused": _client("cairn import-mlflow: the MLflow server refused a request, or a "
+                              "version's files are missing or incomplete"),
+    "mlflow_artifacts_unreachable": _client("cairn import-mlflow: a version's files are where "
+                                            "the server does not serve them (run it with "
+                                            "--serve-artifacts)"),
+    "invalid_mlflow_dataset": _client("cairn import-mlflow: a run's dataset input has neither "
+                                      "a name nor a digest"),
     "unreadable_policy": _client("a retention policy file cannot be read"),
     "invalid_option": _client("a CLI option is malformed"),
     "invalid_output": _client("a picture's output file has an unsupported extension"),
