@@ -22,10 +22,12 @@ NAMES = 10  # each emit is one event per name, so every name's numbers stay gapl
 
 class SteadyStream:
     """Published events from a thread, one emit of NAMES events every `every` seconds
-    (acks=all: `sent` counts only what Kafka acknowledged), until stop()."""
+    (acks=all: `sent` counts only what Kafka acknowledged), until stop(); the n-th emit's
+    occurred_at is off by skews_ms[n % len(skews_ms)] (a producer's clock ahead or behind)."""
 
-    def __init__(self, env: dict[str, str], project: str, every: float = 0.2) -> None:
-        self.env, self.project, self.every = env, project, every
+    def __init__(self, env: dict[str, str], project: str, every: float = 0.2,
+                 skews_ms: tuple[int, ...] = (0,)) -> None:
+        self.env, self.project, self.every, self.skews_ms = env, project, every, skews_ms
         self.sent = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -35,8 +37,12 @@ class SteadyStream:
         emitter = emitter_for(self.env)
         try:
             while not self._stop.is_set():
-                emitter.emit(*(publish_event(self.project, f"run-{i:02d}", "eval_log")
-                               for i in range(NAMES)))
+                skew = self.skews_ms[self.sent // NAMES % len(self.skews_ms)]
+                events = [publish_event(self.project, f"run-{i:02d}", "eval_log")
+                          for i in range(NAMES)]
+                for event in events:  # the producer's clock, off by `skew`
+                    event["occurred_at"] += skew
+                emitter.emit(*events)
                 self.sent += NAMES
                 self._stop.wait(self.every)
         except BaseException as exc:  # reported by stop()
