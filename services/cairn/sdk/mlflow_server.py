@@ -131,8 +131,8 @@ class MlflowServer:
 
     def files_path(self, name: str, version: str) -> str:
         """Where a model version's files are under the artifact proxy. get-download-uri
-        answers `runs:/<run>/<path>` (the run's artifact root + path), `models:/m-<id>`
-        (an MLflow 3 logged model's artifact root) or the location itself."""
+        answers `runs:/<run>/<path>` (the run's artifact root + path) or the location itself
+        (an MLflow 3 logged model's is its artifact root, mlflow-artifacts:/<exp>/models/...)."""
         uri = self.download_uri(name, version)
         if uri.startswith("runs:/"):
             run_id, _, below = uri[len("runs:/"):].strip("/").partition("/")
@@ -141,10 +141,6 @@ class MlflowServer:
                 raise CairnError("mlflow_refused", f"{uri}: the run is gone from the "
                                  "tracking server", local=False)
             uri = f"{str(run['info']['artifact_uri']).rstrip('/')}/{below}".rstrip("/")
-        elif uri.startswith("models:/m-"):
-            model_id = uri[len("models:/"):].strip("/")
-            uri = str(self.get(f"{API}/logged-models/{quote(model_id)}")["model"]["info"]
-                      ["artifact_uri"])
         return self.proxied_path(uri)
 
     def proxied_path(self, artifact_uri: str) -> str:
