@@ -29,7 +29,7 @@ from tests.kafka_node import KafkaNode, libs
 from tests.processes import Service, free_port
 from tests.search_helpers import drop_indices
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(600)]  # a broker, a 40 s cut
 
 CUT_S = 40  # > the api's 30 s Kafka delivery timeout (cairn.core.adapters.emitter)
 EVERY_S = 0.5  # one publish request started this often
