@@ -3,6 +3,7 @@ no PostgreSQL, no blob tiers; a fixed clock."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -88,6 +89,17 @@ async def test_a_tick_requests_each_projects_plan_then_purges_the_old_trash() ->
     runs = [f for _, what, f in fakes.log.lines if what == "retention run"]
     assert [(r["project"], r["requested"], r["protected"]) for r in runs] == [
         ("vision", 2, 0), ("quiet", 0, 0), ("nlp", 1, 1)]
+
+
+async def test_a_tick_sweeps_abandoned_uploads_and_logs_them() -> None:
+    swept: list[float] = []
+    fakes = Fakes({})
+    ports = dataclasses.replace(fakes.ports(), sweep=lambda now: (swept.append(now),
+                                                                  ["uploads/x"])[1])
+    assert await schedule.scheduled(ports) is not None
+    assert swept == [NOW]
+    assert [f["count"] for _, what, f in fakes.log.lines
+            if what == "abandoned uploads removed"] == [1]
 
 
 async def test_a_failed_tick_is_logged_purges_nothing_and_does_not_raise() -> None:

@@ -93,7 +93,8 @@ def build(settings: Settings, adapters: ArchiverAdapters) -> faust.App:
 
     ports = schedule.Ports(policies, plan, adapters.emitter.emit_async,
                            lambda now: tiers.purgeable(settings.blob_grace_seconds, now),
-                           place, adapters.clock, log)
+                           place, adapters.clock, log,
+                           lambda now: tiers.abandoned_uploads(settings.upload_expiry_seconds, now))
 
     async def place_changed(records: list[RecordedEvent]) -> None:
         await schedule.place_changed(records, place, log)

@@ -44,6 +44,8 @@ class Ports:
     place: Place
     clock: Callable[[], float]  # seconds since the epoch
     log: Any
+    # direct uploads begun too long before a time and never completed, removed (Tiers)
+    sweep: Callable[[float], list[str]] = lambda _: []
 
 
 @dataclass
@@ -72,6 +74,8 @@ async def tick(ports: Ports) -> Tick:
     old = await asyncio.to_thread(lambda: list(ports.purgeable(now)))
     done.purged = await ports.place(old, True)
     report_placed(done.purged, set(), ports.log)
+    if swept := await asyncio.to_thread(ports.sweep, now):
+        ports.log.info("abandoned uploads removed", count=len(swept), first=swept[0])
     return done
 
 

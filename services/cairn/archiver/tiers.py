@@ -17,6 +17,8 @@ A gone blob is not unlinked at once: it waits in a trash tier for a grace period
 skipped its upload, just before the delete; its publish is recorded a moment later and the
 archiver, placing that version's blobs, takes the blob back out of the trash. Only a blob
 still gone after the grace period is removed for good (`purgeable`, then `place(…, purge)`).
+On S3 the same tick aborts direct uploads begun before CAIRN_UPLOAD_EXPIRY_SECONDS and never
+completed (`abandoned_uploads`), so an interrupted upload stays resumable that long.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from cairn.core.adapters.blob_stores import (
     open_store,
     trash_location,
 )
-from cairn.core.adapters.blobstore import BlobCorrupted, BlobStore
+from cairn.core.adapters.blobstore import BlobCorrupted, BlobStore, Presigning
 from cairn.core.adapters.settings import Settings
 
 Place = Literal["hot", "cold", "gone"]
@@ -96,3 +98,10 @@ class Tiers:
     def purgeable(self, grace_seconds: float, now: float | None = None) -> Iterator[str]:
         """Blobs that entered the trash more than `grace_seconds` ago."""
         yield from self.trash.entered_before((time.time() if now is None else now) - grace_seconds)
+
+    def abandoned_uploads(self, expiry_seconds: float, now: float | None = None) -> list[str]:
+        """Abort the direct uploads to the hot store begun more than `expiry_seconds` ago and
+        never completed (CAIRN_UPLOAD_EXPIRY_SECONDS); their keys. A local store has none."""
+        if not isinstance(self.hot, Presigning):
+            return []
+        return self.hot.abandoned((time.time() if now is None else now) - expiry_seconds)
