@@ -16,9 +16,10 @@ import httpx
 import pytest
 from cairn.core.domain import payloads
 from cairn.core.domain.events import new_event
+from cairn.sdk import Client
 
 from tests.conftest import Namespace, api_env
-from tests.ledger_helpers import emitter_for, fake_file, wait_recorded
+from tests.ledger_helpers import emitter_for, fake_file, settings_for, wait_recorded
 from tests.processes import Service
 from tests.retention_helpers import cli
 from tests.search_helpers import backend_of, wait_index_matches_ledger
@@ -93,6 +94,31 @@ def test_text_filters_and_facets(http: httpx.Client, project: str) -> None:
     assert search(http, project=project, created_before="2000-01-01T00:00:00Z")["total"] == 0
 
 
+def test_any_groups_or_across_facets(http: httpx.Client, api: Service, api_token: str,
+                                     cairn_env: dict[str, str], project: str) -> None:
+    """`any`: filters joined by |, any of which may match; groups and filters all must."""
+    def names(**params: Any) -> list[str]:
+        return sorted(h["name"] for h in search(http, project=project, **params)["hits"])
+
+    assert names(any="tag=nlp|kind=dataset") == ["bert-base-uncased", "imagenet-mini"]
+    assert names(any="metric.accuracy>=0.9|tag=baseline") == ["resnet50-imagenet",
+                                                              "vit_base.patch16"]
+    assert names(any=["tag=nlp|tag=baseline", "metric.accuracy>=0.8"]) == ["bert-base-uncased"]
+    assert names(any="tag=nlp|kind=dataset", license="apache-2.0") == ["bert-base-uncased"]
+    got = search(http, project=project, any="tag=nlp|kind=dataset")
+    assert {b["value"]: b["count"] for b in got["facets"]["kind"]} == {"model": 1, "dataset": 1}
+    typo = search(http, project=project, any="metric.acuracy>=0.5|tag=nlp")
+    assert [w["reason"] for w in typo["warnings"]] == ["unknown_metric"]
+    with Client(api.url, api_token, settings_for(cairn_env), progress=False) as sdk:
+        assert sdk.search(project=project, any="tag=nlp|kind=dataset").total == 2
+    env = {**os.environ, "CAIRN_API_URL": api.url}
+    out = subprocess.run([sys.executable, "-m", "cairn.cli", "search", "--project", project,
+                          "--any", "tag=nlp|kind=dataset", "--json"],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["total"] == 2
+
+
 def test_sorting_and_paging(http: httpx.Client, project: str) -> None:
     asc = search(http, project=project, kind="model", sort="metric.accuracy:asc")
     assert [h["metrics"]["accuracy"] for h in asc["hits"]] == [0.76, 0.88, 0.91]
@@ -121,6 +147,8 @@ def test_a_metric_no_version_has_is_named_not_silently_empty(http: httpx.Client,
     ({"filter": "metric.accuracy>>0.9"}, "invalid_metric_filter"),
     ({"metric": "accuracy>=high"}, "invalid_metric_filter"),
     ({"filter": "colour=red"}, "invalid_filter"),
+    ({"any": "tag=nlp|colour=red"}, "invalid_filter"),
+    ({"any": "|"}, "invalid_filter"),
     ({"sort": "shoe_size"}, "invalid_sort"),
     ({"created_after": "last tuesday"}, "invalid_date"),
     ({"page": 1000, "size": 100}, "invalid_page"),

@@ -37,6 +37,9 @@ def search(
     filter: Annotated[list[str] | None, typer.Option(
         "--filter", "-f", help="kind=model, license=mit, dataset=p/name, metric.accuracy>=0.9,"
         " ... (repeatable)")] = None,
+    any_: Annotated[list[str] | None, typer.Option(
+        "--any", help="Filters joined by |, any of which may match: tag=nlp|kind=dataset"
+        " (OR across facets; repeatable, each must match)", show_default=False)] = None,
     created_after: Annotated[str | None, typer.Option(help="ISO date")] = None,
     created_before: Annotated[str | None, typer.Option(help="ISO date")] = None,
     sort: Annotated[str, typer.Option(
@@ -48,7 +51,8 @@ def search(
     """Search artifact versions by text, facets, metric ranges and dates."""
     with client() as c:  # the SDK checks every criterion before anything is sent
         found = c.search(q, kind=kind, project=project, stage=stage, tag=tag,
-                         legal_hold=legal_hold, filter=filter, created_after=created_after,
+                         legal_hold=legal_hold, filter=filter, any=any_,
+                         created_after=created_after,
                          created_before=created_before, sort=sort, page=page, size=size)
     if as_json:
         render.as_json(found.answer)

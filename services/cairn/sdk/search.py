@@ -32,7 +32,9 @@ class SearchCriteria(TypedDict, total=False):
 
     Each facet takes one value or several (several match any of them; different facets must
     all match). `metric` holds ranges such as "accuracy>=0.9"; `filter` holds expressions
-    as the CLI's --filter does ("kind=model", "metric.top1>0.7"). Dates are ISO strings,
+    as the CLI's --filter does ("kind=model", "metric.top1>0.7"); `any` holds groups of
+    them joined by "|", each matching when one of its filters does (OR across facets:
+    "tag=nlp|framework=pytorch"; several groups must all match). Dates are ISO strings,
     dates or datetimes (UTC unless they say otherwise)."""
 
     kind: Values
@@ -50,6 +52,7 @@ class SearchCriteria(TypedDict, total=False):
     legal_hold: bool
     metric: Values
     filter: Values
+    any: Values  # groups of filters joined by |, any of which may match: "tag=nlp|kind=dataset"
     created_after: When
     created_before: When
     sort: str  # relevance | created[:asc] | usage | metric.NAME[:asc|:desc]
@@ -85,13 +88,16 @@ def search_params(q: str | None = None, **criteria: Any) -> tuple[tuple[str, str
     if "legal_hold" in given:
         facets["legal_hold"] = ["true" if given["legal_hold"] else "false"]
     metric, filters = _many(given.get("metric")), _many(given.get("filter"))
+    groups = _many(given.get("any"))
     after, before = _when(given.get("created_after")), _when(given.get("created_before"))
     build_request(q=q, filters=facets, expressions=filters, metrics=metric,
                   created_after=after, created_before=before, sort=given["sort"],
-                  page=given["page"], size=given["size"], facet_size=given["facet_size"])
+                  page=given["page"], size=given["size"], facet_size=given["facet_size"],
+                  any_of=groups)
     params = [("q", q)] if q else []
     params += [(name, v) for name, values in facets.items() for v in values]
     params += [("metric", m) for m in metric] + [("filter", f) for f in filters]
+    params += [("any", g) for g in groups]
     params += [(k, v) for k, v in (("created_after", after), ("created_before", before)) if v]
     params += [(k, str(given[k])) for k in ("sort", "page", "size", "facet_size")]
     return tuple(params)

@@ -33,6 +33,7 @@ FLAGS = {"true": "true", "yes": "true", "1": "true", "false": "false", "no": "fa
 OPS = {">=": "gte", "<=": "lte", ">": "gt", "<": "lt", "=": "eq", "==": "eq"}
 MAX_WINDOW = 10_000  # the engines' index.max_result_window
 MAX_TEXT = 500
+MAX_ANY = 20  # alternatives in one `any` group
 HIDDEN_STATUS = "deleted"  # shown only when a status filter asks for it
 _METRIC = re.compile(r"^\s*(?:metric\.)?(?P<name>[^<>=]+?)\s*(?P<op>>=|<=|==|=|>|<)\s*"
                      r"(?P<value>[^<>=\s]+)\s*$")
@@ -62,6 +63,9 @@ class SearchRequest:
     page: int = 1
     size: int = 20
     facet_size: int = 20
+    # `any` groups: each matches when one of its alternatives does (facet=value or a metric
+    # range); groups, like filters, must all match
+    any_of: tuple[tuple[tuple[str, str] | MetricRange, ...], ...] = ()
     hidden_projects: tuple[str, ...] = ()  # private projects the caller may not see
     # every project that exists; None: any project counts as existing (a site admin)
     known_projects: frozenset[str] | None = None
@@ -93,6 +97,18 @@ def parse_filter(expr: str) -> tuple[str, str] | MetricRange:
         raise InvalidInput("invalid_filter", f"{expr!r}: use one of "
                            f"{', '.join(f'{f}=VALUE' for f in FACETS)} or metric.NAME>=NUMBER")
     return name, value.strip()
+
+
+def parse_any(group: str) -> tuple[tuple[str, str] | MetricRange, ...]:
+    """An `any` group: filter expressions joined by `|`, any of which may match, e.g.
+    `tag=nlp|framework=pytorch|metric.f1>=0.8` (OR across facets)."""
+    parts = [p for p in group.split("|") if p.strip()]
+    if not parts or len(parts) > MAX_ANY:
+        raise InvalidInput("invalid_filter", f"any={group!r}: join 1 to {MAX_ANY} filters "
+                           "with |, e.g. tag=nlp|framework=pytorch")
+    parsed = [parse_filter(p) for p in parts]
+    return tuple(x if isinstance(x, MetricRange) or x[0] != "legal_hold"
+                 else (x[0], flag(x[1], "legal_hold")) for x in parsed)
 
 
 def flag(text: str, what: str) -> str:
@@ -151,10 +167,12 @@ def build_request(*, q: str | None = None, filters: Mapping[str, Iterable[str]] 
                   expressions: Iterable[str] = (), metrics: Iterable[str] = (),
                   created_after: str | None = None, created_before: str | None = None,
                   sort: str = "relevance", page: int = 1, size: int = 20,
-                  facet_size: int = 20, hidden_projects: Iterable[str] = (),
+                  facet_size: int = 20, any_of: Iterable[str] = (),
+                  hidden_projects: Iterable[str] = (),
                   known_projects: Iterable[str] | None = None) -> SearchRequest:
     """Everything a caller gives, checked: InvalidInput names the parameter to fix.
-    `hidden_projects` and `known_projects` are what cairn.api.visibility.Hidden holds."""
+    `any_of`: `any` groups (parse_any). `hidden_projects` and `known_projects` are what
+    cairn.api.visibility.Hidden holds."""
     chosen: dict[str, list[str]] = {}
     for name, values in (filters or {}).items():
         if name not in FACETS:
@@ -180,7 +198,7 @@ def build_request(*, q: str | None = None, filters: Mapping[str, Iterable[str]] 
     sort_clauses(sort)  # refuse a bad sort before anything is sent
     return SearchRequest(
         q=q, filters={k: tuple(dict.fromkeys(v)) for k, v in chosen.items() if v},
-        metrics=tuple(ranges),
+        metrics=tuple(ranges), any_of=tuple(parse_any(g) for g in any_of),
         created_after=parse_date(created_after, "created_after") if created_after else None,
         created_before=parse_date(created_before, "created_before") if created_before else None,
         sort=sort, page=page, size=size, facet_size=facet_size,
@@ -224,6 +242,20 @@ def facet_clause(req: SearchRequest, facet: str) -> dict[str, Any] | None:
     if facet == "status":
         return {"bool": {"must_not": [{"term": {"status": HIDDEN_STATUS}}]}}
     return None
+
+
+def any_clause(req: SearchRequest, group: Iterable[tuple[str, str] | MetricRange]
+               ) -> dict[str, Any]:
+    """One `any` group: a should of its alternatives (an unseen dataset matches nothing)."""
+    should = []
+    for alt in group:
+        if isinstance(alt, MetricRange):
+            should.append(alt.clause())
+        elif alt[0] == "legal_hold":
+            should.append(hold_clause([alt[1]]) or {"match_all": {}})
+        elif alt[0] != "dataset" or dataset_seen(req, alt[1]):
+            should.append({"term": {FACETS[alt[0]]: alt[1]}})
+    return {"bool": {"should": should, "minimum_should_match": 1}} if should else MATCH_NONE
 
 
 def _all_but(req: SearchRequest, skip: str | None) -> list[dict[str, Any]]:
@@ -280,6 +312,7 @@ def datasets_terms(req: SearchRequest) -> dict[str, Any]:
 
 def search_body(req: SearchRequest) -> dict[str, Any]:
     common: list[dict[str, Any]] = [m.clause() for m in req.metrics]
+    common += [any_clause(req, group) for group in req.any_of]
     common += hidden_clause(req.hidden_projects)
     if req.created_after is not None or req.created_before is not None:
         bounds = {"gte": req.created_after, "lt": req.created_before}

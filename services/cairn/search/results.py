@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cairn.core.domain.identity import InvalidInput
-from cairn.search.query import FACETS, HIDDEN_STATUS, SearchRequest, hidden_clause
+from cairn.search.query import FACETS, HIDDEN_STATUS, MetricRange, SearchRequest, hidden_clause
 
 SUGGEST_FIELDS = {"name": "name", "tag": "tags", "metric": "metric_names"}
 _WORD = re.compile(r"[^\W_]+")
@@ -90,7 +90,8 @@ def metric_names_asked(req: SearchRequest) -> list[str]:
     nothing, and the user should be told so rather than see 0 hits or an unsorted list."""
     key = req.sort.strip().partition(":")[0]
     sorted_by = [key.removeprefix("metric.")] if key.startswith("metric.") else []
-    return sorted({m.name for m in req.metrics} | set(sorted_by))
+    in_any = {m.name for group in req.any_of for m in group if isinstance(m, MetricRange)}
+    return sorted({m.name for m in req.metrics} | in_any | set(sorted_by))
 
 
 def _visible(hidden_projects: tuple[str, ...]) -> dict[str, Any]:

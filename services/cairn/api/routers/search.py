@@ -66,13 +66,17 @@ async def search(
     metric: Annotated[list[str] | None, Query(description="e.g. accuracy>=0.9")] = None,
     filter: Annotated[list[str] | None, Query(
         description="kind=model, tag=nlp, metric.accuracy>=0.9 ...")] = None,
+    any_: Annotated[list[str] | None, Query(
+        alias="any", description="filters joined by |, any of which may match (OR across "
+        "facets), e.g. tag=nlp|framework=pytorch; several groups must all match")] = None,
     created_after: str | None = None, created_before: str | None = None,
     sort: Annotated[str, Query(description="relevance | created[:asc] | usage | "
                                "metric.NAME[:asc|:desc]")] = "relevance",
     page: int = 1, size: int = 20, facet_size: int = 20,
 ) -> dict[str, Any]:
     """Hits and facet counts; each facet is counted with every filter but its own.
-    Several values of one filter match any of them; different filters must all match.
+    Several values of one filter match any of them; different filters must all match; an
+    `any` group (filters joined by |) matches when one of its filters does.
     Each hit names its lineage neighbours: `made_from` (its links), `made_into` (the newest
     versions linking to it) and `evaluated_by` (evaluations of it). Private projects the
     caller has no role in are neither hits nor counted, and datasets and neighbours of those,
@@ -85,7 +89,7 @@ async def search(
              "validation": validation, "dataset": dataset, "status": status, "alias": alias,
              "legal_hold": legal_hold}
     req = build_request(q=q, filters={k: v for k, v in given.items() if v},
-                        expressions=filter or (), metrics=metric or (),
+                        expressions=filter or (), metrics=metric or (), any_of=any_ or (),
                         created_after=created_after, created_before=created_before,
                         sort=sort, page=page, size=size, facet_size=facet_size,
                         hidden_projects=hidden, known_projects=hidden.known)
