@@ -16,7 +16,7 @@ import struct
 import time
 import uuid
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -196,3 +196,68 @@ def test_search_facet_version_and_a_lineage_click(browser: Browser, api: Service
     page.screenshot(path=SHOTS / "6-compare.png", full_page=True)
     context.close()
     assert not errors, errors  # no script error and nothing the CSP refused
+
+
+def _until(check: Callable[[], bool]) -> None:
+    """Until the api shows what was just sent (the ledger records it a moment later)."""
+    deadline = time.monotonic() + 90
+    while not check():
+        assert time.monotonic() < deadline, "not recorded in 90 s"
+        time.sleep(0.3)
+
+
+def _facet(**fields: object) -> dict[str, object]:
+    return {"_producer": "https://example.org/producer",
+            "_schemaURL": "https://openlineage.io/spec/facets/x", **fields}
+
+
+def test_an_openlineage_dataset_shows_its_schema_and_column_lineage(
+        browser: Browser, api: Service) -> None:
+    """A run's output with a (nested) schema facet and a columnLineage facet, sent through
+    the api's OpenLineage route: its version page shows both as tables."""
+    project, ns = f"uiol-{uuid.uuid4().hex[:8]}", f"s3://lake-{uuid.uuid4().hex[:8]}"
+    with httpx.Client(base_url=api.url, timeout=60,
+                      headers={"Authorization": f"Bearer {API_TOKEN}"}) as http:
+        reply = http.put(f"/v1/projects/{project}", json={"openlineage": {"namespaces": [ns]}})
+        assert reply.status_code == 202, reply.text
+        _until(lambda: ns in str(http.get(f"/v1/projects/{project}").json().get("openlineage")))
+        lineage = {"orders_total": {"inputFields": [
+            {"namespace": ns, "name": "orders", "field": "amount", "transformations": [
+                {"type": "DIRECT", "subtype": "AGGREGATION", "description": "sum"}]}]}}
+        event = {
+            "eventType": "COMPLETE", "eventTime": "2026-12-03T08:00:00.000Z",
+            "producer": "https://example.org/producer",
+            "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+            "run": {"runId": str(uuid.uuid4())}, "job": {"namespace": "ui", "name": "totals"},
+            "inputs": [], "outputs": [{"namespace": ns, "name": "totals", "facets": {
+                "schema": _facet(fields=[
+                    {"name": "day", "type": "DATE", "description": "the day summed"},
+                    {"name": "customer", "type": "STRUCT", "fields": [
+                        {"name": "id", "type": "BIGINT"}]},
+                    {"name": "orders_total", "type": "DECIMAL(12,2)"}]),
+                "columnLineage": _facet(fields=lineage)}}]}
+        posted = http.post("/api/v1/lineage", json=event)
+        assert posted.status_code in (200, 202), posted.text
+        [version] = posted.json()["versions"]
+        assert version["artifact"].startswith(f"{project}/"), version
+        _until(lambda: http.get(f"/v1/artifacts/{version['artifact']}/versions/v1"
+                                ).status_code == 200)
+
+    context = browser.new_context(base_url=api.url, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto("/ui/login")
+    page.fill("input[name=token]", API_TOKEN)
+    page.click("form.login button[type=submit]")
+    page.goto(f"/ui/artifacts/{version['artifact']}/versions/v1")
+    expect = playwright_api.expect
+    rows = page.locator("table.schema tbody tr")
+    expect(rows.locator("td:first-child")).to_have_text(
+        ["day", "customer", "customer.id", "orders_total"])
+    expect(rows.first.locator("td")).to_have_text(["day", "DATE", "the day summed"])
+    lineage_row = page.locator("table.column-lineage tbody tr")
+    expect(lineage_row).to_have_count(1)
+    expect(lineage_row.locator("td")).to_have_text(
+        ["orders_total", f"{ns}/orders · amount", "DIRECT · AGGREGATION · sum"])
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "7-openlineage-schema.png", full_page=True)
+    context.close()

@@ -28,7 +28,7 @@ from cairn.api.errors import ApiError, not_found
 from cairn.api.lineage import MAX_DEPTH
 from cairn.api.routers import pictures
 from cairn.api.routers import search as search_route
-from cairn.api.ui import compare, files
+from cairn.api.ui import compare, files, openlineage_view
 from cairn.api.ui.graph import depth_of, lineage_svg
 from cairn.api.ui.html import page
 from cairn.api.usage import count_view
@@ -126,7 +126,9 @@ async def version_page(request: Request, project: str, name: str, selector: Sele
     background.add_task(count_view, usage, request, detail)
     return await page(request, "version.html", v=redact_detail(detail, hidden), graph=graph,
                       graph_note=graph_note, depth=levels, max_depth=MAX_DEPTH,
-                      card=await _card(blobs, detail))
+                      card=await _card(blobs, detail),
+                      ol_schema=openlineage_view.schema(detail["extra"]),
+                      ol_columns=openlineage_view.column_lineage(detail["extra"]))
 
 
 async def _card(blobs: BlobStore, detail: dict[str, Any]) -> Markup | None:
