@@ -8,6 +8,7 @@ tests/unit/test_error_codes.py holds every literal `ApiError(status, reason)` to
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
@@ -132,6 +133,21 @@ async def _blob_store(request: Request, exc: Exception) -> JSONResponse:
     return error_response(503, exc.reason, f"{exc}; retry once it is fixed")
 
 
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+async def _os_error(request: Request, exc: Exception) -> JSONResponse:
+    """A full blob directory (or quota) is 507 blob_store_full: nothing was kept (blobs are
+    renamed into place only once whole), and the same upload works once space is freed.
+    Any other OSError is an internal error."""
+    assert isinstance(exc, OSError)
+    if exc.errno not in NO_SPACE:
+        return await _internal(request, exc)
+    log.warning("blob store full", path=request.url.path, error=str(exc))
+    return error_response(507, "blob_store_full", "the api's blob store has no space left; "
+                          "retry the same upload once space is freed")
+
+
 async def _disconnected(_: Request, exc: Exception) -> JSONResponse:
     return _coded(Reason.INVALID_REQUEST, "the client went away mid-request")
 
@@ -154,4 +170,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(BlobStoreUnavailable, _blob_store)
     for exc_type in UNAVAILABLE:
         app.add_exception_handler(exc_type, _unavailable)
+    app.add_exception_handler(OSError, _os_error)  # after its subclasses above: they win
     app.add_exception_handler(Exception, _internal)

@@ -185,6 +185,8 @@ CODES: Mapping[str, ErrorCode] = MappingProxyType({
     "blob_store_denied": _api(503, "the blob store (S3) refused the api's credentials"),
     "blob_store_no_bucket": _api(503, "the blob store's bucket (CAIRN_BLOB_URL) does not "
                                       "exist"),
+    "blob_store_full": _api(507, "the api's blob directory has no space left; retry the same "
+                                 "upload once space is freed"),
     # Only a refused event (the ledger's rejected_events, GET /v1/events/{id}, dead letters).
     "undecodable": _pipeline("a record is not Avro the registry knows"),
     "malformed": _pipeline("a record decodes but is not the event it claims to be"),
