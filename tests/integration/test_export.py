@@ -5,24 +5,40 @@ metadata and the lineage as provenance."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
+import subprocess
 import time
 import uuid
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cairn.sdk import Client
+from cairn.sdk.retention import archive
 from rocrate.rocrate import ROCrate
 
-from tests.integration.test_sdk_cli import Cli
+from tests.conftest import (
+    API_ACTOR,
+    API_TOKEN,
+    Namespace,
+    api_env,
+    private_namespace,
+    service_env,
+)
+from tests.endpoints import Endpoints
+from tests.integration.test_sdk_cli import CAIRN, Cli
 from tests.integration.test_sdk_cli import cli as cli  # noqa: F401  (its fixture, by name)
-from tests.ledger_helpers import settings_for
+from tests.ledger_helpers import settings_for, wait_recorded
 from tests.processes import Service
+
+ADMIN = {"Authorization": f"Bearer {API_TOKEN}"}
 
 ENV = {"python": "3.12.4", "os": "Linux", "packages": {"numpy": "2.1.0"},
        "git_remote": "https://example.org/t/v.git", "git_commit": "c" * 40}
@@ -162,39 +178,163 @@ def test_one_version_with_its_lineage_and_no_files(sdk: Client, tmp_path: Path) 
     assert f.startswith(f"{sdk.api_url}/v1/blobs/") and f.endswith("#model.bin")
 
 
-def test_an_exported_project_imports_again_with_the_same_ids(sdk: Client, cli: Cli,
-                                                             tmp_path: Path) -> None:
+@dataclass(frozen=True)
+class Fresh:
+    """A second registry: its own database, topics, blob directory, ledger and api."""
+
+    ns: Namespace
+    api: Service
+
+    def cli(self, *args: str, cwd: Path, token: str = API_TOKEN
+            ) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, **self.api.env, "CAIRN_API_URL": self.api.url, "CAIRN_TOKEN": token}
+        return subprocess.run([CAIRN, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                              timeout=180)
+
+    def admin(self, method: str, path: str, body: Any) -> dict[str, Any]:
+        """An administrator's write, waited for until the ledger recorded it."""
+        reply = httpx.request(method, f"{self.api.url}{path}", json=body, headers=ADMIN,
+                              timeout=30)
+        assert reply.status_code < 300, reply.text
+        answer: dict[str, Any] = reply.json()
+        asyncio.run(wait_recorded(self.ns.database_url, [answer["event_id"]]))
+        return answer
+
+    def user_token(self, user: str, project: str, role: str) -> str:
+        self.admin("PUT", f"/v1/users/{user}", {})
+        self.admin("PUT", f"/v1/projects/{project}", {"members": {user: role}})
+        return str(self.admin("POST", "/v1/tokens", {"owner": user, "scopes": ["admin"]})["token"])
+
+
+@pytest.fixture(scope="module")
+def fresh(endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fresh]:
+    """A registry that has never seen the exported projects: another database and topic
+    namespace, with a ledger and an api of its own."""
+    with private_namespace(endpoints) as ns:
+        env = service_env(endpoints, ns, tmp_path_factory.mktemp("fresh-blobs"))
+        logs = tmp_path_factory.mktemp("fresh-logs")
+        ledger = Service("ledger", env, logs).start()
+        try:
+            api = Service("api", api_env(env), logs).start()
+            try:
+                yield Fresh(ns, api)
+            finally:
+                api.stop()
+        finally:
+            ledger.stop()
+
+
+def test_an_exported_project_imports_into_a_fresh_registry_with_the_same_ids(
+        sdk: Client, fresh: Fresh, tmp_path: Path) -> None:
     p, refs = chain(sdk, tmp_path)
-    before = settled(sdk, p, refs)
+    settled(sdk, p, refs)
+    archive(sdk, f"{p}/net@v1")  # its files are in the archive tier: exported without them
+    before = [sdk.show(r) for r in refs]
     out = tmp_path / "export.zip"
-    sdk.export(p, out)
-    q = f"val-imported-{uuid.uuid4().hex[:8]}"
-    done = cli("import", str(out), "--project-map", f"{p}={q}", "--json", cwd=tmp_path)
+    exported = sdk.export(p, out)
+    assert exported.refs == sorted(refs) and exported.metadata_only == [f"{p}/net@v1"]
+    entities = by_id(ROCrate(out))  # what the rocrate library reads back
+    with zipfile.ZipFile(out) as zf:
+        members = set(zf.namelist())
+    for d in before:
+        vid = f"{p}/{d['name']}/v{d['version_number']}/"
+        assert entities[vid]["identifier"] == [d["ref"], d["digest"]]
+        files = {ids(entities[vid]["hasPart"]) == {vid + f["path"] for f in d["files"]}}
+        if d["status"] == "archived":
+            assert json.loads(entities[vid]["cairn:metadata"]) == d["metadata"]
+            assert not any(m.startswith(vid) for m in members) and files == {False}
+            continue
+        assert {entities[vid + f["path"]]["sha256"] for f in d["files"]} == {
+            f["sha256"] for f in d["files"]} and files == {True}
+    before = [d for d in before if d["status"] != "archived"]
+    q = f"imported-{uuid.uuid4().hex[:8]}"
+    # the target gates staging on a valid verdict, which nothing there gives: as recorded
+    fresh.admin("PUT", f"/v1/projects/{q}", {"lifecycle": {
+        "stages": ["development", "staging", "production"],
+        "gates": {"staging": {"role": "contributor", "valid": True}}}})
+    done = fresh.cli("import", str(out), "--project-map", f"{p}={q}", "--as-recorded",
+                     "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
-    assert [r["source"] for r in rows] == sorted(refs) and all(r["ref"] for r in rows)
+    assert [(r["source"], r["status"]) for r in rows if not r["ref"]] == [
+        (f"{p}/net@v1", "skipped")]  # archived: nothing to publish
+    assert [r["source"] for r in rows if r["ref"]] == sorted({d["ref"] for d in before})
     assert not any(r["renumbered"] for r in rows)
 
     def moved(value: Any) -> Any:
         return json.loads(json.dumps(value).replace(f"{p}/", f"{q}/"))
 
-    for was in before:
-        now = sdk.show(was["ref"].replace(p, q, 1))
-        for key in ("digest", "version_number", "kind", "files", "metadata", "environment",
-                    "extra", "stage", "aliases"):
-            assert now[key] == was[key], key
-        assert [(lk["relation"], lk["target"]) for lk in now["links_out"]] == [
-            (lk["relation"], {"ref": moved(lk["target"]["ref"]), "digest": lk["target"]["digest"]})
-            for lk in was["links_out"]]
-        pulled = tmp_path / "pulled" / was["ref"]
-        sdk.pull(now["ref"], pulled)
-        assert {f["path"]: hashlib.sha256((pulled / f["path"]).read_bytes()).hexdigest()
-                for f in was["files"]} == {f["path"]: f["sha256"] for f in was["files"]}
+    with Client(fresh.api.url, API_TOKEN, progress=False) as there:
+        for was in before:
+            now = there.show(was["ref"].replace(p, q, 1))
+            for key in ("digest", "version_number", "kind", "files", "metadata", "environment",
+                        "extra", "stage", "aliases"):
+                assert now[key] == was[key], key
+            assert [(lk["relation"], lk["target"]) for lk in now["links_out"]] == [
+                (lk["relation"], {"ref": moved(lk["target"]["ref"]),
+                                  "digest": lk["target"]["digest"]}) for lk in was["links_out"]]
+            assert [(lk["relation"], lk["source"]) for lk in now["links_in"]] == [
+                (lk["relation"], moved(lk["source"])) for lk in was["links_in"]
+                if lk["source"]["ref"] != f"{p}/net@v1"]  # archived: not imported
+            there_dir, here_dir = tmp_path / "there" / now["ref"], tmp_path / "here" / was["ref"]
+            done = fresh.cli("pull", now["ref"], str(there_dir), cwd=tmp_path)
+            assert done.returncode == 0, done.stderr
+            sdk.pull(was["ref"], here_dir)
+            assert {f["path"]: (there_dir / f["path"]).read_bytes() for f in was["files"]} == {
+                f["path"]: (here_dir / f["path"]).read_bytes() for f in was["files"]}
+        audit = httpx.get(f"{fresh.api.url}/v1/audit", params={"project": q, "limit": 100},
+                          headers=ADMIN, timeout=30).json()
+        published = [e for e in audit["entries"] if e["action"] == "Published"]
+        assert {(e["actor"], e["detail"]) for e in published} == {
+            (API_ACTOR, f"imported as recorded as v{d['version_number']}"
+             + (f", stage {d['stage']}" if d["stage"] else "")) for d in before}
 
-    versions = {a: sdk.versions(f"{q}/{a}")["versions"] for a in ("raw", "clean", "net", "eval")}
-    again = json.loads(cli("import", str(out), "--project-map", f"{p}={q}", "--json",
-                           cwd=tmp_path).stdout)
-    assert [r["ref"] for r in again] == [r["ref"] for r in rows]  # the same versions
-    assert {a: sdk.versions(f"{q}/{a}")["versions"] for a in versions} == versions
+        artifacts = ("raw", "clean", "net", "eval")
+        versions = {a: there.versions(f"{q}/{a}")["versions"] for a in artifacts}
+        again = fresh.cli("import", str(out), "--project-map", f"{p}={q}", "--json",
+                          cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+        assert [r["ref"] for r in json.loads(again.stdout)] == [r["ref"] for r in rows]
+        assert {a: there.versions(f"{q}/{a}")["versions"] for a in artifacts} == versions
+
+        # one version alone keeps its number too, and publishes after it continue from it
+        alone = tmp_path / "alone.zip"
+        sdk.export(f"{p}/net@v2", alone)
+        r = f"alone-{uuid.uuid4().hex[:8]}"
+        done = fresh.cli("import", str(alone), "--project-map", f"{p}={r}", "--json",
+                         cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert [row["ref"] for row in json.loads(done.stdout)] == [f"{r}/net@v2"]
+        later = write(tmp_path / "later", {"model.bin": b"retrained"})
+        assert there.publish("model", r, "net", [later], root=later).ref == f"{r}/net@v3"
+
+
+def test_only_an_admin_keeps_numbers_or_imports_as_recorded(
+        sdk: Client, fresh: Fresh, tmp_path: Path) -> None:
+    p, refs = chain(sdk, tmp_path)
+    out = tmp_path / "export.zip"
+    sdk.export(p, out)
+    q = f"contrib-{uuid.uuid4().hex[:8]}"
+    token = fresh.user_token(f"importer-{uuid.uuid4().hex[:6]}", q, "contributor")
+    for extra in ([], ["--as-recorded", "--renumber"]):
+        done = fresh.cli("import", str(out), "--project-map", f"{p}={q}", *extra,
+                         cwd=tmp_path, token=token)
+        assert done.returncode != 0
+        assert "[forbidden]" in done.stderr and f"admin role on project {q}" in done.stderr, \
+            done.stderr
+    item = {"kind": "dataset", "project": q, "name": "d", "version_number": 4,
+            "metadata": {"creator": "c"}, "files": [{"path": "a", "size": 1, "sha256": "0" * 64}]}
+    reply = httpx.post(f"{fresh.api.url}/v1/artifacts", json=item,
+                       headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert reply.status_code == 403, reply.text
+    assert reply.json()["error"]["permission"] == "admin"
+    with Client(fresh.api.url, API_TOKEN, progress=False) as there:
+        done = fresh.cli("import", str(out), "--project-map", f"{p}={q}", "--renumber",
+                         "--json", cwd=tmp_path, token=token)  # the target's numbers: allowed
+        assert done.returncode == 0, done.stderr
+        assert sorted(r["ref"] for r in json.loads(done.stdout)) == sorted(
+            ref.replace(p, q, 1) for ref in refs), done.stdout
+        assert there.show(f"{q}/net@v2")["stage"] == "staging"  # its gates: none on staging
 
 
 def test_a_crate_the_rocrate_library_wrote_imports(sdk: Client, cli: Cli,

@@ -5,10 +5,11 @@ and of one earlier in the batch), refused events (a bad digest, a kind mismatch,
 the ladder), links to targets earlier in the batch, recorded before, and not yet recorded
 (resolved when they arrive, in this batch or a later one), `latest` moving over several
 versions of one artifact, an AliasMoved in the middle (a per-event run between two set-based
-ones) and a redelivered event. The same batches are recorded into a second database one
-event at a time (`set_based=False`, the path before issue 11): the tables and the changelog
-records must be the same, modulo ids and recorded_at (so hashes); the set-based database's
-chain and tables must pass `cairn audit verify`.
+ones), a redelivered event, and an import's requested version numbers. The same batches are
+recorded into a second database one event at a time (`set_based=False`, the path before
+issue 11): the tables and the changelog records must be the same, modulo ids and
+recorded_at (so hashes); the set-based database's chain and tables must pass `cairn audit
+verify`.
 """
 
 from __future__ import annotations
@@ -88,9 +89,15 @@ def _events() -> list[list[dict[str, Any]]]:
         {"relation": "derived_from", "target": f"{P}/data@v4"}])
     self_latest = _pub("own", "o1", links=[{"relation": "derived_from",
                                             "target": f"{P}/own:latest"}])
+    # an import's requested numbers: free (above the newest, then below it: no `latest`),
+    # taken in the run, taken in the tables, a duplicate that asks for another number,
+    # then an ordinary publish after the highest
+    imported = [_pub("imp", "i5", version_number=5), _pub("imp", "i2", version_number=2),
+                _pub("imp", "i9", version_number=5), _pub("imp", "i6"),
+                _pub("data", "zz", version_number=1), _pub("data", "a1", version_number=7)]
     mixed = [a2, _pub("data", "a1"), a3, _pub("data", "a3"), _pub("future", "f1"), bad_digest,
              wrong_kind, off_ladder, a2, _alias("data", "champion", "v2"), a4, x, a5,
-             self_latest, _pub("own", "o2")]
+             self_latest, _pub("own", "o2"), *imported]
     return [before, mixed, mixed]
 
 
@@ -191,10 +198,15 @@ async def test_a_mixed_batch_records_set_based_as_it_does_one_by_one(
     assert numbers == [
         ("applied", 2), ("duplicate", 1), ("applied", 3), ("duplicate", 3), ("applied", 1),
         None, None, None, ("applied", 2), ("applied", 2), ("applied", 4), ("applied", 1),
-        ("applied", 5), ("applied", 1), ("applied", 2)]
+        ("applied", 5), ("applied", 1), ("applied", 2),
+        ("applied", 5), ("applied", 2), None, ("applied", 6), None, ("duplicate", 1)]
     assert mixed.repeats == 1  # a2 twice in the batch: its one record, twice
     assert sorted(reason for _, reason, _ in mixed.dead) == [
-        "digest_mismatch", "kind_mismatch", "unknown_stage"]
+        "digest_mismatch", "kind_mismatch", "unknown_stage", "version_number_taken",
+        "version_number_taken"]
+    assert out[15]["state"]["aliases"] == ["latest"]
+    assert out[16]["state"]["aliases"] == [] and out[16]["alias_losers"] == []  # below v5
+    assert [s["version_number"] for s in out[18]["alias_losers"]] == [5]
     # `latest` over the run: each new version holds it right after its event, the one it
     # took it from is named with its state then; a duplicate shows its aliases at its seq.
     assert out[0]["state"]["aliases"] == ["latest"]
@@ -238,6 +250,8 @@ async def test_a_mixed_batch_records_set_based_as_it_does_one_by_one(
     aliases = {(r["name"], r["alias"]): r["ref"] for r in tables["aliases"]}
     assert aliases[("data", "latest")] == f"{P}/data@v5"
     assert aliases[("data", "prod")] == f"{P}/data@v1"
+    assert aliases[("imp", "latest")] == f"{P}/imp@v6"
+    assert {r["name"]: r["latest_version"] for r in tables["artifacts"]}["imp"] == 6
 
     assert fast[2].repeats == len(mixed.recorded)  # redelivered: the stored records again
     assert [r["hash"] for r in fast[2].recorded] == [r["hash"] for r in mixed.recorded]

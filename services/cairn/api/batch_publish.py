@@ -38,8 +38,8 @@ from cairn.core.domain.identity import InvalidInput, check_name
 log = structlog.get_logger("api")
 MAX_ITEMS = 1000  # per request; the body is also within CAIRN_MAX_EVENT_BYTES (JsonBodyLimit)
 
-# Authorize one item: (project, artifact, stage) -> None, or raise ApiError / InvalidInput.
-Authorize = Callable[[str, str, str | None], Awaitable[None]]
+# Authorize one item: (project, artifact, request) -> None, or raise ApiError / InvalidInput.
+Authorize = Callable[[str, str, Publish], Awaitable[None]]
 Record = tuple[str, bytes | None, bytes, list[Header] | None]
 
 
@@ -115,10 +115,12 @@ async def plan(batch: PublishBatch, settings: Settings, authorize: Authorize,
             project = check_name(req.project, "project")
             artifact = f"{project}/{req.name}"
             # a role is the project's, a gate may depend on the artifact: ask once for each
-            key = (project,) if req.stage is None else (project, artifact, req.stage)
+            imported = req.version_number is not None, req.as_recorded
+            key = (project, *map(str, imported)) if req.stage is None \
+                else (project, artifact, req.stage, *map(str, imported))
             if key not in decided:
                 try:
-                    await authorize(project, artifact, req.stage)
+                    await authorize(project, artifact, req)
                     decided[key] = None
                 except (ApiError, InvalidInput) as exc:
                     decided[key] = exc

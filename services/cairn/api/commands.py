@@ -60,6 +60,7 @@ def published_body(req: Publish, settings: Settings) -> Published:
             files=[f.model_dump() for f in req.files], metadata_=req.metadata,
             environment=req.environment, links=[lk.model_dump() for lk in req.links],
             stage=req.stage, extra=req.extra, kinds=settings.kind_list,
+            version_number=req.version_number, as_recorded=req.as_recorded,
         )
     except InvalidInput:
         raise

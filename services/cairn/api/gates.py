@@ -28,19 +28,41 @@ async def rules_of_project(pool: asyncpg.Pool, name: str) -> LifecycleRules:
 
 
 async def authorize_publish(request: Request, pool: asyncpg.Pool, project_name: str,
-                            artifact: str, stage: str | None) -> None:
+                            artifact: str, stage: str | None, *,
+                            version_number: int | None = None, as_recorded: bool = False
+                            ) -> None:
     """A publish into `stage` is a move into it: the stage's gate role (403), then its place
     on the ladder and the facts its gate asks, which a new version lacks (422
-    unknown_stage or gate_needs_promotion: publish, then promote)."""
+    unknown_stage or gate_needs_promotion: publish, then promote). An import's requested
+    `version_number` or `as_recorded` stage needs the project's admin role (403); an
+    as-recorded stage skips the gate's facts (the Published event says so: audited)."""
     if stage is not None:
         check_stage(stage)  # malformed: 400 like the stage route
     rules = await rules_of_project(pool, project_name) if stage is not None else DEFAULT
     await authorize(request, permission_of(rules.publish_role(stage)), project_name)
+    if version_number is not None or as_recorded:
+        await _authorize_import(request, project_name, "a requested version number"
+                                if version_number is not None else "an as-recorded import")
     if stage is not None:
         try:
-            rules.check_publish(stage, artifact)
+            if as_recorded:  # the gate's facts are skipped, not the ladder
+                rules.check_on_ladder(stage, project_name)
+            else:
+                rules.check_publish(stage, artifact)
         except InvalidInput as exc:
             raise ApiError(422, exc.reason, str(exc), stage=stage) from None
+
+
+async def _authorize_import(request: Request, project_name: str, what: str) -> None:
+    """Only a project admin (or a registry administrator) imports as recorded."""
+    try:
+        await authorize(request, "admin", project_name)
+    except ApiError as exc:
+        if exc.status != 403:
+            raise
+        raise ApiError(403, exc.reason, f"{what} is an import's: it needs the admin role on "
+                       f"project {project_name} ({exc.message})", permission="admin",
+                       project=project_name) from None
 
 
 async def authorize_hold(request: Request, pool: asyncpg.Pool, project_name: str,

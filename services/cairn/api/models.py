@@ -45,6 +45,12 @@ class Publish(Body):
     links: list[LinkIn] = Field(default_factory=list)
     stage: str | None = None
     extra: dict[str, Any] | None = None
+    version_number: int | None = Field(None, description=(
+        "an import's number for the new version (the project's admins only): recorded if "
+        "free in the artifact, else refused (version_number_taken); omitted: the next one"))
+    as_recorded: bool = Field(False, description=(
+        "an import's stage recorded as it was, without the gate's facts (the project's "
+        "admins only; the audit log shows it)"))
     receipts: dict[str, str] = Field(default_factory=dict, description=(
         "sha256 -> the X-Cairn-Blob-Receipt its PUT answered: needed for a stored blob that "
         "no version you may read lists (else it is reported in missing_blobs)"))

@@ -113,6 +113,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("PUT", "/v1/service-accounts/{account}"): Rule("site_admin", "none"),
     ("GET", "/v1/projects"): Rule("read", "filtered"),
     ("GET", "/v1/projects/{project}"): Rule("read"),
+    ("GET", "/v1/projects/{project}/artifacts"): Rule("read"),
     ("PUT", "/v1/projects/{project}"): Rule("admin"),
     ("GET", "/v1/audit"): Rule("maintain", "audit"),
     # subscriptions (notifier): writes by maintainers of every project the filter names (a

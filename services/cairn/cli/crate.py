@@ -80,9 +80,12 @@ def export(
     with client() as c:
         done = c.export(target, output, with_lineage=with_lineage, files=not no_files)
     render.either(
-        {"out": str(done.out), "refs": done.refs, "files": done.files, "bytes": done.bytes},
-        as_json, lambda _: render.ok(f"{len(done.refs)} versions, {done.files} files "
-                                     f"({render.size(done.bytes)}) in {done.out}"))
+        {"out": str(done.out), "refs": done.refs, "files": done.files, "bytes": done.bytes,
+         "metadata_only": done.metadata_only},
+        as_json, lambda _: render.ok(
+            f"{len(done.refs)} versions, {done.files} files ({render.size(done.bytes)}) in "
+            f"{done.out}" + (f"; metadata only (archived or deleted): "
+                             f"{', '.join(done.metadata_only)}" if done.metadata_only else "")))
 
 
 @command(name="import")
@@ -95,21 +98,28 @@ def import_(
     project: Annotated[str | None, typer.Option(
         "--project", help="Where a crate another tool wrote goes (each of its files or "
         "directories a dataset)", show_default=False)] = None,
+    renumber: Annotated[bool, typer.Option(
+        "--renumber", help="Take the target's next version numbers instead of the crate's "
+        "(keeping them needs the admin role on the target project)")] = False,
+    as_recorded: Annotated[bool, typer.Option(
+        "--as-recorded", help="Record each stage as the crate has it, without the target's "
+        "gates (admins only; the audit log shows it)")] = False,
     max_members: Annotated[int, typer.Option(
         "--max-members", min=1, help="Refuse an archive with more members")] = 100_000,
     max_bytes: Annotated[int, typer.Option(
         "--max-bytes", min=1, help="Refuse an archive unpacking to more bytes")] = 64 * 1024**3,
     as_json: JsonOut = False,
 ) -> None:
-    """Publish the versions of a crate again (ordinary publish path): digests, metadata,
-    environment, links, aliases and stages kept; exit 1 if any version was refused."""
+    """Publish the versions of a crate again (ordinary publish path): digests, version
+    numbers, metadata, environment, links, aliases and stages kept; exit 1 if any version
+    was refused."""
     renamed = dict(_pair(p) for p in project_map or [])
     with client() as c:
         done = c.import_crate(src, project_map=renamed, project=project,
-                              max_members=max_members,
-                              max_bytes=max_bytes)
+                              keep_numbers=not renumber, as_recorded=as_recorded,
+                              max_members=max_members, max_bytes=max_bytes)
     render.either([asdict(d) for d in done], as_json, lambda _: _imported(done))
-    if any(d.ref is None for d in done):
+    if any(d.ref is None and d.status != "skipped" for d in done):
         raise typer.Exit(1)
 
 

@@ -9,7 +9,9 @@ unnest), with the results of recording the events one by one:
   the artifact's) is known before any write: that event alone is dead-lettered and takes no
   seq; the rest of the run is recorded;
 - numbers follow the run's order; a digest the artifact already has, or had earlier in the
-  run, is a duplicate of that version;
+  run, is a duplicate of that version; an import's requested number is taken if free (the
+  tables' and the run's), refused (version_number_taken) if another digest holds it, and
+  takes `latest` only above the artifact's newest number (recorder._number);
 - a link resolves against what its event would have seen one by one: the tables as they
   were, the run's earlier versions and its own, `latest` where the run had moved it; one
   still unresolved is resolved by the first later version of the run that matches (as
@@ -41,7 +43,7 @@ from cairn.core.domain import checks
 from cairn.core.domain.event_types import ArtifactEvent, Link, Published, RecordedEvent
 from cairn.core.domain.events import now_ms, payload_of
 from cairn.core.domain.identity import InvalidInput, is_version_selector, parse_ref
-from cairn.ledger.recorder import STATES_SQL, log_entry
+from cairn.ledger.recorder import STATES_SQL, log_entry, number_taken
 from cairn.ledger.refusals import REFUSED, Refused, note_rejected
 from cairn.readmodel.versions import INCOMING_KEPT, rules_among, state_of
 
@@ -69,6 +71,7 @@ class _Art:
     latest: Key | None
     digests: dict[str, Key] = field(default_factory=dict)
     numbers: dict[int, Key] = field(default_factory=dict)  # the run's new versions
+    held: dict[int, str] = field(default_factory=dict)  # requested numbers the tables hold
     created: int | None = None  # the run's event that creates it
 
 
@@ -138,6 +141,12 @@ SELECT a.project || '/' || a.name AS artifact, v.digest, v.id
 FROM unnest($1::text[], $2::text[], $3::text[]) AS t(project, name, digest)
 JOIN artifacts a ON a.project = t.project AND a.name = t.name
 JOIN versions v ON v.artifact_id = a.id AND v.digest = t.digest
+"""
+HELD_NUMBERS_SQL = """
+SELECT a.project || '/' || a.name AS artifact, v.version_number, v.digest
+FROM unnest($1::text[], $2::text[], $3::int[]) AS t(project, name, num)
+JOIN artifacts a ON a.project = t.project AND a.name = t.name
+JOIN versions v ON v.artifact_id = a.id AND v.version_number = t.num
 """
 FIRST_BY_DIGEST_SQL = """
 SELECT DISTINCT ON (digest) digest, id FROM versions WHERE digest = ANY($1::text[])
@@ -264,6 +273,11 @@ class _Run:
                           for it in live})
         for row in await conn.fetch(KNOWN_DIGESTS_SQL, *_columns(digests, 3)):
             self.arts[row["artifact"]].digests[row["digest"]] = ("db", row["id"])
+        asked = sorted({(it.body["project"], it.body["name"], n) for it in live
+                        if (n := it.body.get("version_number")) is not None})
+        if asked:
+            for row in await conn.fetch(HELD_NUMBERS_SQL, *_columns(asked, 3)):
+                self.arts[row["artifact"]].held[row["version_number"]] = row["digest"]
         links = [t for it in live for link in it.body["links"] if (t := link.get("target"))]
         shas = sorted({t.removeprefix("sha256:") for t in links if t.startswith("sha256:")})
         if shas:
@@ -292,6 +306,8 @@ class _Run:
                 if (stage := it.body.get("stage")) is not None:
                     rules[it.body["project"]].check_on_ladder(stage, it.body["project"])
                 art = self._art(it)
+                if it.body["digest"] not in art.digests:
+                    self._check_number(it, art)
             except REFUSED as exc:
                 it.outcome, it.refusal = "refused", Refused.of(exc)
                 continue
@@ -302,18 +318,33 @@ class _Run:
             if (known := art.digests.get(it.body["digest"])) is not None:
                 it.outcome, it.version, it.holds_latest = "duplicate", known, art.latest == known
                 continue
-            art.number += 1
+            requested = it.body.get("version_number")
+            number = art.number + 1 if requested is None else requested
             key: Key = ("new", i)
-            it.outcome, it.number, it.version, it.holds_latest = "applied", art.number, key, True
+            holds = number > art.number  # an import's number below the newest: no `latest`
+            it.outcome, it.number, it.version, it.holds_latest = "applied", number, key, holds
+            art.number = max(art.number, number)
             art.digests[it.body["digest"]] = key
-            art.numbers[art.number] = key
+            art.numbers[number] = key
             self.new_by_digest.setdefault(it.body["digest"], key)
             for link in it.body["links"]:
                 self._add_link(i, link)
-            self._arrive(it.event["artifact"], art.number, it.body["digest"], key)
+            self._arrive(it.event["artifact"], number, it.body["digest"], key)
+            if not holds:
+                continue
             if art.latest is not None and art.latest != key:
                 it.loser = art.latest
             art.latest = key
+
+    def _check_number(self, it: _Item, art: _Art) -> None:
+        """An import's requested number must be free: in the tables and in the run."""
+        if (number := it.body.get("version_number")) is None:
+            return
+        if (holder := art.held.get(number)) is not None:
+            raise number_taken(it.event["artifact"], number, holder)
+        if (key := art.numbers.get(number)) is not None:
+            raise number_taken(it.event["artifact"], number,
+                               self.items[key[1]].body["digest"])
 
     def _art(self, it: _Item) -> _Art:
         artifact, kind = it.event["artifact"], it.body["kind"]
@@ -408,7 +439,8 @@ class _Run:
             await self._files_and_links(conn, applied)
         states = await self._states(conn)
         if applied:
-            last = {it.event["artifact"]: (self.ids[("new", i)], it.seq) for i, it in applied}
+            last = {it.event["artifact"]: (self.ids[("new", i)], it.seq) for i, it in applied
+                    if it.holds_latest}
             await conn.execute(LATEST_UPSERT, *_columns(
                 [(self.arts[a].id, v, s) for a, (v, s) in last.items()], 3))
         return await self._log(conn, states)

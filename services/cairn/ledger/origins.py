@@ -109,6 +109,8 @@ def gate_permission(event: Mapping[str, Any], project: Project,
         touches = str(reverts) not in hold_free if reverts else _sets_hold(edit.get("changes"))
         return permission_of(rules.hold_role) if touches else "publish"
     if (published := payload_as(event, Published)) is not None:
+        if published.get("version_number") is not None or published.get("as_recorded"):
+            return "admin"  # an import's number or as-recorded stage, as the api asks
         return permission_of(rules.publish_role(published.get("stage")))
     if (staged := payload_as(event, StageChanged)) is not None:
         return permission_of(rules.stage_role(staged["stage"]))
@@ -142,7 +144,8 @@ def reverted_edits(decoded: Sequence[Decoded[Any]]) -> list[str]:
 def check_gate_facts(event: Mapping[str, Any], project: Project) -> None:
     """A publish into a stage meets that stage's gate (LifecycleRules.check_publish)."""
     published = payload_as(event, Published)
-    if published is not None and (stage := published.get("stage")) is not None:
+    if published is not None and (stage := published.get("stage")) is not None \
+            and not published.get("as_recorded"):
         rules_of({"lifecycle": project.lifecycle}).check_publish(stage, str(event["artifact"]))
 
 

@@ -202,6 +202,31 @@ UPDATE artifacts SET latest_version = latest_version + 1
 WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM versions WHERE artifact_id = $1 AND digest = $2)
 RETURNING latest_version
 """
+# An import's requested number: the version that holds it, if any (the artifact row is locked).
+NUMBER_HOLDER = "SELECT digest FROM versions WHERE artifact_id = $1 AND version_number = $2"
+CLAIM_NUMBER = """
+UPDATE artifacts SET latest_version = greatest(latest_version, $2) WHERE id = $1
+"""
+
+
+async def _number(conn: Conn, artifact: str, art_id: int, body: Published) -> int | None:
+    """The new version's number: the next one, or the one an import asked for if it is free
+    (a number another digest holds refuses the event); None for a digest already there."""
+    if (requested := body.get("version_number")) is None:
+        number: int | None = await conn.fetchval(NEXT_NUMBER, art_id, body["digest"])
+        return number
+    if await conn.fetchval("SELECT 1 FROM versions WHERE artifact_id = $1 AND digest = $2",
+                           art_id, body["digest"]):
+        return None
+    if (holder := await conn.fetchval(NUMBER_HOLDER, art_id, requested)) is not None:
+        raise number_taken(artifact, requested, holder)
+    await conn.execute(CLAIM_NUMBER, art_id, requested)
+    return requested
+
+
+def number_taken(artifact: str, number: int, holder: str) -> InvalidInput:
+    return InvalidInput("version_number_taken", f"{artifact}@v{number} is already version "
+                        f"{holder[:12]}…, another digest: the import's number is refused")
 
 
 async def _published(conn: Conn, event: ArtifactEvent, body: Published,
@@ -215,7 +240,7 @@ async def _published(conn: Conn, event: ArtifactEvent, body: Published,
     if art["kind"] != body["kind"]:
         raise InvalidInput("kind_mismatch", f"{event['artifact']} is a {art['kind']}, "
                            f"not a {body['kind']}")
-    number = await conn.fetchval(NEXT_NUMBER, art["id"], body["digest"])
+    number = await _number(conn, event["artifact"], art["id"], body)
     if number is None:  # same content: the same version, nothing changes
         existing = await conn.fetchval(
             "SELECT id FROM versions WHERE artifact_id = $1 AND digest = $2",
@@ -237,6 +262,8 @@ async def _published(conn: Conn, event: ArtifactEvent, body: Published,
     for link in body["links"]:
         await _add_link(conn, version_id, link, seq)
     await _resolve_waiting_links(conn, event["artifact"], version_id, number, body["digest"])
+    if number <= art["latest_version"]:  # an import's number below the newest: no `latest`
+        return Change(version_id, "applied")
     former = await _set_alias(conn, art["id"], "latest", version_id, seq)
     return Change(version_id, "applied", _lost(former, version_id))
 

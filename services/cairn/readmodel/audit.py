@@ -53,6 +53,12 @@ DETAIL = """CASE e.event_type
     || CASE WHEN e.event->'payload'->1->>'version' IS NULL THEN ' removed' ELSE '' END
   WHEN 'LifecycleRequested' THEN (e.event->'payload'->1->>'action')
   WHEN 'LinkAdded' THEN (e.event->'payload'->1->'link'->>'relation')
+  WHEN 'Published' THEN CASE
+    WHEN e.event->'payload'->1->>'as_recorded' = 'true' THEN 'imported as recorded'
+      || coalesce(' as v' || (e.event->'payload'->1->>'version_number'), '')
+      || coalesce(', stage ' || (e.event->'payload'->1->>'stage'), '')
+    WHEN e.event->'payload'->1->>'version_number' IS NOT NULL
+      THEN 'imported as v' || (e.event->'payload'->1->>'version_number') END
   END"""
 SELECT_SQL = f"""
 SELECT e.seq, e.event_id, e.event_type, e.outcome, e.actor, e.artifact, e.occurred_at,

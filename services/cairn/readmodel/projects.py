@@ -16,6 +16,7 @@ SELECT p.name, c.body FROM (
 ORDER BY p.name
 """
 ARTIFACT_SQL = "SELECT 1 FROM artifacts WHERE project = $1 AND name = $2"
+ARTIFACTS_SQL = "SELECT name FROM artifacts WHERE project = $1 ORDER BY name"
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,11 @@ async def all_projects(db: Db) -> list[NamedProject]:
     """Every project with an artifact or settings, by name."""
     return [NamedProject(r["name"], None if r["body"] is None else loaded(r["body"]))
             for r in await db.fetch(NAMES_SQL)]
+
+
+async def artifact_names(db: Db, project: str) -> list[str]:
+    """The names of the project's artifacts, as the ledger recorded them (no index lag)."""
+    return [r["name"] for r in await db.fetch(ARTIFACTS_SQL, project)]
 
 
 async def has_artifact(db: Db, project: str, name: str) -> bool:

@@ -47,6 +47,8 @@ class Item:
     extra: Mapping[str, Any] | None = None
     environment: Mapping[str, Any] | None = None  # None: the call's, captured once
     root: str | Path | None = None
+    version_number: int | None = None  # an import's number (the project's admins only)
+    as_recorded: bool = False  # an import's stage without the gate's facts (admins only)
 
     @property
     def artifact(self) -> str:
@@ -107,7 +109,8 @@ def as_item(given: Item | Mapping[str, Any]) -> Item:
     except TypeError as exc:  # a misspelt or missing field
         raise InvalidInput("invalid_payload", f"{exc}; an item takes the arguments of "
                            "Client.publish (kind, project, name, files, metadata, links, "
-                           "stage, extra, environment, root)") from None
+                           "stage, extra, environment, root, version_number, as_recorded)"
+                           ) from None
 
 
 def refused(index: int, artifact: str | None, exc: CairnError | InvalidInput) -> ItemResult:
@@ -129,7 +132,8 @@ def prepare(index: int, given: Item | Mapping[str, Any], environment: Environmen
             kind=item.kind, project=item.project, name=item.name,
             metadata_={"creator": steps.default_creator(), **(item.metadata or {})},
             environment_=item.environment if item.environment is not None else environment,
-            links=steps.links(item.links), stage=item.stage, extra=item.extra, kinds=kinds)
+            links=steps.links(item.links), stage=item.stage, extra=item.extra, kinds=kinds,
+            version_number=item.version_number, as_recorded=item.as_recorded)
         hashed = local_files.hash_all(local_files.plan(item.files, item.root), False)
         manifest = payloads.file_entries([f.entry() for f in hashed])
         return Prepared(index, draft, hashed, manifest, item.environment is not None)

@@ -3,7 +3,8 @@
     client.export("vision", "vision.zip")                      # every version of a project
     client.export("vision/resnet@v3", "out/", with_lineage=2)  # one version and its lineage
 
-Everything is read through the Client's own reads (show, versions, search, lineage) and
+Everything is read through the Client's own reads (a project's artifacts, show, versions,
+lineage: the tables the ledger writes, never the search index, which may lag) and
 files through `Client.pull` (sha256-verified): into OUT/<project>/<name>/v<N>/ for a
 directory, or for a zip into a temporary directory one version at a time, streamed into the
 archive in chunks and removed, so memory and scratch space stay bounded by one version.
@@ -17,9 +18,9 @@ import json
 import tempfile
 import zipfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Unpack
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from cairn.core.adapters.blobstore import CHUNK
@@ -33,10 +34,6 @@ from cairn.sdk.progress import bytes_progress
 if TYPE_CHECKING:
     from cairn.sdk.bulk import Item, ItemResult
     from cairn.sdk.http import Http
-    from cairn.sdk.search import SearchCriteria, SearchResult
-
-PAGE = 100
-
 
 @dataclass(frozen=True)
 class Exported:
@@ -46,6 +43,7 @@ class Exported:
     refs: list[str]
     files: int
     bytes: int
+    metadata_only: list[str] = field(default_factory=list)  # archived or deleted: no files
 
 
 class CrateCalls:
@@ -60,8 +58,6 @@ class CrateCalls:
         def versions(self, project: str, name: str | None = None) -> dict[str, Any]: ...
         def lineage(self, ref: str, direction: str = "both", depth: int = 3
                     ) -> dict[str, Any]: ...
-        def search(self, q: str | None = None, **criteria: Unpack[SearchCriteria]
-                   ) -> SearchResult: ...
         def publish_many(self, items: Iterable[Item | Mapping[str, Any]], *,
                          environment: Mapping[str, Any] | None = None,
                          image_digest: str | None = None, wait: bool = True,
@@ -77,33 +73,45 @@ class CrateCalls:
         """An RO-Crate of `target` (a ref, or a project: every version of every artifact in
         it) in `out`, a directory or a `.zip`. `with_lineage=N` adds the versions up to N
         links away either way; `files=False` writes only the metadata, each file pointing
-        at its blob on this api."""
+        at its blob on this api. An archived (or deleted) version has no files to pull: its
+        metadata is exported, its files pointing at their blobs (`metadata_only`)."""
         out = Path(out)
         details = self._details(self._refs(target, with_lineage))
-        link = None if files else self._blob_link
+        behind = {d["ref"] for d in details if d.get("status") in ro.FILES_BEHIND}
+        pulled = [d for d in details if d["ref"] not in behind] if files else []
+        inside = {d["ref"] for d in pulled}
+
+        def placed(d: Mapping[str, Any], f: Mapping[str, Any]) -> str:
+            return ro.in_crate(d, f) if d["ref"] in inside else self._blob_link(d, f)
+
         body = ro.crate(details, name=f"Cairn export of {target}",
                         description=f"{len(details)} versions exported from {self.http.url}",
-                        published=dt.datetime.now(dt.UTC).isoformat(),
-                        file_id=link or ro.in_crate)
+                        published=dt.datetime.now(dt.UTC).isoformat(), file_id=placed)
         metadata = json.dumps(body, indent=2, ensure_ascii=False).encode()
-        count = sum(len(d["files"]) for d in details) if files else 0
-        size = sum(int(f["size"]) for d in details for f in d["files"]) if files else 0
+        count = sum(len(d["files"]) for d in pulled)
+        size = sum(int(f["size"]) for d in pulled for f in d["files"])
         if out.suffix.lower() == ".zip":
-            self._zip(details if files else [], out, metadata)
+            self._zip(pulled, out, metadata)
         else:
             out.mkdir(parents=True, exist_ok=True)
-            for d in details if files else []:
+            for d in pulled:
                 self.pull(d["ref"], out / ro.version_dir(d))
             (out / ro.METADATA_FILE).write_bytes(metadata)
-        return Exported(out, [d["ref"] for d in details], count, size)
+        return Exported(out, [d["ref"] for d in details], count, size,
+                        [d["ref"] for d in details if d["ref"] in behind])
 
     @translated
     def import_crate(self, src: str | Path, *, project_map: Mapping[str, str] | None = None,
-                     project: str | None = None,
+                     project: str | None = None, keep_numbers: bool = True,
+                     as_recorded: bool = False,
                      max_members: int = importing.MAX_MEMBERS,
                      max_bytes: int = importing.MAX_BYTES) -> list[importing.ImportedVersion]:
         """Publish the versions of a crate `export` wrote (a zip or a directory) through
         `publish_many`, each project renamed by `project_map`; then their aliases and stages.
+        `keep_numbers` asks the ledger for each version's number in the crate (recorded if
+        free, else refused: version_number_taken); `as_recorded` records each stage as it
+        was, without the target's gates. Both need the admin role on the target project:
+        without it, a CairnError `forbidden` (403) saying so.
         A crate another tool wrote (no Cairn ids): each data entity its root lists becomes
         version 1 of a dataset in `project`, with its description, licence, keywords and
         creator.
@@ -113,16 +121,24 @@ class CrateCalls:
         from cairn.sdk.bulk import Item
 
         with importing.unpacked(Path(src), max_members, max_bytes) as root:
-            found = crate_import.versions(importing.read_metadata(root), project_map,
-                                          project)
-            if not found:
+            listed = crate_import.versions(importing.read_metadata(root), project_map,
+                                           project)
+            if not listed:
                 raise CairnError("not_a_crate", f"{src} describes no version or file to import")
+            found = [v for v in listed if v.status not in ro.FILES_BEHIND]
             importing.verify(root, found)
             results = self.publish_many([Item(
                 v.kind, v.project, v.name, importing.version_files(root, v),
                 root=importing.version_root(root, v), metadata=v.metadata, links=v.links,
-                extra=v.extra, environment=v.environment) for v in found])
-        out = []
+                extra=v.extra, environment=v.environment,
+                stage=v.stage if as_recorded else None, as_recorded=as_recorded,
+                version_number=v.number if keep_numbers and v.digest else None)
+                for v in found])
+        importing.check_allowed(results, keep_numbers=keep_numbers, as_recorded=as_recorded)
+        out = [importing.ImportedVersion(
+            v.source, None, "skipped", f"version_{v.status}", message=f"{v.source} was "
+            f"{v.status} when exported: the crate holds its metadata, not its files")
+            for v in listed if v.status in ro.FILES_BEHIND]
         for v, r in zip(found, results, strict=True):
             if r.ref is None:
                 out.append(importing.ImportedVersion(v.source, None, r.status, r.reason))
@@ -130,7 +146,7 @@ class CrateCalls:
             number = int(r.ref.rsplit("@v", 1)[1])
             for alias in v.aliases:
                 self.set_alias(f"{v.project}/{v.name}", alias, number)
-            if v.stage:
+            if v.stage and not as_recorded:
                 try:
                     self.set_stage(r.ref, v.stage)
                 except CairnError as exc:  # the target's gates decide: say so, go on
@@ -161,15 +177,10 @@ class CrateCalls:
         return list(found)
 
     def _artifacts(self, project: str) -> list[str]:
-        """Every artifact of a project the caller may see, as the search index knows it."""
-        names: dict[str, None] = {}
-        page = 1
-        while True:
-            found = self.search(project=project, page=page, size=PAGE)
-            names.update(dict.fromkeys(h.artifact for h in found.hits))
-            if page * PAGE >= found.total or not found.hits:
-                return sorted(names)
-            page += 1
+        """Every artifact of a project, as the ledger recorded it (not the search index,
+        which may lag behind)."""
+        found = self.http.json("GET", f"/v1/projects/{quote(project, safe='')}/artifacts")
+        return [f"{project}/{name}" for name in found["artifacts"]]
 
     def _details(self, refs: list[str]) -> list[dict[str, Any]]:
         details = {d["ref"]: d for d in (self.show(r) for r in refs)}

@@ -6,8 +6,12 @@ anything is published (the bytes are counted as they are written, not as the arc
 claims). A directory is read in place, with the same refusals. Every file must hash to the
 crate's sha256. Then the versions go through `Client.publish_many`, the ordinary publish
 path, with their metadata, environment, extra and links; aliases and stages are set after.
-Digests survive (same kind, same files); version numbers are the target's own: the same
-as the crate's only when the target artifact had no versions before (see `Imported`).
+Digests survive (same kind, same files), and so do version numbers: each version asks for
+its crate number (the ledger records it if free in the artifact, refuses it if another
+digest holds it), which needs the target project's admin role; `keep_numbers=False` takes
+the target's next numbers instead (any contributor may). `as_recorded` (admins too) puts each
+stage in the Published event itself, recorded without the target's gates and marked so in
+the audit log.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cairn.core.adapters.blobstore import CHUNK
 from cairn.core.domain.crate import METADATA_FILE
@@ -29,6 +34,9 @@ from cairn.core.domain.crate_import import CrateVersion, check_member
 from cairn.core.domain.identity import InvalidInput
 from cairn.sdk.errors import CairnError
 from cairn.sdk.files import hash_file
+
+if TYPE_CHECKING:
+    from cairn.sdk.bulk import ItemResult
 
 MAX_MEMBERS = 100_000
 MAX_BYTES = 64 * 1024**3
@@ -40,9 +48,10 @@ class ImportedVersion:
 
     source: str
     ref: str | None
-    status: str
+    status: str  # applied, duplicate, stage_refused, refused, skipped (no files: archived)
     reason: str | None = None
     renumbered: bool = False
+    message: str | None = None
 
 
 @contextmanager
@@ -111,6 +120,22 @@ def _check_dir(src: Path, max_members: int, max_bytes: int) -> None:
     if size > max_bytes:
         raise CairnError("crate_too_large", f"{src} holds more than {max_bytes} bytes; "
                          "nothing was imported")
+
+
+def check_allowed(results: list[ItemResult], *, keep_numbers: bool, as_recorded: bool
+                  ) -> None:
+    """An import that asked for what only admins may (numbers, stages as recorded) and was
+    refused for it: one clear error, saying what to do, rather than a refusal per version."""
+    denied = [r for r in results if r.http_status == 403]
+    if not denied or not (keep_numbers or as_recorded):
+        return
+    asked = " and ".join(w for w, on in (("--as-recorded", as_recorded),
+                                        ("version numbers kept", keep_numbers)) if on)
+    recorded = sum(r.ref is not None for r in results)
+    raise CairnError("forbidden", f"{denied[0].message} — an import with {asked} needs the "
+                     f"admin role on the target project ({len(denied)} of {len(results)} "
+                     f"versions refused, {recorded} recorded); ask an admin"
+                     + ("" if as_recorded else ", or import with --renumber"), status=403)
 
 
 def read_metadata(root: Path) -> Mapping[str, object]:

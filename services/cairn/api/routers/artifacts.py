@@ -70,7 +70,8 @@ async def publish(request: Request, response: Response, actor: CurrentActor,
     else:
         req = parse(Publish, await request.body())
     project = check_name(req.project, "project")
-    await authorize_publish(request, pool, project, f"{project}/{req.name}", req.stage)
+    await authorize_publish(request, pool, project, f"{project}/{req.name}", req.stage,
+                            version_number=req.version_number, as_recorded=req.as_recorded)
     accepted = await commands.publish(req, actor=actor, principal=principal, pool=pool,
                                       settings=settings, blobs=blobs, emitter=emitter,
                                       proven=proven)
@@ -87,8 +88,9 @@ async def publish_batch(batch: PublishBatch, request: Request, actor: CurrentAct
     the accepted ones are emitted together. Follow them at POST /v1/artifacts/batch/status.
     The body is within CAIRN_MAX_EVENT_BYTES: give the environment once, at the top."""
 
-    async def authorize(project: str, artifact: str, stage: str | None) -> None:
-        await authorize_publish(request, pool, project, artifact, stage)
+    async def authorize(project: str, artifact: str, req: Publish) -> None:
+        await authorize_publish(request, pool, project, artifact, req.stage,
+                                version_number=req.version_number, as_recorded=req.as_recorded)
 
     return await batch_publish.publish_batch(
         batch, actor=actor, principal=principal, pool=pool, settings=settings, blobs=blobs,

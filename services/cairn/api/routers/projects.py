@@ -19,7 +19,7 @@ from cairn.api.deps import CurrentPrincipal, EmitterDep, HiddenProjects, PoolDep
 from cairn.api.models import Body
 from cairn.core.domain.access import Project, role_in
 from cairn.core.domain.identity import check_name
-from cairn.readmodel.projects import all_projects
+from cairn.readmodel.projects import all_projects, artifact_names
 
 router = APIRouter(prefix="/v1/projects", tags=["projects"])
 
@@ -70,6 +70,14 @@ async def get_project(project: str, principal: CurrentPrincipal, pool: PoolDep
     if found is not None:
         shown.update({k: found[k] for k in ("changed_by", "updated_at", "seq")})
     return shown
+
+
+@router.get("/{project}/artifacts")
+async def list_artifacts(project: str, pool: PoolDep) -> dict[str, Any]:
+    """The names of the project's artifacts, from the tables the ledger writes (what an
+    export needs in full: the search index may lag)."""
+    return {"project": project,
+            "artifacts": await artifact_names(pool, check_name(project, "project"))}
 
 
 @router.put("/{project}", status_code=202)

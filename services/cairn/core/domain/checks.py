@@ -65,6 +65,15 @@ def check_published(
     if body.get("stage") is not None:
         check_stage(body["stage"])
     check_json_object(body.get("extra") or "{}", "extra")
+    check_version_number(body.get("version_number"))
+
+
+def check_version_number(number: object) -> None:
+    """A requested version number (an import's): None, or a whole number from 1."""
+    if number is not None and (isinstance(number, bool) or not isinstance(number, int)
+                               or number < 1):
+        raise InvalidInput("invalid_version_number",
+                           f"version_number {number!r} is not a whole number >= 1")
 
 
 def check_files(files: Sequence[Mapping[str, Any]], max_files: int = 10_000) -> None:

@@ -39,6 +39,9 @@ Entity = dict[str, Any]
 FileId = Callable[[Mapping[str, Any], Mapping[str, Any]], str]  # (version, file) -> @id
 
 
+FILES_BEHIND = ("archived", "deleted")  # statuses whose files cannot be pulled: metadata only
+
+
 def version_dir(detail: Mapping[str, Any]) -> str:
     """Where a version's files sit in the crate (and its Dataset's @id)."""
     return f"{detail['project']}/{detail['name']}/v{detail['version_number']}/"

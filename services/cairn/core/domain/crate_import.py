@@ -44,6 +44,7 @@ class CrateVersion:
     links: list[dict[str, Any]] = field(default_factory=list)
     stage: str | None = None
     aliases: list[str] = field(default_factory=list)
+    status: str | None = None  # archived or deleted when exported: no files in the crate
 
     @property
     def ref(self) -> str:
@@ -112,7 +113,7 @@ def versions(body: Mapping[str, Any], project_map: Mapping[str, str] | None = No
             files=files, metadata=json.loads(e.get("cairn:metadata") or "{}"),
             environment=json.loads(env.get("cairn:environment") or "{}"),
             extra=json.loads(e.get("cairn:extra") or "{}"), source=e["cairn:ref"], links=links,
-            stage=e.get("creativeWorkStatus"),
+            stage=e.get("creativeWorkStatus"), status=e.get("cairn:status"),
             aliases=[a[len(artifact):] for a in _list(e.get("alternateName"))
                      if a.startswith(artifact) and a != artifact + "latest"]))
     return sorted(found, key=lambda v: (v.project, v.name, v.number))

@@ -76,6 +76,7 @@ CODES: Mapping[str, ErrorCode] = MappingProxyType({
     "invalid_artifact": _bad("an artifact is not project/name"),
     "invalid_ref": _bad("a reference is not project/name@vN, @<digest> or :alias"),
     "invalid_selector": _bad("a version selector is not vN, 7+ hex digits or an alias"),
+    "invalid_version_number": _bad("a requested version number is not a whole number >= 1"),
     "invalid_kind": _bad("an artifact kind is not one of the allowed kinds"),
     "invalid_sha256": _bad("a digest is not 64 lowercase hex digits"),
     "invalid_size": _bad("a file size is negative"),
@@ -200,6 +201,8 @@ CODES: Mapping[str, ErrorCode] = MappingProxyType({
     "not_internal": _pipeline("only Cairn's own services produce to this topic"),
     "key_mismatch": _pipeline("an event's Kafka key differs from its payload's artifact"),
     "kind_mismatch": _pipeline("a publish's kind differs from the artifact's"),
+    "version_number_taken": _pipeline("an import asked for a version number that another "
+                                      "digest of the artifact holds"),
     "unknown_artifact": _pipeline("the event names an artifact that does not exist"),
     "unknown_alias": _pipeline("the artifact has no such alias"),
     "stage_order": _pipeline("a promotion skips a stage of the ladder"),

@@ -26,6 +26,8 @@ class Published(TypedDict):
     links: list[Link]
     stage: None | str
     extra: str
+    version_number: None | int
+    as_recorded: bool
 
 
 class FileEntry(TypedDict):
@@ -300,6 +302,8 @@ DEFAULTS: dict[str, dict[str, object]] = {
         "links": [],
         "stage": None,
         "extra": "",
+        "version_number": None,
+        "as_recorded": False,
     },
     "FileEntry": {
         "media_type": None,

@@ -99,6 +99,8 @@ class Draft:
     links: list[Link]
     stage: str | None
     extra: dict[str, Any]  # free-form, validated per kind by the validator
+    version_number: int | None = None  # an import's requested number (project admins only)
+    as_recorded: bool = False  # an admin's import: the stage without the target's gates
 
     @property
     def artifact(self) -> str:
@@ -114,7 +116,8 @@ class Draft:
             "metadata": self.metadata, "environment": self.environment,
             "links": [{k: v for k, v in lk.items() if v is not None} for lk in self.links],
             "stage": self.stage, "extra": self.extra,
-        }
+        } | ({"version_number": self.version_number} if self.version_number is not None
+             else {}) | ({"as_recorded": True} if self.as_recorded else {})
 
 
 def draft(
@@ -128,6 +131,8 @@ def draft(
     stage: str | None = None,
     extra: Mapping[str, Any] | None = None,
     kinds: tuple[str, ...] = KINDS,
+    version_number: int | None = None,
+    as_recorded: bool = False,
 ) -> Draft:
     """Every part of a publish but its files, normalised and checked once."""
     meta = metadata(metadata_)
@@ -142,7 +147,9 @@ def draft(
         check_stage(stage)
     extra_ = dict(extra or {})
     checks.check_json_object(json.dumps(extra_), "extra")
-    return Draft(kind, project, name, meta, env, link_list, stage, extra_)
+    checks.check_version_number(version_number)
+    return Draft(kind, project, name, meta, env, link_list, stage, extra_, version_number,
+                 bool(as_recorded))
 
 
 def file_entries(files: Sequence[Mapping[str, Any]], max_files: int = 10_000
@@ -166,6 +173,8 @@ def assembled(draft_: Draft, entries: list[FileEntry]) -> Published:
         "links": draft_.links,
         "stage": draft_.stage,
         "extra": json.dumps(draft_.extra, sort_keys=True),
+        "version_number": draft_.version_number,
+        "as_recorded": draft_.as_recorded,
     }
 
 
@@ -181,10 +190,13 @@ def published(
     stage: str | None = None,
     extra: Mapping[str, Any] | None = None,
     kinds: tuple[str, ...] = KINDS,
+    version_number: int | None = None,
+    as_recorded: bool = False,
 ) -> Published:
     """A checked Published record from what a user gives, in one call."""
     return assembled(
         draft(kind=kind, project=project, name=name, metadata_=metadata_,
-              environment_=environment, links=links, stage=stage, extra=extra, kinds=kinds),
+              environment_=environment, links=links, stage=stage, extra=extra, kinds=kinds,
+              version_number=version_number, as_recorded=as_recorded),
         file_entries(files),
     )
