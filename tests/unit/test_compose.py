@@ -176,8 +176,8 @@ def test_nothing_is_published_on_all_addresses() -> None:
 @pytest.mark.parametrize("name", CAIRN_SERVICES)
 def test_cairn_services_listen_where_scripts_stack_puts_them(name: str) -> None:
     text = (ROOT / "scripts" / "stack").read_text()
-    found = re.search(rf"^{name.upper()}_PORT=\$\{{CAIRN_{name.upper()}_PORT:-(\d+)\}}", text,
-                      re.MULTILINE)
+    found = re.search(rf"^{name.upper()}_PORT=\$\(port_of CAIRN_{name.upper()}_PORT (\d+)\)",
+                      text, re.MULTILINE)
     assert found, f"scripts/stack has no default port for {name}"
     service = compose()["services"][name]
     assert service["environment"]["CAIRN_HTTP_PORT"] == found.group(1)
