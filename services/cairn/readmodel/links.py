@@ -8,13 +8,17 @@ from dataclasses import dataclass
 from cairn.readmodel.config import Db
 
 OUTGOING = """
-SELECT l.relation, l.target_ref, l.target_version_id IS NOT NULL AS resolved
-FROM links l
-JOIN versions v ON v.id = l.source_version_id
-JOIN artifacts a ON a.id = v.artifact_id
-WHERE a.project = $1 AND a.name = $2 AND v.digest = $3 AND l.target_ref IS NOT NULL
+SELECT t.project, t.name, t.digest, l.relation, l.target_ref,
+       l.target_version_id IS NOT NULL AS resolved
+FROM unnest($1::text[], $2::text[], $3::text[]) AS t(project, name, digest)
+JOIN artifacts a ON a.project = t.project AND a.name = t.name
+JOIN versions v ON v.artifact_id = a.id AND v.digest = t.digest
+JOIN links l ON l.source_version_id = v.id
+WHERE l.target_ref IS NOT NULL
 ORDER BY l.id
 """
+
+VersionKey = tuple[str, str, str]  # (project, name, digest)
 
 
 @dataclass(frozen=True)
@@ -24,7 +28,14 @@ class OutgoingLink:
     resolved: bool  # the ledger found the version it names
 
 
-async def outgoing_links(db: Db, project: str, name: str, digest: str) -> list[OutgoingLink]:
-    """The links of version `digest` of project/name that name a target, in recorded order."""
-    rows = await db.fetch(OUTGOING, project, name, digest)
-    return [OutgoingLink(r["relation"], r["target_ref"], r["resolved"]) for r in rows]
+async def outgoing_links(db: Db, versions: list[VersionKey]
+                         ) -> dict[VersionKey, list[OutgoingLink]]:
+    """The links of each version that name a target, in recorded order; one query for a
+    whole batch (a version without such links maps to [])."""
+    found: dict[VersionKey, list[OutgoingLink]] = {key: [] for key in versions}
+    rows = await db.fetch(OUTGOING, *(list(column) for column in zip(*versions, strict=True))
+                          ) if versions else []
+    for r in rows:
+        found[(r["project"], r["name"], r["digest"])].append(
+            OutgoingLink(r["relation"], r["target_ref"], r["resolved"]))
+    return found

@@ -91,6 +91,11 @@ async def judge_and_emit(records: Sequence[RecordedEvent], *, seen: Seen,
         log.info("judged", versions=len(todo), verdicts=len(outcomes), events=len(events))
 
 
+def _key(record: RecordedEvent) -> tuple[str, str, str]:
+    content = record["state"]["content"]
+    return content["project"], content["name"], content["digest"]
+
+
 def create_app(settings: Settings) -> faust.App:
     return build(settings, ValidatorAdapters.from_settings(settings))
 
@@ -103,15 +108,19 @@ def build(settings: Settings, adapters: ValidatorAdapters) -> faust.App:
     validation_dir = settings.validation_dir or default_dir()
     seen = Seen()
     judges: list[Judge] = []  # built once, on first use, inside the worker's event loop
+    stores: list[LinkStore] = []
 
     async def judge() -> Judge:
         if not judges:
-            judges.append(Judge(validation_dir, adapters.blobs,
-                                LinkStore(await adapters.pool()), adapters.http,
+            stores.append(LinkStore(await adapters.pool()))
+            judges.append(Judge(validation_dir, adapters.blobs, stores[0], adapters.http,
                                 settings.allow_private_hooks, installed_plugins()))
         return judges[0]
 
     async def work(records: list[RecordedEvent]) -> None:
+        await judge()
+        await stores[0].prefetch(list({_key(r) for r in records
+                                           if r["seq"] not in seen and wanted(r, projects)}))
         await judge_and_emit(records, seen=seen, projects=projects, judge=judge,
                              emit=adapters.emitter.emit_async, log=log)
 
