@@ -1,7 +1,8 @@
 """Populate an MLflow tracking server with the MLflow client, as a team would (run by the
 MLflow virtualenv's python, never imported by pytest): two registered models of two
 versions each, every version from its own run with params, a metric logged over three
-steps, a dataset input (mlflow.log_input) and files; an alias per model.
+steps, a dataset input (mlflow.log_input) and files; an alias per model; ranker v2 in
+stage Staging.
 
 Usage: mlflow_seed.py TRACKING_URI SCRATCH_DIR; prints one JSON line: per version its
 model, version, run id, params, the metric's last value, the dataset's name and digest,
@@ -51,4 +52,5 @@ for model in ("Churn Classifier", "ranker"):
                 "dataset": {"name": data.name, "digest": data.digest},
                 "files": {p: hashlib.sha256(c).hexdigest() for p, c in files.items()}})
     client.set_registered_model_alias(model, "champion", "1")
+client.transition_model_version_stage("ranker", "2", "Staging")  # deprecated, still kept
 print(json.dumps(made))

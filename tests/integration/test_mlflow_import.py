@@ -1,9 +1,9 @@
 """`cairn import-mlflow` against a real `mlflow server` (from PyPI, its own virtualenv, a
 PostgreSQL backend on the stack's PostgreSQL, artifacts served by the server) populated with
 the MLflow client (tests/mlflow_seed.py): two registered models of two versions, params,
-metrics over steps, a dataset input per run, an alias per model. Every version is found in
-Cairn with the same bytes, its params, latest metrics, alias and dataset link; a second
-import adds nothing (no event in the ledger)."""
+metrics over steps, a dataset input per run, an alias per model, a version in Staging.
+Every version is found in Cairn with the same bytes, its params, latest metrics, alias,
+stage and dataset link; a second import adds nothing (no event in the ledger)."""
 
 from __future__ import annotations
 
@@ -89,6 +89,8 @@ def test_every_version_comes_over_and_a_second_import_adds_nothing(
     assert report.count("imported", "version") == 4
     assert report.count("imported", "dataset") == 4
     assert report.count("imported", "alias") == 2
+    assert [o.source for o in report.outcomes if o.kind == "stage"] == [
+        "models:/ranker/2 stage Staging"]
     for logged in seeded:
         artifact = f"{project}/{cairn_name(logged['model'])}"
         ref = f"{artifact}@v{logged['version']}"  # new artifacts: numbers as in MLflow
@@ -105,6 +107,8 @@ def test_every_version_comes_over_and_a_second_import_adds_nothing(
             logged["model"], logged["version"], logged["run_id"])
         assert mlflow["experiment"] == "cairn-import-test"
         assert ("champion" in shown["aliases"]) == (logged["version"] == "1")
+        assert shown["stage"] == ("staging" if (logged["model"], logged["version"]) == (
+            "ranker", "2") else None)
         [link] = shown["links_out"]
         assert link["relation"] == "trained_on"
         data = sdk.show(link["target"]["ref"])

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from cairn.core.domain import mlflow_import as m
-from cairn.core.domain.identity import manifest_digest
+from cairn.core.domain.identity import InvalidInput, manifest_digest
 from cairn.sdk.errors import CairnError
 from cairn.sdk.mlflow_server import MlflowServer, auth_from
 
@@ -114,6 +114,28 @@ def test_aliases_move_only_where_needed_and_what_cairn_cannot_hold_is_refused() 
         ("Prod!", 2, True), ("champion", 1, False), ("latest", 2, True)]
     again = m.alias_moves("p/churn-classifier", MODEL, {"1": 1, "2": 2}, {"champion": 1})
     assert "champion" not in [a.alias for a in again]
+
+
+LADDER = ("development", "staging", "production", "archived")
+
+
+@pytest.mark.parametrize(("stage", "current", "steps"), [
+    ("None", None, []), (None, None, []),
+    ("Staging", None, ["staging"]), ("Staging", "staging", []),
+    ("Production", None, ["staging", "production"]),
+    ("Production", "staging", ["production"]),
+    ("Staging", "production", ["staging"]),  # a demotion is one step
+    ("Archived", "staging", ["archived"]),
+])
+def test_a_stage_is_reached_a_step_at_a_time(stage: str | None, current: str | None,
+                                              steps: list[str]) -> None:
+    assert m.stage_steps(stage, current, LADDER) == steps
+
+
+def test_a_stage_the_ladder_lacks_is_refused() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        m.stage_steps("Production", None, ("dev", "archived"))
+    assert caught.value.reason == "unknown_stage"
 
 
 def test_experiments_filter_by_name_or_id() -> None:

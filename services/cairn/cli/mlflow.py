@@ -60,4 +60,4 @@ def _summary(report: object) -> None:
                       o.status + (f" ({o.reason})" if o.reason else ""))
     render.out.print(table)
     if not report.count("imported") and not report.refused:
-        render.ok("nothing new: Cairn already has everything this MLflow server holds")
+        render.ok("nothing new to import: Cairn already has all of it")

@@ -9,7 +9,8 @@ extra.mlflow names the same registered model, version and run; a dataset version
 same digest), so a second import sends nothing; publish the new dataset versions; then, a
 group at a time, download each new model version's files into a scratch directory (sizes
 checked against the server's listing, removed afterwards) and publish them, linked
-`trained_on` their datasets; last, point each alias at its version here.
+`trained_on` their datasets; last, point each alias at its version here and bring each
+version to its MLflow stage (Staging, Production, Archived), as any promotion, gates and all.
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ def import_mlflow(client: Any, tracking_uri: str, *, project: str = "mlflow",
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         _aliases(client, found, here, report)
+        _stages(client, found, here, report)
     return report
 
 
@@ -280,3 +282,30 @@ def _aliases(client: Any, found: Sequence[Found], here: Mapping[str, Here],
                 continue
             report.outcomes.append(Outcome("alias", source, "imported",
                                            f"{move.artifact}:{move.alias}"))
+
+
+def _stages(client: Any, found: Sequence[Found], here: Mapping[str, Here],
+            report: Report) -> None:
+    """Each version's MLflow stage as its stage here, a step at a time up the project's
+    ladder; a step its gate refuses is reported and the version stays where it got."""
+    staged = [f for f in found if mapping.STAGES.get(str(f.version.get("current_stage")))]
+    for artifact in dict.fromkeys(f.plan.artifact for f in staged):
+        summary = client.versions(artifact)
+        current = {int(v["version_number"]): v.get("stage") for v in summary["versions"]}
+        for f in (f for f in staged if f.plan.artifact == artifact):
+            number = here[artifact].keys.get(f.plan.key)
+            if number is None:
+                continue  # refused above
+            source = f"{f.plan.source} stage {f.version['current_stage']}"
+            try:
+                for step in mapping.stage_steps(f.version["current_stage"], current[number],
+                                                summary["stages"]):
+                    client.set_stage(f"{artifact}@v{number}", step)
+            except (CairnError, InvalidInput) as exc:
+                said = exc.message if isinstance(exc, CairnError) else str(exc)
+                report.outcomes.append(Outcome("stage", source, "refused",
+                                               reason=f"{exc.reason}: {said}"))
+                continue
+            if mapping.STAGES[f.version["current_stage"]] != current[number]:
+                report.outcomes.append(Outcome("stage", source, "imported",
+                                               f"{artifact}@v{number}"))

@@ -18,6 +18,8 @@ The mapping (also in the README, "Import from MLflow"):
 | mlflow.source.git.repoURL              |                                                       |
 | run user (mlflow.user)                 | metadata.creator                                      |
 | registered model aliases               | Cairn aliases on the same versions                    |
+| stage Staging, Production, Archived    | the version's stage: staging, production (through     |
+|                                        | staging, each step gated as any promotion), archived  |
 | stage, status, source, run id,         | extra.mlflow (`registered_model`, `version`, `run_id`,|
 | experiment                             | `experiment_id`, `experiment`, ...): how a second     |
 |                                        | import knows the version is already here              |
@@ -42,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cairn.core.domain.identity import InvalidInput, check_alias, check_name, manifest_digest
+from cairn.core.domain.lifecycle_rules import ARCHIVED
 
 DESCRIPTOR = "mlflow-dataset.json"
 MAX_NAME = 128
@@ -276,6 +279,28 @@ def alias_moves(artifact: str, model: Mapping[str, Any], numbers: Mapping[str, i
             continue
         moves.append(AliasMove(artifact, alias, number))
     return moves
+
+
+STAGES = {"Staging": "staging", "Production": "production", "Archived": ARCHIVED}
+
+
+def stage_steps(mlflow_stage: str | None, current: str | None, ladder: Sequence[str]
+                ) -> list[str]:
+    """The stage changes that bring a version from `current` to its MLflow stage here, one
+    step at a time up the ladder (Cairn refuses a promotion that skips a stage); none when
+    it is there already or MLflow's stage is None. A stage the project's ladder lacks is
+    refused (InvalidInput unknown_stage)."""
+    target = STAGES.get(mlflow_stage or "")
+    if target is None or target == current:
+        return []
+    if target not in ladder:
+        raise InvalidInput("unknown_stage", f"MLflow stage {mlflow_stage} is {target} here, "
+                           f"which the project's ladder ({', '.join(ladder)}) lacks")
+    if target == ARCHIVED:
+        return [target]
+    position = ladder.index(current) if current in ladder else 0  # as the ledger counts
+    there = ladder.index(target)
+    return [target] if there <= position + 1 else list(ladder[position + 1:there + 1])
 
 
 def wanted(experiment_id: str | None, experiment: str | None, experiments: Sequence[str]
