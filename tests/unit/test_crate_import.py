@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 from cairn.core.domain.crate import crate
 from cairn.core.domain.crate_import import versions
+from cairn.core.domain.identity import InvalidInput
+from cairn.core.domain.payloads import assembled, draft
 from cairn.sdk.crate_import import read_metadata, unpacked, verify, version_root
 from cairn.sdk.errors import CairnError
 
@@ -108,3 +110,27 @@ def test_a_good_crate_reads_back_as_it_was_exported(tmp_path: Path) -> None:
     assert v.links == [{"relation": "derived_from", "target": "q/raw@v1"}]
     assert v.metadata["license"] == "MIT" and v.environment["python"] == "3.12.4"
     assert (v.stage, v.aliases) == ("staging", ["best"])
+
+
+def test_a_version_archived_when_exported_reads_back_without_files() -> None:
+    body = crate([detail("net", 1, []), {**detail("net", 2, []), "status": "archived"}],
+                 name="x", description="y", published="2026-01-01")
+    assert [(v.number, v.status) for v in versions(body)] == [(1, "active"), (2, "archived")]
+
+
+@pytest.mark.parametrize("number", [0, -1, True, "3", 1.0])
+def test_a_requested_version_number_is_a_whole_number_from_one(number: Any) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        draft(kind="model", project="p", name="n", metadata_={"creator": "c"},
+              version_number=number)
+    assert refused.value.reason == "invalid_version_number"
+
+
+def test_an_import_asks_for_its_number_only_when_given() -> None:
+    plain = draft(kind="model", project="p", name="n", metadata_={"creator": "c"})
+    asked = draft(kind="model", project="p", name="n", metadata_={"creator": "c"},
+                  version_number=7, as_recorded=True)
+    assert "version_number" not in plain.request([]) and "as_recorded" not in plain.request([])
+    assert (asked.request([])["version_number"], asked.request([])["as_recorded"]) == (7, True)
+    body = assembled(asked, [])
+    assert (body["version_number"], body["as_recorded"]) == (7, True)
