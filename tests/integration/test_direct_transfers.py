@@ -192,3 +192,9 @@ def test_an_interrupted_sdk_upload_resumes_with_only_the_missing_parts(
     assert (entry["sha256"], entry["size"]) == (sha(data), len(data))
     [pulled] = blob_world.sdk.pull(published.ref, tmp_path / "out")
     assert pulled.read_bytes() == data
+    # a note left by a process that died after its upload completed is dropped, not kept
+    notes = parts.UploadNotes(blob_world.api.url)
+    notes.note(sha(data), len(data), uuid.uuid4().hex)
+    assert notes.begun(sha(data), len(data)) is not None
+    blob_world.sdk.publish("model", p, "m2", [str(tmp_path / "w.bin")], root=tmp_path)
+    assert notes.begun(sha(data), len(data)) is None

@@ -222,6 +222,8 @@ def _direct_uploads(http: Http, files: Sequence[LocalFile]) -> list[dict[str, An
             raise
         http.direct_transfers = False
         return None
+    for sha256 in set(resume) - {u["sha256"] for u in uploads}:
+        notes.forget(sha256)  # stored meanwhile: nothing left to resume
     return uploads
 
 
