@@ -164,3 +164,20 @@ def test_help_loads_neither_the_client_nor_pydantic() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == ""
+
+
+def test_help_as_shown_loads_no_rich_help_nor_the_file_code() -> None:
+    """`cairn --help` as run: click's plain help (typer's rich help would load rich.markdown,
+    markdown_it, pygments and attrs), and publish's file hashing loads when it publishes."""
+    import subprocess
+    import sys
+
+    heavy = ("typer.rich_utils", "rich.markdown", "markdown_it", "pygments", "attr",
+             "cairn.sdk.files", "cairn.core.domain.event_types")
+    code = ("import atexit, sys; from cairn.cli.main import app; atexit.register(lambda: "
+            f"print('loaded:' + ','.join(m for m in {heavy!r} if m in sys.modules))); "
+            "app(['--help'], prog_name='cairn')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "Usage: cairn" in done.stdout and "publish" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "loaded:"

@@ -17,7 +17,6 @@ import typer
 from cairn.cli import parsing, render
 from cairn.cli.app import client, command
 from cairn.core.domain.identity import split_artifact
-from cairn.sdk import files as local_files
 from cairn.sdk.errors import CairnError
 
 VERDICT_WAIT_S = 30.0  # the validator judges within a second or two when it is up
@@ -104,6 +103,8 @@ def publish(
         description=description, license=license, owner_team=owner_team,
         data_source=data_source, framework=framework)
     links = parsing.links(link)
+    from cairn.sdk import files as local_files  # hashing and paths: not for `cairn --help`
+
     local_files.plan(paths, directory)  # refuse bad paths before making a client
     judging = not no_wait and (strict or (wait_verdict if wait_verdict is not None
                                           else sys.stdout.isatty()))
