@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
 
 from cairn.core.adapters import schemas
 from cairn.core.adapters.codec import AvroCodec, RegistryClient, UndecodableRecord
@@ -15,7 +18,8 @@ from cairn.core.adapters.topics import Topics
 
 from tests.e2e.faults import assert_indexed_once, assert_ledger_exact, reach, until
 from tests.ledger_helpers import emitter_for, publish_event, read_topic
-from tests.search_helpers import backend_of
+from tests.processes import Service
+from tests.search_helpers import backend_of, drop_indices
 
 NAMES = 10  # each emit is one event per name, so every name's numbers stay gapless
 
@@ -60,6 +64,21 @@ class SteadyStream:
         assert self.error is None, f"the stream failed: {self.error!r}"
         assert not self._thread.is_alive(), "the stream never got its acknowledgements"
         return self.sent
+
+
+@contextmanager
+def pipeline(env: dict[str, str], project: str, log_dir: Path, *,
+             indexer_env: dict[str, str] | None = None, skews_ms: tuple[int, ...] = (0,)
+             ) -> Iterator[SteadyStream]:
+    """A ledger and an indexer on `env` (the indexer with `indexer_env` on top) and a steady
+    stream into `project`; on the way out all three stop and the run's indices go."""
+    with ExitStack() as stack:
+        stack.callback(drop_indices, env["SEARCH_URL"], env["CAIRN_INDEX_PREFIX"])
+        stack.callback(Service("ledger", env, log_dir).start().stop)
+        stack.callback(Service("indexer", {**env, **(indexer_env or {})}, log_dir).start().stop)
+        stream = SteadyStream(env, project, skews_ms=skews_ms).start()
+        stack.callback(stream.stop)
+        yield stream
 
 
 def changelog_seqs(env: dict[str, str], project: str) -> set[int]:

@@ -16,9 +16,7 @@ import pytest
 
 from tests.conftest import Namespace
 from tests.e2e.faults import private_env, reach
-from tests.faults.steady import SteadyStream, assert_converged
-from tests.processes import Service
-from tests.search_helpers import drop_indices
+from tests.faults.steady import assert_converged, pipeline
 
 pytestmark = pytest.mark.faults
 
@@ -29,10 +27,8 @@ async def test_skewed_producer_clocks_change_no_order(
     own_database: str, cairn_env: dict[str, str], namespace: Namespace, tmp_path: Path,
 ) -> None:
     env, project = private_env(cairn_env, namespace, "ck", DATABASE_URL=own_database)
-    ledger = Service("ledger", env, tmp_path).start()
-    indexer = Service("indexer", env, tmp_path).start()
-    stream = SteadyStream(env, project, skews_ms=(0, TEN_MINUTES_MS, -TEN_MINUTES_MS)).start()
-    try:
+    with pipeline(env, project, tmp_path,
+                  skews_ms=(0, TEN_MINUTES_MS, -TEN_MINUTES_MS)) as stream:
         await reach(own_database, project, 300, 180)
         sent = stream.stop()
         stopped_at = time.monotonic()
@@ -54,8 +50,3 @@ async def test_skewed_producer_clocks_change_no_order(
         assert all(numbers == sorted(numbers) for numbers in by_name.values())  # seq order
         assert max(r["ahead_s"] for r in rows) > 500  # kept as the producer said it
         assert min(r["ahead_s"] for r in rows) < -500
-    finally:
-        stream.stop()
-        indexer.stop()
-        ledger.stop()
-        drop_indices(env["SEARCH_URL"], env["CAIRN_INDEX_PREFIX"])

@@ -22,10 +22,8 @@ from cairn.core.adapters.topics import Topics
 
 from tests.conftest import Namespace
 from tests.e2e.faults import private_env, reach
-from tests.faults.steady import SteadyStream, assert_converged
+from tests.faults.steady import assert_converged, pipeline
 from tests.ledger_helpers import read_topic
-from tests.processes import Service
-from tests.search_helpers import drop_indices
 
 pytestmark = pytest.mark.faults
 
@@ -45,10 +43,7 @@ async def test_poison_on_every_input_topic_is_set_aside_and_the_stream_goes_on(
 ) -> None:
     env, project = private_env(cairn_env, namespace, "px", DATABASE_URL=own_database)
     topics = Topics(env["CAIRN_TOPIC_PREFIX"])
-    ledger = Service("ledger", env, tmp_path).start()
-    indexer = Service("indexer", env, tmp_path).start()
-    stream = SteadyStream(env, project).start()
-    try:
+    with pipeline(env, project, tmp_path) as stream:
         await reach(own_database, project, 50, 120)
         first_id = stream_schema_id(env, topics)
         kafka = producer(env["KAFKA_BOOTSTRAP_SERVERS"], "poisoner")
@@ -66,11 +61,6 @@ async def test_poison_on_every_input_topic_is_set_aside_and_the_stream_goes_on(
                                        topics.dead_letter("ledger"))]
         for topic in ledger_inputs(topics):
             assert sources.count(topic) == 3, (topic, sources)
-    finally:
-        stream.stop()
-        indexer.stop()
-        ledger.stop()
-        drop_indices(env["SEARCH_URL"], env["CAIRN_INDEX_PREFIX"])
 
 
 def stream_schema_id(env: dict[str, str], topics: Topics) -> int:

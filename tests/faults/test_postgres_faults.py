@@ -18,10 +18,8 @@ import pytest
 
 from tests.conftest import Namespace
 from tests.e2e.faults import private_env, reach
-from tests.faults.steady import SteadyStream, assert_converged
+from tests.faults.steady import assert_converged, pipeline
 from tests.faults.toxiproxy import Toxiproxy
-from tests.processes import Service
-from tests.search_helpers import drop_indices
 
 pytestmark = pytest.mark.faults
 
@@ -35,10 +33,7 @@ async def test_ledger_cut_from_postgres_then_slowed_records_everything_once(
 ) -> None:
     proxied, db = toxiproxy.url_through(f"pg-{namespace.run_id}-{tmp_path.name}", own_database)
     env, project = private_env(cairn_env, namespace, "pg", DATABASE_URL=proxied)
-    ledger = Service("ledger", env, tmp_path).start()
-    indexer = Service("indexer", env, tmp_path).start()
-    stream = SteadyStream(env, project).start()
-    try:
+    with pipeline(env, project, tmp_path) as stream:
         await reach(own_database, project, 50, 120)
         db.cut()
         await asyncio.sleep(CUT_S)
@@ -50,8 +45,3 @@ async def test_ledger_cut_from_postgres_then_slowed_records_everything_once(
         sent = stream.stop()
         await assert_converged("postgres cut 12 s, then 2 s latency 10 s", env, own_database,
                                project, sent, healed_at)
-    finally:
-        stream.stop()
-        indexer.stop()
-        ledger.stop()
-        drop_indices(env["SEARCH_URL"], env["CAIRN_INDEX_PREFIX"])

@@ -17,10 +17,8 @@ import pytest
 
 from tests.conftest import Namespace
 from tests.e2e.faults import private_env, reach
-from tests.faults.steady import SteadyStream, assert_converged, indexed
+from tests.faults.steady import assert_converged, indexed, pipeline
 from tests.faults.toxiproxy import Toxiproxy
-from tests.processes import Service
-from tests.search_helpers import drop_indices
 
 pytestmark = pytest.mark.faults
 
@@ -34,10 +32,7 @@ async def test_indexer_cut_from_search_indexes_everything_once(
     env, project = private_env(cairn_env, namespace, "os", DATABASE_URL=own_database)
     proxied, search = toxiproxy.url_through(f"os-{namespace.run_id}-{tmp_path.name}",
                                             env["SEARCH_URL"])
-    ledger = Service("ledger", env, tmp_path).start()
-    indexer = Service("indexer", {**env, "SEARCH_URL": proxied}, tmp_path).start()
-    stream = SteadyStream(env, project).start()
-    try:
+    with pipeline(env, project, tmp_path, indexer_env={"SEARCH_URL": proxied}) as stream:
         await reach(own_database, project, 50, 120)
         await indexed(env, 50)
         search.cut()
@@ -47,8 +42,3 @@ async def test_indexer_cut_from_search_indexes_everything_once(
         sent = stream.stop()
         await assert_converged(f"indexer cut from OpenSearch {CUT_S} s", env, own_database,
                                project, sent, healed_at)
-    finally:
-        stream.stop()
-        indexer.stop()
-        ledger.stop()
-        drop_indices(env["SEARCH_URL"], env["CAIRN_INDEX_PREFIX"])

@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str = Field(
         "127.0.0.1:19092", validation_alias=_env("KAFKA_BOOTSTRAP_SERVERS")
     )
+    # Seconds Kafka has to acknowledge an emitted event before the emitter drops it and fails
+    # the emit (librdkafka's message.timeout.ms; the emit waits 10 s longer, so its outcome is
+    # definite: an api 503 means the event was not written, and never will be).
+    kafka_delivery_timeout: float = Field(
+        50.0, gt=0, validation_alias=_env("CAIRN_KAFKA_DELIVERY_TIMEOUT"))
     schema_registry_url: str = Field(
         "http://127.0.0.1:18081/apis/ccompat/v7", validation_alias=_env("SCHEMA_REGISTRY_URL")
     )
