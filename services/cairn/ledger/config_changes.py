@@ -73,11 +73,12 @@ async def record_config(pool: asyncpg.Pool, raws: Sequence[RawRecord],
     if not decoded:
         return result
     async with pool.acquire() as conn, conn.transaction():
+        # the head first: a second ledger (a rebalance) waits here, then sees what we wrote
+        head = await lock_head(conn)
         seen = {str(r["event_id"]) for r in await conn.fetch(
             "SELECT event_id FROM event_log WHERE event_id = ANY($1::uuid[])"
             " UNION SELECT event_id FROM rejected_events WHERE event_id = ANY($1::uuid[])",
             [str(e["event_id"]) for _, e in decoded])}
-        head = await lock_head(conn)
         for raw, event in decoded:
             if str(event["event_id"]) in seen:
                 result.repeats += 1
