@@ -1,22 +1,25 @@
 """A blob store that is down for a moment: the SDK tries again with backoff and the transfer
 goes through once the store is back; a store that stays down is reported as such after a few
-attempts (blob_store_unreachable). The api runs on S3 (the stack's s3proxy) behind a small
-TCP proxy on loopback that refuses connections until the test brings it up.
+attempts (blob_store_unreachable); an upload in parts cut by the outage resumes with the parts
+the store lacks. The api runs on S3 (the stack's s3proxy) behind a small TCP proxy on
+loopback that refuses connections until the test brings it up.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import socket
 import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from cairn.sdk import CairnError, Client
+from cairn.sdk import CairnError, Client, parts
 from cairn.sdk.http import StoreRetry
 
 from tests.conftest import API_TOKEN, api_env
@@ -86,13 +89,13 @@ class Outage:
             pass
 
 
-@pytest.fixture
-def outage(cairn_env: dict[str, str], ledger: Service, tmp_path: Path
-           ) -> Iterator[tuple[Outage, Service]]:
+@contextlib.contextmanager
+def api_behind_outage(cairn_env: dict[str, str], tmp_path: Path,
+                      **extra: str) -> Iterator[tuple[Outage, Service]]:
     """An api whose S3 store sits behind an Outage that starts down."""
     s3 = require_s3()
     store = Outage(s3["AWS_ENDPOINT_URL"])
-    env = {**api_env(cairn_env),
+    env = {**api_env(cairn_env, **extra),
            **service_s3_env({**s3, "AWS_ENDPOINT_URL": store.url}, fresh_url(s3, "outage"))}
     (tmp_path / "logs").mkdir()
     api = Service("api", env, tmp_path / "logs").start()
@@ -102,6 +105,13 @@ def outage(cairn_env: dict[str, str], ledger: Service, tmp_path: Path
         api.stop()
         store.down()
         store.sock.close()
+
+
+@pytest.fixture
+def outage(cairn_env: dict[str, str], ledger: Service, tmp_path: Path
+           ) -> Iterator[tuple[Outage, Service]]:
+    with api_behind_outage(cairn_env, tmp_path) as running:
+        yield running
 
 
 def a_file(tmp_path: Path) -> tuple[Path, bytes]:
@@ -169,3 +179,40 @@ def test_a_store_that_stays_down_is_reported_after_the_attempts(
     assert "after 3 attempts" in failed.value.message
     assert "CAIRN_BLOB_URL" in failed.value.message
     assert attempts == [1, 2]
+
+
+def test_an_upload_cut_by_the_store_going_down_resumes_with_the_missing_parts(
+        cairn_env: dict[str, str], ledger: Service, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file in four parts, sent one at a time: the store goes down once two are in; the
+    SDK's next attempt, once it is back, resumes the upload and sends only parts 3 and 4."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(parts, "PARTS_IN_FLIGHT", 1)
+    sent: list[list[int]] = [[]]
+    real = parts.put_part
+
+    with api_behind_outage(cairn_env, tmp_path,
+                           CAIRN_MULTIPART_PART_BYTES=str(5 * 1024 * 1024)) as (store, api):
+        def counted(client: Any, url: str, source: Path, number: int, *args: Any) -> None:
+            real(client, url, source, number, *args)
+            sent[-1].append(number)
+            if number == 2 and len(sent) == 1:
+                store.down()
+
+        def back(error: CairnError, attempt: int) -> None:
+            sent.append([])
+            store.up()
+
+        monkeypatch.setattr(parts, "put_part", counted)
+        store.up()
+        data = os.urandom(3 * 5 * 1024 * 1024 + 999)
+        (tmp_path / "w.bin").write_bytes(data)
+        with Client(api.url, API_TOKEN, settings_for(cairn_env), progress=False,
+                    store_retry=StoreRetry(on_retry=back)) as sdk:
+            published = sdk.publish("model", f"outage-{uuid.uuid4().hex[:8]}", "m",
+                                    [str(tmp_path / "w.bin")], root=tmp_path)
+            assert sent == [[1, 2], [3, 4]]
+            [entry] = sdk.show(published.ref)["files"]
+            assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+            [pulled] = sdk.pull(published.ref, tmp_path / "out")
+    assert pulled.read_bytes() == data
