@@ -29,8 +29,9 @@ from cairn.core.adapters import schemas
 from cairn.core.adapters.batches import RawRecord
 from cairn.core.adapters.codec import AvroCodec, RegistryClient
 from cairn.core.domain.event_types import ArtifactEvent
-from cairn.core.domain.events import new_event
+from cairn.core.domain.events import new_event, payload_of
 from cairn.core.domain.identity import KINDS
+from cairn.ledger import recorder
 from cairn.ledger.batch import BatchResult, record_batch
 from cairn.ledger.migrate import upgrade
 
@@ -54,6 +55,45 @@ def _pub(name: str, tag: str, kind: str = "dataset", links: list[dict[str, Any]]
 def _alias(name: str, alias: str, version: str) -> dict[str, Any]:
     return new_event(f"{P}/{name}", "AliasMoved", {"alias": alias, "version": version},
                      actor="tester", tool="test")
+
+
+def _judged(name: str, version: str, completeness: float | None = None,
+            **checks: str) -> dict[str, Any]:
+    """A VerdictSet as the validator sends one (`checks`: name=status)."""
+    body = {"version": version, "completeness": completeness,
+            "checks": [{"check": c, "status": st, "reasons": [] if st == "passed" else [c]}
+                       for c, st in checks.items()]}
+    return new_event(f"{P}/{name}", "VerdictSet", body, actor="validator", tool="validator")
+
+
+def _verdicts(mixed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A batch of VerdictSet runs: several versions, one judged three times in a run (the
+    second set overrides a check, adds one, leaves completeness as it was), versions named
+    by number, digest, alias and `latest`, refusals (an unknown version, an unknown artifact,
+    a check named twice, no checks), two sets twice in the batch (one recorded, one
+    refused), a publish between two runs and a set for the version it made."""
+    twice = _judged("data", "v2", 0.5, schema="passed", license="warning")
+    dup_check = _judged("data", "v3", schema="passed")
+    dup_check["payload"][1]["checks"].append({"check": "schema", "status": "failed",
+                                              "reasons": []})
+    return [
+        _judged("data", "v1", 0.25, schema="failed", license="passed"),
+        twice,
+        _judged("model", "v1", 1.0, schema="passed"),
+        _judged("data", "v1", None, schema="passed", card="warning"),  # v1 again in the run
+        _judged("data", "v9", 0.1, schema="passed"),  # unknown version
+        _judged("nosuch", "v1", 0.1, schema="passed"),  # unknown artifact
+        dup_check,
+        _judged("data", "v3"),  # no checks
+        _judged("data", f"sha256:{_digest(mixed[0])}", 0.75, schema="passed"),  # v2 by digest
+        _judged("data", "prod", schema="failed"),  # v1 by alias, a third time in the run
+        twice,  # the same event again in the batch
+        dup_check,  # a refused one again: refused again
+        _pub("own", "o3"),  # a publish between two runs
+        _judged("own", "latest", 0.9, schema="passed"),  # the version just published
+        _judged("imp", "v5", 0.3, schema="passed"),
+        _judged("imp", "v5", schema="failed"),  # twice in a two-set run
+    ]
 
 
 def _digest(event: dict[str, Any]) -> str:
@@ -98,7 +138,8 @@ def _events() -> list[list[dict[str, Any]]]:
     mixed = [a2, _pub("data", "a1"), a3, _pub("data", "a3"), _pub("future", "f1"), bad_digest,
              wrong_kind, off_ladder, a2, _alias("data", "champion", "v2"), a4, x, a5,
              self_latest, _pub("own", "o2"), *imported]
-    return [before, mixed, mixed]
+    verdicts = _verdicts(mixed)
+    return [before, mixed, mixed, verdicts, [verdicts[1], verdicts[0], verdicts[13]]]
 
 
 @pytest.fixture
@@ -144,7 +185,8 @@ TABLES = {
     "artifacts": "SELECT project, name, kind, latest_version, created_at, created_seq"
                  " FROM artifacts ORDER BY project, name",
     "versions": f"SELECT {REF.format('x.id')} AS ref, digest, kind, metadata, environment, extra,"
-                " stage, status, validation, created_by, created_at, created_seq, updated_seq"
+                " stage, status, validation, completeness, created_by, created_at,"
+                " created_seq, updated_seq"
                 " FROM versions x ORDER BY 1",
     "files": f"SELECT {REF.format('f.version_id')}, path, size, sha256 FROM files f ORDER BY 1, 2",
     "aliases": f"SELECT a.name, al.alias, {REF.format('al.version_id')} AS ref, al.updated_seq"
@@ -157,6 +199,8 @@ TABLES = {
                  f" state, {REF.format('e.version_id')}, chain_version, alias_losers,"
                  " link_targets"
                  " FROM event_log e ORDER BY seq",
+    "verdicts": f"SELECT {REF.format('x.version_id')} AS ref, check_name, status, reasons, seq"
+                " FROM verdicts x ORDER BY 1, 2",
     "rejected_events": "SELECT event_id, artifact, reason, message FROM rejected_events"
                        " ORDER BY event_id",
 }
@@ -179,15 +223,24 @@ async def _tables(url: str) -> dict[str, list[dict[str, Any]]]:
 
 async def test_a_mixed_batch_records_set_based_as_it_does_one_by_one(
     databases: tuple[str, str], namespace: Namespace, cairn_env: dict[str, str],
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     codec = AvroCodec[ArtifactEvent](RegistryClient(cairn_env["SCHEMA_REGISTRY_URL"]),
                                      f"{namespace.topic_prefix}setbased.events", schemas.EVENT)
     batches = _events()
     fast_db, slow_db = databases
+    one_by_one: list[str] = []  # payload types recorded per event (recorder.record)
+    per_event = recorder.record
+
+    async def spied(conn: Any, event: ArtifactEvent, *args: Any, **kw: Any) -> Any:
+        one_by_one.append(payload_of(event)[0])
+        return await per_event(conn, event, *args, **kw)
+
+    monkeypatch.setattr(recorder, "record", spied)
     with caplog.at_level(logging.WARNING, logger="cairn.ledger.batch"):
         fast = await _record(fast_db, codec, batches, set_based=True)
     assert not [r for r in caplog.records if "one by one" in r.getMessage()]  # no fallback
+    assert set(one_by_one) == {"AliasMoved"}  # publishes and verdict sets went set-based
     slow = await _record(slow_db, codec, batches, set_based=False)
 
     mixed = fast[1]
@@ -260,3 +313,24 @@ async def test_a_mixed_batch_records_set_based_as_it_does_one_by_one(
     cli = _audit_verify(fast_db)
     assert cli.returncode == 0, cli.stdout + cli.stderr
 
+
+    judged = fast[3]  # VerdictSet runs: each record shows its version right after its set
+    assert [(r["event"]["payload"][0].rsplit(".", 1)[-1], r["state"]["version_number"],
+             r["state"]["validation"], r["state"]["completeness"]) for r in judged.recorded] == [
+        ("VerdictSet", 1, "invalid", 0.25), ("VerdictSet", 2, "valid", 0.5),
+        ("VerdictSet", 1, "valid", 1.0), ("VerdictSet", 1, "valid", 0.25),
+        ("VerdictSet", 2, "valid", 0.75), ("VerdictSet", 1, "invalid", 0.25),
+        ("VerdictSet", 2, "valid", 0.5), ("Published", 3, "pending", None),
+        ("VerdictSet", 3, "valid", 0.9), ("VerdictSet", 5, "valid", 0.3),
+        ("VerdictSet", 5, "invalid", 0.3)]
+    assert judged.recorded[6] == judged.recorded[1] and judged.repeats == 1
+    sets = [r for r in judged.recorded if r["event"]["payload"][0].endswith("VerdictSet")]
+    assert all(r["state"]["updated_seq"] == r["seq"] for r in sets)
+    assert all(r["alias_losers"] == [] and r["link_targets"] == [] for r in sets)
+    assert sorted(reason for _, reason, _ in judged.dead) == [
+        "invalid_verdict", "invalid_verdict", "invalid_verdict", "unknown_artifact",
+        "unknown_version"]
+    assert fast[4].repeats == 3  # the batch's sets redelivered: the stored records again
+    checked = {(r["ref"], r["check_name"]): r["status"] for r in tables["verdicts"]}
+    assert {k[1]: v for k, v in checked.items() if k[0] == f"{P}/data@v1"} == {
+        "schema": "failed", "license": "passed", "card": "warning"}

@@ -5,7 +5,9 @@ Order of effects, which is what makes kill -9 at any point safe:
 2. one transaction: an event seen before (by event_id) yields its stored changelog record
    again; the rest are recorded run by run, in order: a run of Published events set-based
    (`bulk_publish`: a fixed number of statements whatever its length, each refused event
-   noted in `rejected_events` and dead-lettered while the rest is recorded), a run of other
+   noted in `rejected_events` and dead-lettered while the rest is recorded), a run of
+   VerdictSets so too (`bulk_verdicts`: three statements per stretch with no version twice,
+   one for the log), a run of other
    events one by one in one savepoint; if one of those is refused, that savepoint is rolled
    back and the run is redone with a savepoint per event, where a refused event rolls back
    its own, is noted in `rejected_events` and becomes a dead letter (a set-based run that
@@ -20,22 +22,25 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import asyncpg
 
 from cairn.core.adapters.batches import RawRecord
 from cairn.core.adapters.codec import AvroCodec, UndecodableRecord
-from cairn.core.domain.event_types import ArtifactEvent, Published, RecordedEvent
-from cairn.core.domain.events import payload_as
-from cairn.ledger import bulk_publish, recorder
+from cairn.core.domain.event_types import ArtifactEvent, RecordedEvent
+from cairn.core.domain.events import payload_of
+from cairn.ledger import bulk_publish, bulk_verdicts, recorder
 from cairn.ledger.origins import E, Screen
 from cairn.ledger.refusals import REFUSED as REFUSED  # config_changes imports it from here
 from cairn.ledger.refusals import UNPROCESSABLE, Refused, note_rejected
 
 log = logging.getLogger(__name__)
 Decoded = Sequence[tuple[RawRecord, ArtifactEvent]]
+RunRecorder = Callable[[asyncpg.Connection, Decoded, tuple[int, str], tuple[str, ...],
+                        dict[str, RecordedEvent]],
+                       Awaitable[tuple[list[bulk_publish.Outcome], tuple[int, str]]]]
 
 
 async def decode_screened(pool: asyncpg.Pool, records: Sequence[RawRecord], codec: AvroCodec[E],
@@ -83,23 +88,39 @@ async def record_batch(
     async with pool.acquire() as conn, conn.transaction():
         head = await recorder.lock_head(conn)
         seen = await recorder.recorded_among(conn, [e["event_id"] for _, e in decoded])
-        for published, group in itertools.groupby(
-                decoded, key=lambda d: set_based and payload_as(d[1], Published) is not None):
-            run, record = list(group), _set_based if published else _one_by_one
-            head = await record(conn, run, head, kinds, result, seen)
+        for kind, group in itertools.groupby(
+                decoded, key=lambda d: payload_of(d[1])[0] if set_based else ""):
+            run = list(group)
+            if (bulk := SET_BASED.get(kind)) is None:
+                head = await _one_by_one(conn, run, head, kinds, result, seen)
+            else:
+                head = await _set_based(conn, run, head, kinds, result, seen, bulk)
         await recorder.save_head(conn, head)
     return result
 
 
+async def _verdict_run(conn: asyncpg.Connection, run: Decoded, head: tuple[int, str],
+                       kinds: tuple[str, ...], seen: dict[str, RecordedEvent]
+                       ) -> tuple[list[bulk_publish.Outcome], tuple[int, str]]:
+    return await bulk_verdicts.record_run(conn, run, head, seen)
+
+
+# The payload types whose runs are recorded set-based (the rest one by one).
+SET_BASED: dict[str, RunRecorder] = {"Published": bulk_publish.record_run,
+                                     "VerdictSet": _verdict_run}
+
+
 async def _set_based(conn: asyncpg.Connection, run: Decoded, head: tuple[int, str],
                      kinds: tuple[str, ...], result: BatchResult,
-                     seen: dict[str, RecordedEvent]) -> tuple[int, str]:
-    """A run of Published events in a fixed number of statements; per event if it fails."""
+                     seen: dict[str, RecordedEvent], record_run: RunRecorder
+                     ) -> tuple[int, str]:
+    """A run of one payload type in a few statements; per event if it fails."""
     try:
         async with conn.transaction():
-            outcomes, after = await bulk_publish.record_run(conn, run, head, kinds, seen)
+            outcomes, after = await record_run(conn, run, head, kinds, seen)
     except (*REFUSED, *UNPROCESSABLE) as exc:
-        log.warning("set-based run of %d publishes redone one by one: %r", len(run), exc)
+        log.warning("set-based run of %d %s redone one by one: %r", len(run),
+                    payload_of(run[0][1])[0], exc)
         return await _each(conn, run, head, kinds, result, seen, savepoints=True)
     for (raw, event), outcome in zip(run, outcomes, strict=True):
         if isinstance(outcome, Refused):

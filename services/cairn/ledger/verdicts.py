@@ -27,10 +27,12 @@ ON CONFLICT (version_id, check_name)
 DO UPDATE SET status = EXCLUDED.status, reasons = EXCLUDED.reasons, seq = EXCLUDED.seq
 """
 # No verdict yet is pending; a failed check makes the version invalid, warnings do not.
-UPDATE_VALIDATION = """
-UPDATE versions SET validation = (SELECT CASE WHEN count(*) = 0 THEN 'pending'
+# `{version}`: the SQL naming the version's id (bulk_verdicts sets many at once with it).
+VALIDATION_OF = """(SELECT CASE WHEN count(*) = 0 THEN 'pending'
     WHEN bool_or(status = 'failed') THEN 'invalid' ELSE 'valid' END
-    FROM verdicts WHERE version_id = $1),
+    FROM verdicts WHERE version_id = {version})"""
+UPDATE_VALIDATION = f"""
+UPDATE versions SET validation = {VALIDATION_OF.format(version="$1")},
   completeness = coalesce($2, completeness)
 WHERE id = $1
 """
