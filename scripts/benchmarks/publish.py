@@ -5,7 +5,10 @@ SDK's own wait: GET /v1/events/{id}, or POST /v1/artifacts/batch/status for publ
 
 ledger_record_per_s: N events already in Kafka, one ledger process, from its first recorded
 event to its last (PostgreSQL commit + changelog acks included); emit_prebuilt_per_s: how
-fast those prebuilt, pre-encoded events were produced (a transport figure).
+fast those prebuilt, pre-encoded events were produced (a transport figure). With --verdicts
+each chunk of VERDICT_CHUNK publishes is followed by a VerdictSet (seven checks) per version,
+produced as the validator (its producer name), as a validator judging a changelog batch
+would: the realistic mix, half the ledger's events VerdictSets.
 single_http: Client.publish over the default HTTP transport, one call at a time, wait=True:
 latency p50/p99 from publish() to recorded, and the rate that makes.
 threads_http: one Client shared by --threads threads, each publishing and waiting.
@@ -88,18 +91,45 @@ async def _recorded_span(database_url: str, n: int, patience_s: float = 600
         await conn.close()
 
 
-def ledger_rate(n: int, services_from: Path | None) -> dict:
+VERDICT_CHUNK = 100  # publishes between two bursts of VerdictSets (a validator's batch)
+CHECKS = ("schema", "files", "metadata", "license", "links", "environment", "card")
+
+
+def _verdict_sets(published: list[dict]) -> list[dict]:
+    """A VerdictSet per published version (by digest), as the validator words one."""
+    out = []
+    for i, event in enumerate(published):
+        body = {"version": f"sha256:{event['payload'][1]['digest']}",
+                "completeness": (i % 10) / 10,
+                "checks": [{"check": c, "status": "warning" if i % 7 == j else "passed",
+                            "reasons": [c] if i % 7 == j else []}
+                           for j, c in enumerate(CHECKS)]}
+        out.append(new_event(event["artifact"], "VerdictSet", body, actor="validator",
+                             tool="validator"))
+    return out
+
+
+def ledger_rate(n: int, services_from: Path | None, verdicts: bool = False) -> dict:
     with workspace(("ledger",), services_from=services_from) as (env, services):
         services["ledger"].stop()  # fill the topic first, then measure the ledger alone
         emitter = Emitter(Settings(**env), "bench")  # type: ignore[arg-type]
         events = _events(n, "bench")
+        judge = Emitter(Settings(**env), "cairn-validator") if verdicts else None  # type: ignore[arg-type]
+        sets = _verdict_sets(events) if verdicts else []
         t0 = time.perf_counter()
-        emitter.emit(*events)
+        if judge is None:
+            emitter.emit(*events)
+        else:
+            for start in range(0, n, VERDICT_CHUNK):
+                emitter.emit(*events[start:start + VERDICT_CHUNK])
+                judge.emit(*sets[start:start + VERDICT_CHUNK])
         emit_s = time.perf_counter() - t0
+        total = n + len(sets)
         services["ledger"].start()
-        span, count = asyncio.run(_recorded_span(env["DATABASE_URL"], n))
-        return {"ledger_events": count, "ledger_record_per_s": round(count / span, 1),
-                "emit_prebuilt_per_s": round(n / emit_s, 1)}
+        span, count = asyncio.run(_recorded_span(env["DATABASE_URL"], total))
+        return {"ledger_events": count, "ledger_verdict_sets": len(sets),
+                "ledger_record_per_s": round(count / span, 1),
+                "emit_prebuilt_per_s": round(total / emit_s, 1)}
 
 
 class Files:
@@ -331,6 +361,8 @@ def blob_figures(mb: int, services_from: Path | None) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="scripts/bench publish")
     parser.add_argument("--events", type=int, default=10_000, help="events for the ledger rate")
+    parser.add_argument("--verdicts", action="store_true",
+                        help="the ledger rate's events: a VerdictSet after each publish")
     parser.add_argument("--sdk-events", type=int, default=1_000,
                         help="publishes for the Kafka transport figures")
     parser.add_argument("--latency", type=int, default=200,
@@ -350,7 +382,7 @@ def main() -> None:
     result: dict[str, Any] = {"benchmark": "publish", "machine": machine,
                               "services_from": str(args.services_from or "this checkout")}
     if args.events:
-        result.update(ledger_rate(args.events, args.services_from))
+        result.update(ledger_rate(args.events, args.services_from, args.verdicts))
     result.update(sdk_figures(args))
     if args.blob_mb:
         result["blob_transfer"] = blob_figures(args.blob_mb, args.services_from)
