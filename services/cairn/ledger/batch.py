@@ -88,8 +88,7 @@ async def record_batch(
     async with pool.acquire() as conn, conn.transaction():
         head = await recorder.lock_head(conn)
         seen = await recorder.recorded_among(conn, [e["event_id"] for _, e in decoded])
-        for kind, group in itertools.groupby(
-                decoded, key=lambda d: payload_of(d[1])[0] if set_based else ""):
+        for kind, group in itertools.groupby(decoded, key=lambda d: _run_key(d[1], set_based)):
             run = list(group)
             if (bulk := SET_BASED.get(kind)) is None:
                 head = await _one_by_one(conn, run, head, kinds, result, seen)
@@ -108,6 +107,12 @@ async def _verdict_run(conn: asyncpg.Connection, run: Decoded, head: tuple[int, 
 # The payload types whose runs are recorded set-based (the rest one by one).
 SET_BASED: dict[str, RunRecorder] = {"Published": bulk_publish.record_run,
                                      "VerdictSet": _verdict_run}
+
+
+def _run_key(event: ArtifactEvent, set_based: bool) -> str:
+    """Its payload type if a run of those is recorded set-based, else "" (one by one)."""
+    kind = payload_of(event)[0]
+    return kind if set_based and kind in SET_BASED else ""
 
 
 async def _set_based(conn: asyncpg.Connection, run: Decoded, head: tuple[int, str],
