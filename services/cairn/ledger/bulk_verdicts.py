@@ -43,13 +43,16 @@ from cairn.readmodel.versions import INCOMING_KEPT, state_of
 Conn: TypeAlias = asyncpg.Connection
 
 # Each (artifact, selector) → the ids resolve_version would find (an artifact not there:
-# no row). Locks the artifacts, as record_verdict_set does one at a time.
+# no row). Locks the artifacts, as record_verdict_set does one at a time. A digest prefix is
+# lowercase hex, so it is also a range of versions_digest (the validator names a version by
+# its whole digest): an index probe, not a walk over the artifact's versions.
 RESOLVE_SQL = """
 SELECT t.ord, CASE t.how
     WHEN 'number' THEN ARRAY(SELECT v.id FROM versions v
                              WHERE v.artifact_id = a.id AND v.version_number = t.num)
     WHEN 'prefix' THEN ARRAY(SELECT v.id FROM versions v
-                             WHERE v.artifact_id = a.id AND v.digest LIKE t.sel || '%' LIMIT 2)
+                             WHERE v.digest ~>=~ t.sel AND v.digest ~<~ (t.sel || 'g')
+                               AND v.digest LIKE t.sel || '%' AND v.artifact_id = a.id LIMIT 2)
     ELSE ARRAY(SELECT al.version_id FROM aliases al
                WHERE al.artifact_id = a.id AND al.alias = t.sel)
   END AS ids
