@@ -7,18 +7,18 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from cairn.cli import app as cli
 from cairn.cli import parsing, render
 from cairn.cli.app import app, client, command, handled, write
 from cairn.cli.audit import audit
-from cairn.sdk import credentials
 from cairn.sdk.errors import CairnError
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 JsonOut = Annotated[bool, typer.Option("--json", help="Print plain JSON on stdout")]
 Wait = Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until the ledger recorded it")]
@@ -43,6 +43,7 @@ def login(
     if not token:
         raise CairnError("missing_token", "give a token: cairn token create (as someone who "
                          "has one), or ask an administrator", local=True)
+    from cairn.sdk import credentials
     from cairn.sdk.client import Client
 
     with Client(cli._given.api_url, token) as c:
@@ -55,6 +56,8 @@ def login(
 @command("logout")
 def logout() -> None:
     """Forget the stored token."""
+    from cairn.sdk import credentials
+
     gone = credentials.forget()
     render.ok(f"removed {credentials.config_path()}" if gone else "no stored token")
 
@@ -89,6 +92,8 @@ def token_create(
         f"until {render.when(made['expires_at'])})"), wait=wait, as_json=as_json)
     if as_json:
         return
+    from rich.text import Text
+
     render.out.print(made["token"], soft_wrap=True)
     render.out.print(Text("shown once: store it now (cairn login --token …)", style="dim"))
 

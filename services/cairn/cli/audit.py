@@ -14,8 +14,6 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from cairn.cli.app import app, handled
 
@@ -41,6 +39,8 @@ def verify(
     Each entry is checked by the chain format it was recorded with; entries from before
     format 2 (whose hash leaves out the state snapshot) are counted in the report."""
     import asyncio  # loaded when run, not for --help
+
+    from rich.console import Console
 
     from cairn.core.adapters.settings import Settings  # pydantic: loaded when run, not for --help
     from cairn.readmodel.audit import verify as run
@@ -73,6 +73,9 @@ def verify(
 
 
 def _print_differences(state: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     err = Console(stderr=True)
     err.print(f"[red]✗ {state.total} table value{'s' * (state.total != 1)} the log does not "
               "vouch for[/] (edited outside the ledger):")

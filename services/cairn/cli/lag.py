@@ -7,9 +7,6 @@ from dataclasses import asdict
 from typing import Annotated
 
 import typer
-from rich import box
-from rich.console import Console
-from rich.table import Table
 
 from cairn.cli.app import app, handled
 
@@ -28,6 +25,10 @@ def lag(
     if as_json:
         typer.echo(json.dumps([asdict(r) for r in rows]))
         return
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title="consumer lag", title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("service", no_wrap=True)
     table.add_column("topic", no_wrap=True)

@@ -10,16 +10,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.text import Text
-from rich.tree import Tree
 
 from cairn.cli import pictures, render
 from cairn.cli.app import client, command
 from cairn.cli.read import JsonOut, Ref
 from cairn.core.domain import lineage_dot
+
+if TYPE_CHECKING:
+    from rich.text import Text
+    from rich.tree import Tree
 
 Edges = dict[str, list[tuple[str, str]]]  # node -> [(relation, neighbour)]
 
@@ -56,6 +58,9 @@ def lineage(
 
 def tree(graph: Mapping[str, Any]) -> Tree:
     """A rich Tree of the graph, rooted at its root version."""
+    from rich.text import Text
+    from rich.tree import Tree
+
     nodes = {n["id"]: n for n in graph.get("nodes") or []}
     up: Edges = defaultdict(list)
     down: Edges = defaultdict(list)
@@ -77,6 +82,8 @@ def tree(graph: Mapping[str, Any]) -> Tree:
 
 def _grow(branch: Tree, node: str, edges: Edges, nodes: Mapping[str, Any], depth: int,
           path: tuple[str, ...], shown: set[str]) -> None:
+    from rich.text import Text
+
     if len(path) > depth:
         return
     for relation, other in sorted(edges.get(node, [])):
@@ -93,6 +100,8 @@ def _grow(branch: Tree, node: str, edges: Edges, nodes: Mapping[str, Any], depth
 def label(node: Mapping[str, Any]) -> Text:
     """`p/n@v3  model · production · passed`; external, unrecorded and hidden targets say
     so."""
+    from rich.text import Text
+
     kind = node.get("kind")
     if node.get("redacted"):
         return Text("a version you may not see", style="dim")

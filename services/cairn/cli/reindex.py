@@ -12,18 +12,10 @@ from dataclasses import asdict
 from typing import Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
 from cairn.cli import render
 from cairn.cli.app import app, handled
 from cairn.sdk.errors import CairnError
-from cairn.search.errors import SearchRefused, SearchUnavailable
 
 
 @app.command("reindex")
@@ -37,7 +29,16 @@ def reindex(
     """Rebuild the search index from the ledger into a new index, then move the alias."""
     import asyncio  # loaded when run, not for --help
 
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     from cairn.core.adapters.settings import Settings  # pydantic: loaded when run, not for --help
+    from cairn.search.errors import SearchRefused, SearchUnavailable
     from cairn.search.reindex import rebuild_index
 
     settings = Settings()

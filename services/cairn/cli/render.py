@@ -13,19 +13,42 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from rich import box
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-
 from cairn.sdk.errors import CairnError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
     from cairn.sdk.publish import PublishResult
 
 T = TypeVar("T")
-out = Console(highlight=False, markup=False)  # user text like "[x]" is never markup
-err = Console(stderr=True, highlight=False, markup=False)
+# stdout and stderr consoles, made on first use (module __getattr__ below): rich costs ~60 ms
+# to import, which `cairn --help` must not pay (issue 12). User text like "[x]" is never markup.
+out: Console
+err: Console
+
+
+def __getattr__(name: str) -> Console:
+    if name not in ("out", "err"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from rich.console import Console
+
+    made = globals()[name] = Console(stderr=name == "err", highlight=False, markup=False)
+    return made
+
+
+def _console(name: str) -> Console:
+    """`out` or `err` as the module holds it now (a test may have replaced it)."""
+    held: Console | None = globals().get(name)
+    return held if held is not None else __getattr__(name)
+
+
+def _out() -> Console:
+    return _console("out")
+
+
+def _err() -> Console:
+    return _console("err")
 
 
 def as_json(data: Any) -> None:
@@ -43,18 +66,24 @@ def either(data: T, json_wanted: bool, view: Callable[[T], None]) -> None:
 
 
 def fail(exc: CairnError) -> None:
-    err.print(Text.assemble(("error: ", "bold red"), exc.message, (f" [{exc.reason}]", "dim")),
-              soft_wrap=True)
+    from rich.text import Text
+
+    _err().print(Text.assemble(("error: ", "bold red"), exc.message, (f" [{exc.reason}]", "dim")),
+                 soft_wrap=True)
 
 
 def warn(message: str, reason: str) -> None:
     """Something the user should know that is not a failure (exit code stays 0)."""
-    err.print(Text.assemble(("warning: ", "bold yellow"), message, (f" [{reason}]", "dim")),
-              soft_wrap=True)
+    from rich.text import Text
+
+    _err().print(Text.assemble(("warning: ", "bold yellow"), message, (f" [{reason}]", "dim")),
+                 soft_wrap=True)
 
 
 def ok(message: str) -> None:
-    out.print(Text.assemble(("✔ ", "bold green"), message), soft_wrap=True)
+    from rich.text import Text
+
+    _out().print(Text.assemble(("✔ ", "bold green"), message), soft_wrap=True)
 
 
 def plain(value: Any) -> str:
@@ -74,12 +103,14 @@ def plain(value: Any) -> str:
 
 def fields(data: Mapping[str, Any]) -> None:
     """A record (whoami, a project) as aligned `key  value` lines."""
+    from rich.table import Table
+
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
     for key, value in data.items():
         grid.add_row(str(key).replace("_", " "), plain(value))
-    out.print(grid)
+    _out().print(grid)
 
 
 def size(n: int | None) -> str:
@@ -123,6 +154,9 @@ def pulled(paths: Sequence[Path], dest: Path) -> None:
 
 
 def version_detail(d: Mapping[str, Any]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
     meta, env = d.get("metadata") or {}, d.get("environment") or {}
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold cyan", no_wrap=True)
@@ -144,10 +178,10 @@ def version_detail(d: Mapping[str, Any]) -> None:
     for key, value in rows:
         if value not in (None, "", "sha256:None"):
             head.add_row(key, Text(str(value)))
-    out.print(head)
-    out.print(files_table(d.get("files") or []))
+    _out().print(head)
+    _out().print(files_table(d.get("files") or []))
     if d.get("links_out") or d.get("links_in"):
-        out.print(links_table(d))
+        _out().print(links_table(d))
     if d.get("verdicts"):
         verdicts(d["verdicts"])
 
@@ -157,6 +191,8 @@ MARKS = {"passed": ("✔", "green"), "warning": ("!", "yellow"), "failed": ("✘
 
 def verdict(ref: str, judged: Mapping[str, Any], waited: float) -> None:
     """After a publish: valid, or invalid with the checks that failed or warned and why."""
+    from rich.text import Text
+
     state = judged.get("validation")
     if state == "pending":
         warn(f"no verdict on {ref} within {waited:g}s (the validator may be down or not judge "
@@ -166,8 +202,8 @@ def verdict(ref: str, judged: Mapping[str, Any], waited: float) -> None:
     if state == "valid":
         ok(f"{ref} is valid" + (" (with warnings)" if flagged else ""))
     else:
-        out.print(Text.assemble(("✘ ", "bold red"), f"{ref} is invalid: fix what the "
-                                "checks below say and publish again"), soft_wrap=True)
+        _out().print(Text.assemble(("✘ ", "bold red"), f"{ref} is invalid: fix what the "
+                                   "checks below say and publish again"), soft_wrap=True)
     if flagged:
         verdicts(flagged)
 
@@ -175,14 +211,16 @@ def verdict(ref: str, judged: Mapping[str, Any], waited: float) -> None:
 def verdicts(rows: Sequence[Mapping[str, Any]]) -> None:
     """One line per check, then one per reason: never wrapped, so every reason stays whole
     and greppable however narrow the terminal."""
-    out.print(Text("checks", style="bold"))
+    from rich.text import Text
+
+    _out().print(Text("checks", style="bold"))
     width = max(len(str(v.get("check"))) for v in rows)
     for v in rows:
         mark, style = MARKS.get(v.get("status") or "", ("?", "dim"))
-        out.print(Text.assemble(f"  {mark} ", (str(v.get("check")).ljust(width), style),
-                                f"  {v.get('status')}"), soft_wrap=True)
+        _out().print(Text.assemble(f"  {mark} ", (str(v.get("check")).ljust(width), style),
+                                   f"  {v.get('status')}"), soft_wrap=True)
         for reason in v.get("reasons") or []:
-            out.print(Text(f"      {reason}"), soft_wrap=True)
+            _out().print(Text(f"      {reason}"), soft_wrap=True)
 
 
 def _score(value: Any) -> str | None:
@@ -201,6 +239,9 @@ def _git(env: Mapping[str, Any]) -> str | None:
 
 
 def _table(title: str) -> Table:
+    from rich import box
+    from rich.table import Table
+
     return Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
                  show_edge=False, pad_edge=False, collapse_padding=True)
 
@@ -246,22 +287,24 @@ def versions(summary: Mapping[str, Any]) -> None:
                       v.get("status") or "-", v.get("validation") or "-",
                       ", ".join(sorted(by_version.get(n, []))), when(v.get("created_at"))[:10],
                       v.get("created_by") or "-")
-    out.print(table)
+    _out().print(table)
 
 
 def history(rows: Sequence[Mapping[str, Any]]) -> None:
     """One block per edit: who, when, the full event id (revert needs it), old → new."""
+    from rich.text import Text
+
     if not rows:
-        out.print("no metadata edits")
+        _out().print("no metadata edits")
         return
     for r in rows:
         head = Text.assemble((f"seq {r.get('seq')}", "bold"), f"  {when(r.get('recorded_at'))}  ",
                              (str(r.get("actor") or "-"), "cyan"), f"  event {r.get('event_id')}")
         if r.get("reverts"):
             head.append(f"  (reverts {r['reverts']})", style="yellow")
-        out.print(head, soft_wrap=True)
+        _out().print(head, soft_wrap=True)
         changes, previous = r.get("changes") or {}, r.get("previous") or {}
         for key in sorted(changes if isinstance(changes, dict) else {}):
-            out.print(Text(f"    {key}: {json.dumps(previous.get(key), ensure_ascii=False)} → "
-                           f"{json.dumps(changes[key], ensure_ascii=False)}"), soft_wrap=True)
-    out.print(Text("undo an edit with: cairn revert REF EVENT", style="dim"))
+            _out().print(Text(f"    {key}: {json.dumps(previous.get(key), ensure_ascii=False)} → "
+                              f"{json.dumps(changes[key], ensure_ascii=False)}"), soft_wrap=True)
+    _out().print(Text("undo an edit with: cairn revert REF EVENT", style="dim"))

@@ -13,13 +13,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.text import Text
 
 from cairn.cli import render
 from cairn.cli.app import app, client, command, handled
-from cairn.core.domain.identity import check_name
-from cairn.sdk import retention as sdk
 from cairn.sdk.errors import CairnError
 
 retention = typer.Typer(help="Retention policies per project: plan and apply archive and "
@@ -38,6 +34,9 @@ JsonOut = Annotated[bool, typer.Option("--json", help="Print plain JSON on stdou
 def set_policy(project: Project, file: Annotated[Path, typer.Argument(
         metavar="FILE", help="A policy file, e.g. retention/PROJECT.toml")]) -> None:
     """Store FILE as PROJECT's retention policy (checked here, recorded by the ledger)."""
+    from cairn.core.domain.identity import check_name
+    from cairn.sdk import retention as sdk
+
     policy = sdk.load_policy(file)
     with client() as c:
         status = sdk.set_policy(c, check_name(project, "project"), policy)
@@ -49,6 +48,10 @@ def set_policy(project: Project, file: Annotated[Path, typer.Argument(
 @handled
 def show_policy(project: Project, as_json: JsonOut = False) -> None:
     """The stored policy of PROJECT, who set it and when."""
+    from rich.text import Text
+
+    from cairn.sdk import retention as sdk
+
     with client() as c:
         stored = sdk.get_policy(c, project)
     if as_json:
@@ -78,6 +81,8 @@ def _selectors(rule: Mapping[str, Any]) -> str:
 @handled
 def remove_policy(project: Project) -> None:
     """Remove PROJECT's policy: nothing is planned or applied for it any more."""
+    from cairn.sdk import retention as sdk
+
     with client() as c:
         render.written(f"retention policy of {project} removed", sdk.remove_policy(c, project))
 
@@ -88,6 +93,8 @@ def plan(project: Project, file: Annotated[Path | None, typer.Option(
         "--file", help="Plan this policy file instead of the stored policy (nothing is stored)",
         show_default=False)] = None, as_json: JsonOut = False) -> None:
     """What applying PROJECT's policy now would do, and why (nothing changes)."""
+    from cairn.sdk import retention as sdk
+
     policy = sdk.load_policy(file) if file is not None else None
     with client() as c:
         result = sdk.plan(c, project, policy)
@@ -121,6 +128,10 @@ def _steps(title: str, steps: Sequence[Mapping[str, Any]],
 @handled
 def apply(project: Project, as_json: JsonOut = False) -> None:
     """Archive and delete what PROJECT's policy selects now; each is an event by `archiver`."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from cairn.sdk import retention as sdk
+
     outcomes: dict[str, Any] = {}
     with client() as c:
         result = sdk.apply(c, project)
@@ -157,12 +168,16 @@ def _lifecycle(action: Callable[..., dict[str, Any]], ref: str, reason: str | No
 @command()
 def restore(ref: Ref, reason: Reason = None) -> None:
     """Make an archived version active again (its files come back from the archive tier)."""
+    from cairn.sdk import retention as sdk
+
     _lifecycle(sdk.restore, ref, reason, "restored")
 
 
 @command()
 def archive(ref: Ref, reason: Reason = None) -> None:
     """Make a version read-only and move its files to the archive tier (restorable)."""
+    from cairn.sdk import retention as sdk
+
     _lifecycle(sdk.archive, ref, reason, "archived")
 
 
@@ -170,6 +185,8 @@ def archive(ref: Ref, reason: Reason = None) -> None:
 def delete(ref: Ref, reason: Reason = None, yes: Annotated[bool, typer.Option(
         "--yes", help="Confirm: the files are removed for good")] = False) -> None:
     """Remove a version's files for good; its metadata and lineage stay as a tombstone."""
+    from cairn.sdk import retention as sdk
+
     if not yes:
         raise CairnError("not_confirmed", f"deleting {ref} removes its files for good: "
                          "add --yes to confirm")

@@ -11,14 +11,14 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich import box
-from rich.table import Table
-from rich.text import Text
 
 from cairn.cli import render
 from cairn.cli.app import client, command
 
-if TYPE_CHECKING:  # the SDK loads when a search runs, not for `cairn --help`
+if TYPE_CHECKING:  # the SDK and rich load when a search runs, not for `cairn --help`
+    from rich.table import Table
+    from rich.text import Text
+
     from cairn.sdk.search import FacetCount, Hit, Neighbour, SearchResult
 
 Many = Annotated[list[str] | None, typer.Option(show_default=False)]
@@ -73,6 +73,10 @@ def _metrics(metrics: Mapping[str, Any], sort: str) -> str:
 
 
 def hits_table(found: SearchResult, sort: str) -> Table:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
     hits, total, page, size = found.hits, found.total, found.page, found.size
     shown = f"{(page - 1) * size + 1}–{(page - 1) * size + len(hits)}" if hits else "0"
     table = Table(title=f"{total} match{'es' * (total != 1)} (showing {shown})",
@@ -111,6 +115,8 @@ def _with_relation(neighbours: Sequence[Neighbour]) -> list[str]:
 def lineage_lines(hits: Sequence[Hit]) -> list[Text]:
     """One line per hit that has lineage neighbours, after the table (a column would not fit
     80 columns): `p/model@v1  from p/data@v1 (trained_on)  into …  evaluated by p/eval@v1`."""
+    from rich.text import Text
+
     lines = []
     for h in hits:
         if not (h.made_from or h.made_into or h.evaluated_by):
@@ -127,6 +133,8 @@ def lineage_lines(hits: Sequence[Hit]) -> list[Text]:
 
 def facet_lines(facets: Mapping[str, Sequence[FacetCount]]) -> list[Text]:
     """One line per facet with values: `kind  model 12 · dataset 4`."""
+    from rich.text import Text
+
     lines = []
     for name in SUMMARY_FACETS:
         buckets = facets.get(name) or []

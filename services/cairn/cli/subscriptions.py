@@ -12,7 +12,6 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
-from rich.text import Text
 
 from cairn.cli import render
 from cairn.cli.app import app, client, handled, write
@@ -55,6 +54,8 @@ def add(
     as_json: JsonOut = False,
 ) -> None:
     """Subscribe TEAM's webhook URL to the changes the filter options match."""
+    from rich.text import Text
+
     accepted = write(lambda c: c.add_subscription(
         team, url, projects=project or [], kinds=kind or [], stages=stage or [], tags=tag or [],
         event_types=event_type or [], format=format.value, description=description,
@@ -95,6 +96,8 @@ def show(
     as_json: JsonOut = False,
 ) -> None:
     """One subscription, and where its deliveries stand."""
+    from rich.text import Text
+
     with client() as c:
         detail = c.subscription(sub_id)
         if secret:
@@ -159,6 +162,8 @@ def deliveries(
     as_json: JsonOut = False,
 ) -> None:
     """The delivery log: every attempt, newest first."""
+    from rich.text import Text
+
     with client() as c:
         page = c.deliveries(sub_id, state=state.value if state else None, limit=limit,
                             cursor=cursor)
@@ -182,6 +187,8 @@ def _filter(flt: Mapping[str, Sequence[str]] | None) -> str:
 def subscriptions_list(rows: Sequence[Mapping[str, Any]]) -> None:
     """One block per subscription (an id is 36 characters: a table would not fit 80
     columns), never wrapped, so each line stays greppable."""
+    from rich.text import Text
+
     for r in rows:
         render.out.print(Text.assemble((r["id"], "bold"), "  ", (r.get("team") or "-", "cyan"),
                                        f"  {r.get('format')}  by {r.get('owner') or '-'}  "
@@ -197,6 +204,8 @@ STATE_STYLES = {"delivered": "green", "retrying": "yellow", "dead": "bold red"}
 def deliveries_table(rows: Sequence[Mapping[str, Any]]) -> Any:
     """Narrow enough for 80 columns: the answer is the status code, or the error when no
     answer came; the change and the answer fold, the rest never wraps."""
+    from rich.text import Text
+
     table = render._table(f"{len(rows)} attempt{'s' * (len(rows) != 1)}, newest first")
     for col in ("when (UTC)", "seq", "change", "try", "answer", "state", "ms"):
         table.add_column(col, no_wrap=col not in ("change", "answer"), overflow="fold",
