@@ -236,6 +236,30 @@ def test_alias_and_stage_changes_show_in_reads(client: httpx.Client) -> None:
     error_of(client.get(f"{base}/versions/prod"), 404)
 
 
+def test_a_versions_events_list_everything_that_happened_to_it(client: httpx.Client) -> None:
+    proj = project()
+    publish(client, proj, "tagger", {"m.bin": b"one" + proj.encode()}, kind="model")
+    publish(client, proj, "tagger", {"m.bin": b"two" + proj.encode()}, kind="model")
+    base = f"/v1/artifacts/{proj}/tagger"
+    recorded(client, accepted(client.put(f"{base}/aliases/prod", json={"version": "v1"})))
+    recorded(client, accepted(client.put(f"{base}/versions/v1/stage",
+                                         json={"stage": "staging"})))
+    edit = accepted(client.patch(f"{base}/versions/v1/metadata",
+                                 json={"changes": {"description": "kept"}}))
+    recorded(client, edit)
+
+    events = client.get(f"{base}/versions/v1/events").json()
+    mine = [(e["event_type"], e["detail"]) for e in events if e["event_type"] != "VerdictSet"]
+    assert mine == [("Published", None), ("AliasMoved", "prod"), ("StageChanged", "to staging"),
+                    ("MetadataEdited", None)]
+    assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
+    assert edit in {e["event_id"] for e in events}
+    assert all(e["actor"] == API_ACTOR for e in events if e["event_type"] != "VerdictSet")
+    other = client.get(f"{base}/versions/v2/events").json()  # v2's own: published, not staged
+    assert [e["event_type"] for e in other if e["event_type"] != "VerdictSet"] == ["Published"]
+    error_of(client.get(f"{base}/versions/v9/events"), 404)
+
+
 def test_blob_round_trip(client: httpx.Client) -> None:
     data = uuid.uuid4().bytes * 100_000  # 1.6 MB: several chunks each way
     digest = sha(data)

@@ -84,6 +84,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", VERSION + "/revert"): Rule("publish"),
     ("POST", VERSION + "/links"): Rule("publish"),
     ("GET", VERSION + "/history"): Rule("read"),
+    ("GET", VERSION + "/events"): Rule("read"),
     ("PUT", VERSION + "/stage"): Rule("maintain", "gate"),
     ("PUT", ARTIFACT + "/aliases/{alias}"): Rule("maintain", "gate"),
     ("DELETE", ARTIFACT + "/aliases/{alias}"): Rule("maintain", "gate"),

@@ -17,7 +17,7 @@ import asyncpg
 
 from cairn.api.errors import not_found
 from cairn.core.domain.identity import InvalidInput
-from cairn.readmodel import events
+from cairn.readmodel import audit, events
 from cairn.readmodel.usage_counts import Usage, version_usage
 from cairn.readmodel.versions import (
     LinkOut,
@@ -134,6 +134,16 @@ async def edit_history(pool: asyncpg.Pool, project: str, name: str, selector: st
          "recorded_at": _iso(e.recorded_at)}
         for e in edits
     ]
+
+
+async def version_events(pool: asyncpg.Pool, project: str, name: str, selector: str
+                         ) -> list[dict[str, Any]]:
+    async with snapshot(pool) as conn:
+        v = await find_version(conn, project, name, selector)
+        entries = await audit.version_entries(conn, f"{project}/{name}", v["id"])
+    return [{"seq": e.seq, "event_id": e.event_id, "event_type": e.event_type,
+             "outcome": e.outcome, "actor": e.actor, "detail": e.detail,
+             "recorded_at": _iso(e.recorded_at)} for e in entries]
 
 
 async def event_status(pool: asyncpg.Pool, event_id: str) -> dict[str, Any]:

@@ -80,6 +80,18 @@ ENTRIES_SQL = SELECT_SQL.format(project="$1::text IS NULL")
 PROJECT_ENTRIES_SQL = SELECT_SQL.format(project=f"{PROJECT_OF} = $1::text")
 
 
+# Every entry of one version, oldest first (event_log_artifact serves the artifact, the
+# version's entries are then a few of its rows).
+VERSION_ENTRIES_SQL = f"""
+SELECT e.seq, e.event_id, e.event_type, e.outcome, e.actor, e.artifact, e.occurred_at,
+       e.recorded_at, v.version_number, {PROJECT_OF} AS project, NULL AS denial,
+       {DETAIL} AS detail
+FROM event_log e JOIN versions v ON v.id = e.version_id
+WHERE e.artifact = $1 AND e.version_id = $2
+ORDER BY e.seq LIMIT $3
+"""
+
+
 @dataclass(frozen=True)
 class LogEntry:
     seq: int
@@ -104,9 +116,21 @@ async def log_entries(db: Db, *, project: str | None, actor: str | None,
     `since` inclusive and `until` exclusive on recorded_at."""
     rows = await db.fetch(PROJECT_ENTRIES_SQL if project else ENTRIES_SQL, project, actor,
                           actions, since, until, before, limit)
-    return [LogEntry(r["seq"], str(r["event_id"]), r["event_type"], r["outcome"], r["actor"],
-                     r["artifact"], r["occurred_at"], r["recorded_at"], r["version_number"],
-                     r["project"], r["denial"], r["detail"]) for r in rows]
+    return [_entry(r) for r in rows]
+
+
+async def version_entries(db: Db, artifact: str, version_id: int, limit: int = 1000
+                          ) -> list[LogEntry]:
+    """What happened to one version (published, judged, staged, aliased, edited, linked,
+    archived), oldest first."""
+    rows = await db.fetch(VERSION_ENTRIES_SQL, artifact, version_id, limit)
+    return [_entry(r) for r in rows]
+
+
+def _entry(r: Mapping[str, Any]) -> LogEntry:
+    return LogEntry(r["seq"], str(r["event_id"]), r["event_type"], r["outcome"], r["actor"],
+                    r["artifact"], r["occurred_at"], r["recorded_at"], r["version_number"],
+                    r["project"], r["denial"], r["detail"])
 
 
 ROWS_SQL = """

@@ -217,7 +217,14 @@ class Client(AccessCalls, SubscriptionCalls, SearchCalls, ReproduceCalls, CrateC
 
     @translated
     def history(self, ref: str) -> list[dict[str, Any]]:
+        """The version's metadata edits, oldest first, each with what it replaced."""
         return list(self.http.json("GET", f"{_version_path(ref)}/history"))
+
+    @translated
+    def events(self, ref: str) -> list[dict[str, Any]]:
+        """Everything the ledger recorded about the version, oldest first: seq, event_type,
+        actor, recorded_at and a few words of detail (a stage, an alias, a verdict)."""
+        return list(self.http.json("GET", f"{_version_path(ref)}/events"))
 
     @translated
     def pull(self, ref: str, dest: str | Path) -> list[Path]:

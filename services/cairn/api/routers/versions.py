@@ -48,6 +48,16 @@ async def metadata_history(project: str, name: str, selector: Selector, pool: Po
     return await reads.edit_history(pool, project, name, selector)
 
 
+@router.get("/events")
+async def version_events(project: str, name: str, selector: Selector, pool: PoolDep
+                         ) -> list[dict[str, Any]]:
+    """Everything the ledger recorded about the version, oldest first: published, judged,
+    staged, aliased, edited, linked, archived; who and when, and in a few words what."""
+    check_name(project, "project")
+    check_name(name)
+    return await reads.version_events(pool, project, name, selector)
+
+
 @router.post("/revert", status_code=202)
 async def revert_edit(body: Revert, artifact: ExistingArtifact, selector: Selector,
                       actor: CurrentActor, emitter: EmitterDep, request: Request,
