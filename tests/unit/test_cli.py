@@ -167,12 +167,18 @@ def test_help_loads_neither_the_client_nor_pydantic() -> None:
     assert done.stdout.strip() == ""
 
 
-def test_help_as_shown_loads_no_rich_help_nor_the_file_code() -> None:
+@pytest.mark.parametrize(("argv", "shown"), [
+    (["--help"], "publish"), (["search", "--help"], "--created-after"),
+    (["token", "create", "--help"], "--expires-in-days")])
+def test_help_as_shown_loads_no_rich_help_nor_the_file_code(argv: list[str], shown: str
+                                                            ) -> None:
     """`cairn --help` as run: click's plain help (typer's rich help would load rich.markdown,
     markdown_it, pygments and attrs), and publish's file hashing loads when it publishes.
     rich itself (~60 ms: rich.console, rich.table, rich.progress), httpx and the code behind
     single commands (retention policies, reindex, credentials) load only when a command
-    prints or runs: a module-level import of any of them in cairn/cli fails this (issue 12)."""
+    prints or runs: a module-level import of any of them in cairn/cli fails this (issue 12).
+    A command's help parses the options of `cairn` (and of its group) first: not given, they
+    build no pydantic TypeAdapter (cli.app.Group), so pydantic stays unloaded there too."""
     import subprocess
     import sys
 
@@ -182,10 +188,10 @@ def test_help_as_shown_loads_no_rich_help_nor_the_file_code() -> None:
              "cairn.sdk.retention", "cairn.sdk.credentials", "cairn.search")
     code = ("import atexit, sys; from cairn.cli.main import app; atexit.register(lambda: "
             f"print('loaded:' + ','.join(m for m in {heavy!r} if m in sys.modules))); "
-            "app(['--help'], prog_name='cairn')")
+            f"app({argv!r}, prog_name='cairn')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert "Usage: cairn" in done.stdout and "publish" in done.stdout
+    assert "Usage: cairn" in done.stdout and shown in done.stdout
     assert done.stdout.strip().splitlines()[-1] == "loaded:"
 
 
@@ -209,3 +215,18 @@ def test_every_command_reaches_typer_with_its_annotations_resolved() -> None:
                   if any(isinstance(a, str) for a in f.__annotations__.values())
                   or not hasattr(f, "__signature__")]
     assert unresolved == []
+
+
+def test_global_options_given_still_reach_the_callback() -> None:
+    """cli.app.Group skips typer's coercion only for options not given: given ones arrive
+    as before, and none given leaves them unset."""
+    from cairn.cli import app as cli
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["--api-url", "http://127.0.0.1:9", "--token", "t0k",
+                                 "--no-progress", "lag", "--help"])
+    assert result.exit_code == 0, result.output
+    assert cli._given == cli.Options("http://127.0.0.1:9", "t0k", False)
+    result = runner.invoke(app, ["lag", "--help"])
+    assert result.exit_code == 0, result.output
+    assert cli._given.api_url is None and cli._given.token is None

@@ -13,7 +13,7 @@ import typer
 
 from cairn.cli import app as cli
 from cairn.cli import parsing, render
-from cairn.cli.app import app, client, command, handled, write
+from cairn.cli.app import Group, app, client, command, handled, write
 from cairn.cli.audit import audit
 from cairn.sdk.errors import CairnError
 
@@ -69,7 +69,7 @@ def whoami(as_json: JsonOut = False) -> None:
         _show(c.whoami(), as_json)
 
 
-tokens = typer.Typer(help="API tokens: made, listed and revoked.", no_args_is_help=True)
+tokens = typer.Typer(cls=Group, help="API tokens: made, listed and revoked.", no_args_is_help=True)
 app.add_typer(tokens, name="token")
 
 
@@ -122,7 +122,8 @@ def token_revoke(token_id: Annotated[str, typer.Argument(metavar="ID")], wait: W
     write(lambda c: c.revoke_token(token_id, wait=wait), f"token {token_id} revoked", wait=wait)
 
 
-projects = typer.Typer(help="Project visibility, members and roles.", no_args_is_help=True)
+projects = typer.Typer(cls=Group, help="Project visibility, members and roles.",
+                       no_args_is_help=True)
 app.add_typer(projects, name="project")
 Project = Annotated[str, typer.Argument(metavar="PROJECT")]
 

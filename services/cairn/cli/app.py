@@ -14,14 +14,52 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
 from cairn.core.domain.identity import InvalidInput
 from cairn.sdk.errors import CairnError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
+class Group(TyperGroup):
+    """`cairn` and its groups (`cairn token`, ...): their options (--api-url, --token,
+    --progress; --help) are processed before every command below them, `cairn search --help`
+    too. typer builds a pydantic TypeAdapter for an option before it looks at the value, so
+    options nobody gave imported pydantic (~100 ms of CPU) on every run (issue 12). An option
+    not given is None either way: only a given one goes through typer's coercion; its
+    callback (--help's) still runs."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            _coerce_when_given(param)
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            _coerce_when_given(option)
+        return option
+
+
+def _coerce_when_given(param: Any) -> None:
+    if getattr(param, "_cairn_coerce_when_given", False):
+        return
+    coerce = param.process_value
+
+    def process_value(ctx: Any, value: Any) -> Any:
+        if value is not None or param.required or param.multiple or param.nargs != 1:
+            return coerce(ctx, value)
+        # typer's coercion turns None into None; then comes the callback, as there
+        return param.callback(ctx, param, None) if param.callback is not None else None
+
+    param.process_value = process_value
+    param._cairn_coerce_when_given = True
+
+
 app = typer.Typer(
     name="cairn",
+    cls=Group,
     help="Publish, find and fetch models, datasets and evaluation logs in Cairn.",
     no_args_is_help=True,
     add_completion=False,

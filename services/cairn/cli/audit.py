@@ -15,9 +15,9 @@ from typing import Annotated, Any
 
 import typer
 
-from cairn.cli.app import app, handled
+from cairn.cli.app import Group, app, handled
 
-audit = typer.Typer(help="Check the integrity of the ledger.", no_args_is_help=True)
+audit = typer.Typer(cls=Group, help="Check the integrity of the ledger.", no_args_is_help=True)
 app.add_typer(audit, name="audit")
 SHOWN = 200  # differences printed as a table; --json gives every one kept
 

@@ -15,11 +15,11 @@ from typing import Annotated, Any
 import typer
 
 from cairn.cli import render
-from cairn.cli.app import app, client, command, handled
+from cairn.cli.app import Group, app, client, command, handled
 from cairn.sdk.errors import CairnError
 
-retention = typer.Typer(help="Retention policies per project: plan and apply archive and "
-                        "delete by policy.", no_args_is_help=True)
+retention = typer.Typer(cls=Group, help="Retention policies per project: plan and apply "
+                        "archive and delete by policy.", no_args_is_help=True)
 app.add_typer(retention, name="retention")
 
 Project = Annotated[str, typer.Argument(metavar="PROJECT")]

@@ -14,9 +14,9 @@ from typing import Annotated, Any
 import typer
 
 from cairn.cli import render
-from cairn.cli.app import app, client, handled, write
+from cairn.cli.app import Group, app, client, handled, write
 
-subs = typer.Typer(help="Webhooks that tell a team about the changes it cares about.",
+subs = typer.Typer(cls=Group, help="Webhooks that tell a team about the changes it cares about.",
                    no_args_is_help=True)
 app.add_typer(subs, name="subscriptions")
 
