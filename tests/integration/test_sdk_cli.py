@@ -206,11 +206,20 @@ def test_aliases_stages_edits_and_reverts_through_the_cli(cli: Cli, work: Path) 
     assert shown["stage"] == "staging" and "prod" in shown["aliases"]
     assert (shown["metadata"]["description"], shown["metadata"]["tags"]) == ("second", ["resnet"])
 
-    [edit] = json.loads(cli("history", ref, "--json", cwd=work).stdout)
+    happened = json.loads(cli("history", ref, "--json", cwd=work).stdout)
+    assert [e["event_type"] for e in happened if e["event_type"] != "VerdictSet"] == [
+        "Published", "AliasMoved", "StageChanged", "MetadataEdited"]
+    [edit] = [e for e in happened if e["event_type"] == "MetadataEdited"]
+    assert edit["changes"]["description"] == "second" and edit["previous"]["description"] == "first"
+    table = cli("history", ref, cwd=work).stdout  # not a terminal: 80 columns
+    assert all(word in table for word in ("Published", "StageChanged", "to staging", "prod",
+                                          edit["event_id"], "first", "second"))
     cli("revert", ref, edit["event_id"], cwd=work)
     assert json.loads(cli("show", ref, "--json", cwd=work).stdout)["metadata"]["description"] \
         == "first"
-    assert len(json.loads(cli("history", ref, "--json", cwd=work).stdout)) == 2
+    edits = [e for e in json.loads(cli("history", ref, "--json", cwd=work).stdout)
+             if e["event_type"] == "MetadataEdited"]
+    assert [e["reverts"] for e in edits] == [None, edit["event_id"]]
 
     cli("alias", f"{p}/m", "prod", "--delete", cwd=work)
     gone = cli("show", f"{p}/m:prod", cwd=work, check=False)

@@ -33,9 +33,13 @@ def versions(
 
 @command()
 def history(ref: Ref, as_json: JsonOut = False) -> None:
-    """The audited metadata edits of a version (revert one with `cairn revert`)."""
+    """Everything that happened to a version, oldest first (published, judged, staged,
+    aliased, edited, linked, archived); each metadata edit with what it replaced (undo one
+    with `cairn revert`)."""
     with client() as c:
-        render.either(c.history(ref), as_json, render.history)
+        edits = {e["event_id"]: e for e in c.history(ref)}
+        rows = [{**e, **edits.get(e["event_id"], {})} for e in c.events(ref)]
+    render.either(rows, as_json, render.history)
 
 
 @command()

@@ -291,15 +291,25 @@ def versions(summary: Mapping[str, Any]) -> None:
 
 
 def history(rows: Sequence[Mapping[str, Any]]) -> None:
-    """One block per edit: who, when, the full event id (revert needs it), old → new."""
+    """One row per ledger entry of the version, oldest first; an edit also shows its full
+    event id (revert needs it) and old → new under it."""
     from rich.text import Text
 
-    if not rows:
-        _out().print("no metadata edits")
-        return
+    table = _table(f"{len(rows)} event{'s' * (len(rows) != 1)}")
+    for col in ("seq", "when", "event", "by", "detail"):
+        table.add_column(col, no_wrap=col != "detail", overflow="fold")
+    edits = [r for r in rows if r.get("event_type") == "MetadataEdited"]
     for r in rows:
-        head = Text.assemble((f"seq {r.get('seq')}", "bold"), f"  {when(r.get('recorded_at'))}  ",
-                             (str(r.get("actor") or "-"), "cyan"), f"  event {r.get('event_id')}")
+        detail = r.get("detail") or ""
+        if r.get("event_type") == "MetadataEdited":
+            detail = f"reverts {r['reverts']}" if r.get("reverts") else \
+                ", ".join(sorted(r.get("changes") or {}))
+        table.add_row(str(r.get("seq")), when(r.get("recorded_at"))[:19], r.get("event_type"),
+                      str(r.get("actor") or "-"), detail)
+    _out().print(table)
+    for r in edits:
+        head = Text.assemble((f"edit at seq {r.get('seq')}", "bold"),
+                             f"  event {r.get('event_id')}")
         if r.get("reverts"):
             head.append(f"  (reverts {r['reverts']})", style="yellow")
         _out().print(head, soft_wrap=True)
@@ -307,4 +317,5 @@ def history(rows: Sequence[Mapping[str, Any]]) -> None:
         for key in sorted(changes if isinstance(changes, dict) else {}):
             _out().print(Text(f"    {key}: {json.dumps(previous.get(key), ensure_ascii=False)} → "
                               f"{json.dumps(changes[key], ensure_ascii=False)}"), soft_wrap=True)
-    _out().print(Text("undo an edit with: cairn revert REF EVENT", style="dim"))
+    if edits:
+        _out().print(Text("undo an edit with: cairn revert REF EVENT", style="dim"))
