@@ -60,3 +60,42 @@ def test_audit_log_has_headers_and_fits_80_columns() -> None:
     assert "GET/v1/x→403" in joined and "3 entries" in text
     assert "licensefailed" in joined and "detail" in header
     assert "".join(text.split()).count("a-very-long-artifact-name-") == 3  # folded, not cut
+
+
+def _hits() -> Any:
+    from cairn.sdk.search import SearchResult
+
+    def hit(ref: str, **over: Any) -> dict[str, Any]:
+        return {"ref": ref, "kind": "model", "stage": "production", "validation": "valid",
+                "tags": ["cnn", "baseline"], "created_at": 1_767_000_000_000,
+                "metrics": {"top1": 0.774123, "top5": 0.93612, "loss": 1.25e-05},
+                "usage": {"total": 12}, **over}
+
+    return SearchResult.of({"total": 3, "page": 1, "size": 20, "hits": [
+        hit("computer-vision-research/resnet50-imagenet-finetuned@v12"),
+        hit("computer-vision-research/resnet50-eval@v3", kind="eval_log", legal_hold=True),
+        hit("cv/tiny@v1", stage=None, tags=[], metrics={})]})
+
+
+@pytest.mark.parametrize("width", [60, 80, 100, 160])
+def test_search_hits_fit_the_terminal_dropping_columns_never_cutting_values(width: int) -> None:
+    from cairn.cli.search import COLUMNS, hits_table
+
+    found = _hits()
+    console = Console(width=width, record=True, highlight=False, markup=False)
+    console.print(hits_table(found, "metric.top1:desc", width))
+    text = console.export_text()
+    assert all(len(line.rstrip()) <= width for line in text.splitlines())
+    assert all(h.ref in text for h in found.hits)  # the ref is what a user copies: whole
+    header = next(line for line in text.splitlines() if line.startswith("version"))
+    shown = [c for c in COLUMNS if f" {c}" in header]
+    if "metrics" in shown:  # a value is whole or not there at all
+        assert all(f"{name}={value:g}" in text
+                   for name, value in found.hits[0].metrics.items())
+    if width == 60:  # the longest ref (56) leaves room for nothing whole
+        assert shown == []
+    elif width == 160:
+        assert shown == list(COLUMNS)
+    else:  # the least useful go first; one that does not fit leaves room for a narrower one
+        assert shown[0] == "metrics" and "used" not in shown
+        assert shown[:2] == ["metrics", "kind"] or width < 100

@@ -69,10 +69,37 @@ def search(
 def _metrics(metrics: Mapping[str, Any], sort: str) -> str:
     first = sort.partition(":")[0].removeprefix("metric.") if sort.startswith("metric.") else None
     names = sorted(metrics, key=lambda n: (n != first, n))[:3]
-    return ", ".join(f"{n}={metrics[n]:g}" for n in names)
+    return "\n".join(f"{n}={metrics[n]:g}" for n in names)  # one a line: narrow, never cut
 
 
-def hits_table(found: SearchResult, sort: str) -> Table:
+# Columns after the ref, most useful first: a narrow terminal drops them from the end
+# (never cuts a ref or a metric value), and they print in this order.
+COLUMNS = ("metrics", "kind", "stage", "valid", "tags", "created", "hold", "used")
+GAP = 2  # what a column costs beside its text
+
+
+def _cells(h: Hit, sort: str) -> dict[str, str]:
+    return {"metrics": _metrics(h.metrics, sort), "kind": h.kind or "-",
+            "stage": h.stage or "-", "valid": h.validation or "-",
+            "tags": ", ".join(h.tags), "created": render.when(h.created_at or None)[:10],
+            "hold": "held" if h.legal_hold else "-", "used": str(h.usage.get("total", 0))}
+
+
+def fitting(widths: Mapping[str, int], room: int) -> list[str]:
+    """The columns (of COLUMNS, in that order) that fit in `room` whole, most useful first;
+    an empty one (no hit has tags, metrics) is left out."""
+    chosen: list[str] = []
+    for col in COLUMNS:
+        need = widths[col] + GAP
+        if widths[col] and need <= room:
+            chosen.append(col)
+            room -= need
+    return [c for c in COLUMNS if c in chosen]
+
+
+def hits_table(found: SearchResult, sort: str, width: int | None = None) -> Table:
+    """The hits in `width` columns (the terminal's): the ref always whole, then as many other
+    columns as fit whole, dropping the least useful first."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -82,19 +109,18 @@ def hits_table(found: SearchResult, sort: str) -> Table:
     table = Table(title=f"{total} match{'es' * (total != 1)} (showing {shown})",
                   title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
                   pad_edge=False, collapse_padding=True)
-    # The ref is what a user copies next: never cut or folded; tags and metrics give way.
+    rows = [_cells(h, sort) for h in hits]
     longest = max((len(h.ref) for h in hits), default=7)
-    table.add_column("version", no_wrap=True, min_width=min(longest, 60))
-    for col in ("kind", "stage", "valid", "hold", "created"):
-        table.add_column(col, no_wrap=True, overflow="ellipsis")
-    table.add_column("tags", overflow="ellipsis", ratio=1)
-    table.add_column("metrics", overflow="ellipsis", ratio=2, min_width=12)
-    table.add_column("used", justify="right", no_wrap=True)
-    for h in hits:
-        table.add_row(Text(h.ref), h.kind or "-", h.stage or "-", h.validation or "-",
-                      "held" if h.legal_hold else "-", render.when(h.created_at or None)[:10],
-                      Text(", ".join(h.tags)), Text(_metrics(h.metrics, sort)),
-                      str(h.usage.get("total", 0)))
+    widths = {c: max((len(line) for r in rows if r[c] != "-" for line in r[c].split("\n")),
+                     default=0) for c in COLUMNS}
+    widths = {c: max(w, len(c)) if w else 0 for c, w in widths.items()}
+    room = (width or render.out.width) - max(longest, 7) - GAP
+    columns = fitting(widths, room)
+    table.add_column("version", no_wrap=True)
+    for col in columns:
+        table.add_column(col, no_wrap=True, justify="right" if col == "used" else "left")
+    for h, r in zip(hits, rows, strict=True):
+        table.add_row(Text(h.ref), *(Text(r[c] or "-") for c in columns))
     return table
 
 
