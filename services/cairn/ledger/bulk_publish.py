@@ -154,9 +154,9 @@ ORDER BY digest, id
 """
 # A digest prefix is lowercase hex, so 'digest starts with it' is also a range the
 # versions_digest index serves (every hex digit sorts before 'g').
-TARGETS_SQL = """
-SELECT t.project || '/' || t.name AS artifact, t.sel, a.id AS artifact_id,
-  CASE t.how
+# The version ids a selector names in artifact `a` (t.how: _how's word, t.sel, t.num): one for
+# a number or an alias, up to two for a digest prefix (two: ambiguous).
+SELECTOR_IDS = """CASE t.how
     WHEN 'number' THEN ARRAY(SELECT v.id FROM versions v
                              WHERE v.artifact_id = a.id AND v.version_number = t.num)
     WHEN 'prefix' THEN ARRAY(SELECT v.id FROM versions v
@@ -164,7 +164,10 @@ SELECT t.project || '/' || t.name AS artifact, t.sel, a.id AS artifact_id,
                                AND v.digest LIKE t.sel || '%' AND v.artifact_id = a.id LIMIT 2)
     ELSE ARRAY(SELECT al.version_id FROM aliases al
                WHERE al.artifact_id = a.id AND al.alias = t.sel)
-  END AS ids
+  END"""
+TARGETS_SQL = f"""
+SELECT t.project || '/' || t.name AS artifact, t.sel, a.id AS artifact_id,
+  {SELECTOR_IDS} AS ids
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[])
   AS t(project, name, how, sel, num)
 LEFT JOIN artifacts a ON a.project = t.project AND a.name = t.name

@@ -34,7 +34,14 @@ from cairn.core.adapters.batches import RawRecord
 from cairn.core.domain.event_types import ArtifactEvent, RecordedEvent, VerdictSet
 from cairn.core.domain.events import now_ms, payload_of
 from cairn.core.domain.identity import InvalidInput
-from cairn.ledger.bulk_publish import LOG_INSERT, Outcome, Recorded, _columns, _how
+from cairn.ledger.bulk_publish import (
+    LOG_INSERT,
+    SELECTOR_IDS,
+    Outcome,
+    Recorded,
+    _columns,
+    _how,
+)
 from cairn.ledger.recorder import STATES_SQL, log_entry
 from cairn.ledger.refusals import REFUSED, Refused, note_rejected
 from cairn.ledger.verdicts import VALIDATION_OF, check_verdict_set
@@ -46,16 +53,8 @@ Conn: TypeAlias = asyncpg.Connection
 # no row). Locks the artifacts, as record_verdict_set does one at a time. A digest prefix is
 # lowercase hex, so it is also a range of versions_digest (the validator names a version by
 # its whole digest): an index probe, not a walk over the artifact's versions.
-RESOLVE_SQL = """
-SELECT t.ord, CASE t.how
-    WHEN 'number' THEN ARRAY(SELECT v.id FROM versions v
-                             WHERE v.artifact_id = a.id AND v.version_number = t.num)
-    WHEN 'prefix' THEN ARRAY(SELECT v.id FROM versions v
-                             WHERE v.digest ~>=~ t.sel AND v.digest ~<~ (t.sel || 'g')
-                               AND v.digest LIKE t.sel || '%' AND v.artifact_id = a.id LIMIT 2)
-    ELSE ARRAY(SELECT al.version_id FROM aliases al
-               WHERE al.artifact_id = a.id AND al.alias = t.sel)
-  END AS ids
+RESOLVE_SQL = f"""
+SELECT t.ord, {SELECTOR_IDS} AS ids
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[]) WITH ORDINALITY
   AS t(project, name, how, sel, num, ord)
 JOIN artifacts a ON a.project = t.project AND a.name = t.name
