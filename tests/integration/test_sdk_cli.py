@@ -195,6 +195,23 @@ def test_lineage_through_the_cli(cli: Cli, work: Path, tmp_path: Path) -> None:
     assert tree(dest) == expected
 
 
+def test_files_from_anywhere_are_named_with_name_equals_path(cli: Cli, work: Path,
+                                                            tmp_path: Path) -> None:
+    p, elsewhere = project(), tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shard = str(work / "imagenet-mini")  # an absolute path outside the working directory
+    refused = cli("publish", "dataset", f"{p}/d", shard, cwd=elsewhere, check=False)
+    assert refused.returncode != 0 and "[absolute_path]" in refused.stderr
+    assert "NAME=PATH" in refused.stderr  # says how, in the CLI's words
+    done = json.loads(cli("publish", "dataset", f"{p}/d", f"images={shard}",
+                          f"meta/config.json={work / 'config.json'}", "--json",
+                          cwd=elsewhere).stdout)
+    dest = tmp_path / "restored"
+    cli("pull", done["ref"], str(dest), cwd=elsewhere)
+    assert tree(dest / "images") == tree(work / "imagenet-mini")
+    assert tree(dest / "meta") == {"config.json": sha(work / "config.json")}
+
+
 def test_aliases_stages_edits_and_reverts_through_the_cli(cli: Cli, work: Path) -> None:
     p = project()
     ref = json.loads(cli("publish", "model", f"{p}/m", "model.pt", "--description", "first",

@@ -230,3 +230,14 @@ def test_global_options_given_still_reach_the_callback() -> None:
     result = runner.invoke(app, ["lag", "--help"])
     assert result.exit_code == 0, result.output
     assert cli._given.api_url is None and cli._given.token is None
+
+
+def test_name_equals_path_names_files_from_anywhere(tmp_path: Path) -> None:
+    (tmp_path / "a=b.txt").write_text("x")  # a file with '=' in its name is a PATH
+    assert parsing.named_files(["a=b.txt", "m.pt"], str(tmp_path)) == ["a=b.txt", "m.pt"]
+    assert parsing.named_files(["weights=/scratch/run-7/ckpt", "cfg=conf/c.json"], None) == {
+        "weights": "/scratch/run-7/ckpt", "cfg": "conf/c.json"}
+    for bad, says in ((["weights=/x", "model.pt"], "every PATH as NAME=PATH"),
+                      (["=/x"], "write NAME=PATH"), (["w=/x", "w=/y"], "named twice")):
+        with pytest.raises(CairnError, match=says):
+            parsing.named_files(bad, None)

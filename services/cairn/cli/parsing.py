@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cairn.sdk.errors import CairnError
@@ -152,3 +153,28 @@ def _gate(stage: str, spec: str) -> dict[str, Any]:
                          "[+evaluation], e.g. production=maintainer+valid+evaluation, or "
                          "STAGE=none to remove the gate")
     return {"role": role, **{f: f in facts for f in GATE_FACTS}}
+
+
+def named_files(paths: list[str], directory: str | None) -> list[str] | dict[str, str]:
+    """`cairn publish`'s PATH... as given, or, when every one reads NAME=PATH, a mapping from
+    the name each gets in the version to a local file or directory anywhere (an absolute
+    path too: `weights=/scratch/run-7/ckpt` publishes `weights/...`). A path that exists
+    with '=' in its own name is a PATH."""
+    base = Path(directory or ".")
+    named = [p for p in paths if "=" in p and not (base / p).exists()]
+    if not named:
+        return paths
+    if len(named) != len(paths):
+        raise CairnError("invalid_option", "give every PATH as NAME=PATH, or none as NAME=PATH "
+                         f"(named: {', '.join(named)})")
+    mapping: dict[str, str] = {}
+    for text in named:
+        name, _, local = text.partition("=")
+        if not name or not local:
+            raise CairnError("invalid_option", f"{text!r}: write NAME=PATH, the name the files "
+                             "get in the version and where they are here")
+        if name in mapping:
+            raise CairnError("invalid_option", f"{name!r} is named twice: name each once")
+        mapping[name] = local
+    return mapping
+

@@ -39,7 +39,9 @@ def publish(
         metavar="PROJECT/NAME", show_default=False)] = None,
     paths: Annotated[list[str] | None, typer.Argument(
         metavar="PATH...", help="Files and directories, relative to the working directory "
-        "(or -C DIR); a directory's files keep its name as a prefix", show_default=False)
+        "(or -C DIR); a directory's files keep its name as a prefix. Or NAME=PATH each, "
+        "PATH anywhere (absolute too), its files named NAME/... in the version",
+        show_default=False)
     ] = None,
     from_file: Annotated[str | None, typer.Option(
         "--from", metavar="ITEMS.JSONL", show_default=False, help=(
@@ -105,12 +107,13 @@ def publish(
     links = parsing.links(link)
     from cairn.sdk import files as local_files  # hashing and paths: not for `cairn --help`
 
-    local_files.plan(paths, directory)  # refuse bad paths before making a client
+    files = parsing.named_files(paths, directory)
+    local_files.plan(files, directory)  # refuse bad paths before making a client
     judging = not no_wait and (strict or (wait_verdict if wait_verdict is not None
                                           else sys.stdout.isatty()))
     judged: dict[str, Any] | None = None
     with client(via.value) as c:
-        result = c.publish(kind, project, name, paths, metadata=metadata, links=links,
+        result = c.publish(kind, project, name, files, metadata=metadata, links=links,
                            stage=stage, root=directory, wait=not no_wait,
                            timeout=timeout or 60.0)
         if not as_json:

@@ -95,8 +95,9 @@ def _relative(item: PathLike, base: Path) -> str:
             path = Path(os.path.abspath(path)).relative_to(os.path.abspath(base))
         except ValueError:
             raise InvalidInput("absolute_path", f"{text!r} is outside {base}: give a relative "
-                               "path, choose a root containing it (-C DIR), or name it "
-                               "explicitly with a mapping") from None
+                               "path, choose a root containing it (-C DIR), or name it: "
+                               "NAME=PATH (cairn publish), {NAME: PATH} (Client.publish)"
+                               ) from None
     posix = path.as_posix()
     return "" if posix == "." else posix
 
