@@ -258,6 +258,9 @@ def test_an_openlineage_dataset_shows_its_schema_and_column_lineage(
     expect(lineage_row).to_have_count(1)
     expect(lineage_row.locator("td")).to_have_text(
         ["orders_total", f"{ns}/orders · amount", "DIRECT · AGGREGATION · sum"])
+    made_from = page.locator("ul.links li").first  # the job run, as words, not a JSON dump
+    expect(made_from).to_contain_text("produced_by code openlineage://")
+    expect(made_from).not_to_contain_text('"commit"')
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SHOTS / "7-openlineage-schema.png", full_page=True)
     context.close()
