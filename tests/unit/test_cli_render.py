@@ -99,3 +99,12 @@ def test_search_hits_fit_the_terminal_dropping_columns_never_cutting_values(widt
     else:  # the least useful go first; one that does not fit leaves room for a narrower one
         assert shown[0] == "metrics" and "used" not in shown
         assert shown[:2] == ["metrics", "kind"] or width < 100
+
+
+def test_no_hits_keeps_the_title_whole() -> None:
+    from cairn.cli.search import hits_table
+    from cairn.sdk.search import SearchResult
+
+    console = Console(width=80, record=True, highlight=False, markup=False)
+    console.print(hits_table(SearchResult.of({"total": 0, "hits": []}), "", 80))
+    assert "0 matches (showing 0)" in console.export_text()

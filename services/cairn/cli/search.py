@@ -106,9 +106,10 @@ def hits_table(found: SearchResult, sort: str, width: int | None = None) -> Tabl
 
     hits, total, page, size = found.hits, found.total, found.page, found.size
     shown = f"{(page - 1) * size + 1}–{(page - 1) * size + len(hits)}" if hits else "0"
-    table = Table(title=f"{total} match{'es' * (total != 1)} (showing {shown})",
-                  title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
-                  pad_edge=False, collapse_padding=True)
+    title = f"{total} match{'es' * (total != 1)} (showing {shown})"
+    table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
+                  show_edge=False, pad_edge=False, collapse_padding=True,
+                  min_width=len(title))  # a narrow table (no hits) must not fold its title
     rows = [_cells(h, sort) for h in hits]
     longest = max((len(h.ref) for h in hits), default=7)
     widths = {c: max((len(line) for r in rows if r[c] != "-" for line in r[c].split("\n")),
