@@ -15,12 +15,12 @@ import uuid
 from pathlib import Path
 
 import httpx
-import pytest
 from cairn.sdk.client import Client
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-pytestmark = pytest.mark.skipif("CAIRN_CLUSTER_DIR" not in os.environ,
-                                reason="not pointed at scripts/stack up --cluster")
+from tests.cluster import needs_cluster
+
+pytestmark = needs_cluster
 
 
 def _admin() -> AdminClient:
