@@ -43,7 +43,8 @@ from cairn.core.domain import checks
 from cairn.core.domain.event_types import ArtifactEvent, Link, Published, RecordedEvent
 from cairn.core.domain.events import now_ms, payload_of
 from cairn.core.domain.identity import InvalidInput, is_version_selector, parse_ref
-from cairn.ledger.recorder import STATES_SQL, log_entry, number_taken
+from cairn.ledger.entries import log_entry
+from cairn.ledger.recorder import STATES_SQL, number_taken
 from cairn.ledger.refusals import REFUSED, Refused, note_rejected
 from cairn.readmodel.versions import INCOMING_KEPT, rules_among, state_of
 

@@ -42,7 +42,8 @@ from cairn.ledger.bulk_publish import (
     _columns,
     _how,
 )
-from cairn.ledger.recorder import STATES_SQL, log_entry
+from cairn.ledger.entries import log_entry
+from cairn.ledger.recorder import STATES_SQL
 from cairn.ledger.refusals import REFUSED, Refused, note_rejected
 from cairn.ledger.verdicts import VALIDATION_OF, check_verdict_set
 from cairn.readmodel.versions import INCOMING_KEPT, state_of

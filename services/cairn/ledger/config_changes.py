@@ -25,9 +25,10 @@ from cairn.core.adapters.codec import AvroCodec
 from cairn.core.domain.config_items import LOG_ONLY, check_item
 from cairn.core.domain.event_types import ConfigEvent
 from cairn.ledger.batch import REFUSED, decode_screened
+from cairn.ledger.entries import append_entry
 from cairn.ledger.origins import Screen
 from cairn.ledger.ports import Dead, DeadLetter
-from cairn.ledger.recorder import append_entry, lock_head, save_head
+from cairn.ledger.recorder import lock_head, save_head
 
 APPLIED = Counter("cairn_ledger_config_recorded_total", "Config changes recorded", ["kind"])
 CONFIG_DEAD = Counter("cairn_ledger_config_dead_letters_total", "Config changes refused",

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias, cast
+from typing import TypeAlias, cast
 
 import asyncpg
 
-from cairn.core.domain import chain, checks
+from cairn.core.domain import checks
 from cairn.core.domain.event_types import (
     AliasMoved,
     ArtifactEvent,
@@ -39,6 +38,7 @@ from cairn.core.domain.events import now_ms, payload_as, payload_of
 from cairn.core.domain.identity import InvalidInput, check_alias, check_stage, parse_ref
 from cairn.core.domain.lifecycle_rules import LifecycleRules
 from cairn.ledger import lifecycle, read_only, stages
+from cairn.ledger.entries import append_entry
 from cairn.ledger.verdicts import record_verdict_set
 from cairn.readmodel.events import changelog_record
 from cairn.readmodel.versions import (
@@ -150,41 +150,6 @@ async def _states(conn: Conn, version_ids: list[int], seq: int) -> dict[int, Ver
     """The versions' states and those of the versions their links added at `seq` reach."""
     rows = await conn.fetch(LINKED_STATES_SQL, version_ids, version_ids[0], seq)
     return {row["id"]: cast(VersionState, state_of(row)) for row in rows}  # its shape
-
-
-async def append_entry(conn: Conn, prev_hash: str, row: dict[str, Any], *,
-                       alias_losers: Sequence[VersionState] | None = None,
-                       link_targets: Sequence[VersionState] | None = None) -> str:
-    """Insert one event_log row (chain.COVERED fields) hashed with the current chain format;
-    returns its hash. The hash is taken over what jsonb will give back (tuples as lists).
-    `alias_losers` and `link_targets` are stored beside the chain, not in it: they derive
-    from the tables."""
-    digest, values = log_entry(prev_hash, row, alias_losers=alias_losers,
-                               link_targets=link_targets)
-    await conn.execute(
-        "INSERT INTO event_log (seq, event_id, artifact, event_type, outcome, actor, occurred_at,"
-        " recorded_at, event, state, version_id, chain_version, prev_hash, hash, alias_losers,"
-        " link_targets) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb,$10::jsonb,$11,$12,$13,$14,"
-        "$15::jsonb,$16::jsonb)",
-        *values,
-    )
-    return digest
-
-
-def log_entry(prev_hash: str, row: dict[str, Any], *,
-              alias_losers: Sequence[VersionState] | None = None,
-              link_targets: Sequence[VersionState] | None = None
-              ) -> tuple[str, tuple[Any, ...]]:
-    """The hash of one event_log row and its column values (event_log's column order), so
-    the per-event and the set-based paths hash and store a row alike."""
-    row = {**row, "event": json.loads(json.dumps(row["event"], default=str)),
-           "state": json.loads(json.dumps(row["state"]))}
-    digest = chain.row_hash(prev_hash, {**row, "chain_version": chain.FORMAT})
-    return digest, (
-        row["seq"], row["event_id"], row["artifact"], row["event_type"], row["outcome"],
-        row["actor"], _ts(row["occurred_at_ms"]), _ts(row["recorded_at_ms"]),
-        json.dumps(row["event"]), json.dumps(row["state"]), row["version_id"], chain.FORMAT,
-        prev_hash, digest, json.dumps(alias_losers or []), json.dumps(link_targets or []))
 
 
 # One round trip each: round trips, not work, bound the ledger's rate.

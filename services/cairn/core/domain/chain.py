@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 GENESIS = "0" * 64
 FORMAT = 2  # what the ledger writes now
 # The row fields format 2 hashes (besides chain_version), as `cairn.readmodel.audit` reads them.
@@ -64,11 +66,52 @@ def _number(value: int | float) -> str:
 
 
 def canonical(value: Any) -> str:
-    """Canonical JSON text: sorted keys, no spaces, UTF-8 strings, plain decimal numbers.
+    """Canonical JSON text: sorted keys, no spaces, UTF-8 strings, plain decimal numbers."""
+    try:
+        return canonical_bytes(value).decode()
+    except Unplain:
+        return _canonical_json(value)
 
-    The ledger hashes every row with it, so the common case is json's C encoder over a copy
-    whose floats already print as plain decimals; a float that would print with an exponent
-    (rare: below 1e-4 or from 1e16 up) takes the slower exact path."""
+
+def canonical_bytes(value: Any) -> bytes:
+    """canonical(value) as UTF-8, for a value of plain JSON types (dict with str keys, list,
+    tuple, str, int of 64 bits, float, bool, None): one walk that prints every float as
+    `_number` would, then orjson's C encoder. Anything else raises Unplain (canonical() then
+    takes `_canonical_json`); the bytes are canonical()'s text byte for byte, which
+    tests/unit/test_chain.py checks against the previous implementation."""
+    try:
+        return orjson.dumps(_ready(value), option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError as exc:  # a big int, a non-str key, a lone surrogate
+        raise Unplain(str(exc)) from exc
+
+
+class Unplain(TypeError):
+    """A value outside canonical_bytes' types: the slower json path prints it."""
+
+
+def _ready(value: Any) -> Any:
+    """`value` with each float as an int (integral, below 1e16) or its canonical digits."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {k: v if type(v) is str else _ready(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [v if type(v) is str else _ready(v) for v in value]
+    if kind is float:
+        if not math.isfinite(value):
+            raise ValueError(f"{value!r} cannot be stored as JSON")
+        if value.is_integer() and abs(value) < 1e16:
+            return int(value)  # 2.0 and -0.0 print as 2 and 0, as _number does
+        text = repr(value)  # what json prints for a float
+        return orjson.Fragment(text if "e" not in text else _number(value))
+    raise Unplain(f"{kind.__name__} is not a plain JSON type")
+
+
+def _canonical_json(value: Any) -> str:
+    """canonical() through json's C encoder over a copy whose floats print as plain decimals;
+    a float that would print with an exponent (below 1e-4 or from 1e16 up) takes the exact
+    path."""
     try:
         plain = _plain(value)
     except _Exponent:
@@ -122,8 +165,18 @@ def row_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
                           row["recorded_at_ms"])
     if version != 2:
         raise ValueError(f"unknown chain format {version!r}")
-    body = canonical({"chain_version": 2, **{k: row[k] for k in COVERED}})
-    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+    try:
+        return plain_row_hash(prev_hash, row)
+    except Unplain:
+        body = _canonical_json({"chain_version": 2, **{k: row[k] for k in COVERED}})
+        return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+
+
+def plain_row_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
+    """Format 2's hash of a row whose values are plain JSON types (see canonical_bytes);
+    raises Unplain for any other (the ledger then hashes what jsonb will give back)."""
+    body = canonical_bytes({"chain_version": 2, **{k: row[k] for k in COVERED}})
+    return hashlib.sha256(prev_hash.encode() + body).hexdigest()
 
 
 @dataclass(frozen=True)
