@@ -28,6 +28,8 @@ import pytest
 from cairn.core.adapters import schemas
 from cairn.core.adapters.batches import RawRecord
 from cairn.core.adapters.codec import AvroCodec, RegistryClient
+from cairn.core.domain import payloads
+from cairn.core.domain.environments import environment_digest
 from cairn.core.domain.event_types import ArtifactEvent
 from cairn.core.domain.events import new_event, payload_of
 from cairn.core.domain.identity import KINDS
@@ -96,20 +98,28 @@ def _verdicts(mixed: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+# Two environments beside the default (empty) one: a 150-package one that a2, a4 and a5 share
+# (stored by a2, in the mixed batch's first run) and a small one x and o2 share.
+BIG_ENV = payloads.environment({"python": "3.11.9", "os": "Linux-6.1-x86_64", "cpu": "x86_64",
+                                "packages": {f"package-{i:03d}": f"{i}.{i % 7}.{i % 3}"
+                                             for i in range(150)}})
+SMALL_ENV = payloads.environment({"python": "3.12.1", "packages": {"numpy": "2.1.0"}})
+
+
 def _digest(event: dict[str, Any]) -> str:
     return str(event["payload"][1]["digest"])
 
 
 def _events() -> list[list[dict[str, Any]]]:
     """Three batches: what is there before, the mixed batch, and the mixed batch again."""
-    x = _pub("x", "x1")
+    x = _pub("x", "x1", environment=SMALL_ENV)
     a1 = _pub("data", "a1")
     b1 = _pub("model", "b1", "model", links=[
         {"relation": "trained_on", "target": f"{P}/future@v1"},  # arrives in batch 1
         {"relation": "derived_from", "target": f"sha256:{_digest(x)}"},  # arrives in batch 1
         {"relation": "derived_from", "external": {"kind": "code", "url": "https://git/x"}}])
     before = [a1, b1, _alias("data", "prod", "v1")]
-    a2 = _pub("data", "a2")
+    a2 = _pub("data", "a2", environment=BIG_ENV)
     a3 = _pub("data", "a3", links=[
         {"relation": "derived_from", "target": f"{P}/data:latest"},  # a2, earlier in the run
         {"relation": "derived_from", "target": f"{P}/data@v2"},
@@ -123,8 +133,8 @@ def _events() -> list[list[dict[str, Any]]]:
     bad_digest["payload"][1]["digest"] = "0" * 64
     wrong_kind = _pub("data", "wk", "model")
     off_ladder = _pub("data", "ol", stage="nowhere")
-    a4 = _pub("data", "a4")
-    a5 = _pub("data", "a5", links=[
+    a4 = _pub("data", "a4", environment=BIG_ENV)
+    a5 = _pub("data", "a5", environment=BIG_ENV, links=[
         {"relation": "derived_from", "target": f"{P}/data:champion"},  # set by the AliasMoved
         {"relation": "derived_from", "target": f"{P}/data@v4"}])
     self_latest = _pub("own", "o1", links=[{"relation": "derived_from",
@@ -137,7 +147,7 @@ def _events() -> list[list[dict[str, Any]]]:
                 _pub("data", "zz", version_number=1), _pub("data", "a1", version_number=7)]
     mixed = [a2, _pub("data", "a1"), a3, _pub("data", "a3"), _pub("future", "f1"), bad_digest,
              wrong_kind, off_ladder, a2, _alias("data", "champion", "v2"), a4, x, a5,
-             self_latest, _pub("own", "o2"), *imported]
+             self_latest, _pub("own", "o2", environment=SMALL_ENV), *imported]
     verdicts = _verdicts(mixed)
     return [before, mixed, mixed, verdicts, [verdicts[1], verdicts[0], verdicts[13]]]
 
@@ -173,7 +183,8 @@ async def _record(url: str, codec: AvroCodec[ArtifactEvent], batches: list[list[
 
 def _changelog(results: Sequence[BatchResult]) -> list[Any]:
     """Every record as a consumer sees it, without what differs run to run."""
-    return [[{k: v for k, v in r.items() if k not in ("recorded_at", "hash")}
+    return [[{"environment": None,  # Avro's default where a path leaves it out (verdict sets)
+              **{k: v for k, v in r.items() if k not in ("recorded_at", "hash")}}
              for r in res.recorded] + [(raw.offset, reason, msg) for raw, reason, msg in res.dead]
             for res in results]
 
@@ -184,7 +195,8 @@ TABLES = {
     "projects": "SELECT name, created_at, created_seq FROM projects ORDER BY name",
     "artifacts": "SELECT project, name, kind, latest_version, created_at, created_seq"
                  " FROM artifacts ORDER BY project, name",
-    "versions": f"SELECT {REF.format('x.id')} AS ref, digest, kind, metadata, environment, extra,"
+    "versions": f"SELECT {REF.format('x.id')} AS ref, digest, kind, metadata,"
+                " environment_digest, extra,"
                 " stage, status, validation, completeness, created_by, created_at,"
                 " created_seq, updated_seq"
                 " FROM versions x ORDER BY 1",
@@ -203,6 +215,7 @@ TABLES = {
                 " FROM verdicts x ORDER BY 1, 2",
     "rejected_events": "SELECT event_id, artifact, reason, message FROM rejected_events"
                        " ORDER BY event_id",
+    "environments": "SELECT digest, body, first_seq FROM environments ORDER BY first_seq",
 }
 
 
@@ -306,6 +319,23 @@ async def test_a_mixed_batch_records_set_based_as_it_does_one_by_one(
     assert aliases[("imp", "latest")] == f"{P}/imp@v6"
     assert {r["name"]: r["latest_version"] for r in tables["artifacts"]}["imp"] == 6
 
+    # environments stored once: each digest's first record carries it whole, later ones and
+    # every state only its digest and summary (no packages)
+    stored = {r["digest"]: r["first_seq"] for r in tables["environments"]}
+    assert set(stored) == {environment_digest(e) for e in (payloads.environment(None),
+                                                           BIG_ENV, SMALL_ENV)}
+    big = environment_digest(BIG_ENV)
+    assert sorted({r["seq"] for r in mixed.recorded if r["environment"] is not None}) == [
+        stored[big], stored[environment_digest(SMALL_ENV)]]  # a2 is twice in the batch
+    assert by_id[events[0]["event_id"]]["environment"] == BIG_ENV  # a2 stored it
+    assert sorted({r["state"]["version_number"] for r in mixed.recorded
+                   if r["state"]["environment_digest"] == big}) == [2, 4, 5]
+    assert all(r.get("environment") is None for r in fast[0].recorded[1:] + fast[3].recorded)
+    every_state = [s for res in fast for r in res.recorded
+                   for s in (r["state"], *r["alias_losers"], *r["link_targets"])]
+    assert all(s["content"]["environment"]["packages"] == {} for s in every_state)
+    assert all(r["event"]["payload"][1].get("environment", {}).get("packages", {}) == {}
+               for res in fast for r in res.recorded)  # a Published event's, too
     assert fast[2].repeats == len(mixed.recorded)  # redelivered: the stored records again
     assert [r["hash"] for r in fast[2].recorded] == [r["hash"] for r in mixed.recorded]
     assert _changelog(fast) == _changelog(slow)

@@ -97,6 +97,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", ARTIFACT + "/metrics.svg"): Rule("read"),
     ("GET", "/v1/search"): Rule("read", "filtered"),
     ("GET", "/v1/suggest"): Rule("read", "filtered"),
+    ("GET", "/v1/environments/{digest}"): Rule("read", "filtered"),
     ("POST", "/v1/usage"): Rule("read", "body", field="ref", signed_in=True),
     # access control itself
     ("GET", "/v1/whoami"): Rule("authenticated", "none"),

@@ -18,6 +18,7 @@ import asyncpg
 from cairn.api.errors import not_found
 from cairn.core.domain.identity import InvalidInput
 from cairn.readmodel import audit, events
+from cairn.readmodel.environments import environment_body
 from cairn.readmodel.usage_counts import Usage, version_usage
 from cairn.readmodel.versions import (
     LinkOut,
@@ -82,12 +83,14 @@ async def version_detail(pool: asyncpg.Pool, project: str, name: str, selector: 
         v = await find_version(conn, project, name, selector)
         parts = await version_parts(conn, v["id"])
         usage = await version_usage(conn, v["id"])
+        environment = await environment_body(conn, v["environment_digest"])
     metadata = json.loads(v["metadata"])
     return {
         "ref": _ref(project, name, v["version_number"]), "project": project, "name": name,
         "kind": v["kind"], "version_number": v["version_number"], "digest": v["digest"],
         "files": [dict(f) for f in parts.files],
-        "metadata": metadata, "environment": json.loads(v["environment"]),
+        "metadata": metadata, "environment": environment,
+        "environment_digest": v["environment_digest"],
         "extra": json.loads(v["extra"] or "{}"),
         "stage": v["stage"], "status": v["status"], "validation": v["validation"],
         "completeness": v["completeness"],

@@ -40,6 +40,7 @@ import asyncpg
 
 from cairn.core.adapters.batches import RawRecord
 from cairn.core.domain import checks
+from cairn.core.domain.environments import environment_digest, lean_event
 from cairn.core.domain.event_types import ArtifactEvent, Link, Published, RecordedEvent
 from cairn.core.domain.events import now_ms, payload_of
 from cairn.core.domain.identity import InvalidInput, is_version_selector, parse_ref
@@ -98,6 +99,7 @@ class _Item:
     loser: Key | None = None
     refusal: Refused | None = None
     repeat_of: RecordedEvent | int | None = None  # a stored record, or an earlier event's place
+    first_stored: bool = False  # its version's environment was stored by this event
     reached: list[Key] = field(default_factory=list)  # its links' targets, resolved at once
 
 
@@ -185,10 +187,17 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestam
 ON CONFLICT (project, name) DO UPDATE SET latest_version = EXCLUDED.latest_version
 RETURNING id, project || '/' || name AS artifact
 """
+# Each environment the run's new versions name, stored once (the first version's seq); returns
+# the digests this run stored first (their first records carry the environment whole).
+ENVIRONMENTS_INSERT = """
+INSERT INTO environments (digest, body, first_seq)
+SELECT d, b::jsonb, q FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(d, b, q)
+ON CONFLICT (digest) DO NOTHING RETURNING digest
+"""
 VERSIONS_INSERT = """
-INSERT INTO versions (artifact_id, version_number, digest, kind, metadata, environment, extra,
-                      stage, created_by, created_at, created_seq, updated_seq)
-SELECT a, n, d, k, m::jsonb, e::jsonb, x::jsonb, s, c, t, q, q
+INSERT INTO versions (artifact_id, version_number, digest, kind, metadata, environment_digest,
+                      extra, stage, created_by, created_at, created_seq, updated_seq)
+SELECT a, n, d, k, m::jsonb, e, x::jsonb, s, c, t, q, q
 FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[],
             $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::bigint[])
   WITH ORDINALITY AS u(a, n, d, k, m, e, x, s, c, t, q, o)
@@ -417,11 +426,13 @@ class _Run:
     async def write(self, conn: Conn) -> list[RecordedEvent | None]:
         applied = [(i, it) for i, it in enumerate(self.items) if it.outcome == "applied"]
         await self._artifacts(conn)
+        digests = [environment_digest(it.body["environment"]) for _, it in applied]
+        await self._environments(conn, [it for _, it in applied], digests)
         rows = [(self.arts[it.event["artifact"]].id, it.number, it.body["digest"],
                  it.body["kind"], json.dumps(it.body["metadata"]),
-                 json.dumps(it.body["environment"]), it.body.get("extra") or "{}",
+                 env, it.body.get("extra") or "{}",
                  it.body.get("stage"), it.event["actor"], _ts(it.event["occurred_at"]), it.seq)
-                for _, it in applied]
+                for (_, it), env in zip(applied, digests, strict=True)]
         by_seq = {r["created_seq"]: r["id"] for r in
                   await conn.fetch(VERSIONS_INSERT, *_columns(rows, 11))} if rows else {}
         for i, it in applied:
@@ -448,6 +459,20 @@ class _Run:
             await conn.execute(LATEST_UPSERT, *_columns(
                 [(self.arts[a].id, v, s) for a, (v, s) in last.items()], 3))
         return await self._log(conn, states)
+
+    @staticmethod
+    async def _environments(conn: Conn, applied: list[_Item], digests: list[str]) -> None:
+        """Store each environment the new versions name, once, with its first version's seq;
+        mark the items that stored one first (recorder's INSERT_VERSION, set-based)."""
+        first: dict[str, _Item] = {}
+        for it, env in zip(applied, digests, strict=True):
+            first.setdefault(env, it)
+        if not first:
+            return
+        stored = await conn.fetch(ENVIRONMENTS_INSERT, *_columns(
+            [(env, json.dumps(it.body["environment"]), it.seq) for env, it in first.items()], 3))
+        for row in stored:
+            first[row["digest"]].first_stored = True
 
     async def _artifacts(self, conn: Conn) -> None:
         made = sorted((a for a in self.arts.values() if a.created is not None),
@@ -551,8 +576,9 @@ class _Run:
             prev = digest
             out.append(cast(RecordedEvent, {
                 "seq": it.seq, "recorded_at": recorded_at, "hash": digest,
-                "outcome": it.outcome, "event": it.event, "state": state,
-                "alias_losers": losers, "link_targets": reached}))
+                "outcome": it.outcome, "event": lean_event(it.event), "state": state,
+                "alias_losers": losers, "link_targets": reached,
+                "environment": it.body["environment"] if it.first_stored else None}))
         if rows:
             await conn.execute(LOG_INSERT, *_columns(rows, 16))
             self.head = (rows[-1][0], prev)

@@ -20,9 +20,11 @@ from typing import TypeAlias, cast
 import asyncpg
 
 from cairn.core.domain import checks
+from cairn.core.domain.environments import environment_digest, lean_event
 from cairn.core.domain.event_types import (
     AliasMoved,
     ArtifactEvent,
+    Environment,
     LifecycleRequested,
     Link,
     LinkAdded,
@@ -62,6 +64,13 @@ WHERE v.id = ANY(ARRAY(SELECT unnest($1::bigint[]) UNION SELECT l.target_version
                        AND l.target_version_id IS NOT NULL))"""
 
 
+# An entry as changelog_record reads it: with the environment it first stored, if any.
+RECORDED_AMONG_SQL = """
+SELECT e.*, en.body AS environment FROM event_log e
+LEFT JOIN environments en ON en.first_seq = e.seq WHERE e.event_id = ANY($1::uuid[])
+"""
+
+
 @dataclass(frozen=True)
 class Change:
     """What a handler did: the version the event is about, applied or duplicate, and the
@@ -70,6 +79,7 @@ class Change:
     version_id: int
     outcome: str
     losers: tuple[int, ...] = ()
+    environment: Environment | None = None  # the whole one, when this event first stored it
 
 
 def _ts(ms: int) -> dt.datetime:
@@ -78,7 +88,7 @@ def _ts(ms: int) -> dt.datetime:
 
 async def recorded_among(conn: Conn, event_ids: list[str]) -> dict[str, RecordedEvent]:
     """Changelog records of the events in `event_ids` that were recorded before (redelivery)."""
-    rows = await conn.fetch("SELECT * FROM event_log WHERE event_id = ANY($1::uuid[])", event_ids)
+    rows = await conn.fetch(RECORDED_AMONG_SQL, event_ids)
     return {str(row["event_id"]): changelog_record(row) for row in rows}
 
 
@@ -143,7 +153,8 @@ async def _append(conn: Conn, event: ArtifactEvent, kind: str, change: Change, s
         "event": event, "state": state, "version_id": version_id}, alias_losers=losers,
         link_targets=targets)
     return {"seq": seq, "recorded_at": recorded_at, "hash": digest, "outcome": outcome,
-            "event": event, "state": state, "alias_losers": losers, "link_targets": targets}
+            "event": cast(ArtifactEvent, lean_event(event)), "state": state,
+            "alias_losers": losers, "link_targets": targets, "environment": change.environment}
 
 
 async def _states(conn: Conn, version_ids: list[int], seq: int) -> dict[int, VersionState]:
@@ -171,6 +182,21 @@ RETURNING latest_version
 NUMBER_HOLDER = "SELECT digest FROM versions WHERE artifact_id = $1 AND version_number = $2"
 CLAIM_NUMBER = """
 UPDATE artifacts SET latest_version = greatest(latest_version, $2) WHERE id = $1
+"""
+
+
+# The version and, if new, its environment (stored once, by digest: ENVIRONMENT_INSERT), in
+# one round trip; `first_stored` says this event stored the environment (the changelog
+# record then carries it whole). The foreign key is checked at the statement's end.
+INSERT_VERSION = """
+WITH env AS (
+    INSERT INTO environments (digest, body, first_seq) VALUES ($6, $12::jsonb, $11)
+    ON CONFLICT (digest) DO NOTHING RETURNING digest
+)
+INSERT INTO versions (artifact_id, version_number, digest, kind, metadata, environment_digest,
+                      extra, stage, created_by, created_at, created_seq, updated_seq)
+VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7::jsonb, $8, $9, $10, $11, $11)
+RETURNING id, EXISTS (SELECT 1 FROM env) AS first_stored
 """
 
 
@@ -211,14 +237,11 @@ async def _published(conn: Conn, event: ArtifactEvent, body: Published,
             "SELECT id FROM versions WHERE artifact_id = $1 AND digest = $2",
             art["id"], body["digest"])
         return Change(existing, "duplicate")
-    version_id = await conn.fetchval(
-        "INSERT INTO versions (artifact_id, version_number, digest, kind, metadata, environment,"
-        " extra, stage, created_by, created_at, created_seq, updated_seq)"
-        " VALUES ($1,$2,$3,$4,$5::jsonb,$6::jsonb,$7::jsonb,$8,$9,$10,$11,$11) RETURNING id",
-        art["id"], number, body["digest"], body["kind"], json.dumps(body["metadata"]),
-        json.dumps(body["environment"]), body.get("extra") or "{}", body.get("stage"),
-        event["actor"], occurred, seq,
-    )
+    version_id, first_stored = await conn.fetchrow(
+        INSERT_VERSION, art["id"], number, body["digest"], body["kind"],
+        json.dumps(body["metadata"]), environment_digest(body["environment"]),
+        body.get("extra") or "{}", body.get("stage"), event["actor"], occurred, seq,
+        json.dumps(body["environment"]))
     await conn.executemany(
         "INSERT INTO files (version_id, path, size, sha256, media_type) VALUES ($1,$2,$3,$4,$5)",
         [(version_id, f["path"], f["size"], f["sha256"], f.get("media_type"))
@@ -227,10 +250,11 @@ async def _published(conn: Conn, event: ArtifactEvent, body: Published,
     for link in body["links"]:
         await _add_link(conn, version_id, link, seq)
     await _resolve_waiting_links(conn, event["artifact"], version_id, number, body["digest"])
+    stored = body["environment"] if first_stored else None
     if number <= art["latest_version"]:  # an import's number below the newest: no `latest`
-        return Change(version_id, "applied")
+        return Change(version_id, "applied", environment=stored)
     former = await _set_alias(conn, art["id"], "latest", version_id, seq)
-    return Change(version_id, "applied", _lost(former, version_id))
+    return Change(version_id, "applied", _lost(former, version_id), stored)
 
 
 async def _add_link(conn: Conn, version_id: int, link: Link, seq: int) -> None:

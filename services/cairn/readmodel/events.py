@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 from cairn.core.domain.config_items import CHECKS
+from cairn.core.domain.environments import lean_event
 from cairn.core.domain.event_types import RecordedEvent
 from cairn.readmodel.versions import Db
 
@@ -15,7 +16,11 @@ RECORDED_SQL = """
 SELECT e.seq, e.outcome, e.event_type, e.artifact, v.version_number, v.digest
 FROM event_log e LEFT JOIN versions v ON v.id = e.version_id WHERE e.event_id = $1
 """
-RECENT_SQL = "SELECT * FROM event_log WHERE version_id IS NOT NULL ORDER BY seq DESC LIMIT $1"
+RECENT_SQL = """
+SELECT e.*, en.body AS environment FROM event_log e
+LEFT JOIN environments en ON en.first_seq = e.seq
+WHERE e.version_id IS NOT NULL ORDER BY e.seq DESC LIMIT $1
+"""
 REJECTED_SQL = "SELECT reason, message FROM rejected_events WHERE event_id = $1"
 SUBJECT_SQL = """
 SELECT artifact, event_type IN ('ConfigChanged', 'AccessDenied') AS config
@@ -71,18 +76,22 @@ async def event_subject(db: Db, event_id: str) -> EventSubject | None:
 
 
 def changelog_record(row: Any) -> RecordedEvent:
-    """An event_log row as the changelog record the ledger published for it."""
+    """An event_log row as the changelog record the ledger published for it: the event lean
+    (lean_event), and the whole environment when the row first stored it (`environment`:
+    environments.body joined on first_seq; absent from the row: none)."""
     event = json.loads(row["event"])
     event["payload"] = tuple(event["payload"])
+    environment = row.get("environment")
     return {
         "seq": row["seq"],
         "recorded_at": int(row["recorded_at"].timestamp() * 1000),
         "hash": row["hash"],
         "outcome": row["outcome"],
-        "event": event,
+        "event": cast(Any, lean_event(event)),
         "state": json.loads(row["state"]),
         "alias_losers": json.loads(row["alias_losers"]),
         "link_targets": json.loads(row["link_targets"]),
+        "environment": None if environment is None else json.loads(environment),
     }
 
 

@@ -23,6 +23,7 @@ import asyncpg
 from cairn.core.domain import rebuild
 from cairn.core.domain.checks import check_metadata_changes
 from cairn.core.domain.config_items import check_item
+from cairn.core.domain.environments import environment_digest
 from cairn.core.domain.identity import InvalidInput
 from cairn.readmodel.versions import STATE_SELECT, state_of
 
@@ -124,6 +125,19 @@ async def _stream(conn: asyncpg.Connection, sql: str) -> AsyncIterator[asyncpg.R
         yield row
 
 
+def _found_state(row: asyncpg.Record, logged: dict[str, Any] | None) -> dict[str, Any]:
+    """The version's state from the tables, its environment whole where the logged state
+    predates environments stored by digest (migration 0011) and a digest that is not its
+    environment's shown as a stored environment that was changed."""
+    found = state_of(row)
+    whole = json.loads(row["environment"])
+    if logged is not None and "environment_digest" not in logged:
+        found["content"]["environment"] = whole
+    elif environment_digest(whole) != found["environment_digest"]:
+        found["environment_digest"] = f"(environments row changed) {environment_digest(whole)}"
+    return found
+
+
 async def compare_tables(conn: asyncpg.Connection, aliases: rebuild.Aliases,
                          millis: Any) -> StateReport:
     """The differences between the tables and the log; call inside the transaction the
@@ -131,11 +145,12 @@ async def compare_tables(conn: asyncpg.Connection, aliases: rebuild.Aliases,
     report = StateReport()
     async for row in _stream(conn, VERSIONS_SQL):
         version_id = row["logged_id"] or row["id"]
-        found = None if row["id"] is None else state_of(row)
+        logged = _json(row["logged"])
+        found = None if row["id"] is None else _found_state(row, logged)
         born = None if row["born_seq"] is None else (row["born_seq"], row["born_actor"])
         created = None if row["id"] is None else (row["created_seq"], row["created_by"])
         report.add("versions", rebuild.version_differences(
-            version_id, _json(row["logged"]), found, born, created))
+            version_id, logged, found, born, created))
     found_aliases = [(r["artifact"], r["alias"], r["version_id"], r["version_number"],
                       r["updated_seq"]) async for r in _stream(conn, ALIASES_SQL)]
     report.add("aliases", aliases.differences(found_aliases))

@@ -12,6 +12,7 @@ from typing import Any, TypeAlias, TypedDict
 
 import asyncpg
 
+from cairn.core.domain.environments import summary
 from cairn.core.domain.identity import InvalidInput, is_version_selector
 from cairn.core.domain.lifecycle_rules import LifecycleRules, rules_of
 
@@ -103,8 +104,10 @@ SELECT v.*, a.project, a.name,""" + INCOMING.format(limit=INCOMING_KEPT) + """,
      FROM links l WHERE l.source_version_id = v.id)
     AS links,
   (SELECT coalesce(array_agg(al.alias ORDER BY al.alias), '{}') FROM aliases al
-    WHERE al.version_id = v.id) AS aliases
-FROM versions v JOIN artifacts a ON a.id = v.artifact_id"""
+    WHERE al.version_id = v.id) AS aliases,
+  en.body AS environment
+FROM versions v JOIN artifacts a ON a.id = v.artifact_id
+  JOIN environments en ON en.digest = v.environment_digest"""
 STATE_SQL = STATE_SELECT + " WHERE v.id = $1"
 
 
@@ -121,7 +124,8 @@ async def version_state(conn: Conn, version_id: int) -> dict[str, Any]:
 
 
 def state_of(v: asyncpg.Record) -> dict[str, Any]:
-    """A row of STATE_SELECT as a VersionState record."""
+    """A row of STATE_SELECT as a VersionState record: its environment by digest and as a
+    summary (the row's `environment` is the whole one)."""
     content = {
         "kind": v["kind"],
         "project": v["project"],
@@ -129,7 +133,7 @@ def state_of(v: asyncpg.Record) -> dict[str, Any]:
         "digest": v["digest"],
         "files": json.loads(v["files"]),
         "metadata": json.loads(v["metadata"]),
-        "environment": json.loads(v["environment"]),
+        "environment": summary(json.loads(v["environment"])),
         "links": json.loads(v["links"]),
         "stage": v["stage"],
         "extra": json.dumps(json.loads(v["extra"]), sort_keys=True),
@@ -145,6 +149,7 @@ def state_of(v: asyncpg.Record) -> dict[str, Any]:
         "completeness": v["completeness"],
         "created_at": int(v["created_at"].timestamp() * 1000),
         "updated_seq": v["updated_seq"],
+        "environment_digest": v["environment_digest"],
         "legal_hold": content["metadata"].get("legal_hold") is True,
         "incoming": json.loads(v["incoming"]),
     }

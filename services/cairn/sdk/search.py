@@ -49,6 +49,7 @@ class SearchCriteria(TypedDict, total=False):
     dataset: Values
     status: Values
     alias: Values
+    environment: Values  # an environment's digest: the versions made in it
     legal_hold: bool
     metric: Values
     filter: Values

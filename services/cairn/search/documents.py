@@ -20,6 +20,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from cairn.core.domain.environments import environment_digest
 from cairn.core.domain.identity import InvalidInput, parse_ref
 
 DATASET_RELATIONS = ("trained_on", "derived_from", "uses")
@@ -118,6 +119,7 @@ def version_document(state: Mapping[str, Any], usage: Mapping[str, Any] | None =
     datasets = {_dataset(link.get("target")) for link in links
                 if link.get("relation") in DATASET_RELATIONS}
     incoming = state.get("incoming") or []
+    env = content.get("environment") or {}
     body = {
         "ref": doc_id(project, name, number),
         "artifact": f"{project}/{name}",
@@ -157,5 +159,8 @@ def version_document(state: Mapping[str, Any], usage: Mapping[str, Any] | None =
         "completeness": _completeness(state, content["kind"], meta),
         # the changelog's metadata record has no legal_hold field; the state has
         "legal_hold": bool(state.get("legal_hold", meta.get("legal_hold"))),
+        # a state before environments were stored by digest carries it whole: same digest
+        "environment_digest": state.get("environment_digest") or environment_digest(env),
+        "python": env.get("python"),
     }
     return body["ref"], body

@@ -104,6 +104,8 @@ def mappings() -> dict[str, Any]:
                                      "total": {"type": "long"}}},
             "completeness": {"type": "float"},
             "legal_hold": {"type": "boolean"},
+            "environment_digest": keyword,
+            "python": keyword,
             "all_text": _TEXT,
         },
     }

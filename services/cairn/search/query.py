@@ -28,6 +28,7 @@ FACETS = {
     "creator": "creator", "owner_team": "owner_team", "framework": "framework",
     "validation": "validation", "dataset": "datasets", "status": "status", "alias": "aliases",
     "legal_hold": "legal_hold",  # boolean: values true | false
+    "environment": "environment_digest",  # versions that share an environment, by digest
 }
 FLAGS = {"true": "true", "yes": "true", "1": "true", "false": "false", "no": "false", "0": "false"}
 OPS = {">=": "gte", "<=": "lte", ">": "gt", "<": "lt", "=": "eq", "==": "eq"}

@@ -38,7 +38,7 @@ from cairn.core.domain.event_types import RecordedEvent
 from cairn.validator.hooks import installed_plugins
 from cairn.validator.judge import Judge
 from cairn.validator.rules import default_dir
-from cairn.validator.store import LinkStore
+from cairn.validator.store import EnvironmentStore, LinkStore
 from cairn.validator.verdicts import Seen, verdict_event, wanted
 
 VERDICTS = Counter("cairn_validator_verdicts_total", "Verdicts emitted", ["check", "status"])
@@ -109,18 +109,21 @@ def build(settings: Settings, adapters: ValidatorAdapters) -> faust.App:
     seen = Seen()
     judges: list[Judge] = []  # built once, on first use, inside the worker's event loop
     stores: list[LinkStore] = []
+    environments: list[EnvironmentStore] = []
 
     async def judge() -> Judge:
         if not judges:
             stores.append(LinkStore(await adapters.pool()))
+            environments.append(EnvironmentStore(await adapters.pool()))
             judges.append(Judge(validation_dir, adapters.blobs, stores[0], adapters.http,
                                 settings.allow_private_hooks, installed_plugins()))
         return judges[0]
 
     async def work(records: list[RecordedEvent]) -> None:
         await judge()
-        await stores[0].prefetch(list({_key(r) for r in records
-                                           if r["seq"] not in seen and wanted(r, projects)}))
+        todo = [r for r in records if r["seq"] not in seen and wanted(r, projects)]
+        await stores[0].prefetch(list({_key(r) for r in todo}))
+        records = await environments[0].whole(todo)
         await judge_and_emit(records, seen=seen, projects=projects, judge=judge,
                              emit=adapters.emitter.emit_async, log=log)
 

@@ -10,6 +10,7 @@ from cairn.api.routers import (
     artifacts,
     audit,
     blobs,
+    environments,
     events,
     health,
     lineage,
@@ -26,5 +27,6 @@ from cairn.api.routers import (
 def include_all(app: FastAPI) -> None:
     # pictures before lineage: /v1/lineage/{ref:path} would take `p/n@v1.svg` as a ref
     for module in (health, blobs, artifacts, versions, aliases, events, pictures, lineage,
-                   search, usage, subscriptions, access, projects, audit, openlineage):
+                   search, usage, subscriptions, access, projects, audit, openlineage,
+                   environments):
         app.include_router(module.router)

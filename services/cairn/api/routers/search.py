@@ -62,6 +62,9 @@ async def search(
     license: Many = None, creator: Many = None, owner_team: Many = None,
     framework: Many = None, validation: Many = None, dataset: Many = None,
     status: Many = None, alias: Many = None,
+    environment: Annotated[list[str] | None, Query(
+        description="an environment's digest (GET /v1/environments/{digest}): the versions "
+        "made in it")] = None,
     legal_hold: Annotated[list[str] | None, Query(description="true | false")] = None,
     metric: Annotated[list[str] | None, Query(description="e.g. accuracy>=0.9")] = None,
     filter: Annotated[list[str] | None, Query(
@@ -87,7 +90,7 @@ async def search(
     given = {"kind": kind, "project": project, "stage": stage, "tag": tag, "license": license,
              "creator": creator, "owner_team": owner_team, "framework": framework,
              "validation": validation, "dataset": dataset, "status": status, "alias": alias,
-             "legal_hold": legal_hold}
+             "legal_hold": legal_hold, "environment": environment}
     req = build_request(q=q, filters={k: v for k, v in given.items() if v},
                         expressions=filter or (), metrics=metric or (), any_of=any_ or (),
                         created_after=created_after, created_before=created_before,

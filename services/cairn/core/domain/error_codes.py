@@ -144,6 +144,8 @@ CODES: Mapping[str, ErrorCode] = MappingProxyType({
     "owner_needed": _bad("a bootstrap token creating a token must name its owner"),
     "ambiguous_digest": _bad("a digest prefix matches several versions"),
     "unknown_version": _bad("no such version of the artifact (reads answer 404 not_found)"),
+    "invalid_environment": _bad("an environment digest (GET /v1/environments/{digest}, search's "
+                                "environment=) is not 64 lowercase hex digits"),
     # 401, 403, 404, 405, 409
     "unauthenticated": _api(401, "no token, or an unknown, expired or revoked one (also the "
                                  "SDK, for a write without a token)"),
@@ -155,6 +157,8 @@ CODES: Mapping[str, ErrorCode] = MappingProxyType({
     "absent": _api(404, "a project that does not exist (only in the denial audit)",
                    answered_as="not_found"),
     "unknown_edit": _api(404, "a version has no such edit to revert"),
+    "environment_not_found": _api(404, "no environment has that digest, or only versions the "
+                                       "caller may not see use it: both alike"),
     "method_not_allowed": _api(405, "the path does not take this method"),
     "name_taken": _api(409, "users and service accounts share one namespace; the name is the "
                             "other's"),

@@ -159,6 +159,7 @@ class RecordedEvent(TypedDict):
     state: VersionState
     alias_losers: list[VersionState]
     link_targets: list[VersionState]
+    environment: None | Environment
 
 
 class VersionState(TypedDict):
@@ -175,6 +176,7 @@ class VersionState(TypedDict):
     completeness: None | float
     created_at: int
     updated_seq: int
+    environment_digest: None | str
     legal_hold: bool
     incoming: list[IncomingLink]
 
@@ -372,6 +374,7 @@ DEFAULTS: dict[str, dict[str, object]] = {
         "outcome": "applied",
         "alias_losers": [],
         "link_targets": [],
+        "environment": None,
     },
     "VersionState": {
         "stage": None,
@@ -379,6 +382,7 @@ DEFAULTS: dict[str, dict[str, object]] = {
         "status": "active",
         "validation": "pending",
         "completeness": None,
+        "environment_digest": None,
         "legal_hold": False,
         "incoming": [],
     },

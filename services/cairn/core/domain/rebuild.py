@@ -53,7 +53,7 @@ def ref_of(state: Mapping[str, Any], version_id: int) -> str:
 VERSION_FIELDS = {"version_number": "version_number", "digest": "digest", "stage": "stage",
                   "status": "status", "validation": "validation",
                   "completeness": "completeness", "created_at": "created_at",
-                  "updated_seq": "updated_seq"}
+                  "updated_seq": "updated_seq", "environment_digest": "environment_digest"}
 CONTENT_FIELDS = {"kind": ("versions", "kind"), "project": ("artifacts", "project"),
                   "name": ("artifacts", "name"), "extra": ("versions", "extra")}
 
