@@ -25,6 +25,7 @@ from cairn.api.ui import html as ui_html
 from cairn.api.ui import pages as ui_pages
 from cairn.api.ui import session as ui_session
 from cairn.api.usage import UsageEmitter
+from cairn.core.adapters import postgres
 from cairn.core.adapters.blob_stores import hot_store
 from cairn.core.adapters.emitter import Emitter
 from cairn.core.adapters.logs import configure
@@ -33,6 +34,7 @@ from cairn.core.adapters.signing import MissingKey, required_master
 from cairn.core.adapters.topics import Topics, ensure_topics
 from cairn.core.domain.webhook_signing import MissingWebhookKey
 from cairn.core.domain.webhook_signing import master_key as webhook_master
+from cairn.readmodel.commits import CommitSignal
 from cairn.search.backend import backend_for
 
 log = configure("api")
@@ -47,7 +49,7 @@ async def _open_pool(settings: Settings) -> asyncpg.Pool:
         stop=stop_after_delay(60), wait=wait_exponential(max=5), reraise=True,
     ):
         with attempt:
-            return await asyncpg.create_pool(settings.database_url, min_size=1, max_size=10)
+            return await postgres.create_pool(settings, min_size=1, max_size=10)
     raise AssertionError("unreachable")
 
 
@@ -82,11 +84,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             # The engine is not contacted here: the api starts (and writes work) while it is
             # down; a search then waits SEARCH_PATIENCE seconds and answers 503.
             app.state.search = backend_for(settings, patience=SEARCH_PATIENCE)
+            app.state.commits = CommitSignal()  # the ledger's commits wake long polls
+            await app.state.commits.start(settings.database_url)
             log.info("api ready", host=settings.http_host, port=settings.http_port,
                      events=emitter.topics.events, actors=len(app.state.tokens))
             try:
                 yield
             finally:
+                await app.state.commits.close()
                 await app.state.search.close()
         finally:
             await asyncio.to_thread(emitter.close)

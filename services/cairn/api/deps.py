@@ -20,6 +20,7 @@ from cairn.core.adapters.emitter import Emitter
 from cairn.core.adapters.settings import Settings
 from cairn.core.domain.access import Principal
 from cairn.core.domain.identity import InvalidInput, check_alias, check_name, is_version_selector
+from cairn.readmodel.commits import CommitSignal
 from cairn.readmodel.projects import has_artifact
 from cairn.search.backend import SearchBackend
 
@@ -48,7 +49,12 @@ def _search(request: Request) -> SearchBackend:
     return request.app.state.search  # type: ignore[no-any-return]
 
 
+def _commits(request: Request) -> CommitSignal:
+    return request.app.state.commits  # type: ignore[no-any-return]
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
+CommitsDep = Annotated[CommitSignal, Depends(_commits)]
 PoolDep = Annotated[asyncpg.Pool, Depends(_pool)]
 EmitterDep = Annotated[Emitter, Depends(_emitter)]
 BlobsDep = Annotated[BlobStore, Depends(_blobs)]

@@ -116,6 +116,9 @@ class Accepted(BaseModel):
 class PublishAccepted(Accepted):
     digest: str
     artifact: str
+    status: dict[str, Any] | None = Field(None, description=(
+        "with ?wait_ms: what GET /v1/events/{event_id} answers once the wait ended: "
+        "recorded (ref, version_number, outcome), rejected (reason, message), or pending"))
 
 
 class BatchItemResult(BaseModel):

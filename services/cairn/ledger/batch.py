@@ -12,7 +12,9 @@ Order of effects, which is what makes kill -9 at any point safe:
    back and the run is redone with a savepoint per event, where a refused event rolls back
    its own, is noted in `rejected_events` and becomes a dead letter (a set-based run that
    meets an error its checks did not foresee is redone so too);
-3. commit; 4. produce the changelog records and dead letters and wait for their acks;
+3. commit, which delivers the transaction's NOTIFY (cairn.readmodel.commits: the api's
+   waiters read again at once); 4. produce the changelog records and dead letters and wait
+   for their acks;
 5. only then does the caller acknowledge the input offsets.
 A crash before 3 leaves nothing; between 3 and 5 the batch is redelivered, every event is
 found by event_id and its changelog record is produced again (consumers dedupe by seq).
@@ -35,6 +37,7 @@ from cairn.ledger import bulk_publish, bulk_verdicts, recorder
 from cairn.ledger.origins import E, Screen
 from cairn.ledger.refusals import REFUSED as REFUSED  # config_changes imports it from here
 from cairn.ledger.refusals import UNPROCESSABLE, Refused, note_rejected
+from cairn.readmodel.commits import CHANNEL
 
 log = logging.getLogger(__name__)
 Decoded = Sequence[tuple[RawRecord, ArtifactEvent]]
@@ -56,6 +59,9 @@ async def decode_screened(pool: asyncpg.Pool, records: Sequence[RawRecord], code
     if screen is not None and decoded:  # who produced each: unsigned and forged go no further
         decoded = await screen.keep(pool, decoded, dead)
     return decoded
+
+
+NOTIFY_SQL = "SELECT pg_notify($1, '')"
 
 
 @dataclass
@@ -95,6 +101,7 @@ async def record_batch(
             else:
                 head = await _set_based(conn, run, head, kinds, result, seen, bulk)
         await recorder.save_head(conn, head)
+        await conn.execute(NOTIFY_SQL, CHANNEL)  # delivered at commit, not before
     return result
 
 

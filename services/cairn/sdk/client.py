@@ -28,9 +28,9 @@ import httpx
 from cairn.core.adapters import metric_plot
 from cairn.core.adapters.settings import Settings
 from cairn.core.domain import checks, lineage_dot, payloads
-from cairn.core.domain.event_types import Environment, Published
+from cairn.core.domain.event_types import Environment, FileEntry, Published
 from cairn.core.domain.identity import check_alias, check_stage, parse_ref, split_artifact
-from cairn.sdk import bulk, credentials, transfer
+from cairn.sdk import bulk, credentials, inline, transfer
 from cairn.sdk import files as local_files
 from cairn.sdk import publish as steps
 from cairn.sdk.access import AccessCalls
@@ -96,23 +96,46 @@ class Client(AccessCalls, SubscriptionCalls, SearchCalls, ReproduceCalls, CrateC
         self.http.require_token()  # before hashing: a missing token should not cost minutes
         hashed = local_files.hash_all(planned, self.progress)
         manifest = payloads.file_entries([f.entry() for f in hashed])
-        receipts = transfer.upload_missing(self.http, hashed, self.progress)
+        status: dict[str, Any] | None = None
         if self.transport == "kafka":
+            transfer.upload_missing(self.http, hashed, self.progress)
             # a service account's events are its own (CAIRN_PRODUCER): the ledger refuses an
             # untrusted account naming anyone else
             body = payloads.assembled(draft, manifest)
             digest = body["digest"]
+            sent = time.monotonic()
             event_id = self._emit(body, actor=self.settings.producer
                                   or draft.metadata["creator"])
-        else:  # the api builds the event from the request
-            reply = self.http.json("POST", "/v1/artifacts", json=draft.request(manifest, receipts))
-            event_id, digest = reply["event_id"], reply["digest"]
+        else:  # the api builds the event from the request, and waits in it for the record
+            reply, sent = self._post_version(draft, hashed, manifest, wait, timeout)
+            event_id, digest, status = reply["event_id"], reply["digest"], reply.get("status")
         result = PublishResult(event_id, digest, draft.artifact)
         if not wait:
             return result
-        status = steps.wait_recorded(self.http, event_id, timeout, long_poll=True)
+        if status is None or status.get("status") == "pending":
+            left = max(0.0, timeout - (time.monotonic() - sent))
+            status = steps.wait_recorded(self.http, event_id, left, long_poll=True)
+        else:
+            status = steps.settled(status, event_id)
         return replace(result, ref=status.get("ref"), version_number=status.get("version_number"),
                        outcome=status.get("outcome", "applied"))
+
+    def _post_version(self, draft: payloads.Draft, hashed: Sequence[local_files.LocalFile],
+                      manifest: list[FileEntry], wait: bool, timeout: float
+                      ) -> tuple[dict[str, Any], float]:
+        """POST /v1/artifacts, asking the api to wait for the record (at most LONG_POLL_S;
+        the rest of `timeout` is waited for by publish). Small files ride inside the request
+        (cairn.sdk.inline); others are uploaded first if missing. The reply and when the
+        wait began."""
+        params = {"wait_ms": str(int(min(steps.LONG_POLL_S, timeout) * 1000))} if wait \
+            else None
+        if inline.fits(hashed):
+            sent = time.monotonic()
+            return inline.publish(self.http, draft.request(manifest, {}), hashed, params), sent
+        receipts = transfer.upload_missing(self.http, hashed, self.progress)
+        sent = time.monotonic()
+        return dict(self.http.json("POST", "/v1/artifacts", params=params,
+                                   json=draft.request(manifest, receipts))), sent
 
     @translated
     def publish_many(self, items: Iterable[Item | Mapping[str, Any]], *,

@@ -112,7 +112,7 @@ class Http:
         return headers
 
     def request(self, method: str, path: str, *, json: Any = None,
-                params: Params | None = None, content: Iterable[bytes] | None = None,
+                params: Params | None = None, content: bytes | Iterable[bytes] | None = None,
                 headers: dict[str, str] | None = None, timeout: float | None = None
                 ) -> httpx.Response:
         sent = self._headers(method, headers)

@@ -121,6 +121,11 @@ def wait_recorded(http: Http, event_id: str, timeout: float, *, long_poll: bool 
                          f"within {timeout:g}s; is the ledger running? Check later with "
                          f"GET /v1/events/{event_id}", detail={"event_id": event_id},
                          local=False) from None
+    return settled(status, event_id)
+
+
+def settled(status: dict[str, Any], event_id: str) -> dict[str, Any]:
+    """A recorded event's status; a rejected one raises CairnError with the ledger's why."""
     if status["status"] == "rejected":
         raise CairnError(status.get("reason") or "rejected", status.get("message") or
                          "the ledger rejected the event", detail={"event_id": event_id},

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 
-from cairn.api import batch_publish, commands, reads
+from cairn.api import batch_publish, commands, reads, record_waits
 from cairn.api.deps import (
     BlobsDep,
+    CommitsDep,
     CurrentActor,
     CurrentPrincipal,
     EmitterDep,
@@ -31,13 +30,15 @@ from cairn.api.models import (
     PublishBatchAccepted,
     parse,
 )
-from cairn.api.routers import events
 from cairn.api.uploads import PartReader, blocking_chunks, in_upload_thread
 from cairn.api.usage import count_view
 from cairn.api.visibility import redact_detail
 from cairn.core.domain.identity import check_name, parse_ref
 
 router = APIRouter(tags=["artifacts"])
+WaitMs = Annotated[int, Query(ge=0, le=30_000, description=(
+    "wait this long at most for the ledger to record the version (a long poll), and answer "
+    "what became of it in `status`; 0 (the default) answers once the event is accepted"))]
 PUBLISH_BODY = {
     "requestBody": {
         "required": True,
@@ -55,8 +56,11 @@ PUBLISH_BODY = {
              openapi_extra=PUBLISH_BODY)
 async def publish(request: Request, response: Response, actor: CurrentActor,
                   principal: CurrentPrincipal, settings: SettingsDep, blobs: BlobsDep,
-                  emitter: EmitterDep, pool: PoolDep) -> PublishAccepted:
-    """Emit an "artifact published" event; follow it at GET /v1/events/{event_id}.
+                  emitter: EmitterDep, pool: PoolDep, commits: CommitsDep,
+                  wait_ms: WaitMs = 0) -> PublishAccepted:
+    """Emit an "artifact published" event; follow it at GET /v1/events/{event_id}, or give
+    `wait_ms` and find in `status` what that answers once the ledger recorded (or rejected)
+    it, or that much time passed: the publish and its wait in one request.
 
     A `stage` is a move into that stage and meets its gate: the gate's role (403), and no
     gate that asks for a valid verdict or an evaluation, which a new version lacks (422
@@ -76,6 +80,9 @@ async def publish(request: Request, response: Response, actor: CurrentActor,
                                       settings=settings, blobs=blobs, emitter=emitter,
                                       proven=proven)
     response.headers["Location"] = f"/v1/events/{accepted.event_id}"
+    if wait_ms:
+        accepted.status = await record_waits.status_or_none(pool, commits, principal,
+                                                            accepted.event_id, wait_ms)
     return accepted
 
 
@@ -98,23 +105,12 @@ async def publish_batch(batch: PublishBatch, request: Request, actor: CurrentAct
 
 
 @router.post("/v1/artifacts/batch/status")
-async def batch_status(query: EventsQuery, pool: PoolDep, hidden: HiddenProjects
-                       ) -> dict[str, dict[str, Any]]:
+async def batch_status(query: EventsQuery, pool: PoolDep, hidden: HiddenProjects,
+                       commits: CommitsDep) -> dict[str, dict[str, Any]]:
     """event_id -> what GET /v1/events/{event_id} answers, for up to 1000 events at once;
-    with `wait_ms`, once none is pending (or that time passed), asking PostgreSQL again at a
-    tenth of the time waited (5 to 200 ms)."""
-    answers: dict[str, dict[str, Any]] = {}
-    pending = list(dict.fromkeys(query.event_ids))
-    start = time.monotonic()
-    while True:
-        for event_id in pending:
-            answers[event_id] = await events.visible_status(pool, event_id, hidden)
-        pending = [e for e in pending if answers[e]["status"] == "pending"]
-        waited = time.monotonic() - start
-        if not pending or waited * 1000 >= query.wait_ms:
-            return answers
-        await asyncio.sleep(min(0.2, max(0.005, waited / 10),
-                                query.wait_ms / 1000 - waited))
+    with `wait_ms`, once none is pending (or that time passed): a few events are read again
+    as the ledger commits, many at a tenth of the time waited (5 to 200 ms)."""
+    return await record_waits.statuses(pool, commits, query.event_ids, hidden, query.wait_ms)
 
 
 @router.get("/v1/artifacts/{project}/{name}")
