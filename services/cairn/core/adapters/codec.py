@@ -127,6 +127,7 @@ class AvroCodec(Generic[R]):
         self.schema = schemas.parsed(schema_name)
         self._schema_text = schemas.as_text(schema_name)
         self._id: int | None = None
+        self._resolve: dict[int, Any] = {}  # writer schema id -> reader schema, or None
 
     def register(self) -> int:
         """Register at start-up; the topic's subject gets BACKWARD_TRANSITIVE."""
@@ -142,6 +143,15 @@ class AvroCodec(Generic[R]):
         schemaless_writer(buf, self.schema, record)
         return buf.getvalue()
 
+    def _reader_for(self, schema_id: int, writer: Any) -> Any:
+        """The reader schema to resolve `writer` to, or None when it is the reader schema itself
+        (this codec's own records): decoding then reads with the writer alone, which fastavro
+        does about three times faster (it resolves field by field otherwise, even for equal
+        schemas)."""
+        if schema_id not in self._resolve:
+            self._resolve[schema_id] = None if writer == self.schema else self.schema
+        return self._resolve[schema_id]
+
     def decode(self, data: bytes | None) -> R:
         if not data or len(data) < 5 or data[0] != MAGIC:
             raise UndecodableRecord("not in the Confluent wire format (magic byte 0 + schema id)")
@@ -151,7 +161,7 @@ class AvroCodec(Generic[R]):
             record = schemaless_reader(
                 io.BytesIO(data[5:]),
                 writer,
-                self.schema,
+                self._reader_for(schema_id, writer),
                 return_record_name=True,  # union branches come back as (name, record)
                 return_record_name_override=True,  # ...except a lone record beside null
             )
