@@ -75,10 +75,11 @@ def canonical(value: Any) -> str:
 
 def canonical_bytes(value: Any) -> bytes:
     """canonical(value) as UTF-8, for a value of plain JSON types (dict with str keys, list,
-    tuple, str, int of 64 bits, float, bool, None): one walk that prints every float as
-    `_number` would, then orjson's C encoder. Anything else raises Unplain (canonical() then
-    takes `_canonical_json`); the bytes are canonical()'s text byte for byte, which
-    tests/unit/test_chain.py checks against the previous implementation."""
+    tuple, str, int of 64 bits, finite float, bool, None): one walk that prints every float
+    as `_number` would, then orjson's C encoder. Anything else raises Unplain (canonical() then
+    takes `_canonical_json`, which prints or refuses it as before); the bytes are canonical()'s
+    text byte for byte, which tests/unit/test_chain_identity.py checks against the previous
+    implementation."""
     try:
         return orjson.dumps(_ready(value), option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError as exc:  # a big int, a non-str key, a lone surrogate
@@ -89,18 +90,28 @@ class Unplain(TypeError):
     """A value outside canonical_bytes' types: the slower json path prints it."""
 
 
+# Types orjson prints as json does, as they are (an int beyond 64 bits it refuses: Unplain).
+_AS_IS = frozenset({str, int, bool, type(None)})
+
+
 def _ready(value: Any) -> Any:
-    """`value` with each float as an int (integral, below 1e16) or its canonical digits."""
+    """`value` with each float as an int (integral, below 1e16) or its canonical digits. A
+    container holding only _AS_IS values (a package list, a file entry) is checked by a C-level
+    scan of its values' types and kept as it is (orjson prints a tuple as a list, as json)."""
     kind = type(value)
-    if kind is str or kind is int or kind is bool or value is None:
-        return value
     if kind is dict:
-        return {k: v if type(v) is str else _ready(v) for k, v in value.items()}
+        if _AS_IS.issuperset(map(type, value.values())):
+            return value
+        return {k: _ready(v) for k, v in value.items()}
     if kind is list or kind is tuple:
-        return [v if type(v) is str else _ready(v) for v in value]
+        if _AS_IS.issuperset(map(type, value)):
+            return value
+        return [_ready(v) for v in value]
+    if kind in _AS_IS:
+        return value
     if kind is float:
-        if not math.isfinite(value):
-            raise ValueError(f"{value!r} cannot be stored as JSON")
+        if not math.isfinite(value):  # refused: by _canonical_json, naming the value it did
+            raise Unplain("a float that is not finite")
         if value.is_integer() and abs(value) < 1e16:
             return int(value)  # 2.0 and -0.0 print as 2 and 0, as _number does
         text = repr(value)  # what json prints for a float
