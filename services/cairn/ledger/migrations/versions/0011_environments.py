@@ -41,7 +41,8 @@ def upgrade() -> None:
         digests = [environment_digest(json.loads(body)) for body in bodies]
         bind.execute(sa.text(
             "CREATE TEMP TABLE environment_map ON COMMIT DROP AS"
-            " SELECT b::jsonb AS body, d AS digest FROM unnest(:bodies, :digests) AS u(b, d)"),
+            " SELECT b::jsonb AS body, d AS digest"
+            " FROM unnest(CAST(:bodies AS text[]), CAST(:digests AS text[])) AS u(b, d)"),
             {"bodies": bodies, "digests": digests})
         op.execute("INSERT INTO environments (digest, body, first_seq)"
                    " SELECT m.digest, m.body, min(v.created_seq) FROM environment_map m"
