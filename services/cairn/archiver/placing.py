@@ -37,6 +37,9 @@ async def place_blobs(pool: asyncpg.Pool, tiers: Tiers, digests: Iterable[str], 
         return await asyncio.to_thread(tiers.place_all, places, purge=purge)
 
 
+PLACED = ("LifecycleRequested", "Published")  # the event types whose blobs move
+
+
 def digests_to_place(records: Iterable[RecordedEvent]) -> tuple[set[str], set[str]]:
     """(blobs of versions whose lifecycle changed, blobs of versions just published).
 
@@ -48,7 +51,7 @@ def digests_to_place(records: Iterable[RecordedEvent]) -> tuple[set[str], set[st
         if record["outcome"] != "applied":
             continue
         kind, _ = payload_of(record["event"])
-        if kind in ("LifecycleRequested", "Published"):
+        if kind in PLACED:
             files = {f["sha256"] for f in record["state"]["content"]["files"]}
             (moved if kind == "LifecycleRequested" else published).update(files)
     return moved, published

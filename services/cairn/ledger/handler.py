@@ -15,10 +15,11 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge
 
-from cairn.core.adapters.batches import RawRecord
+from cairn.core.adapters.batches import RawRecord, event_type_header
 from cairn.core.adapters.dead_letters import dead_letter_headers
 from cairn.core.adapters.kafka import Header
 from cairn.core.domain.event_types import RecordedEvent
+from cairn.core.domain.events import payload_of
 from cairn.ledger.batch import BatchResult
 
 RECORDED = Counter("cairn_ledger_recorded_total", "Events recorded", ["outcome"])
@@ -45,7 +46,8 @@ async def record_and_publish(ports: Ports, raws: list[RawRecord]) -> BatchResult
     """Record in PostgreSQL, then publish; both idempotent, so a retry redoes both."""
     result = await ports.record(raws)
     await ports.produce([
-        (ports.changelog, r["event"]["artifact"].encode(), ports.encode(r), None)
+        (ports.changelog, r["event"]["artifact"].encode(), ports.encode(r),
+         [event_type_header(payload_of(r["event"])[0])])
         for r in result.recorded])
     if result.dead:
         await ports.produce([

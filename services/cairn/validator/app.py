@@ -39,7 +39,7 @@ from cairn.validator.hooks import installed_plugins
 from cairn.validator.judge import Judge
 from cairn.validator.rules import default_dir
 from cairn.validator.store import EnvironmentStore, LinkStore
-from cairn.validator.verdicts import Seen, verdict_event, wanted
+from cairn.validator.verdicts import JUDGED, Seen, verdict_event, wanted
 
 VERDICTS = Counter("cairn_validator_verdicts_total", "Verdicts emitted", ["check", "status"])
 UNDECODABLE = Counter("cairn_validator_undecodable_total", "Changelog records not decodable")
@@ -128,7 +128,7 @@ def build(settings: Settings, adapters: ValidatorAdapters) -> faust.App:
                              emit=adapters.emitter.emit_async, log=log)
 
     changelog_agent(app, settings, topics, log, UNDECODABLE, "validator", work,
-                    registry=adapters.emitter.registry)
+                    registry=adapters.emitter.registry, types=JUDGED)
     lifespan(app, adapters.closing, log)
 
     @app.task  # type: ignore[untyped-decorator]

@@ -12,7 +12,7 @@ one way a Cairn service consumes a topic in batches.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -29,6 +29,24 @@ class RawRecord:
     partition: int
     offset: int
     headers: tuple[tuple[str, bytes | None], ...] = ()  # the producer's signature among them
+
+
+# The ledger names each changelog record's event type in this header, so a consumer that
+# judges or places only some types skips decoding the rest (half the changelog is verdicts).
+EVENT_TYPE_HEADER = "cairn-event-type"
+
+
+def event_type_header(event_type: str) -> tuple[str, bytes]:
+    return EVENT_TYPE_HEADER, event_type.encode()
+
+
+def of_types(raw: RawRecord, types: Collection[str]) -> bool:
+    """Whether `raw` may be of one of `types`: its header says so, or it has none (a record
+    written before the header, or by another producer, is decoded and judged by its body)."""
+    for name, value in raw.headers:
+        if name == EVENT_TYPE_HEADER and value is not None:
+            return value.decode() in types
+    return True
 
 
 def headers_of(message: Any) -> tuple[tuple[str, bytes | None], ...]:

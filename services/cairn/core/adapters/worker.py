@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -24,7 +24,7 @@ from confluent_kafka import Producer
 from prometheus_client import Counter, generate_latest
 
 from cairn.core.adapters import schemas
-from cairn.core.adapters.batches import RawRecord, batch_agent
+from cairn.core.adapters.batches import RawRecord, batch_agent, of_types
 from cairn.core.adapters.codec import AvroCodec, RegistryClient, UndecodableRecord
 from cairn.core.adapters.settings import Settings
 from cairn.core.adapters.topics import Topics, ensure_topics
@@ -135,16 +135,19 @@ def service_pages(app: faust.App, readiness: Callable[[], dict[str, Any] | None]
 def changelog_agent(app: faust.App, settings: Settings, topics: Topics, log: Any,
                     undecodable: Counter, name: str,
                     work: Callable[[list[RecordedEvent]], Awaitable[None]], *,
-                    registry: RegistryClient | None = None) -> None:
+                    registry: RegistryClient | None = None,
+                    types: Collection[str] | None = None) -> None:
     """Feed the changelog to `work` in decoded batches (up to 100, or what came in 0.2 s),
     each inside settle(), so its offsets are acknowledged only once `work` has finished.
     Decoding uses the service's `registry` client (which its lifespan closes), else one of
-    its own."""
+    its own. With `types`, records whose event-type header names another type are not even
+    decoded (`work` must still check the type: a record without the header comes through)."""
     registry = registry or RegistryClient(settings.schema_registry_url)
     codec = AvroCodec[RecordedEvent](registry, topics.changelog, schemas.RECORDED)
 
     async def decoded(raws: list[RawRecord]) -> None:
-        await work(decode_changelog(codec, (r.value for r in raws), log, undecodable))
+        values = (r.value for r in raws if types is None or of_types(r, types))
+        await work(decode_changelog(codec, values, log, undecodable))
 
     batch_agent(app, topics.changelog, decoded, size=100, within=0.2, log=log, name=name)
 
