@@ -102,11 +102,11 @@ def _ready(value: Any) -> Any:
     if kind is dict:
         if _AS_IS.issuperset(map(type, value.values())):
             return value
-        return {k: _ready(v) for k, v in value.items()}
+        return {k: v if type(v) in _AS_IS else _ready(v) for k, v in value.items()}
     if kind is list or kind is tuple:
         if _AS_IS.issuperset(map(type, value)):
             return value
-        return [_ready(v) for v in value]
+        return [v if type(v) in _AS_IS else _ready(v) for v in value]
     if kind in _AS_IS:
         return value
     if kind is float:
