@@ -143,6 +143,24 @@ async def test_a_replayed_record_waits_for_the_queued_delivery_instead_of_repeat
     assert h.acked == ["replayed"]  # the revoked copy is never acknowledged
 
 
+async def test_a_revoked_partitions_queued_deliveries_are_dropped_not_sent_twice() -> None:
+    """A rebalance: the new owner replays the revoked records and sends what they owe, so
+    this process sends only what was in flight (the lane's first delivery), and what another
+    partition it keeps still owes."""
+    h = Harness()
+    h.block("a")
+    for seq in (1, 2, 3):
+        await h.submit(0, seq, job("a", seq))
+    await h.submit(1, "kept", job("a", 4))
+    await until(lambda: h.running.get("a") == 1)  # a:1 in flight
+    h.scheduler.forget([0])
+    assert len(h.scheduler) == 2  # a:1 (in flight) and a:4 (partition 1's)
+    h.release("a")
+    await until(lambda: h.acked == ["kept"])
+    assert h.ran_for("a") == [1, 4]
+    assert len(h.scheduler) == 0 and h.scheduler.lanes == 0 and h.scheduler.unacked == 0
+
+
 async def test_submit_waits_while_the_backlog_is_full() -> None:
     h = Harness(backlog=2)
     h.block("a")

@@ -30,7 +30,9 @@ because faust's own gap handling can commit past an unacknowledged offset.
 
 A record replayed while its delivery is still queued (a rebalance) waits for that same
 delivery instead of queuing it twice. Revoked partitions are forgotten: their records are
-never acknowledged by this process, their new owner replays them.
+never acknowledged by this process, their new owner replays them, and their deliveries not
+yet begun are dropped (the new owner sends them); only a lane's delivery in flight may go
+out from both, under its one delivery id.
 """
 
 from __future__ import annotations
@@ -103,9 +105,23 @@ class Scheduler:
         await self._acknowledge([partition])
 
     def forget(self, partitions: Iterable[Hashable]) -> None:
-        """Never acknowledge these partitions' records (revoked); their deliveries go on."""
-        for partition in partitions:
+        """Never acknowledge these partitions' records (revoked), and drop their deliveries
+        still queued: the partitions' new owner replays those records and sends them, so
+        sending them here too would repeat each one (a whole backlog of them at every
+        rebalance). A lane's first delivery, maybe in flight, ends as it would."""
+        revoked = set(partitions)
+        for partition in revoked:
             self._records.pop(partition, None)
+        for lane in self._lanes.values():
+            kept = [lane.popleft()] if lane else []
+            while lane:
+                delivery = lane.popleft()
+                delivery.waiters = [w for w in delivery.waiters if w[0] not in revoked]
+                if delivery.waiters:
+                    kept.append(delivery)
+                else:
+                    del self._pending[delivery.job.delivery_id]
+            lane.extend(kept)
 
     async def close(self) -> None:
         """Stop every lane; what did not end stays unacknowledged, to be replayed."""
