@@ -345,3 +345,37 @@ def test_the_registry_takes_the_lean_contract_backward_transitive(
     read: Any = fastavro.schemaless_reader(buf, fastavro.parse_schema(old),
                                            schemas.parsed(schemas.RECORDED))
     assert read["environment"] is None and read["state"]["environment_digest"] is None
+
+
+async def test_checks_see_the_whole_environment(
+    validator: Service, validation_dir: Path, cairn_env: dict[str, str], namespace: Namespace,
+) -> None:
+    """A project's schema may constrain the packages: the validator judges every version
+    with its environment whole, the one whose record carries it and the one whose record
+    names it only by digest alike."""
+    p = f"val-env{uuid.uuid4().hex[:6]}"
+    (validation_dir / "schemas" / f"{p}.schema.json").write_text(json.dumps({
+        "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+        "properties": {"environment": {"type": "object", "required": ["packages"], "properties": {
+            "packages": {"type": "object", "required": ["torch"]}}}}}))
+    (validation_dir / "projects" / f"{p}.toml").write_text(
+        f'[schemas]\nmodel = "schemas/{p}.schema.json"\n')
+    env = {**_environment("v", 20), "packages": {**_environment("v", 20)["packages"],
+                                                 "torch": "2.5.1"}}
+    without = _environment("w", 5)
+    events = [_published(p, "m", env), _published(p, "m", env), _published(p, "n", without)]
+    await emit_recorded(cairn_env, namespace.database_url, events)
+    conn = await asyncpg.connect(namespace.database_url)
+    try:
+        deadline, rows = time.monotonic() + 90, list[asyncpg.Record]()
+        while len(rows) < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+            rows = await conn.fetch(
+                "SELECT a.name, v.version_number, r.status FROM verdicts r"
+                " JOIN versions v ON v.id = r.version_id JOIN artifacts a ON a.id = v.artifact_id"
+                " WHERE a.project = $1 AND r.check_name = 'schema'"
+                " ORDER BY a.name, v.version_number", p)
+    finally:
+        await conn.close()
+    assert [(r["name"], r["version_number"], r["status"]) for r in rows] == [
+        ("m", 1, "passed"), ("m", 2, "passed"), ("n", 1, "failed")]
