@@ -2,10 +2,11 @@
 
 A ledger, an indexer and a validator take a steady stream. Mid-stream a second of each joins
 its consumer group (each group rebalances while the first works through its batches), and
-once the second has done work of its own, the first of each is killed -9 with its batches in
-flight: nothing flushed, nothing committed. Its group rebalances again when its session times
-out (10 s) and the survivor replays what the dead one had not committed. The stream goes on
-throughout.
+once the second has done work of its own, the first of each is killed -9: nothing flushed,
+nothing committed. The first ledger is surely mid-batch then: the test holds the chain head,
+which every batch locks first, until that ledger's batch waits for it inside its
+transaction. Its group rebalances again when its session times out (10 s) and the survivor
+replays what the dead one had not committed. The stream goes on throughout.
 
 The invariant: every event recorded once (gapless numbers, the chain intact), every recorded
 seq on the changelog, every version indexed once and judged once. A replayed judgement is
@@ -16,8 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
-from contextlib import ExitStack
+from collections.abc import AsyncIterator
+from contextlib import ExitStack, asynccontextmanager, suppress
+from functools import partial
 from pathlib import Path
 
 import asyncpg
@@ -58,6 +62,44 @@ async def worked(services: list[Service], within: float = 120) -> None:
         return all(metric(s, WORK[s.name]) > 0 for s in services)
 
     await until(each_did_some, within, "work by each second instance")
+
+
+@asynccontextmanager
+async def chain_head_held(url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction holding the chain head: a ledger batch that starts now waits for it,
+    mid-transaction, until the block ends."""
+    conn = await asyncpg.connect(url)
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT 1 FROM chain_head WHERE id = 1 FOR UPDATE")
+            yield conn
+    finally:
+        await conn.close()
+
+
+def local_ports(pid: int) -> set[int]:
+    """The local TCP ports of a process's sockets (from /proc)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with suppress(OSError):
+            if (target := os.readlink(fd)).startswith("socket:["):
+                inodes.add(target[len("socket:["):-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[9] in inodes:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+async def waiting_for_the_head(conn: asyncpg.Connection, ledger: Service) -> bool:
+    """Whether one of the ledger's database sessions waits for a lock (the chain head)."""
+    assert ledger.proc is not None
+    ports = local_ports(ledger.proc.pid)
+    return any(r["client_port"] in ports for r in await conn.fetch(
+        "SELECT client_port FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"))
 
 
 async def recorded_once(url: str, project: str, sent: int) -> tuple[dict[str, int], set[int]]:
@@ -108,8 +150,11 @@ async def test_a_rebalance_mid_batch_records_indexes_and_judges_everything_once(
         await reach(own_database, project, 100, 120)
         await start_all(seconds)  # a second instance joins each group: it rebalances
         await worked(seconds)
-        for service in firsts:
-            service.kill()  # one leaves, mid-batch: nothing flushed or committed
+        async with chain_head_held(own_database) as conn:
+            await until(partial(waiting_for_the_head, conn, firsts[0]), 60,
+                        "the first ledger's batch waiting for the chain head")
+            for service in firsts:
+                service.kill()  # one leaves, mid-batch: nothing flushed or committed
         left_at = time.monotonic()
         await asyncio.sleep(AFTER_S)
         sent = stream.stop()
@@ -125,7 +170,8 @@ async def test_a_rebalance_mid_batch_records_indexes_and_judges_everything_once(
         replayed = metric(seconds[0], "cairn_ledger_redelivered_total")
         print("FIGURES " + json.dumps({
             "fault": "rebalance: a second ledger, indexer and validator join, the first "
-                     "of each killed -9", "sent": sent, "recorded": counts["events"],
+                     "of each killed -9 (the ledger mid-batch)", "sent": sent,
+            "recorded": counts["events"],
             "lost": sent - counts["events"], "repeated": counts["published"] - counts["events"],
             "verdicts": counts["verdicts"], "verdicts_repeated": counts["verdicts"] - sent,
             "replayed_by_survivor": replayed,
