@@ -1,7 +1,8 @@
 """A single publish over HTTP asks no request it can skip (issue 11), on the real api, ledger,
 Kafka and PostgreSQL: small files ride inside the publish (cairn.sdk.inline), the publish
 request waits for the record itself (?wait_ms), and the ledger's commit wakes that wait
-(cairn.readmodel.commits: a NOTIFY delivered at commit)."""
+(cairn.readmodel.commits: a NOTIFY delivered at commit); publish_many sends small blobs many
+to a request (POST /v1/blobs, cairn.sdk.packed)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ import asyncpg
 import httpx
 import pytest
 from cairn.readmodel.commits import CHANNEL
-from cairn.sdk import Client
-from cairn.sdk.inline import INLINE_BYTES
+from cairn.sdk import Client, Item
+from cairn.sdk.inline import INLINE_BYTES, multipart
 
 from tests.conftest import API_TOKEN, Namespace
 from tests.ledger_helpers import settings_for
@@ -129,3 +130,37 @@ def test_the_ledger_notifies_once_a_batch_committed(api: Service, namespace: Nam
             await conn.close()
 
     assert set(asyncio.run(run())) == {CHANNEL}  # without the NOTIFY: no wake-up, a timeout
+
+
+def test_publish_many_sends_small_blobs_many_to_a_request(
+        counted: tuple[Client, list[str]], tmp_path: Path) -> None:
+    client, sent = counted
+    p = project()
+    for i in range(30):
+        (tmp_path / f"m{i}.json").write_text(f'{{"run": {i}, "seed": "{uuid.uuid4().hex}"}}')
+    results = client.publish_many([Item("eval_log", p, f"e{i % 3}", [f"m{i}.json"],
+                                        root=tmp_path) for i in range(30)])
+    assert [r.status for r in results] == ["recorded"] * 30, results
+    assert sent.count("POST /v1/blobs") == 1
+    assert not [s for s in sent if s.startswith("PUT /v1/blobs/")], sent
+    [pulled] = client.pull(str(results[7].ref), tmp_path / "pulled")
+    assert pulled.read_bytes() == (tmp_path / "m7.json").read_bytes()
+
+
+def test_post_blobs_checks_each_blob_against_its_name(api: Service) -> None:
+    good, bad = uuid.uuid4().bytes, uuid.uuid4().bytes
+    good_sha, bad_sha = hashlib.sha256(good).hexdigest(), hashlib.sha256(bad).hexdigest()
+
+    def post(parts: list[tuple[str, bytes]]) -> httpx.Response:
+        body, content_type = multipart([("blob", name, None, data) for name, data in parts])
+        return httpx.post(f"{api.url}/v1/blobs", content=body, timeout=60,
+                          headers={**ADMIN, "Content-Type": content_type})
+
+    stored = post([(good_sha, good)])
+    assert stored.status_code == 200, stored.text
+    assert stored.json()["stored"] == [{"sha256": good_sha, "size": 16}]
+    assert set(stored.json()["receipts"]) == {good_sha}
+    lying = post([(bad_sha, good)])  # named as other bytes
+    assert (lying.status_code, lying.json()["error"]["reason"]) == (400, "digest_mismatch")
+    assert httpx.head(f"{api.url}/v1/blobs/{bad_sha}", headers=ADMIN).status_code == 404
+    assert httpx.post(f"{api.url}/v1/blobs", json={}, headers=ADMIN).status_code == 400

@@ -147,6 +147,11 @@ class BlobStored(BaseModel):
     size: int
 
 
+class BlobsStored(BaseModel):
+    stored: list[BlobStored]  # in the request's order
+    receipts: dict[str, str]  # sha256 -> its upload's receipt (Publish.receipts)
+
+
 class Missing(BaseModel):
     missing: list[str]
 

@@ -66,6 +66,7 @@ RULES: dict[tuple[str, str], Rule] = {
     **{("GET", p): PUBLIC for p in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs",
                                     "/docs/oauth2-redirect", "/redoc")},
     ("PUT", "/v1/blobs/{sha256}"): Rule("publish", "none"),
+    ("POST", "/v1/blobs"): Rule("publish", "none"),  # many small blobs at once
     ("POST", "/v1/blobs/missing"): Rule("publish", "none"),
     ("HEAD", "/v1/blobs/{sha256}"): Rule("read", "blob"),
     ("GET", "/v1/blobs/{sha256}"): Rule("read", "blob"),

@@ -23,8 +23,8 @@ from cairn.core.domain import payloads
 from cairn.core.domain.event_types import Environment, FileEntry
 from cairn.core.domain.identity import InvalidInput
 from cairn.sdk import files as local_files
+from cairn.sdk import packed, transfer
 from cairn.sdk import publish as steps
-from cairn.sdk import transfer
 from cairn.sdk.errors import CairnError
 from cairn.sdk.http import Http
 
@@ -160,11 +160,12 @@ def lacking(http: Http, ready: Sequence[Prepared]) -> set[str]:
 
 def upload_blobs(http: Http, group: Sequence[Prepared], lacking: set[str], show: bool | None,
                  workers: int) -> tuple[dict[str, str], dict[str, CairnError]]:
-    """Upload the group's blobs among `lacking` (then no longer lacking), `workers` at a
-    time: the receipts, and the uploads refused, by sha256."""
+    """Upload the group's blobs among `lacking` (then no longer lacking), `workers` requests
+    at a time, small ones many to a request (cairn.sdk.packed): the receipts, and the uploads
+    refused, by sha256."""
     todo = list({f.sha256: f for p in group for f in p.hashed if f.sha256 in lacking}.values())
     failed: dict[str, CairnError] = {}
-    receipts = transfer.upload(http, todo, show, workers, failed)
+    receipts = packed.upload(http, todo, show, workers, failed)
     lacking -= {f.sha256 for f in todo}
     return receipts, failed
 

@@ -31,23 +31,29 @@ def fits(files: Sequence[LocalFile]) -> bool:
                     for f in files))
 
 
-def form(request: Mapping[str, Any], files: Sequence[LocalFile]) -> tuple[bytes, str]:
-    """The multipart body and its content type."""
+Part = tuple[str, str | None, str | None, bytes]  # name, filename, content type, bytes
+
+
+def multipart(parts: Sequence[Part]) -> tuple[bytes, str]:
+    """A multipart/form-data body and its content type (filenames need no quoting: fits and
+    sha256s see to that)."""
     boundary = uuid.uuid4().hex
     out = bytearray()
-
-    def part(disposition: str, content_type: str | None, data: bytes) -> None:
+    for name, filename, content_type, data in parts:
+        disposition = f'name="{name}"' + (f'; filename="{filename}"' if filename else "")
         out.extend(f"--{boundary}\r\nContent-Disposition: form-data; {disposition}\r\n"
                    .encode())
         if content_type:
             out.extend(f"Content-Type: {content_type}\r\n".encode())
         out.extend(b"\r\n" + data + b"\r\n")
-
-    part('name="manifest"', "application/json", json.dumps(request).encode())
-    for f in files:
-        part(f'name="file"; filename="{f.path}"', f.media_type, f.source.read_bytes())
     out.extend(f"--{boundary}--\r\n".encode())
     return bytes(out), f"multipart/form-data; boundary={boundary}"
+
+
+def form(request: Mapping[str, Any], files: Sequence[LocalFile]) -> tuple[bytes, str]:
+    """The publish's body: the manifest, then each file."""
+    return multipart([("manifest", None, "application/json", json.dumps(request).encode()),
+                      *[("file", f.path, f.media_type, f.source.read_bytes()) for f in files]])
 
 
 def publish(http: Http, request: Mapping[str, Any], files: Sequence[LocalFile],
