@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
 ON_CLUSTER = "CAIRN_CLUSTER_DIR" in os.environ
 
 needs_cluster = pytest.mark.skipif(
@@ -20,8 +19,9 @@ needs_cluster = pytest.mark.skipif(
 
 
 def _stack(*args: str) -> None:
-    subprocess.run([str(ROOT / "scripts" / "stack"), *args, "--cluster"], check=True,
-                   timeout=700, capture_output=True)
+    """scripts/stack of the checkout whose cluster this shell points at (its .stack-cluster)."""
+    script = Path(os.environ["CAIRN_CLUSTER_DIR"]).parent / "scripts" / "stack"
+    subprocess.run([str(script), *args, "--cluster"], check=True, timeout=700)
 
 
 def kill(name: str) -> None:

@@ -111,8 +111,9 @@ async def indexed(env: dict[str, str], count: int, within: float = 240) -> None:
 
 
 async def assert_converged(fault: str, env: dict[str, str], database_url: str, project: str,
-                           sent: int, healed_at: float) -> dict[str, object]:
-    """The invariant, on the direct (unproxied) database; the figures, printed and returned."""
+                           sent: int, healed_at: float, **extra: object) -> dict[str, object]:
+    """The invariant, on the direct (unproxied) database; the figures (with a test's `extra`
+    ones), printed and returned."""
     import asyncpg
 
     await reach(database_url, project, sent, 240)
@@ -131,6 +132,6 @@ async def assert_converged(fault: str, env: dict[str, str], database_url: str, p
     figures: dict[str, object] = {
         "fault": fault, "sent": sent, "recorded": len(logged), "lost": sent - len(logged),
         "repeated": 0, "recorded_s": round(recorded_after, 1),
-        "converged_s": round(converged_after, 1)}
+        "converged_s": round(converged_after, 1), **extra}
     print("FIGURES " + json.dumps(figures))
     return figures
