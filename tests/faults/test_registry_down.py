@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Namespace
-from tests.e2e.faults import private_env, reach
+from tests.e2e.faults import reach
+from tests.faults.conftest import BehindProxy
 from tests.faults.steady import SteadyStream, assert_converged
-from tests.faults.toxiproxy import Toxiproxy
 from tests.processes import Service
 from tests.search_helpers import drop_indices
 
@@ -29,13 +28,11 @@ DOWN_S = 10
 
 
 async def test_registry_down_at_start_and_while_running_loses_nothing(
-    toxiproxy: Toxiproxy, own_database: str, cairn_env: dict[str, str], namespace: Namespace,
-    tmp_path: Path,
+    behind_proxy: BehindProxy, own_database: str, tmp_path: Path,
 ) -> None:
-    env, project = private_env(cairn_env, namespace, "sr", DATABASE_URL=own_database)
-    proxied, registry = toxiproxy.url_through(f"sr-{namespace.run_id}-{tmp_path.name}",
-                                              env["SCHEMA_REGISTRY_URL"])
-    env["SCHEMA_REGISTRY_URL"] = proxied
+    run = behind_proxy("sr", "SCHEMA_REGISTRY_URL")
+    env, project, registry = run.env, run.project, run.proxy
+    env["SCHEMA_REGISTRY_URL"] = run.url
     ledger, indexer = Service("ledger", env, tmp_path), Service("indexer", env, tmp_path)
     streams: list[SteadyStream] = []
     try:

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Namespace
-from tests.e2e.faults import private_env, reach
+from tests.e2e.faults import reach
+from tests.faults.conftest import BehindProxy
 from tests.faults.steady import assert_converged, indexed, pipeline
-from tests.faults.toxiproxy import Toxiproxy
 
 pytestmark = pytest.mark.faults
 
@@ -26,13 +25,11 @@ CUT_S = 35
 
 
 async def test_indexer_cut_from_search_indexes_everything_once(
-    toxiproxy: Toxiproxy, own_database: str, cairn_env: dict[str, str], namespace: Namespace,
-    tmp_path: Path,
+    behind_proxy: BehindProxy, own_database: str, tmp_path: Path,
 ) -> None:
-    env, project = private_env(cairn_env, namespace, "os", DATABASE_URL=own_database)
-    proxied, search = toxiproxy.url_through(f"os-{namespace.run_id}-{tmp_path.name}",
-                                            env["SEARCH_URL"])
-    with pipeline(env, project, tmp_path, indexer_env={"SEARCH_URL": proxied}) as stream:
+    run = behind_proxy("os", "SEARCH_URL")
+    env, project, search = run.env, run.project, run.proxy
+    with pipeline(env, project, tmp_path, indexer_env={"SEARCH_URL": run.url}) as stream:
         await reach(own_database, project, 50, 120)
         await indexed(env, 50)
         search.cut()

@@ -6,7 +6,8 @@ here on a free port; each proxy listens on another free loopback port. A fault i
 `cut()` drops every byte both ways and leaves connections open (what a partition looks like
 to a client: nothing answers, nothing fails, only the client's own timeouts end the wait;
 Toxiproxy resets the connections that lived through it when the cut is removed),
-`latency(ms)` delays every reply, `refuse()` closes the proxy (connections refused), and
+`latency(ms)` delays every reply, `refuse()` closes the proxy (connections refused),
+`reopen()` lets bytes through again without closing the links a cut left half-open, and
 `heal()` undoes them all.
 """
 
@@ -47,6 +48,15 @@ class Proxy:
     def latency(self, ms: int) -> None:
         """Each reply delayed by `ms` (the upstream is answered that much later)."""
         self._toxic("latency", "latency", "downstream", latency=ms, jitter=0)
+
+    def reopen(self) -> None:
+        """The route back, but the links that lived through a cut left as they are, as a real
+        partition leaves them: each toxic's toxicity set to 0, so bytes flow again, new links
+        untouched, and nothing is reset, while what was dropped stays dropped (a request
+        whose bytes were lost is answered never). heal() closes such links; this does not."""
+        for toxic in self._api.get(f"/proxies/{self.name}/toxics").json():
+            self._api.post(f"/proxies/{self.name}/toxics/{toxic['name']}",
+                           json={"toxicity": 0.0}).raise_for_status()
 
     def refuse(self) -> None:
         """The proxy closed: open connections are reset, new ones refused."""

@@ -11,6 +11,7 @@ from typing import Any, cast
 import faust
 import pytest
 from cairn.core.adapters import worker
+from cairn.core.adapters.settings import Settings
 from cairn.ledger.app import LedgerAdapters
 from cairn.notifier.app import NotifierAdapters
 
@@ -97,13 +98,13 @@ async def test_a_lazy_pool_is_opened_once_and_closed(monkeypatch: pytest.MonkeyP
     made: list[FakePool] = []
     closed: list[str] = []
 
-    async def create_pool(dsn: str, **sizes: int) -> FakePool:
+    async def create_pool(dsn: str, **options: object) -> FakePool:
         await asyncio.sleep(0.01)  # a slow connect: the second caller must wait, not connect
         made.append(FakePool(dsn, closed))
         return made[-1]
 
     monkeypatch.setattr(worker.asyncpg, "create_pool", create_pool)
-    lazy = worker.LazyPool("postgresql://nowhere/db")
+    lazy = worker.LazyPool(Settings(database_url="postgresql://nowhere/db"))
     assert not lazy.opened
     first, second = await asyncio.gather(lazy(), lazy())
     assert first is second and len(made) == 1 and lazy.opened

@@ -25,6 +25,7 @@ from cairn.api.ui import html as ui_html
 from cairn.api.ui import pages as ui_pages
 from cairn.api.ui import session as ui_session
 from cairn.api.usage import UsageEmitter
+from cairn.core.adapters import postgres
 from cairn.core.adapters.blob_stores import hot_store
 from cairn.core.adapters.emitter import Emitter
 from cairn.core.adapters.logs import configure
@@ -48,7 +49,7 @@ async def _open_pool(settings: Settings) -> asyncpg.Pool:
         stop=stop_after_delay(60), wait=wait_exponential(max=5), reraise=True,
     ):
         with attempt:
-            return await asyncpg.create_pool(settings.database_url, min_size=1, max_size=10)
+            return await postgres.create_pool(settings, min_size=1, max_size=10)
     raise AssertionError("unreachable")
 
 

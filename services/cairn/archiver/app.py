@@ -3,7 +3,7 @@
 - Every CAIRN_ARCHIVER_INTERVAL seconds a tick (`schedule.tick`) plans each project's
   `scheduled` retention policy and emits the plan's LifecycleRequested events (actor
   `archiver`), then removes the trash's blobs that are past the grace period. With several
-  archivers on one namespace only the leader ticks (`readmodel.leadership`: a PostgreSQL
+  archivers on one namespace only the leader ticks (`core.adapters.leadership`: a PostgreSQL
   advisory lock held by its session); the others take over when it goes.
 - From the changelog it takes every recorded archive, restore, delete and publish and puts
   the version's blobs where they now belong (see tiers.py and placing.py), inside
@@ -29,6 +29,7 @@ from cairn.archiver import schedule
 from cairn.archiver.placing import PLACED, place_blobs
 from cairn.archiver.tiers import Tiers
 from cairn.core.adapters.emitter import Emitter
+from cairn.core.adapters.leadership import Leadership
 from cairn.core.adapters.logs import configure
 from cairn.core.adapters.settings import Settings
 from cairn.core.adapters.topics import Topics
@@ -41,7 +42,6 @@ from cairn.core.adapters.worker import (
 )
 from cairn.core.domain.event_types import RecordedEvent
 from cairn.core.domain.retention import Plan
-from cairn.readmodel.leadership import Leadership
 from cairn.readmodel.retention import plan_project, scheduled_policies
 
 UNDECODABLE = Counter("cairn_archiver_undecodable_total", "Changelog records not decodable")
@@ -60,9 +60,9 @@ class ArchiverAdapters:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ArchiverAdapters:
-        return cls(Emitter(settings, "cairn-archiver"), LazyPool(settings.database_url),
+        return cls(Emitter(settings, "cairn-archiver"), LazyPool(settings),
                    Tiers.of(settings),
-                   Leadership(settings.database_url, f"{settings.topic_prefix}archiver"))
+                   Leadership(settings, f"{settings.topic_prefix}archiver"))
 
     async def closing(self, stack: AsyncExitStack) -> None:
         """Close each client at the stack's end, the last opened first."""

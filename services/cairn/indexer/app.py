@@ -30,7 +30,7 @@ from cairn.core.adapters import schemas
 from cairn.core.adapters.batches import RawRecord, batch_agent
 from cairn.core.adapters.codec import AvroCodec, RegistryClient
 from cairn.core.adapters.dead_letters import dead_letter
-from cairn.core.adapters.kafka import producer
+from cairn.core.adapters.kafka import producer_for
 from cairn.core.adapters.logs import configure
 from cairn.core.adapters.settings import Settings
 from cairn.core.adapters.topics import Topics
@@ -64,7 +64,7 @@ class IndexerAdapters:
     def from_settings(cls, settings: Settings) -> IndexerAdapters:
         return cls(RegistryClient(settings.schema_registry_url),
                    backend_for(settings, patience=None),  # wait out engine restarts
-                   producer(settings.kafka_bootstrap_servers, "cairn-indexer"))
+                   producer_for(settings, "cairn-indexer"))
 
     async def closing(self, stack: AsyncExitStack) -> None:
         """Close each client at the stack's end, the last opened first."""

@@ -27,7 +27,7 @@ from cairn.core.adapters import schemas
 from cairn.core.adapters.batches import RawRecord, batch_agent, raw_records, settle
 from cairn.core.adapters.codec import AvroCodec, RegistryClient
 from cairn.core.adapters.dead_letters import dead_letter
-from cairn.core.adapters.kafka import produce_all_async, producer
+from cairn.core.adapters.kafka import produce_all_async, producer_for
 from cairn.core.adapters.logs import configure
 from cairn.core.adapters.settings import Settings
 from cairn.core.adapters.topics import Topics
@@ -71,8 +71,8 @@ class LedgerAdapters:
     @classmethod
     def from_settings(cls, settings: Settings) -> LedgerAdapters:
         return cls(RegistryClient(settings.schema_registry_url),
-                   producer(settings.kafka_bootstrap_servers, "cairn-ledger"),
-                   LazyPool(settings.database_url))
+                   producer_for(settings, "cairn-ledger"),
+                   LazyPool(settings))
 
     async def closing(self, stack: AsyncExitStack) -> None:
         """Close each client at the stack's end, the last opened first."""

@@ -33,7 +33,7 @@ from tenacity import AsyncRetrying, wait_exponential
 from cairn.core.adapters import schemas
 from cairn.core.adapters.batches import settle
 from cairn.core.adapters.codec import AvroCodec, RegistryClient
-from cairn.core.adapters.kafka import produce_all_async, producer
+from cairn.core.adapters.kafka import produce_all_async, producer_for
 from cairn.core.adapters.logs import configure
 from cairn.core.adapters.pinning import pinned_client
 from cairn.core.adapters.settings import Settings
@@ -76,8 +76,8 @@ class NotifierAdapters:
     @classmethod
     def from_settings(cls, settings: Settings) -> NotifierAdapters:
         return cls(RegistryClient(settings.schema_registry_url),
-                   producer(settings.kafka_bootstrap_servers, "cairn-notifier"),
-                   LazyPool(settings.database_url),
+                   producer_for(settings, "cairn-notifier"),
+                   LazyPool(settings),
                    pinned_client(httpx.Limits(  # connects only where it checked
                        max_connections=settings.webhook_concurrency)))
 

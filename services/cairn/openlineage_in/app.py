@@ -71,7 +71,7 @@ class OpenLineageAdapters:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OpenLineageAdapters:
-        return cls(Emitter(settings, f"cairn-{CONSUMER}"), LazyPool(settings.database_url),
+        return cls(Emitter(settings, f"cairn-{CONSUMER}"), LazyPool(settings),
                    hot_store(settings))
 
     async def closing(self, stack: AsyncExitStack) -> None:

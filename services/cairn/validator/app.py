@@ -58,7 +58,7 @@ class ValidatorAdapters:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ValidatorAdapters:
-        return cls(Emitter(settings, "cairn-validator"), LazyPool(settings.database_url),
+        return cls(Emitter(settings, "cairn-validator"), LazyPool(settings),
                    hot_store(settings), pinned_client())
 
     async def closing(self, stack: AsyncExitStack) -> None:

@@ -16,18 +16,12 @@ from cairn.core.adapters.kafka import (
     kafka_headers,
     produce_all,
     produce_all_async,
-    producer,
+    producer_for,
 )
 from cairn.core.adapters.settings import Settings
 from cairn.core.adapters.topics import Topics
 from cairn.core.domain.event_types import ArtifactEvent, ConfigEvent, P
 from cairn.core.domain.identity import InvalidInput
-
-# An emit waits this much longer than Kafka has to acknowledge (settings.kafka_delivery_timeout,
-# librdkafka's message.timeout.ms), so it ends with every record acknowledged or dropped.
-# librdkafka's own default, 300 s, outlived the wait: an api request answered 503 during a
-# Kafka outage was still written once Kafka came back.
-WAIT_MARGIN_S = 10.0
 
 
 class Emitter:
@@ -38,10 +32,9 @@ class Emitter:
         self.topics = Topics(settings.topic_prefix)
         self.registry = RegistryClient(settings.schema_registry_url)
         self.codec = AvroCodec(self.registry, self.topics.events, schemas.EVENT)
-        self.producer = producer(
-            settings.kafka_bootstrap_servers, client_id,
-            **{"message.timeout.ms": int(settings.kafka_delivery_timeout * 1000)})
-        self.wait_s = settings.kafka_delivery_timeout + WAIT_MARGIN_S
+        # Bounded (cairn.core.adapters.kafka): an emit ends with every event acknowledged or
+        # dropped, so an api 503 means the event was not written, and never will be.
+        self.producer = producer_for(settings, client_id)
         self.config_codec = AvroCodec(self.registry, self.topics.config, schemas.CONFIG)
 
     def signed(self, value: bytes) -> list[Header]:
@@ -59,10 +52,10 @@ class Emitter:
 
     def emit(self, *events: ArtifactEvent[P]) -> None:
         """Block until Kafka acknowledged every event (acks=all)."""
-        produce_all(self.producer, [self.encode(e) for e in events], self.wait_s)
+        produce_all(self.producer, [self.encode(e) for e in events])
 
     async def emit_async(self, *events: ArtifactEvent[P]) -> None:
-        await produce_all_async(self.producer, [self.encode(e) for e in events], self.wait_s)
+        await produce_all_async(self.producer, [self.encode(e) for e in events])
 
     def encode_config(self, event: ConfigEvent) -> tuple[str, bytes, bytes, list[Header]]:
         """A ConfigEvent's record, keyed kind/key so one item's changes stay in order."""
@@ -74,7 +67,7 @@ class Emitter:
         return self.topics.config, key, value, self.signed(value)
 
     async def emit_config_async(self, event: ConfigEvent) -> None:
-        await produce_all_async(self.producer, [self.encode_config(event)], self.wait_s)
+        await produce_all_async(self.producer, [self.encode_config(event)])
 
     def emit_config_soon(self, event: ConfigEvent) -> None:
         """Queue a ConfigEvent without waiting for Kafka's ack (a record of something that

@@ -29,6 +29,7 @@ PUBLIC_SECRETS = frozenset({
     "change-me-demo-token", "change-me-webhook-key", "change-me-signing-key", "change-me",
 })
 SECRETS_DIR = "CAIRN_SECRETS_DIR"  # a directory of files named like the variables
+KAFKA_DELIVERY_TIMEOUT_S = 50.0  # CAIRN_KAFKA_DELIVERY_TIMEOUT's default
 
 
 def _env(*names: str) -> AliasChoices:
@@ -63,11 +64,12 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str = Field(
         "127.0.0.1:19092", validation_alias=_env("KAFKA_BOOTSTRAP_SERVERS")
     )
-    # Seconds Kafka has to acknowledge an emitted event before the emitter drops it and fails
-    # the emit (librdkafka's message.timeout.ms; the emit waits 10 s longer, so its outcome is
-    # definite: an api 503 means the event was not written, and never will be).
+    # Seconds Kafka has to acknowledge a produced record before every Cairn producer drops it
+    # and fails the produce (librdkafka's message.timeout.ms, cairn.core.adapters.kafka; the
+    # produce waits 10 s longer, so its outcome is definite: an api 503 means the event was not
+    # written, and never will be).
     kafka_delivery_timeout: float = Field(
-        50.0, gt=0, validation_alias=_env("CAIRN_KAFKA_DELIVERY_TIMEOUT"))
+        KAFKA_DELIVERY_TIMEOUT_S, gt=0, validation_alias=_env("CAIRN_KAFKA_DELIVERY_TIMEOUT"))
     schema_registry_url: str = Field(
         "http://127.0.0.1:18081/apis/ccompat/v7", validation_alias=_env("SCHEMA_REGISTRY_URL")
     )
@@ -78,6 +80,12 @@ class Settings(BaseSettings):
     database_url: str = Field(
         "postgresql://cairn:cairn@127.0.0.1:15432/cairn", validation_alias=_env("DATABASE_URL")
     )
+    # Seconds a PostgreSQL statement, connect or cancel may take before the client gives up
+    # on it and its connection (cairn.core.adapters.postgres): a link a partition left
+    # half-open, with no reset, would otherwise hold a service until the kernel's TCP
+    # timeout (~15 min). A timed-out batch is rolled back and redone on a new connection.
+    pg_command_timeout: float = Field(
+        30.0, gt=0, validation_alias=_env("CAIRN_PG_COMMAND_TIMEOUT"))
     api_url: str = Field("http://127.0.0.1:18000", validation_alias=_env("CAIRN_API_URL"))
     blob_dir: Path = Field(Path(".stack/data/blobs"), validation_alias=_env("CAIRN_BLOB_DIR"))
     # Blobs in an S3-compatible bucket instead of blob_dir: `s3://bucket/prefix` (endpoint,

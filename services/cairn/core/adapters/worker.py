@@ -23,7 +23,7 @@ import faust
 from confluent_kafka import Producer
 from prometheus_client import Counter, generate_latest
 
-from cairn.core.adapters import schemas
+from cairn.core.adapters import postgres, schemas
 from cairn.core.adapters.batches import RawRecord, batch_agent, of_types
 from cairn.core.adapters.codec import AvroCodec, RegistryClient, UndecodableRecord
 from cairn.core.adapters.settings import Settings
@@ -56,10 +56,11 @@ CLOSE_WAIT = 10.0  # seconds a client may take to close at shutdown
 
 class LazyPool:
     """A PostgreSQL pool opened on first use, inside the worker's event loop (asyncpg binds a
-    pool to the loop that made it, and faust's loop runs only once the worker starts)."""
+    pool to the loop that made it, and faust's loop runs only once the worker starts); its
+    statements bounded like every Cairn pool's (cairn.core.adapters.postgres)."""
 
-    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 4) -> None:
-        self._dsn, self._sizes = dsn, (min_size, max_size)
+    def __init__(self, settings: Settings, *, min_size: int = 1, max_size: int = 4) -> None:
+        self._settings, self._sizes = settings, (min_size, max_size)
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
 
@@ -68,8 +69,8 @@ class LazyPool:
             return self._pool
         async with self._opening:  # two first uses at once make one pool, not two
             if self._pool is None:
-                self._pool = await asyncpg.create_pool(
-                    self._dsn, min_size=self._sizes[0], max_size=self._sizes[1])
+                self._pool = await postgres.create_pool(
+                    self._settings, min_size=self._sizes[0], max_size=self._sizes[1])
         return self._pool
 
     @property

@@ -7,7 +7,10 @@ so a leader that dies (kill -9, a lost network) frees it without any expiry to t
 next instance to ask becomes leader. Nothing is written: the ledger stays the only writer of
 the tables. Advisory locks belong to one database, so each namespace (each test's database)
 has its own leader. Needs a direct connection (or a session-pooling proxy): a
-transaction-pooling proxy would hand the lock's session to someone else.
+transaction-pooling proxy would hand the lock's session to someone else. The connection is
+made like every Cairn connection (cairn.core.adapters.postgres), its waits WAIT seconds: the
+server's keepalives end a vanished leader's session, and so its lock, within about a minute.
+I/O and no table, so it is an adapter, not a read model.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from typing import Any
 
 import asyncpg
 
+from cairn.core.adapters import postgres
+from cairn.core.adapters.settings import Settings
+
 TAKE = "SELECT pg_try_advisory_lock(hashtextextended($1, 0))"
 ALIVE = "SELECT 1"
 WAIT = 5.0  # seconds for a connect or a query before the instance counts itself a follower
@@ -25,8 +31,9 @@ WAIT = 5.0  # seconds for a connect or a query before the instance counts itself
 class Leadership:
     """`await held()` before each scheduled run: True while this instance holds the lock."""
 
-    def __init__(self, dsn: str, name: str) -> None:
-        self._dsn, self._key = dsn, f"cairn.leader:{name}"
+    def __init__(self, settings: Settings, name: str) -> None:
+        self._settings = settings.model_copy(update={"pg_command_timeout": WAIT})
+        self._key = f"cairn.leader:{name}"
         self._conn: asyncpg.Connection | None = None
         self._held = False
 
@@ -37,11 +44,11 @@ class Leadership:
         try:
             if self._conn is None or self._conn.is_closed():
                 self._held = False
-                self._conn = await asyncpg.connect(self._dsn, timeout=WAIT)
+                self._conn = await postgres.connect(self._settings)
             if self._held:
-                await self._conn.fetchval(ALIVE, timeout=WAIT)
+                await self._conn.fetchval(ALIVE)
             else:
-                self._held = bool(await self._conn.fetchval(TAKE, self._key, timeout=WAIT))
+                self._held = bool(await self._conn.fetchval(TAKE, self._key))
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
             await self.close()
         return self._held
