@@ -18,7 +18,7 @@ from cairn.sdk.inline import multipart
 
 PACKED_BLOB_BYTES = 64 * 1024  # a blob at most this big travels in a pack
 PACK_BYTES = 512 * 1024  # a pack's blobs, in all (the api takes CAIRN_MAX_EVENT_BYTES)
-PACK_BLOBS = 200
+PACK_BLOBS = 50  # several packs of a group go at once: the api stores a pack's blobs one by one
 
 
 def packs(files: Sequence[LocalFile]) -> Iterator[list[LocalFile]]:
