@@ -59,7 +59,10 @@ class FakeApi:
         if m := re.fullmatch(r"/v1/blobs/([0-9a-f]{64})", path):
             return self._blob(method, m.group(1), request)
         if path == "/v1/artifacts" and method == "POST":
-            return self._publish(json.loads(request.content))
+            return self._waited(request, self._publish(self._body(request)))
+        if path == "/v1/blobs" and method == "POST":  # many small blobs (cairn.sdk.packed)
+            stored = [self._store(sha, data) for (sha, data) in _parts(request)]
+            return httpx.Response(200, json={"stored": stored, "receipts": {}})
         if path == "/v1/artifacts/batch/status":  # the publisher's long poll
             ids = json.loads(request.content)["event_ids"]
             return httpx.Response(200, json={
@@ -78,6 +81,29 @@ class FakeApi:
         if method in ("PUT", "PATCH", "DELETE", "POST"):
             return self._recorded({"status": "recorded", "seq": len(self.events) + 1})
         return _error(404, "not_found", f"{method} {path}")
+
+    def _body(self, request: httpx.Request) -> dict[str, Any]:
+        """The publish's JSON, or a multipart one's manifest with its files stored."""
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            return dict(json.loads(request.content))
+        parts = _parts(request)
+        manifest = json.loads(next(data for name, data in parts if name is None))
+        for name, data in parts:
+            if name is not None:
+                self._store(hashlib.sha256(data).hexdigest(), data)
+        return dict(manifest)
+
+    def _store(self, sha: str, data: bytes) -> dict[str, Any]:
+        self.uploads.append(sha)
+        self.blobs[sha] = data
+        return {"sha256": sha, "size": len(data)}
+
+    def _waited(self, request: httpx.Request, reply: httpx.Response) -> httpx.Response:
+        """?wait_ms: the answer carries the event's status (recorded at once here)."""
+        if reply.status_code != 202 or "wait_ms" not in request.url.params:
+            return reply
+        body = reply.json()
+        return httpx.Response(202, json={**body, "status": self.events[body["event_id"]]})
 
     def _blob(self, method: str, sha: str, request: httpx.Request) -> httpx.Response:
         if method == "PUT":
@@ -162,3 +188,14 @@ class FakeApi:
                  if a.partition("/")[2].startswith(prefix)]
         return httpx.Response(200, json={"field": "name", "prefix": prefix,
                                          "suggestions": found})
+
+
+def _parts(request: httpx.Request) -> list[tuple[str | None, bytes]]:
+    """A multipart body's parts as (filename, bytes): the manifest has no filename."""
+    boundary = request.headers["content-type"].split("boundary=", 1)[1].encode()
+    out: list[tuple[str | None, bytes]] = []
+    for raw in request.content.split(b"--" + boundary)[1:-1]:
+        head, _, data = raw[2:].partition(b"\r\n\r\n")
+        named = re.search(rb'filename="([^"]*)"', head)
+        out.append((named.group(1).decode() if named else None, data[:-2]))
+    return out

@@ -115,19 +115,28 @@ def test_the_environment_is_captured_once_unless_asked_again(
 
 
 def test_a_publish_makes_no_request_it_can_skip(tmp_path: Path) -> None:
-    """After the first: which blobs are missing, the upload, the publish, one wait; the
-    question "presigned URLs?" that a local store's api refused once is not asked again."""
+    """Small files: one request, the files inside it, which answers the record too. A large
+    file, after the first: which blobs are missing, the upload, the publish (which waits);
+    the question "presigned URLs?" that a local store's api refused once is not asked again."""
+    from cairn.sdk.inline import INLINE_BYTES
+
     from tests.unit.fake_api import FakeApi
 
     fake = FakeApi()
     client = fake.sdk()
     for i in range(3):
         (tmp_path / f"m{i}.pt").write_bytes(bytes([i]))
-        client.publish("model", "p", "m", [f"m{i}.pt"], root=tmp_path, environment={})
+        done = client.publish("model", "p", "m", [f"m{i}.pt"], root=tmp_path, environment={})
+        assert done.ref == f"p/m@v{i + 1}"
+    paths = [(r.method, r.url.path) for r in fake.requests]
+    assert paths == [("POST", "/v1/artifacts")] * 3
+    for i in range(3):
+        (tmp_path / f"big{i}.pt").write_bytes(bytes([i]) * (INLINE_BYTES + 1))
+        client.publish("model", "p", "big", [f"big{i}.pt"], root=tmp_path, environment={})
     paths = [(r.method, r.url.path) for r in fake.requests]
     assert paths.count(("POST", "/v1/blobs/uploads")) == 1
-    assert paths[-4:] == [("POST", "/v1/blobs/missing"), ("PUT", paths[-3][1]),
-                          ("POST", "/v1/artifacts"), ("POST", "/v1/artifacts/batch/status")]
+    assert paths[-3:] == [("POST", "/v1/blobs/missing"), ("PUT", paths[-2][1]),
+                          ("POST", "/v1/artifacts")]
 
 
 @pytest.mark.parametrize("args", [

@@ -43,7 +43,9 @@ def test_publish_uploads_blobs_then_waits_for_the_version(client: Client, fake: 
 
 
 def test_only_missing_blobs_are_uploaded_and_same_content_is_one_version(
-        client: Client, fake: FakeApi, files: Path) -> None:
+        client: Client, fake: FakeApi, files: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files too large to ride inside the publish (cairn.sdk.inline): only missing ones go up."""
+    monkeypatch.setattr("cairn.sdk.inline.INLINE_BYTES", 0)
     first = client.publish("dataset", "p", "d", ["data"], root=files, environment=ENV)
     again = client.publish("dataset", "p", "d", ["data"], root=files, environment=ENV)
     assert (again.ref, again.outcome, again.digest) == ("p/d@v1", "duplicate", first.digest)
