@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from cairn.core.adapters.batches import RawRecord
+from cairn.core.adapters.batches import RawRecord, event_type_header
 from cairn.ledger.batch import BatchResult
 from cairn.ledger.handler import Outgoing, Ports, record_and_publish
 
 CHANGELOG, DLQ = "t.cairn.artifact.changelog", "t.cairn.artifact.events.ledger.dlq"
+PUBLISHED = event_type_header("Published")
 
 
 class Journal(list[tuple[str, Any]]):
@@ -59,7 +60,8 @@ def raw(offset: int, value: bytes = b"v") -> RawRecord:
 
 
 def recorded(seq: int, artifact: str = "vision/resnet") -> dict[str, Any]:
-    return {"seq": seq, "outcome": "applied", "event": {"artifact": artifact}}
+    return {"seq": seq, "outcome": "applied",
+            "event": {"artifact": artifact, "payload": ("dev.cairn.events.Published", {})}}
 
 
 def ports(journal: Journal, recorder: FakeRecorder, log: Log | None = None) -> Ports:
@@ -84,9 +86,9 @@ async def test_changelog_records_go_out_in_order_after_the_commit() -> None:
     await record_and_publish(ports(journal, FakeRecorder(journal, result)),
                              [raw(1), raw(2), raw(3)])
     assert [what for what, _ in journal] == ["commit", "produce"]
-    assert journal[1][1] == [(CHANGELOG, b"vision/resnet", b"7", None),
-                             (CHANGELOG, b"nlp/bert", b"8", None),
-                             (CHANGELOG, b"vision/resnet", b"9", None)]
+    assert journal[1][1] == [(CHANGELOG, b"vision/resnet", b"7", [PUBLISHED]),
+                             (CHANGELOG, b"nlp/bert", b"8", [PUBLISHED]),
+                             (CHANGELOG, b"vision/resnet", b"9", [PUBLISHED])]
 
 
 async def test_dead_letters_go_as_they_came_with_their_reasons_after_the_changelog() -> None:
@@ -116,7 +118,8 @@ async def test_a_batch_of_repeats_republishes_and_sends_no_dead_letters() -> Non
     result = BatchResult(recorded=[recorded(4)], repeats=1)
     assert (await record_and_publish(ports(journal, FakeRecorder(journal, result)),
                                      [raw(1)])).repeats == 1
-    assert journal == [("commit", [1]), ("produce", [(CHANGELOG, b"vision/resnet", b"4", None)])]
+    assert journal == [("commit", [1]),
+                       ("produce", [(CHANGELOG, b"vision/resnet", b"4", [PUBLISHED])])]
 
 
 async def test_a_failed_produce_raises_so_the_batch_is_redone() -> None:
