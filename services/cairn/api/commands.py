@@ -91,6 +91,8 @@ async def unproven(req: Publish, files: Sequence[FileEntry], *, actor: str,
     and they neither uploaded them in this request (`proven`) nor hold a receipt for them
     (cairn.core.domain.blob_receipts). Knowing a sha256 is no proof of having the bytes."""
     shas = {f["sha256"] for f in files} - set(proven)
+    if not shas:  # every blob came in this request (a small publish): no store, no query
+        return set()
     stored = await asyncio.to_thread(lambda: {s for s in shas if blobs.has(s)})
     hidden = await downloads.unseen(pool, principal, stored)
     if not hidden:
