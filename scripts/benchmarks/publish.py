@@ -1,7 +1,8 @@
 """Publish-path benchmark: what one SDK process gets, and how fast the ledger records.
 
 Every figure but the two transport ones waits until the ledger recorded each version (the
-SDK's own wait: GET /v1/events/{id}, or POST /v1/artifacts/batch/status for publish_many).
+SDK's own wait: inside POST /v1/artifacts?wait_ms for a publish over HTTP, POST
+/v1/artifacts/batch/status for publish_many and the Kafka transport).
 
 ledger_record_per_s: N events already in Kafka, one ledger process, from its first recorded
 event to its last (PostgreSQL commit + changelog acks included); emit_prebuilt_per_s: how
@@ -10,7 +11,8 @@ each chunk of VERDICT_CHUNK publishes is followed by a VerdictSet (seven checks)
 produced as the validator (its producer name), as a validator judging a changelog batch
 would: the realistic mix, half the ledger's events VerdictSets.
 single_http: Client.publish over the default HTTP transport, one call at a time, wait=True:
-latency p50/p99 from publish() to recorded, and the rate that makes.
+latency p50/p99 from publish() to recorded, and the rate that makes (a small file: one
+request, the file inside it, cairn.sdk.inline).
 threads_http: one Client shared by --threads threads, each publishing and waiting.
 publish_many_http / publish_many_kafka: Client.publish_many of --many items (one small file
 each) through the api and straight to Kafka, from the call to every item recorded.
