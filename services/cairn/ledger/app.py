@@ -13,7 +13,7 @@ the app stopped.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from functools import partial
@@ -24,7 +24,7 @@ from confluent_kafka import Producer
 from prometheus_client import Counter
 
 from cairn.core.adapters import schemas
-from cairn.core.adapters.batches import RawRecord, batch_agent, raw_records, settle
+from cairn.core.adapters.batches import RawRecord, batch_agent
 from cairn.core.adapters.codec import AvroCodec, RegistryClient
 from cairn.core.adapters.dead_letters import dead_letter
 from cairn.core.adapters.kafka import produce_all_async, producer_for
@@ -43,7 +43,6 @@ from cairn.ledger import config_changes, deliveries, handler, usage
 from cairn.ledger.batch import BatchResult, record_batch
 from cairn.ledger.config_changes import ConfigPorts, ConfigResult
 from cairn.ledger.deliveries import DeliveryPorts
-from cairn.ledger.intake import take_until_idle
 from cairn.ledger.origins import (
     Screen,
     artifact_needs,
@@ -53,9 +52,6 @@ from cairn.ledger.origins import (
 )
 from cairn.ledger.ports import Dead, DeadLetter, Internal
 from cairn.ledger.usage import UsagePorts
-
-BATCH_SIZE = 500  # events a batch holds at most
-IDLE_S = 0.001  # a batch is cut once no event came for this long (or its window passed)
 
 
 @dataclass(frozen=True)
@@ -105,7 +101,10 @@ def build(settings: Settings, adapters: LedgerAdapters) -> faust.App:
     async def work(raws: list[RawRecord]) -> None:
         await handler.record_and_publish(ports, raws)
 
-    ledger_agent(app, topics.events, work, settings.ledger_batch_window_ms / 1000, log)
+    # A batch waits at most 10 ms for more events: a lone publish is recorded that much
+    # sooner (24 ms less p50 measured than with 50 ms), and a backlog fills 500 at once.
+    # (Cutting it after 1 ms without events, d6997a2, lowered the backlog rate: reverted.)
+    batch_agent(app, topics.events, work, size=500, within=0.01, log=log, name="ledger")
     lifespan(app, adapters.closing, log)
 
     @app.task  # type: ignore[untyped-decorator]
@@ -136,19 +135,6 @@ def build(settings: Settings, adapters: LedgerAdapters) -> faust.App:
     app.cairn_codecs = (  # type: ignore[attr-defined]
         events_codec, changelog_codec, usage_codec, config_codec, deliveries_codec)
     return app
-
-
-def ledger_agent(app: faust.App, topic: str, work: Callable[[list[RawRecord]], Awaitable[None]],
-                 window_s: float, log: Any) -> None:
-    """The artifact events agent: as batch_agent, but a batch is cut as soon as no event
-    came for IDLE_S (cairn.ledger.intake), not only after its window: a lone publish is
-    recorded without waiting up to `window_s` (CAIRN_LEDGER_BATCH_WINDOW_MS, 10 ms) for
-    company, and a backlog still fills BATCH_SIZE at once (within `window_s`)."""
-    async def ledger(stream: faust.StreamT[Any]) -> None:
-        async for batch in take_until_idle(stream, BATCH_SIZE, window_s, IDLE_S):
-            await settle(partial(work, raw_records(batch)), log, "ledger")
-
-    app.agent(app.topic(topic, value_type=bytes, key_type=bytes), name="ledger")(ledger)
 
 
 def add_usage(app: faust.App, adapters: LedgerAdapters, topics: Topics, internal: Internal,

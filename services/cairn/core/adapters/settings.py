@@ -117,10 +117,6 @@ class Settings(BaseSettings):
     http_port: int = Field(18000, validation_alias=_env("CAIRN_HTTP_PORT"))
     kinds: str = Field("model,dataset,eval_log", validation_alias=_env("CAIRN_KINDS"))
     max_event_bytes: int = Field(1_000_000, validation_alias=_env("CAIRN_MAX_EVENT_BYTES"))
-    # The ledger cuts a batch of events this long after its first at the latest, sooner once
-    # no event came for a millisecond (cairn.ledger.intake).
-    ledger_batch_window_ms: float = Field(
-        10.0, gt=0, validation_alias=_env("CAIRN_LEDGER_BATCH_WINDOW_MS"))
     max_file_bytes: int = Field(5 * 1024**3, validation_alias=_env("CAIRN_MAX_FILE_BYTES"))
     max_files: int = Field(10_000, validation_alias=_env("CAIRN_MAX_FILES"))
     # The api's bearer tokens, `actor=token` pairs separated by commas; empty refuses all writes.
