@@ -97,8 +97,27 @@ def payload_as(event: Mapping[str, Any], record: type[B]) -> B | None:
     return cast(B, body) if name == record.__name__ else None
 
 
+_LEAVES = frozenset({str, int, float, bool, type(None)})  # copied as they are
+
+
 def plain(value: Any) -> Any:
-    """JSON-ready copy: UUID → str, datetime → epoch millis, tuples → lists."""
+    """JSON-ready copy: UUID → str, datetime → epoch millis, tuples → lists (but a union
+    branch stays a (name, body) pair). Every consumer runs it on every decoded record, so the
+    exact types fastavro gives are tested first and a leaf costs no call; anything else (a
+    subclass, a UUID) takes the general path."""
+    kind = type(value)
+    if kind is dict:
+        return {k: v if type(v) in _LEAVES else plain(v) for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in _LEAVES else plain(v) for v in value]
+    if kind in _LEAVES:
+        return value
+    if kind is dt.datetime:
+        return int(value.timestamp() * 1000)
+    return _plain_other(value)
+
+
+def _plain_other(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, tuple | list):
