@@ -85,7 +85,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             # down; a search then waits SEARCH_PATIENCE seconds and answers 503.
             app.state.search = backend_for(settings, patience=SEARCH_PATIENCE)
             app.state.commits = CommitSignal()  # the ledger's commits wake long polls
-            await app.state.commits.start(settings.database_url)
+            await app.state.commits.start(settings)
             log.info("api ready", host=settings.http_host, port=settings.http_port,
                      events=emitter.topics.events, actors=len(app.state.tokens))
             try:
