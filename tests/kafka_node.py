@@ -59,7 +59,9 @@ class KafkaNode:
             "appender.console.layout.type = PatternLayout",
             "appender.console.layout.pattern = [%d] %p %m (%c)%n",
             "rootLogger.level = INFO", "rootLogger.appenderRef.stdout.ref = OUT", ""]))
-        cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster = "-"
+        while cluster.startswith("-"):  # the tool's parser reads "-..." as an option (1 in 64)
+            cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         self._java("kafka.tools.StorageTool", "format", "-t", cluster, "-c", str(self.config),
                    "--standalone", wait=True)
 

@@ -39,6 +39,7 @@ VALUES = {  # facet → a LATERAL subquery giving the facet's values of version 
     "alias": "SELECT al.alias AS value FROM aliases al WHERE al.version_id = v.id",
     "legal_hold": "SELECT CASE WHEN v.metadata->'legal_hold' = 'true'::jsonb THEN 'true'"
                   " ELSE 'false' END AS value",
+    "environment": "SELECT v.environment_digest AS value WHERE v.environment_digest IS NOT NULL",
 }
 _OPS = {">=": ">=", "<=": "<=", ">": ">", "<": "<", "=": "=", "==": "="}
 
