@@ -18,6 +18,8 @@ and archiver. `--services-from DIR` runs them from another checkout (workspace.p
   search alias. ledger_drain_per_s: the ledger's own rate over the Published events, from its
   first to its last recorded_at (the old "Kafka backlog drain" figure, verdicts not counted).
   ingest_slices: versions recorded per second per consecutive 10k, from recorded_at.
+  ingest.cpu_s: CPU seconds each service, backing server and the bench itself spent while
+  ingesting (with cpu_ms_per_version and cores: what the machine's cores bound the rate to).
 - publish_to_searchable_ms: single publishes one at a time, each encoded and flushed to Kafka
   inside the clock, until a term query on its digest finds it in the alias
   (publish_to_recorded_ms from the ledger's recorded_at, same clock).
@@ -61,6 +63,7 @@ from cairn.search.query import build_request, search_body
 
 from scripts.benchmarks.stats import percentiles, summary
 from scripts.benchmarks.workspace import (
+    CpuMeter,
     code_of,
     configure_projects,
     memory,
@@ -556,14 +559,18 @@ def slices(times: list[float], started: float, size: int = SLICE) -> list[dict[s
     return out
 
 
-def ingest(emitter: Emitter, gen: Generator, env: dict[str, str]) -> dict[str, Any]:
+def ingest(emitter: Emitter, gen: Generator, env: dict[str, str], cpu: CpuMeter
+           ) -> dict[str, Any]:
     sizes = [0, 0]
     say(f"generating, encoding and producing {gen.n} events as a stream")
+    cpu.start()
     started = time.time()
     produce_all(emitter.producer, encoded(emitter, gen, sizes), timeout=600)  # type: ignore[arg-type]
     emit_s = time.time() - started
     n = sizes[0]
     waited = asyncio.run(wait_ingested(env, n, started))
+    cpu_s = cpu.stop()
+    say("CPU seconds while ingesting: " + ", ".join(f"{k} {v}" for k, v in cpu_s.items()))
     ledger = asyncio.run(ledger_record(env, started))
     times = ledger["published_at"]
     drain_s = times[-1] - times[0] if len(times) > 1 else math.nan
@@ -581,7 +588,9 @@ def ingest(emitter: Emitter, gen: Generator, env: dict[str, str]) -> dict[str, A
             "ledger_events_per_version": round(events / n, 2),
             "ledger_events_per_s": round(events / ledger["settled_s"], 1),
             "settled_s": round(ledger["settled_s"], 2),
-            "ingest_slices": parts, "avg_event_bytes": round(sizes[1] / n)}
+            "ingest_slices": parts, "avg_event_bytes": round(sizes[1] / n),
+            "cpu_s": cpu_s, "cpu_ms_per_version": round(cpu_s["total"] * 1000 / n, 2),
+            "cores": os.cpu_count()}
 
 
 # ---- 3: publish → searchable
@@ -826,7 +835,7 @@ def run(n: int, probes: int, queries: int, lineage: int, seed: int,
         emitter = Emitter(settings, "bench-discovery")
         gen = Generator(n, seed, env["CAIRN_TOPIC_PREFIX"])
         try:
-            result["ingest"] = ingest(emitter, gen, env)
+            result["ingest"] = ingest(emitter, gen, env, CpuMeter(services))
             result["ingest_per_s"] = result["ingest"]["ingest_per_s"]
             result["ledger_drain_per_s"] = result["ingest"]["ledger_drain_per_s"]
             result["ingest_slices"] = result["ingest"].pop("ingest_slices")

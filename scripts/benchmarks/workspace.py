@@ -211,9 +211,9 @@ def _processes() -> Iterator[tuple[int, int, str, str]]:
         yield int(entry.name), pgrp, comm, cmd
 
 
-def memory(running: dict[str, Service]) -> dict[str, Any]:
-    """Memory of each part now, in MB: each service (its process group, i.e. the process and
-    any workers it started) and each backing server (all its processes, found by command)."""
+def parts_of(running: dict[str, Service]) -> dict[str, list[int]]:
+    """The pids of each part: each service (its process group, i.e. the process and any
+    workers it started) and each backing server (all its processes, found by command)."""
     groups = {svc.proc.pid: name for name, svc in running.items() if svc.proc is not None}
     parts: dict[str, list[int]] = {}
     for pid, pgrp, comm, cmd in _processes():
@@ -226,9 +226,52 @@ def memory(running: dict[str, Service]) -> dict[str, Any]:
                              if any(m in cmd for m in marks)), None)
         if name is not None:
             parts.setdefault(name, []).append(pid)
+    return parts
+
+
+def memory(running: dict[str, Service]) -> dict[str, Any]:
+    """Memory of each part now, in MB (parts as `parts_of`)."""
     out: dict[str, Any] = {}
-    for name, pids in sorted(parts.items()):
+    for name, pids in sorted(parts_of(running).items()):
         sizes = [_memory_kb(p) for p in pids]
         out[name] = {"processes": len(pids), "rss_mb": round(sum(r for r, _ in sizes) / 1024, 1),
                      "pss_mb": round(sum(p for _, p in sizes) / 1024, 1)}
     return out
+
+
+def cpu_ticks(pid: int) -> int:
+    """utime + stime of a process (and of its waited-for children), in clock ticks."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return sum(int(f) for f in fields[11:15])
+
+
+class CpuMeter:
+    """CPU seconds each part spent between `start()` and `stop()`: where a run's time went.
+
+    Processes that exited in between are not counted (PostgreSQL's pooled backends and
+    every service live through a run; the bench's own process is counted as "bench")."""
+
+    def __init__(self, running: dict[str, Service]) -> None:
+        self.running = running
+        self.ticks = os.sysconf("SC_CLK_TCK")
+        self.before: dict[str, dict[int, int]] = {}
+        self.own = 0.0
+
+    def _sample(self) -> dict[str, dict[int, int]]:
+        return {name: {pid: cpu_ticks(pid) for pid in pids}
+                for name, pids in parts_of(self.running).items()}
+
+    def start(self) -> None:
+        self.before, self.own = self._sample(), time.process_time()
+
+    def stop(self) -> dict[str, float]:
+        after, own = self._sample(), time.process_time() - self.own
+        out = {name: round(sum(t - self.before.get(name, {}).get(pid, 0)
+                               for pid, t in pids.items()) / self.ticks, 1)
+               for name, pids in sorted(after.items())}
+        out["bench"] = round(own, 1)
+        out["total"] = round(sum(out.values()), 1)
+        return out
