@@ -2,7 +2,8 @@
 
 Order of effects, which is what makes kill -9 at any point safe:
 1. decode; undecodable records become dead letters;
-2. one transaction: an event seen before (by event_id) yields its stored changelog record
+2. the batch's partitions interleaved into few long runs of one payload type (runs.py);
+   one transaction: an event seen before (by event_id) yields its stored changelog record
    again; the rest are recorded run by run, in order: a run of Published events set-based
    (`bulk_publish`: a fixed number of statements whatever its length, each refused event
    noted in `rejected_events` and dead-lettered while the rest is recorded), a run of
@@ -37,6 +38,7 @@ from cairn.ledger import bulk_publish, bulk_verdicts, recorder
 from cairn.ledger.origins import E, Screen
 from cairn.ledger.refusals import REFUSED as REFUSED  # config_changes imports it from here
 from cairn.ledger.refusals import UNPROCESSABLE, Refused, note_rejected
+from cairn.ledger.runs import in_runs
 from cairn.readmodel.commits import CHANNEL
 
 log = logging.getLogger(__name__)
@@ -91,6 +93,7 @@ async def record_batch(
     decoded = await decode_screened(pool, records, codec, result.dead, screen)
     if not decoded:
         return result
+    decoded = in_runs(decoded, lambda event: _run_key(event, True))  # the same both ways
     async with pool.acquire() as conn, conn.transaction():
         head = await recorder.lock_head(conn)
         seen = await recorder.recorded_among(conn, [e["event_id"] for _, e in decoded])
