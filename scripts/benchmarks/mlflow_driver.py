@@ -256,8 +256,12 @@ def make_mlflow(config: dict[str, Any], share: list[dict[str, Any]]) -> Any:
                          tags=[RunTag("mlflow.note.content", meta.get("description", ""))])
         log_inputs(client, run_id, [(rel, target) for rel, target in item["links"]])
         client.log_artifact(run_id, str(files[item["key"]]))
-        if model not in models:
-            client.create_registered_model(model)
+        if model not in models:  # get-or-create, as a training script does: an earlier
+            try:                  # client count's process may have made it
+                client.create_registered_model(model)
+            except RestException as exc:
+                if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                    raise
             models.add(model)
         version = client.create_model_version(model, f"{run.info.artifact_uri}/model.bin",
                                               run_id=run_id, tags=tags)
