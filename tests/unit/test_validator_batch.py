@@ -18,9 +18,10 @@ class FakeJudge:
     def __init__(self) -> None:
         self.judged: list[int] = []
 
-    async def judge(self, state: dict[str, Any]) -> list[Outcome]:
-        self.judged.append(state["updated_seq"])
-        return [Outcome("license", "passed"), Outcome("naming", "failed", ("bad name",))]
+    async def judge_all(self, states: list[dict[str, Any]]) -> list[list[Outcome]]:
+        self.judged += [state["updated_seq"] for state in states]
+        return [[Outcome("license", "passed"), Outcome("naming", "failed", ("bad name",))]
+                for _ in states]
 
 
 class Log:

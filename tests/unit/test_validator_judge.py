@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 from cairn.core.adapters.blobstore import LocalBlobStore
@@ -75,6 +76,21 @@ async def test_plugins_run_after_the_builtins(tmp_path: Path) -> None:
         ("owner", lambda s: ("warning", ["owner: no team"]))]
     outcomes = await judge(tmp_path, plugins).judge(state())
     assert (outcomes[-1].check, outcomes[-1].status) == ("owner", "warning")
+
+
+async def test_a_batch_gets_each_versions_own_outcomes_in_order(tmp_path: Path) -> None:
+    """judge_all reads the batch's blobs in one thread: each version still gets the outcomes
+    it gets alone, in the batch's order."""
+    missing = state(name="gone", license="MIT")
+    cast(dict[str, Any], missing["content"])["files"] = [
+        {"path": "x.bin", "size": 1, "sha256": "0" * 64, "media_type": None}]
+    batch = [state(license="MIT"), missing, state(project="broken"), state(license="mit")]
+    judging = judge(tmp_path)
+    alone = [await judging.judge(s) for s in batch]
+    assert await judging.judge_all(batch) == alone
+    assert [next(o.status for o in found if o.check == "files") for found in alone] == \
+        ["passed", "failed", "passed", "passed"]
+    assert alone[2][0].check == "config" and alone[3][3].status == "warning"
 
 
 async def test_a_judgement_is_one_checked_event_with_a_stable_id(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,18 @@ def write(root: Path, project: str, text: str) -> None:
 
 
 def test_no_file_means_no_rules(tmp_path: Path) -> None:
+    assert load_rules(tmp_path, "vision") == Rules("vision")
+
+
+def test_a_changed_rules_file_applies_to_the_next_load(tmp_path: Path) -> None:
+    """Rules are parsed once per file version, not once per path: an edit is seen at once."""
+    write(tmp_path, "vision", 'model_pattern = "{project}-v{n}"\n')
+    assert load_rules(tmp_path, "vision").patterns == {"model": "{project}-v{n}"}
+    write(tmp_path, "vision", 'model_pattern = "{project}-x{n}"\n')  # the same size
+    path = tmp_path / "projects" / "vision.toml"
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000_000))
+    assert load_rules(tmp_path, "vision").patterns == {"model": "{project}-x{n}"}
+    path.unlink()
     assert load_rules(tmp_path, "vision") == Rules("vision")
 
 

@@ -19,6 +19,7 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 BUILTIN = ("schema", "naming", "required", "license", "files", "lineage", "completeness",
@@ -54,8 +55,20 @@ def default_dir() -> Path:
 
 def load_rules(root: Path, project: str) -> Rules:
     path = root / "projects" / f"{project}.toml"
-    if not path.is_file():
+    try:
+        stat = path.stat()
+    except OSError:
         return Rules(project)
+    if not S_ISREG(stat.st_mode):
+        return Rules(project)
+    return _parsed_rules(path, project, (stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size,
+                                         stat.st_ino))
+
+
+@lru_cache(maxsize=256)
+def _parsed_rules(path: Path, project: str, version: tuple[int, ...]) -> Rules:
+    """Parsed once per file version (its times, size and inode are the cache key), so a
+    changed file still applies to the next judgement; a broken one raises every time."""
     try:
         data = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -9,6 +9,7 @@ absent license passes here: the `required` check reports it, once.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from license_expression import get_spdx_licensing
 
@@ -20,7 +21,10 @@ _LICENSE_REF = re.compile(r"^(DocumentRef-[A-Za-z0-9.-]+:)?LicenseRef-[A-Za-z0-9
 HINT = "see spdx.org/licenses; name any other license LicenseRef-<name>"
 
 
+@lru_cache(maxsize=1024)
 def check(license: str | None) -> Outcome:
+    """Remembered per license text (an Outcome is immutable): parsing an SPDX expression was
+    a sixth of a judgement's CPU, and a registry holds few distinct licenses."""
     if not license or not license.strip():
         return judged(CHECK, ())
     try:

@@ -36,7 +36,7 @@ def check(content: Mapping[str, Any], schema: Mapping[str, Any] | None, source: 
     """`source` names the schema file in reasons; no schema for the kind passes."""
     if schema is None:
         return judged(CHECK, ())
-    compiled = _compiled(json.dumps(schema, sort_keys=True))
+    compiled = _compiled_for(schema)
     if isinstance(compiled, str):
         return Outcome(CHECK, FAILED, (f"schema: {source} is not a valid JSON Schema: "
                                        f"{compiled}",))
@@ -47,6 +47,21 @@ def check(content: Mapping[str, Any], schema: Mapping[str, Any] | None, source: 
     if len(errors) > MAX_REASONS:
         problems.append(f"schema: … and {len(errors) - MAX_REASONS} more")
     return judged(CHECK, problems)
+
+
+_BY_OBJECT: dict[int, tuple[Mapping[str, Any], Validator | str]] = {}
+
+
+def _compiled_for(schema: Mapping[str, Any]) -> Validator | str:
+    """`_compiled` remembered per schema object as well (rules.load_schema hands out the same
+    object until its file changes), so the schema is not serialised again per version. The
+    entry holds the object, so its id cannot be reused while it is in there."""
+    known = _BY_OBJECT.get(id(schema))
+    if known is None or known[0] is not schema:
+        if len(_BY_OBJECT) >= 64:
+            _BY_OBJECT.clear()
+        known = _BY_OBJECT[id(schema)] = (schema, _compiled(json.dumps(schema, sort_keys=True)))
+    return known[1]
 
 
 @lru_cache(maxsize=64)
