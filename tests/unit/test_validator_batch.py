@@ -41,12 +41,17 @@ class FakeEmitter:
 
 
 async def run(records: list[dict[str, Any]], seen: Seen, judge: FakeJudge,
-              emit: FakeEmitter) -> None:
+              emit: FakeEmitter, prepared: list[list[int]] | None = None) -> None:
     async def current() -> Judge:
         return cast(Judge, judge)
 
+    async def prepare(todo: list[Any]) -> list[Any]:  # the validator's reads from PostgreSQL
+        assert prepared is not None
+        prepared.append([r["seq"] for r in todo])
+        return todo
+
     await judge_and_emit(records, seen=seen, projects=["val-*"], judge=current, emit=emit,
-                         log=Log())
+                         log=Log(), prepare=None if prepared is None else prepare)
 
 
 async def test_wanted_versions_are_judged_once_and_their_verdicts_emitted_together() -> None:
@@ -73,3 +78,18 @@ async def test_a_failed_emit_leaves_the_versions_to_be_judged_again() -> None:
     emit = FakeEmitter()
     await run([record(10, project="val-a")], seen, judge, emit)
     assert judge.judged == [10, 10] and len(emit.calls) == 1
+
+
+async def test_only_a_batch_with_versions_to_judge_reads_postgresql() -> None:
+    """Most changelog batches hold only VerdictSet records (the validator's own answers):
+    those must cost no PostgreSQL round trip."""
+    judge, emit, seen = FakeJudge(), FakeEmitter(), Seen()
+    prepared: list[list[int]] = []
+    await run([record(11, project="other"), record(12, "VerdictSet", project="val-a")], seen,
+              judge, emit, prepared)
+    assert prepared == [] and emit.calls == []
+    await run([record(13, project="val-a"), record(14, project="other")], seen, judge, emit,
+              prepared)
+    assert prepared == [[13]] and judge.judged == [13]
+    await run([record(13, project="val-a")], seen, judge, emit, prepared)  # judged lately
+    assert prepared == [[13]]

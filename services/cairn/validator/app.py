@@ -69,13 +69,21 @@ class ValidatorAdapters:
         stack.push_async_callback(self.http.aclose)
 
 
+Prepare = Callable[[list[RecordedEvent]], Awaitable[list[RecordedEvent]]]
+
+
 async def judge_and_emit(records: Sequence[RecordedEvent], *, seen: Seen,
                          projects: Sequence[str], judge: Callable[[], Awaitable[Judge]],
-                         emit: Callable[..., Awaitable[None]], log: Any) -> None:
+                         emit: Callable[..., Awaitable[None]], log: Any,
+                         prepare: Prepare | None = None) -> None:
     """Judge the batch's wanted versions not judged lately; emit one VerdictSet per version, all
-    at once (acked by Kafka when `emit` returns), and only then note them as judged."""
+    at once (acked by Kafka when `emit` returns), and only then note them as judged.
+    `prepare` (the reads from PostgreSQL) gets those versions' records, and only when there
+    are any: most batches hold only VerdictSet records."""
     todo = list({r["seq"]: r for r in records
                  if r["seq"] not in seen and wanted(r, projects)}.values())
+    if todo and prepare is not None:
+        todo = await prepare(todo)
     judged = await (await judge()).judge_all([r["state"] for r in todo]) if todo else []
     events = [verdict_event(record, found) for record, found in zip(todo, judged, strict=True)]
     outcomes = [outcome for found in judged for outcome in found]
@@ -120,13 +128,14 @@ def build(settings: Settings, adapters: ValidatorAdapters) -> faust.App:
                                 settings.allow_private_hooks, installed_plugins()))
         return judges[0]
 
+    async def prepare(todo: list[RecordedEvent]) -> list[RecordedEvent]:
+        await stores[0].prefetch(list({_key(r) for r in todo}))
+        return await environments[0].whole(todo)
+
     async def work(records: list[RecordedEvent]) -> None:
         await judge()
-        todo = [r for r in records if r["seq"] not in seen and wanted(r, projects)]
-        await stores[0].prefetch(list({_key(r) for r in todo}))
-        records = await environments[0].whole(todo)
         await judge_and_emit(records, seen=seen, projects=projects, judge=judge,
-                             emit=adapters.emitter.emit_async, log=log)
+                             emit=adapters.emitter.emit_async, log=log, prepare=prepare)
 
     changelog_agent(app, settings, topics, log, UNDECODABLE, "validator", work,
                     registry=adapters.emitter.registry, types=JUDGED)
