@@ -13,7 +13,7 @@ from cairn.core.domain.config_items import check_item
 from cairn.core.domain.identity import InvalidInput
 from cairn.core.domain.tokens import digest, new_token, token_id, weakness
 from cairn.ledger.read_only import is_read_only
-from cairn.search.query import build_request, search_body
+from cairn.search.query import SHARED, build_request, search_body
 from cairn.search.results import suggest_body
 
 PRIVATE = Project.of("secret", {"visibility": "private", "members": {"vi": "viewer",
@@ -117,12 +117,12 @@ def test_hidden_projects_are_filtered_in_the_engine_query() -> None:
     body = search_body(build_request(q="x", hidden_projects=["secret", "a.b"]))
     hidden = {"bool": {"must_not": [{"terms": {"project": ["a.b", "secret"]}}]}}
     assert hidden in body["query"]["bool"]["filter"]  # in the query: hits and every facet
-    script = body["aggs"]["dataset"]["aggs"]["values"]["terms"]["script"]  # their datasets
+    script = body["aggs"][SHARED]["aggs"]["dataset"]["terms"]["script"]  # their datasets
     assert script["params"] == {"hidden": {"a.b": 1, "secret": 1}, "known": None}
     assert hidden in suggest_body("re", "tag", 5, ("a.b", "secret"))["query"]["bool"]["filter"]
     plain = search_body(build_request(q="x"))
-    assert plain["aggs"]["dataset"]["aggs"]["values"]["terms"] == {"field": "datasets",
-                                                                   "size": 20}
+    assert plain["aggs"][SHARED]["aggs"]["dataset"]["terms"] == {"field": "datasets",
+                                                                 "size": 20}
     assert "must_not" not in str(plain["query"]["bool"]["filter"])
 
 

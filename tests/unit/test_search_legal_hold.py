@@ -32,15 +32,15 @@ def test_false_means_not_held_and_the_facet_counts_missing_as_false() -> None:
                         "legal_hold") is None
     body = search_body(build_request(filters={"legal_hold": ["true"], "kind": ["model"]}))
     hold = body["aggs"]["legal_hold"]
-    assert hold["aggs"]["values"]["terms"] == {"field": "legal_hold", "size": 20,
-                                               "missing": False}
+    assert hold["aggs"]["legal_hold"]["terms"] == {"field": "legal_hold", "size": 20,
+                                                   "missing": False}
     assert {"term": {"legal_hold": True}} not in hold["filter"]["bool"]["filter"]
     assert {"term": {"legal_hold": True}} in body["aggs"]["kind"]["filter"]["bool"]["filter"]
 
 
 def test_boolean_buckets_are_named_true_and_false() -> None:
-    reply = {"hits": {"total": {"value": 3}, "hits": []}, "aggregations": {"legal_hold": {
-        "values": {"buckets": [{"key": 0, "key_as_string": "false", "doc_count": 2},
+    reply = {"hits": {"total": {"value": 3}, "hits": []}, "aggregations": {"shared": {
+        "legal_hold": {"buckets": [{"key": 0, "key_as_string": "false", "doc_count": 2},
                                {"key": 1, "key_as_string": "true", "doc_count": 1}]}}}}
     facets = search_response(reply, build_request())["facets"]
     assert facets["legal_hold"] == [{"value": "false", "count": 2},

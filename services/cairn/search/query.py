@@ -300,15 +300,65 @@ return seen;
 """
 
 
+MAX_INCLUDE = 200  # seen projects named in one `include` pattern; more use DATASETS_SCRIPT
+
+
+def literal(text: str) -> str:
+    """`text` as a literal in the engine's (Lucene) regular expression syntax: every
+    character but a letter or digit escaped, so no name can be an operator."""
+    return "".join(ch if ch.isascii() and ch.isalnum() else f"\\{ch}" for ch in text)
+
+
 def datasets_terms(req: SearchRequest) -> dict[str, Any]:
     """The dataset facet's terms source: the field itself, or, when the caller may not see
-    every dataset, only the values dataset_seen keeps (params are maps: constant-time look-ups,
-    and the script's source stays one compiled script)."""
+    every dataset, only the values dataset_seen keeps: an `include` pattern of the seen
+    projects (`(a|b)/.*`; the engine matches it once against the field's terms, not per
+    document — the script cost more than any other facet), or, past MAX_INCLUDE projects
+    or with none, DATASETS_SCRIPT (params are maps: constant-time look-ups, and the script's
+    source stays one compiled script)."""
     if not req.hidden_projects and req.known_projects is None:
         return {"field": FACETS["dataset"]}
+    if req.known_projects is not None:
+        seen = sorted(req.known_projects.difference(req.hidden_projects))
+        if 0 < len(seen) <= MAX_INCLUDE:
+            return {"field": FACETS["dataset"],
+                    "include": f"({'|'.join(literal(p) for p in seen)})/.*"}
     known = None if req.known_projects is None else dict.fromkeys(sorted(req.known_projects), 1)
     return {"script": {"lang": "painless", "source": DATASETS_SCRIPT, "params": {
         "hidden": dict.fromkeys(req.hidden_projects, 1), "known": known}}}
+
+
+def facet_terms(req: SearchRequest, facet: str) -> dict[str, Any]:
+    """A facet's terms aggregation: legal_hold counts documents without it as false, and
+    the dataset facet names only datasets the caller may see (a visible model trained on an
+    unseen dataset names it)."""
+    if facet == "dataset":
+        return {"terms": {**datasets_terms(req), "size": req.facet_size}}
+    terms: dict[str, Any] = {"field": FACETS[facet], "size": req.facet_size}
+    if facet == "legal_hold":
+        terms["missing"] = False
+    return {"terms": terms}
+
+
+SHARED = "shared"  # the aggregation that counts every facet without a filter of its own
+
+
+def facet_aggs(req: SearchRequest) -> dict[str, Any]:
+    """Each facet counted under every filter but its own. The facets without a filter of
+    their own all count under the same filter (every facet filter), so they share one
+    `filter` aggregation: the engine tests that filter once per hit instead of once per
+    facet (14 filters over every hit was most of a search's time at 100k versions).
+    Each filtered facet gets its own. Facet `f`'s buckets: aggregations.<group>.<f>."""
+    shared, own = {}, {}
+    for facet in FACETS:
+        if facet_clause(req, facet) is None:
+            shared[facet] = facet_terms(req, facet)
+        else:
+            own[facet] = {"filter": {"bool": {"filter": _all_but(req, facet)}},
+                          "aggs": {facet: facet_terms(req, facet)}}
+    if shared:
+        own[SHARED] = {"filter": {"bool": {"filter": _all_but(req, None)}}, "aggs": shared}
+    return own
 
 
 def search_body(req: SearchRequest) -> dict[str, Any]:
@@ -319,18 +369,10 @@ def search_body(req: SearchRequest) -> dict[str, Any]:
         bounds = {"gte": req.created_after, "lt": req.created_before}
         common.append({"range": {"created_at": {k: v for k, v in bounds.items()
                                                 if v is not None}}})
-    aggs: dict[str, Any] = {
-        facet: {"filter": {"bool": {"filter": _all_but(req, facet)}},
-                "aggs": {"values": {"terms": {"field": fld, "size": req.facet_size}}}}
-        for facet, fld in FACETS.items()
-    }
-    aggs["legal_hold"]["aggs"]["values"]["terms"]["missing"] = False
-    # a visible model trained on an unseen dataset names it
-    aggs["dataset"]["aggs"]["values"]["terms"] = {**datasets_terms(req), "size": req.facet_size}
     return {
         "query": {"bool": {"must": [text_query(req.q)], "filter": common}},
         "post_filter": {"bool": {"filter": _all_but(req, None)}},
-        "aggs": aggs,
+        "aggs": facet_aggs(req),
         "sort": sort_clauses(req.sort if req.q or req.sort != "relevance" else "created"),
         "from": (req.page - 1) * req.size,
         "size": req.size,

@@ -13,7 +13,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cairn.core.domain.identity import InvalidInput
-from cairn.search.query import FACETS, HIDDEN_STATUS, MetricRange, SearchRequest, hidden_clause
+from cairn.search.query import (
+    FACETS,
+    HIDDEN_STATUS,
+    SHARED,
+    MetricRange,
+    SearchRequest,
+    hidden_clause,
+)
 
 SUGGEST_FIELDS = {"name": "name", "tag": "tags", "metric": "metric_names"}
 _WORD = re.compile(r"[^\W_]+")
@@ -22,9 +29,10 @@ _CANDIDATES = 200
 
 def search_response(reply: Mapping[str, Any], req: SearchRequest) -> dict[str, Any]:
     hits = reply["hits"]
+    aggs = reply.get("aggregations", {})
     facets = {
         facet: [{"value": b.get("key_as_string", b["key"]), "count": b["doc_count"]}  # bool: "true"
-                for b in reply.get("aggregations", {}).get(facet, {}).get("values", {})
+                for b in (aggs.get(facet) or aggs.get(SHARED) or {}).get(facet, {})
                 .get("buckets", [])]
         for facet in FACETS
     }
