@@ -26,7 +26,7 @@ import faust
 from prometheus_client import Counter
 
 from cairn.archiver import schedule
-from cairn.archiver.placing import PLACED, place_blobs
+from cairn.archiver.placing import PLACED, READS, place_blobs
 from cairn.archiver.tiers import Tiers
 from cairn.core.adapters.emitter import Emitter
 from cairn.core.adapters.leadership import Leadership
@@ -100,7 +100,7 @@ def build(settings: Settings, adapters: ArchiverAdapters) -> faust.App:
         await schedule.place_changed(records, place, log)
 
     changelog_agent(app, settings, topics, log, UNDECODABLE, "archiver", place_changed,
-                    registry=adapters.emitter.registry, types=PLACED)
+                    registry=adapters.emitter.registry, types=PLACED, fields=READS)
     lifespan(app, adapters.closing, log)
 
     if (interval := schedule.every(settings.archiver_interval)) is not None:

@@ -38,6 +38,11 @@ async def place_blobs(pool: asyncpg.Pool, tiers: Tiers, digests: Iterable[str], 
 
 
 PLACED = ("LifecycleRequested", "Published")  # the event types whose blobs move
+# What `digests_to_place` reads of a changelog record (fields per record type): the archiver
+# decodes only these, since a publish's whole state (metadata, environment, links) cost it
+# 2.7 times as much to decode and was its largest cost.
+READS = {"RecordedEvent": ("outcome", "event", "state"), "ArtifactEvent": ("payload",),
+         "VersionState": ("content",), "Published": ("files",), "FileEntry": ("sha256",)}
 
 
 def digests_to_place(records: Iterable[RecordedEvent]) -> tuple[set[str], set[str]]:

@@ -31,7 +31,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from tenacity import AsyncRetrying, wait_exponential
 
 from cairn.core.adapters import schemas
-from cairn.core.adapters.batches import settle
+from cairn.core.adapters.batches import RawRecord, raw_records, settle
 from cairn.core.adapters.codec import AvroCodec, RegistryClient
 from cairn.core.adapters.kafka import produce_all_async, producer_for
 from cairn.core.adapters.logs import configure
@@ -57,7 +57,7 @@ from cairn.notifier.delivery import Attempt, Policy, deliver, report_event
 ATTEMPTS = Counter("cairn_notifier_attempts_total", "Webhook attempts", ["state"])
 ENDED = Counter("cairn_notifier_deliveries_total", "Deliveries that ended", ["state"])
 UNDECODABLE = Counter("cairn_notifier_undecodable_total", "Changelog records not decodable")
-LAST_SEQ = Gauge("cairn_notifier_last_seq", "Highest changelog seq handled")
+LAST_SEQ = Gauge("cairn_notifier_last_seq", "Highest changelog seq decoded")
 DURATION = Histogram("cairn_notifier_attempt_seconds", "Time of one webhook attempt")
 QUEUED = Gauge("cairn_notifier_queued_deliveries", "Deliveries queued or in flight")
 SETTING = "CAIRN_ALLOW_PRIVATE_WEBHOOKS"
@@ -147,13 +147,15 @@ def build(settings: Settings, adapters: NotifierAdapters) -> faust.App:
     owes = planning.Planning(subscriptions.current, progress, ended,
                              signing.master_key(settings.webhook_key.get_secret_value()))
 
+    def decode(raw: RawRecord) -> list[RecordedEvent]:
+        records = decode_changelog(changelog_codec, [raw.value], log, UNDECODABLE)
+        if records:
+            LAST_SEQ.set(max(LAST_SEQ._value.get(), *(r["seq"] for r in records)))
+        return records
+
     async def plan(events: list[Any]) -> list[tuple[Any, list[jobs.Job]]]:
         """Each event with the deliveries it owes that did not end yet."""
-        decoded = [decode_changelog(changelog_codec, [e.message.value], log, UNDECODABLE)
-                   for e in events]
-        owed = await planning.plan(owes, decoded)
-        if seqs := [r["seq"] for rs in decoded for r in rs]:
-            LAST_SEQ.set(max(LAST_SEQ._value.get(), *seqs))
+        owed = await planning.plan(owes, raw_records(events), decode)
         return list(zip(events, owed, strict=True))
 
     @app.agent(source)

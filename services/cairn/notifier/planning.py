@@ -3,7 +3,12 @@ ports, so unit tests drive them with fakes.
 
 `plan` turns each consumed record into the deliveries it still owes: the jobs `jobs.plan`
 derives from the subscriptions, less those this process saw end (`Ended`) and those the
-delivery log shows as ended, the others continuing their attempt count. `run` is what a
+delivery log shows as ended, the others continuing their attempt count. A record is decoded
+only if some subscription could want its type (its event-type header says which): with no
+subscription, or none for verdicts, most of the changelog is never decoded (decoding was
+half the notifier's CPU). The subscriptions are read once per batch, after it was consumed,
+for both the skipping and the matching: a subscription recorded before any record of the
+batch (the only ones it hears about) is always among them. `run` is what a
 target's lane calls for one job: after an error it asks the delivery log first how far the
 job got, so a delivery that ended is not sent again.
 """
@@ -11,13 +16,16 @@ job got, so a delivery that ended is not sent again.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Container, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from cairn.core.adapters.batches import RawRecord, of_types
 from cairn.core.domain.event_types import RecordedEvent
+from cairn.core.domain.subscriptions import ALSO_MATCHES
 from cairn.notifier import jobs
 from cairn.notifier.store import Subscription
 
+Decode = Callable[[RawRecord], Sequence[RecordedEvent]]  # a record's decodable changelog records
 Progress = Callable[[Sequence[str]], Awaitable[Mapping[str, tuple[int, bool]]]]
 ENDED = "ended"  # what `run` returns for a job the delivery log shows as ended
 
@@ -46,12 +54,31 @@ class Planning:
     master_key: bytes
 
 
-async def plan(ports: Planning, decoded: Sequence[Sequence[RecordedEvent]]
+def wanted_types(subscriptions: Iterable[Subscription]) -> frozenset[str] | None:
+    """The event types some active subscription may match (`subscriptions.matches`), or None
+    when one matches any type."""
+    types: set[str] = set()
+    for sub in subscriptions:
+        if not sub.active:
+            continue
+        named = sub.filter.get("event_types") or []
+        if not named:
+            return None
+        types.update(named)
+        types.update(t for t, alias in ALSO_MATCHES.items() if alias in named)
+    return frozenset(types)
+
+
+async def plan(ports: Planning, consumed: Sequence[RawRecord], decode: Decode
                ) -> list[list[jobs.Job]]:
-    """For each consumed record (its decodable changelog records), the jobs it owes that did
-    not end yet."""
+    """For each consumed record, the jobs it owes that did not end yet; records of a type no
+    subscription wants are not decoded (a record without the header is)."""
+    subscriptions = await ports.subscriptions()
+    wanted = wanted_types(subscriptions)
+    decoded = [decode(raw) if wanted is None or of_types(raw, wanted) else []
+               for raw in consumed]
     records = [r for rs in decoded for r in rs]
-    todo = [j for j in jobs.plan(records, await ports.subscriptions(), ports.master_key)
+    todo = [j for j in jobs.plan(records, subscriptions, ports.master_key)
             if j.delivery_id not in ports.ended]
     todo = jobs.resume(todo, await ports.progress([j.delivery_id for j in todo]))
     return owed_per_record(decoded, todo)

@@ -119,12 +119,15 @@ class IncompatibleSchema(RuntimeError):
 
 
 class AvroCodec(Generic[R]):
-    """Encode one named Cairn schema for one topic; decode with schema resolution (to `R`)."""
+    """Encode one named Cairn schema for one topic; decode with schema resolution (to `R`, or
+    to the part of it a `reader` projection keeps: `schemas.projected`)."""
 
-    def __init__(self, registry: RegistryClient, topic: str, schema_name: str) -> None:
+    def __init__(self, registry: RegistryClient, topic: str, schema_name: str,
+                 reader: Any | None = None) -> None:
         self.registry = registry
         self.subject = f"{topic}-value"  # TopicNameStrategy
         self.schema = schemas.parsed(schema_name)
+        self.reader = self.schema if reader is None else reader
         self._schema_text = schemas.as_text(schema_name)
         self._id: int | None = None
         self._resolve: dict[int, Any] = {}  # writer schema id -> reader schema, or None
@@ -149,7 +152,7 @@ class AvroCodec(Generic[R]):
         does about three times faster (it resolves field by field otherwise, even for equal
         schemas)."""
         if schema_id not in self._resolve:
-            self._resolve[schema_id] = None if writer == self.schema else self.schema
+            self._resolve[schema_id] = None if writer == self.reader else self.reader
         return self._resolve[schema_id]
 
     def decode(self, data: bytes | None) -> R:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -137,14 +137,18 @@ def changelog_agent(app: faust.App, settings: Settings, topics: Topics, log: Any
                     undecodable: Counter, name: str,
                     work: Callable[[list[RecordedEvent]], Awaitable[None]], *,
                     registry: RegistryClient | None = None,
-                    types: Collection[str] | None = None) -> None:
+                    types: Collection[str] | None = None,
+                    fields: Mapping[str, Collection[str]] | None = None) -> None:
     """Feed the changelog to `work` in decoded batches (up to 100, or what came in 0.2 s),
     each inside settle(), so its offsets are acknowledged only once `work` has finished.
     Decoding uses the service's `registry` client (which its lifespan closes), else one of
     its own. With `types`, records whose event-type header names another type are not even
-    decoded (`work` must still check the type: a record without the header comes through)."""
+    decoded (`work` must still check the type: a record without the header comes through).
+    With `fields`, only those fields are decoded (`schemas.projected`), the rest skipped."""
     registry = registry or RegistryClient(settings.schema_registry_url)
-    codec = AvroCodec[RecordedEvent](registry, topics.changelog, schemas.RECORDED)
+    codec = AvroCodec[RecordedEvent](
+        registry, topics.changelog, schemas.RECORDED,
+        None if fields is None else schemas.projected(schemas.RECORDED, fields))
 
     async def decoded(raws: list[RawRecord]) -> None:
         values = (r.value for r in raws if types is None or of_types(r, types))
