@@ -107,6 +107,17 @@ def _visible(hidden_projects: tuple[str, ...]) -> dict[str, Any]:
     return {"bool": {"filter": [visible, *hidden_clause(hidden_projects)]}}
 
 
+def metrics_hits_leave_open(asked: Sequence[str], req: SearchRequest, total: int
+                            ) -> list[str]:
+    """The asked metrics a search's own answer does not prove some visible version has.
+
+    Each metric filter is a term or range clause every hit passed, and hits are visible
+    versions only: with one hit those metrics exist, and the presence query (a count over
+    the whole index, one more request per search) is needed only for the rest."""
+    proven = {m.name for m in req.metrics} if total > 0 else set()
+    return [name for name in asked if name not in proven]
+
+
 def metric_presence_body(asked: Sequence[str], hidden_projects: tuple[str, ...] = ()
                          ) -> dict[str, Any]:
     """How many visible versions have each asked metric: one cheap `exists` count each."""

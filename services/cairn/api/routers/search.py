@@ -28,6 +28,7 @@ from cairn.search.results import (
     known_metrics_body,
     metric_names_asked,
     metric_presence_body,
+    metrics_hits_leave_open,
     missing_metrics,
     search_response,
     suggest_body,
@@ -99,14 +100,15 @@ async def search(
     async with _engine_errors():
         reply = await backend.search(alias_name(settings), search_body(req))
         answer = _seen_datasets(search_response(reply, req), req)
-        answer["warnings"] = await _unknown_metrics(backend, alias_name(settings), req)
+        answer["warnings"] = await _unknown_metrics(backend, alias_name(settings), req,
+                                                    answer["total"])
     return answer
 
 
-async def _unknown_metrics(backend: SearchBackend, alias: str, req: SearchRequest
+async def _unknown_metrics(backend: SearchBackend, alias: str, req: SearchRequest, total: int
                            ) -> list[dict[str, str]]:
     """A metric no visible version has matches nothing: say so, with the closest names."""
-    if not (asked := metric_names_asked(req)):
+    if not (asked := metrics_hits_leave_open(metric_names_asked(req), req, total)):
         return []
     present = await backend.search(alias, metric_presence_body(asked, req.hidden_projects))
     if not (missing := missing_metrics(present, asked)):
