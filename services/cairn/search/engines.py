@@ -12,8 +12,10 @@ import contextlib
 import datetime as dt
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
+import orjson
 import structlog
 from tenacity import (
     AsyncRetrying,
@@ -35,6 +37,14 @@ from cairn.search.errors import (
 log = structlog.get_logger("search")
 T = TypeVar("T")
 Doc = tuple[str, int, Mapping[str, Any]]  # (id, external version, body)
+Write = tuple[str, Mapping[str, Any] | None, Mapping[str, Any]]  # (id, whole doc, update)
+# A bulk request's size: large enough that a batch is one or a few requests, small enough
+# for the engine's http.max_content_length (100 MB) and its memory.
+BULK_BYTES = 5 * 1024 * 1024
+# Only what tally reads: the engine then neither writes nor we parse _shards, _seq_no, ...
+BULK_FIELDS = "items.*._id,items.*.status,items.*.result,items.*.error"
+
+
 class _Transient(Exception):
     pass
 
@@ -44,6 +54,18 @@ class BulkResult:
     indexed: int = 0
     conflicts: int = 0  # an equal-or-newer version was already there: nothing to do
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (id, reason)
+
+
+def tally(result: BulkResult, item: Mapping[str, Any]) -> None:
+    """Count one bulk item (transient and missing-index items were raised before)."""
+    entry = next(iter(item.values()))  # {"index": ...}, {"create": ...} or {"update": ...}
+    status = int(entry.get("status", 500))
+    if entry.get("result") == "noop" or status == 409:
+        result.conflicts += 1
+    elif status < 300:
+        result.indexed += 1
+    else:
+        result.rejected.append((entry["_id"], str(entry.get("error"))[:500]))
 
 
 def physical_name(alias: str) -> str:
@@ -152,48 +174,80 @@ class EngineBackend:
                          require_alias: bool = True) -> BulkResult:
         """`require_alias`: never auto-create a concrete index named like the alias (the
         stack allows auto-creation); False only to fill a new physical index by its name."""
-        ops: list[Mapping[str, Any]] = []
-        for doc_id, version, body in docs:
-            ops += [{"index": {"_index": target, "_id": doc_id, "version": version,
-                               "version_type": "external_gte"}}, body]
-        if not ops:
-            return BulkResult()
-        return await self._call(lambda: self._bulk_once(ops, require_alias))
+        ops = [pair for doc_id, version, body in docs for pair in (
+            {"index": {"_index": target, "_id": doc_id, "version": version,
+                       "version_type": "external_gte"}}, body)]
+        result, _ = await self._bulk_ops(ops, require_alias)
+        return result
 
     async def bulk_merge(self, target: str, updates: Sequence[tuple[str, Mapping[str, Any]]],
                          *, require_alias: bool = True) -> BulkResult:
-        """(id, update body) pairs as one bulk of `update`s (documents.merge makes them); a
-        no-op (an older state, no new usage) counts as a conflict."""
-        ops: list[Mapping[str, Any]] = []
-        for doc_id, body in updates:
-            ops += [{"update": {"_index": target, "_id": doc_id, "retry_on_conflict": 5}}, body]
-        if not ops:
-            return BulkResult()
-        return await self._call(lambda: self._bulk_once(ops, require_alias))
+        """(id, update body) pairs as `update`s (documents.merge makes them); a no-op (an
+        older state, no new usage) counts as a conflict."""
+        return await self.bulk_write(target, [(doc_id, None, body) for doc_id, body in updates],
+                                     require_alias=require_alias)
 
-    async def _bulk_once(self, ops: list[Mapping[str, Any]], require_alias: bool) -> BulkResult:
-        reply = await self._bulk(ops, require_alias)
-        reply = getattr(reply, "body", reply)
-        result = BulkResult()
-        for item in reply["items"]:
-            entry = next(iter(item.values()))  # {"index": ...} or {"update": ...}
-            status = int(entry.get("status", 500))
-            if entry.get("result") == "noop":
-                result.conflicts += 1
-            elif status < 300:
-                result.indexed += 1
-            elif status == 409:
-                result.conflicts += 1
-            elif status == 429 or status >= 500:
-                raise _Transient(f"bulk item {entry.get('_id')}: {status} {entry.get('error')}")
-            elif status == 404:
-                raise IndexMissing(str(entry.get("error")))
-            else:
-                result.rejected.append((entry["_id"], str(entry.get("error"))[:500]))
+    async def bulk_write(self, target: str, writes: Sequence[Write], *,
+                         require_alias: bool = True) -> BulkResult:
+        """(id, whole document or None, update body) triples: a `create` of the whole document
+        where one is given, else the `update`; a create that finds the document there (409)
+        is sent again as its update, in a second bulk."""
+        ops: list[Mapping[str, Any]] = []
+        for doc_id, whole, update in writes:
+            ops += ([{"create": {"_index": target, "_id": doc_id}}, whole] if whole is not None
+                    else [{"update": {"_index": target, "_id": doc_id, "retry_on_conflict": 5}},
+                          update])
+        result, existing = await self._bulk_ops(ops, require_alias, creates_fall_back=True)
+        if existing:
+            again = await self.bulk_merge(target, [(writes[i][0], writes[i][2])
+                                                   for i in existing],
+                                          require_alias=require_alias)
+            result.indexed += again.indexed
+            result.conflicts += again.conflicts
+            result.rejected += again.rejected
         return result
 
-    async def _bulk(self, ops: list[Mapping[str, Any]], require_alias: bool) -> Any:
-        return await self.client.bulk(body=ops, require_alias=require_alias)
+    async def _bulk_ops(self, ops: list[Mapping[str, Any]], require_alias: bool, *,
+                        creates_fall_back: bool = False) -> tuple[BulkResult, list[int]]:
+        """Send (action, source) pairs in requests of at most BULK_BYTES (one pair may be
+        alone over it), each retried whole while transient: the result and the positions of
+        the creates the engine refused because the document exists (if `creates_fall_back`)."""
+        result, existing = BulkResult(), []
+        pairs = [orjson.dumps(ops[i]) + b"\n" + orjson.dumps(ops[i + 1]) + b"\n"
+                 for i in range(0, len(ops), 2)]
+        start = 0
+        while start < len(pairs):
+            end, size = start + 1, len(pairs[start])
+            while end < len(pairs) and size + len(pairs[end]) <= BULK_BYTES:
+                size += len(pairs[end])
+                end += 1
+            body = b"".join(pairs[start:end])
+            items = await self._call(partial(self._bulk_once, body, require_alias))
+            for at, item in enumerate(items, start):
+                if creates_fall_back and item.get("create", {}).get("status") == 409:
+                    existing.append(at)
+                else:
+                    tally(result, item)
+            start = end
+        return result, existing
+
+    async def _bulk_once(self, body: bytes, require_alias: bool) -> list[dict[str, Any]]:
+        """One bulk request's items (only the fields tally reads, by filter_path); transient
+        item failures make the whole request transient (it is idempotent)."""
+        reply = await self._bulk(body, require_alias)
+        items: list[dict[str, Any]] = getattr(reply, "body", reply).get("items", [])
+        for item in items:
+            entry = next(iter(item.values()))
+            status = int(entry.get("status", 500))
+            if status == 429 or status >= 500:
+                raise _Transient(f"bulk item {entry.get('_id')}: {status} {entry.get('error')}")
+            if status == 404:
+                raise IndexMissing(str(entry.get("error")))
+        return items
+
+    async def _bulk(self, body: bytes, require_alias: bool) -> Any:
+        return await self.client.bulk(body=body, require_alias=require_alias,
+                                      filter_path=BULK_FIELDS)
 
     async def search(self, alias: str, body: Mapping[str, Any]) -> dict[str, Any]:
         return dict(await self._do(lambda: self.client.search(index=alias, body=dict(body))))
