@@ -11,7 +11,7 @@ from cairn.core.adapters.batches import RawRecord
 from cairn.core.adapters.codec import UndecodableRecord
 from cairn.indexer.app import IndexerTopics
 from cairn.indexer.batch import Outcome, changelog_merges, decode, index_batch, usage_merges
-from cairn.search.backend import BulkResult, Write
+from cairn.search.backend import BulkResult
 
 from tests.unit.test_search_documents import state
 
@@ -40,10 +40,10 @@ class FakeBackend:
     def __init__(self) -> None:
         self.bulks: list[tuple[str, list[tuple[str, Mapping[str, Any]]]]] = []
 
-    async def bulk_write(self, target: str, writes: Sequence[Write], *,
-                         require_alias: bool = True) -> BulkResult:
-        self.bulks.append((target, [(doc_id, update) for doc_id, _, update in writes]))
-        return BulkResult(indexed=len(writes))
+    async def bulk_merge(self, target: str, updates: Sequence[tuple[str, Mapping[str, Any]]],
+                         *, require_alias: bool = True) -> BulkResult:
+        self.bulks.append((target, list(updates)))
+        return BulkResult(indexed=len(updates))
 
 
 def raw(value: bytes) -> RawRecord:
@@ -58,25 +58,24 @@ def test_only_undecodable_or_unusable_records_are_dead_letters() -> None:
     out, codec = Outcome(), FakeCodec()
     given = [raw(b"ok"), raw(b"garbage"), raw(b"bad-state")]
     merges = decode(given, codec, changelog_merges, out)  # type: ignore[arg-type]  # a fake
-    assert [doc_id for doc_id, _, _ in merges] == ["vision/resnet50@v3", "vision/resnet50@v2"]
+    assert [doc_id for doc_id, _ in merges] == ["vision/resnet50@v3", "vision/resnet50@v2"]
     assert [(r.value, reason) for r, reason, _ in out.dead] == [(b"garbage", "undecodable"),
                                                                  (b"bad-state", "malformed")]
 
 
 def test_a_record_writes_its_version_and_the_versions_it_took_an_alias_from_as_of_its_seq(
 ) -> None:
-    [(_, (v3, whole, body3))] = list(changelog_merges({"seq": 7, "state": state()}))
+    [(_, (v3, body3))] = list(changelog_merges({"seq": 7, "state": state()}))
     assert v3 == "vision/resnet50@v3" and params(body3)["as_of"] == 7
-    assert whole is None  # not a publish: the version may be indexed, with usage
     assert params(body3)["usage"] is None  # a state alone keeps the indexed usage
     assert "usage" not in params(body3)["doc"]
     pairs = list(changelog_merges({"seq": 7, "state": state(), "alias_losers": [loser(2)]}))
-    assert [(as_of, doc_id, params(b)["doc"]["aliases"]) for as_of, (doc_id, _, b) in pairs] == [
+    assert [(as_of, doc_id, params(b)["doc"]["aliases"]) for as_of, (doc_id, b) in pairs] == [
         (7, "vision/resnet50@v3", ["latest", "prod"]), (7, "vision/resnet50@v2", [])]
 
 
 def test_usage_totals_carry_state_and_counts_as_of_the_ledgers_head() -> None:
-    [(as_of, (doc_id, _, body))] = list(usage_merges(
+    [(as_of, (doc_id, body))] = list(usage_merges(
         {"as_of": 8, "views": 4, "downloads": 1, "state": state()}))
     assert (as_of, doc_id) == (8, "vision/resnet50@v3")
     assert params(body)["usage"] == {"views": 4, "downloads": 1, "total": 5}
@@ -94,19 +93,6 @@ def test_a_batch_is_one_bulk_with_the_newest_state_per_version_and_every_usage()
             for doc_id, b in merges] == [("vision/resnet50@v3", 9, False),
                                          ("vision/resnet50@v2", 7, False),
                                          ("vision/resnet50@v3", 8, True)]
-
-
-def test_a_publish_creates_its_new_version_whole_and_merges_the_versions_it_took_from(
-) -> None:
-    """The create is what the merge makes of a missing document (usage zero, as_of), so a
-    fresh version needs no script; the merge goes with it for a document already there."""
-    record = {"seq": 7, "state": state(), "alias_losers": [loser(2)],
-              "event": {"payload": ("dev.cairn.events.Published", {})}}
-    [(_, (v3, whole, update)), (_, (v2, none, _))] = list(changelog_merges(record))
-    assert (v3, v2, none) == ("vision/resnet50@v3", "vision/resnet50@v2", None)
-    assert whole is not None
-    assert whole == {**params(update)["doc"], "as_of": 7,
-                     "usage": {"views": 0, "downloads": 0, "total": 0}}
 
 
 def changelog_or_usage(record: dict[str, Any]) -> Any:

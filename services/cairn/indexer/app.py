@@ -43,7 +43,6 @@ INDEXED = Counter("cairn_indexer_documents_total", "Documents written", ["outcom
 DEAD = Counter("cairn_indexer_dead_letters_total", "Records refused", ["reason"])
 LAST_SEQ = Gauge("cairn_indexer_last_seq", "Highest changelog seq indexed")
 BATCH = Histogram("cairn_indexer_batch_seconds", "Time to index one batch")
-BATCH_SIZE = 2000
 
 
 class IndexerTopics(Topics):
@@ -113,11 +112,9 @@ def build(settings: Settings, adapters: IndexerAdapters) -> faust.App:
 
     changelog = AvroCodec(adapters.registry, topics.changelog, schemas.RECORDED)
     totals = AvroCodec(adapters.registry, topics.usage_totals, schemas.USAGE_TOTALS)
-    # up to BATCH records a batch (split into requests by bytes, engines.BULK_BYTES): a backlog
-    # goes in fewer, larger bulks, and a version's records in one batch are one write
-    batch_agent(app, topics.changelog, indexing(changelog, changelog_merges), size=BATCH_SIZE,
+    batch_agent(app, topics.changelog, indexing(changelog, changelog_merges), size=500,
                 within=0.2, log=log, name="indexer")
-    batch_agent(app, topics.usage_totals, indexing(totals, usage_merges), size=BATCH_SIZE,
+    batch_agent(app, topics.usage_totals, indexing(totals, usage_merges), size=500,
                 within=0.2, log=log, name="usage")
     lifespan(app, adapters.closing, log)
 

@@ -8,8 +8,7 @@ Everything a document needs arrives on Kafka; the indexer reads no table:
 - a usage totals record (UsageTotals) carries a version's views and downloads and its state,
   as of the ledger's chain head when it read them.
 
-Each becomes a documents.merge (state ordered by `as_of`, usage the larger count; a
-publish's new version a `create` of what that merge would make, falling back to it), so
+Each becomes a documents.merge (state ordered by `as_of`, usage the larger count), so
 redelivery, a replay by a new consumer group, and the two topics' interleaving all end in
 the ledger's state. Order of effects: decode (undecodable or malformed records become dead
 letters); bulk-merge (engine down: retried until it answers); only then does the caller
@@ -24,10 +23,11 @@ from typing import Any
 
 from cairn.core.adapters.batches import RawRecord
 from cairn.core.adapters.codec import AvroCodec, UndecodableRecord
-from cairn.search.backend import BulkResult, IndexMissing, SearchBackend, Write
-from cairn.search.documents import create_or_merge, merge
+from cairn.search.backend import BulkResult, IndexMissing, SearchBackend
+from cairn.search.documents import merge
 
-ToMerges = Callable[[dict[str, Any]], Iterator[tuple[int, Write]]]  # record → (as_of, write)s
+Merge = tuple[str, dict[str, Any]]  # (doc id, update body)
+ToMerges = Callable[[dict[str, Any]], Iterator[tuple[int, Merge]]]  # record → (as_of, merge)s
 
 
 @dataclass
@@ -37,41 +37,28 @@ class Outcome:
     last_seq: int = 0
 
 
-def changelog_merges(record: Mapping[str, Any]) -> Iterator[tuple[int, Write]]:
+def changelog_merges(record: Mapping[str, Any]) -> Iterator[tuple[int, Merge]]:
     """The record's version, each version it took an alias from and each its links reached,
-    as of its seq. A publish's own version is new: a `create` (no script), which falls back
-    to the merge where the engine has it already."""
+    as of its seq."""
     seq = int(record["seq"])
-    if _published(record):
-        yield seq, create_or_merge(record["state"], seq)
-    else:
-        yield seq, _merge_only(merge(record["state"], seq))
-    for state in (*(record.get("alias_losers") or ()), *(record.get("link_targets") or ())):
-        yield seq, _merge_only(merge(state, seq))
+    for state in (record["state"], *(record.get("alias_losers") or ()),
+                  *(record.get("link_targets") or ())):
+        yield seq, merge(state, seq)
 
 
-def _published(record: Mapping[str, Any]) -> bool:
-    payload = (record.get("event") or {}).get("payload")
-    return isinstance(payload, tuple) and str(payload[0]).endswith(".Published")
-
-
-def _merge_only(pair: tuple[str, dict[str, Any]]) -> Write:
-    return pair[0], None, pair[1]
-
-
-def usage_merges(record: Mapping[str, Any]) -> Iterator[tuple[int, Write]]:
+def usage_merges(record: Mapping[str, Any]) -> Iterator[tuple[int, Merge]]:
     """The version's state and usage totals, as of the ledger's chain head when read."""
     as_of = int(record["as_of"])
-    yield as_of, _merge_only(merge(record["state"], as_of, {"views": record["views"],
-                                                            "downloads": record["downloads"]}))
+    yield as_of, merge(record["state"], as_of, {"views": record["views"],
+                                                "downloads": record["downloads"]})
 
 
 def decode(raws: Sequence[RawRecord], codec: AvroCodec, to_merges: ToMerges, out: Outcome
-           ) -> list[Write]:
-    """One write per document (the newest state in the batch; usage merges all kept, as each
+           ) -> list[Merge]:
+    """One merge per document (the newest state in the batch; usage merges all kept, as each
     count only grows); records that cannot become documents go to `out.dead`."""
-    newest: dict[str, tuple[int, Write]] = {}
-    usage: list[Write] = []
+    newest: dict[str, tuple[int, Merge]] = {}
+    usage: list[Merge] = []
     for raw in raws:
         try:
             merges = list(to_merges(codec.decode(raw.value)))
@@ -81,13 +68,12 @@ def decode(raws: Sequence[RawRecord], codec: AvroCodec, to_merges: ToMerges, out
         except (KeyError, TypeError, ValueError) as exc:
             out.dead.append((raw, "malformed", f"not a version state: {exc!r}"))
             continue
-        for as_of, write in merges:
+        for as_of, (doc_id, body) in merges:
             out.last_seq = max(out.last_seq, as_of)
-            doc_id = write[0]
-            if write[2]["script"]["params"]["usage"] is not None:
-                usage.append(write)
+            if body["script"]["params"]["usage"] is not None:
+                usage.append((doc_id, body))
             elif doc_id not in newest or as_of >= newest[doc_id][0]:
-                newest[doc_id] = (as_of, write)
+                newest[doc_id] = (as_of, (doc_id, body))
     return [m for _, m in newest.values()] + usage
 
 
@@ -99,8 +85,8 @@ async def index_batch(raws: Sequence[RawRecord], codec: AvroCodec, to_merges: To
     if not merges:
         return out
     try:
-        out.result = await backend.bulk_write(alias, merges)
+        out.result = await backend.bulk_merge(alias, merges)
     except IndexMissing:  # deleted under us, or never made: make it, then write
         await ensure()
-        out.result = await backend.bulk_write(alias, merges)
+        out.result = await backend.bulk_merge(alias, merges)
     return out

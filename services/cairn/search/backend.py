@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from cairn.core.adapters.settings import Settings
-from cairn.search.engines import BULK_FIELDS, BulkResult, Doc, EngineBackend, Write
+from cairn.search.engines import BULK_FIELDS, BulkResult, Doc, EngineBackend
 from cairn.search.errors import (
     IndexMissing,
     SearchRefused,
@@ -23,8 +23,7 @@ from cairn.search.errors import (
 )
 
 __all__ = ["BulkResult", "Doc", "ElasticsearchBackend", "IndexMissing", "OpenSearchBackend",
-           "SearchBackend", "SearchRefused", "SearchUnavailable", "Write", "alias_name",
-           "backend_for"]
+           "SearchBackend", "SearchRefused", "SearchUnavailable", "alias_name", "backend_for"]
 
 
 class SearchBackend(Protocol):
@@ -36,8 +35,6 @@ class SearchBackend(Protocol):
                          require_alias: bool = True) -> BulkResult: ...
     async def bulk_merge(self, target: str, updates: Sequence[tuple[str, Mapping[str, Any]]],
                          *, require_alias: bool = True) -> BulkResult: ...
-    async def bulk_write(self, target: str, writes: Sequence[Write], *,
-                         require_alias: bool = True) -> BulkResult: ...
     async def search(self, alias: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
     async def count(self, alias: str, query: Mapping[str, Any] | None = None) -> int: ...
     async def refresh(self, alias: str) -> None: ...

@@ -3,8 +3,7 @@
 The indexer (changelog states, usage totals) and `cairn reindex` all build documents here,
 so a version looks the same in the index whichever path wrote it last.
 
-Every write is a `merge` (or, for a version not indexed yet, a `create` of what the merge
-would make: `create_or_merge`): a scripted upsert that runs atomically on the engine, so two
+Every write is a `merge`: a scripted upsert that runs atomically on the engine, so two
 sources never overwrite each other's part:
 
 - the state part is ordered by `as_of`, the changelog seq the state is true at (a changelog
@@ -97,27 +96,10 @@ def merge(state: Mapping[str, Any], as_of: int, usage: Mapping[str, Any] | None 
     usage totals: see the module docstring for how it combines with what is indexed."""
     doc_id_, body = version_document(state)
     body.pop("usage")
-    return doc_id_, _merge_body(body, as_of, usage)
-
-
-def create_or_merge(state: Mapping[str, Any], as_of: int
-                    ) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """(doc id, whole document, update body) for a version the record made (a publish): the
-    engine `create`s the document if it has none, what the merge would make of a missing one
-    (usage zero) without running a script; if one exists (a redelivery, or usage indexed
-    first), the write falls back to the merge."""
-    doc_id_, body = version_document(state)
-    whole = {**body, "as_of": as_of}
-    body.pop("usage")
-    return doc_id_, whole, _merge_body(body, as_of, None)
-
-
-def _merge_body(doc: dict[str, Any], as_of: int, usage: Mapping[str, Any] | None
-                ) -> dict[str, Any]:
-    params = {"as_of": as_of, "doc": doc,
+    params = {"as_of": as_of, "doc": body,
               "usage": None if usage is None else usage_fields(usage)}
-    return {"scripted_upsert": True, "upsert": {},
-            "script": {"lang": "painless", "source": MERGE_SCRIPT, "params": params}}
+    return doc_id_, {"scripted_upsert": True, "upsert": {},
+                     "script": {"lang": "painless", "source": MERGE_SCRIPT, "params": params}}
 
 
 def usage_fields(usage: Mapping[str, Any] | None) -> dict[str, int]:

@@ -37,7 +37,6 @@ from cairn.search.errors import (
 log = structlog.get_logger("search")
 T = TypeVar("T")
 Doc = tuple[str, int, Mapping[str, Any]]  # (id, external version, body)
-Write = tuple[str, Mapping[str, Any] | None, Mapping[str, Any]]  # (id, whole doc, update)
 # A bulk request's size: large enough that a batch is one or a few requests, small enough
 # for the engine's http.max_content_length (100 MB) and its memory.
 BULK_BYTES = 5 * 1024 * 1024
@@ -58,7 +57,7 @@ class BulkResult:
 
 def tally(result: BulkResult, item: Mapping[str, Any]) -> None:
     """Count one bulk item (transient and missing-index items were raised before)."""
-    entry = next(iter(item.values()))  # {"index": ...}, {"create": ...} or {"update": ...}
+    entry = next(iter(item.values()))  # {"index": ...} or {"update": ...}
     status = int(entry.get("status", 500))
     if entry.get("result") == "noop" or status == 409:
         result.conflicts += 1
@@ -177,42 +176,21 @@ class EngineBackend:
         ops = [pair for doc_id, version, body in docs for pair in (
             {"index": {"_index": target, "_id": doc_id, "version": version,
                        "version_type": "external_gte"}}, body)]
-        result, _ = await self._bulk_ops(ops, require_alias)
-        return result
+        return await self._bulk_ops(ops, require_alias)
 
     async def bulk_merge(self, target: str, updates: Sequence[tuple[str, Mapping[str, Any]]],
                          *, require_alias: bool = True) -> BulkResult:
         """(id, update body) pairs as `update`s (documents.merge makes them); a no-op (an
         older state, no new usage) counts as a conflict."""
-        return await self.bulk_write(target, [(doc_id, None, body) for doc_id, body in updates],
-                                     require_alias=require_alias)
+        ops = [pair for doc_id, body in updates for pair in (
+            {"update": {"_index": target, "_id": doc_id, "retry_on_conflict": 5}}, body)]
+        return await self._bulk_ops(ops, require_alias)
 
-    async def bulk_write(self, target: str, writes: Sequence[Write], *,
-                         require_alias: bool = True) -> BulkResult:
-        """(id, whole document or None, update body) triples: a `create` of the whole document
-        where one is given, else the `update`; a create that finds the document there (409)
-        is sent again as its update, in a second bulk."""
-        ops: list[Mapping[str, Any]] = []
-        for doc_id, whole, update in writes:
-            ops += ([{"create": {"_index": target, "_id": doc_id}}, whole] if whole is not None
-                    else [{"update": {"_index": target, "_id": doc_id, "retry_on_conflict": 5}},
-                          update])
-        result, existing = await self._bulk_ops(ops, require_alias, creates_fall_back=True)
-        if existing:
-            again = await self.bulk_merge(target, [(writes[i][0], writes[i][2])
-                                                   for i in existing],
-                                          require_alias=require_alias)
-            result.indexed += again.indexed
-            result.conflicts += again.conflicts
-            result.rejected += again.rejected
-        return result
-
-    async def _bulk_ops(self, ops: list[Mapping[str, Any]], require_alias: bool, *,
-                        creates_fall_back: bool = False) -> tuple[BulkResult, list[int]]:
-        """Send (action, source) pairs in requests of at most BULK_BYTES (one pair may be
-        alone over it), each retried whole while transient: the result and the positions of
-        the creates the engine refused because the document exists (if `creates_fall_back`)."""
-        result, existing = BulkResult(), []
+    async def _bulk_ops(self, ops: list[Mapping[str, Any]], require_alias: bool
+                        ) -> BulkResult:
+        """Send (action, source) pairs in requests of at most BULK_BYTES (a pair over it goes
+        alone), each retried alone while transient."""
+        result = BulkResult()
         pairs = [orjson.dumps(ops[i]) + b"\n" + orjson.dumps(ops[i + 1]) + b"\n"
                  for i in range(0, len(ops), 2)]
         start = 0
@@ -222,14 +200,10 @@ class EngineBackend:
                 size += len(pairs[end])
                 end += 1
             body = b"".join(pairs[start:end])
-            items = await self._call(partial(self._bulk_once, body, require_alias))
-            for at, item in enumerate(items, start):
-                if creates_fall_back and item.get("create", {}).get("status") == 409:
-                    existing.append(at)
-                else:
-                    tally(result, item)
+            for item in await self._call(partial(self._bulk_once, body, require_alias)):
+                tally(result, item)
             start = end
-        return result, existing
+        return result
 
     async def _bulk_once(self, body: bytes, require_alias: bool) -> list[dict[str, Any]]:
         """One bulk request's items (only the fields tally reads, by filter_path); transient
