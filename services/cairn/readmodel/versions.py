@@ -12,6 +12,7 @@ from typing import Any, TypeAlias, TypedDict
 
 import asyncpg
 
+from cairn.core.domain import json_text
 from cairn.core.domain.environments import summary
 from cairn.core.domain.identity import InvalidInput, is_version_selector
 from cairn.core.domain.lifecycle_rules import LifecycleRules, rules_of
@@ -131,12 +132,12 @@ def state_of(v: asyncpg.Record) -> dict[str, Any]:
         "project": v["project"],
         "name": v["name"],
         "digest": v["digest"],
-        "files": json.loads(v["files"]),
-        "metadata": json.loads(v["metadata"]),
-        "environment": summary(json.loads(v["environment"])),
-        "links": json.loads(v["links"]),
+        "files": json_text.loads(v["files"]),
+        "metadata": json_text.loads(v["metadata"]),
+        "environment": summary(json_text.loads(v["environment"])),
+        "links": json_text.loads(v["links"]),
         "stage": v["stage"],
-        "extra": json.dumps(json.loads(v["extra"]), sort_keys=True),
+        "extra": json.dumps(json_text.loads(v["extra"]), sort_keys=True),
     }
     return {
         "version_number": v["version_number"],
@@ -151,7 +152,7 @@ def state_of(v: asyncpg.Record) -> dict[str, Any]:
         "updated_seq": v["updated_seq"],
         "environment_digest": v["environment_digest"],
         "legal_hold": content["metadata"].get("legal_hold") is True,
-        "incoming": json.loads(v["incoming"]),
+        "incoming": json_text.loads(v["incoming"]),
     }
 
 
