@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cairn.core.domain import json_text
 from hypothesis import given
 from hypothesis import strategies as st
-
-from cairn.core.domain import json_text
 
 leaves = (st.none() | st.booleans() | st.text()
           | st.integers(min_value=-(2**80), max_value=2**80)
