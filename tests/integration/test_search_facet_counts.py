@@ -2,7 +2,7 @@
 filter combinations and callers: the guard for how search_body shapes its aggregations (the
 facets without a filter of their own share one) and for the dataset facet's two ways of
 leaving out what a caller may not see (an `include` pattern of the seen projects, or the
-script past MAX_INCLUDE projects). Project names with `.` and `-`, and a missing project whose
+script past MAX_PATTERN characters). Project names with `.` and `-`, and a missing project whose
 name a pattern with an unescaped `.` would match, are in the corpus on purpose.
 """
 
@@ -126,12 +126,12 @@ async def corpus(endpoints: Endpoints) -> AsyncIterator[tuple[SearchBackend, str
         await backend.close()
 
 
-@pytest.mark.parametrize("max_include", [query.MAX_INCLUDE, 0], ids=["pattern", "script"])
+@pytest.mark.parametrize("max_pattern", [query.MAX_PATTERN, 0], ids=["pattern", "script"])
 async def test_every_facet_count_equals_a_plain_count(
-    corpus: tuple[SearchBackend, str, list[Any]], max_include: int,
+    corpus: tuple[SearchBackend, str, list[Any]], max_pattern: int,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(query, "MAX_INCLUDE", max_include)
+    monkeypatch.setattr(query, "MAX_PATTERN", max_pattern)
     backend, alias, docs = corpus
     checked = 0
     for filters in _requests(random.Random(9)):

@@ -300,7 +300,9 @@ return seen;
 """
 
 
-MAX_INCLUDE = 200  # seen projects named in one `include` pattern; more use DATASETS_SCRIPT
+# The longest `include` pattern: OpenSearch and Elasticsearch refuse a regex longer than
+# index.max_regex_length (1000 by default) with a 400; a longer one is DATASETS_SCRIPT.
+MAX_PATTERN = 1000
 
 
 def literal(text: str) -> str:
@@ -313,16 +315,16 @@ def datasets_terms(req: SearchRequest) -> dict[str, Any]:
     """The dataset facet's terms source: the field itself, or, when the caller may not see
     every dataset, only the values dataset_seen keeps: an `include` pattern of the seen
     projects (`(a|b)/.*`; the engine matches it once against the field's terms, not per
-    document — the script cost more than any other facet), or, past MAX_INCLUDE projects
-    or with none, DATASETS_SCRIPT (params are maps: constant-time look-ups, and the script's
-    source stays one compiled script)."""
+    document — the script cost more than any other facet), or, for a pattern longer than
+    MAX_PATTERN or with no project seen, DATASETS_SCRIPT (params are maps: constant-time
+    look-ups, and the script's source stays one compiled script)."""
     if not req.hidden_projects and req.known_projects is None:
         return {"field": FACETS["dataset"]}
     if req.known_projects is not None:
         seen = sorted(req.known_projects.difference(req.hidden_projects))
-        if 0 < len(seen) <= MAX_INCLUDE:
-            return {"field": FACETS["dataset"],
-                    "include": f"({'|'.join(literal(p) for p in seen)})/.*"}
+        pattern = f"({'|'.join(literal(p) for p in seen)})/.*"
+        if seen and len(pattern) <= MAX_PATTERN:
+            return {"field": FACETS["dataset"], "include": pattern}
     known = None if req.known_projects is None else dict.fromkeys(sorted(req.known_projects), 1)
     return {"script": {"lang": "painless", "source": DATASETS_SCRIPT, "params": {
         "hidden": dict.fromkeys(req.hidden_projects, 1), "known": known}}}
