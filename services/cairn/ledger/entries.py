@@ -6,8 +6,7 @@ This is the ledger's per-entry CPU cost. A row whose event and state hold plain 
 (what the Avro decoder and state_of give) is hashed from one walk and one orjson pass
 (chain.plain_row_hash), and the event and state columns are one orjson pass each, which the
 walk has checked (every float finite: orjson would print NaN as null where json's text is
-refused by jsonb). alias_losers and link_targets, states read back from jsonb, go through
-json_text.dumps. A row holding
+refused by jsonb). alias_losers and link_targets, not walked, stay json.dumps. A row holding
 anything else (a UUID, an int beyond 64 bits, a non-str key) takes the path from before:
 JSON round trips of the event and the state, hashing what jsonb will give back, which for a
 plain row is the same hash (tests/unit/test_chain_identity.py compares the two).
@@ -23,7 +22,7 @@ from typing import Any, TypeAlias
 import asyncpg
 import orjson
 
-from cairn.core.domain import chain, json_text
+from cairn.core.domain import chain
 from cairn.core.domain.event_types import VersionState
 
 Conn: TypeAlias = asyncpg.Connection
@@ -69,4 +68,4 @@ def log_entry(prev_hash: str, row: dict[str, Any], *,
         row["seq"], row["event_id"], row["artifact"], row["event_type"], row["outcome"],
         row["actor"], _ts(row["occurred_at_ms"]), _ts(row["recorded_at_ms"]),
         event, state, row["version_id"], chain.FORMAT, prev_hash, digest,
-        json_text.dumps(alias_losers or []), json_text.dumps(link_targets or []))
+        json.dumps(alias_losers or []), json.dumps(link_targets or []))

@@ -1,10 +1,11 @@
-"""JSON text ⇄ Python values, fast where that is exact, as `json` where it is not.
+"""JSON text → Python values, fast where that is exact, as `json` where it is not.
 
 orjson parses and prints about ten times faster than `json`, and the ledger reads every
 version state it republishes from jsonb text. But orjson reads an integer beyond 64 bits as
 a float (silently: a different value, and a different hash on the chain), refuses lone
-surrogates and overflowing exponents, and refuses big integers when printing. Those cases go
-to `json`, so every value is what `json` gives.
+surrogates and overflowing exponents. Those cases go to `json`, so every value is what
+`json` gives. (Printing stays `json`'s: orjson prints NaN as null where `json`'s text is
+refused by jsonb, and tests/unit/test_chain_identity.py holds the ledger to that.)
 """
 
 from __future__ import annotations
@@ -29,12 +30,3 @@ def loads(text: str | bytes) -> Any:
             pass
     return json.loads(text)
 
-
-def dumps(value: Any) -> str:
-    """Compact JSON text of plain values that jsonb parses to what `json.dumps` would give.
-    Not for values that may hold NaN or infinities (orjson prints them as null, `json` as
-    text jsonb refuses): only for values read back from jsonb."""
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # an int beyond 64 bits, a non-str key, a type orjson does not know
-        return json.dumps(value)
